@@ -1,0 +1,163 @@
+//! Command line and environment configuration (`PUFA_*`).
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// pufa — 精准普法: the legal-education month, sign-ups, lecture archive and legal health check.
+#[derive(Debug, Parser)]
+#[command(name = "pufa", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server.
+    Serve(ServeArgs),
+    /// Account administration.
+    Admin {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    Backup {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Destination file; must not exist yet.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add an organizer or lawyer account; the password is read from standard input.
+    AddUser {
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// Login name (letters, digits, '.', '_' or '-').
+        name: String,
+        /// Display name shown in the UI (defaults to the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StaffRole {
+    Organizer,
+    Lawyer,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Data directory (database).
+    #[arg(long, env = "PUFA_DATA", default_value = "./data")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PUFA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data directory (database).
+    #[arg(long, env = "PUFA_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// Media root (uploads and HLS output).
+    #[arg(long, env = "PUFA_MEDIA", default_value = "./media")]
+    pub media: PathBuf,
+    /// Load the demo month into an empty database and create the organizer `admin`.
+    #[arg(long, env = "PUFA_DEMO")]
+    pub demo: bool,
+    /// Mark cookies `Secure` (set when pufa is served over HTTPS).
+    #[arg(long, env = "PUFA_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Login session lifetime in hours.
+    #[arg(long, env = "PUFA_SESSION_HOURS", default_value_t = 72)]
+    pub session_hours: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
+    #[arg(long, env = "PUFA_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "PUFA_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// Runtime configuration of the server, built from [`ServeArgs`] or by tests.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub media_dir: PathBuf,
+    pub demo: bool,
+    pub secure_cookies: bool,
+    pub session_hours: u32,
+    pub trust_forwarded_for: bool,
+    /// Largest request body accepted by ordinary (non-upload) routes.
+    pub max_body_bytes: usize,
+    /// Password for the demo organizer `admin`; generated and printed when absent.
+    pub admin_password: Option<String>,
+}
+
+impl Config {
+    /// A configuration with defaults rooted in `data_dir` (used by tests and `serve`).
+    pub fn new(data_dir: PathBuf, media_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            media_dir,
+            demo: false,
+            secure_cookies: false,
+            session_hours: 72,
+            trust_forwarded_for: false,
+            max_body_bytes: 1024 * 1024,
+            admin_password: None,
+        }
+    }
+
+    pub fn from_args(args: &ServeArgs) -> Self {
+        let mut config = Config::new(args.data.clone(), args.media.clone());
+        config.demo = args.demo;
+        config.secure_cookies = args.secure_cookies;
+        config.session_hours = args.session_hours.max(1);
+        config.trust_forwarded_for = args.trust_forwarded_for;
+        config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty());
+        config
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("media_dir", &self.media_dir)
+            .field("demo", &self.demo)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("session_hours", &self.session_hours)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_admin_password() {
+        let mut c = Config::new("d".into(), "m".into());
+        c.admin_password = Some("hunter2-secret".into());
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2-secret"));
+        assert!(shown.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,65 @@
+//! Server-side login sessions. The cookie holds a random token; the database keeps only its
+//! SHA-256, so a leaked database does not leak usable sessions.
+
+use super::Db;
+use crate::accounts::User;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+impl Db {
+    pub async fn create_login_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(Utc::now())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired session.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT s.user_id, s.expires_at FROM login_sessions s WHERE s.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        self.user(row.try_get("user_id")?).await
+    }
+
+    pub async fn delete_login_session(&self, token_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remove expired sessions (run periodically).
+    pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,41 @@
+//! The organizer's workspace.
+
+use super::pages::Layout;
+use super::session::CurrentUser;
+use super::AppState;
+use crate::accounts::Role;
+use crate::db::accounts::Enterprise;
+use crate::error::AppResult;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/dashboard.html")]
+pub struct DashboardPage {
+    pub layout: Layout,
+    pub enterprises: Vec<Enterprise>,
+    pub lawyers: usize,
+}
+
+impl DashboardPage {
+    pub fn industry(&self, e: &Enterprise) -> String {
+        super::accounts::industry_label(e)
+    }
+}
+
+/// Organizer home: registered enterprises and staff.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+) -> AppResult<DashboardPage> {
+    user.require(Role::Organizer)?;
+    let enterprises = state.db.enterprises().await?;
+    let lawyers = state.db.staff(Role::Lawyer).await?.len();
+    Ok(DashboardPage {
+        layout,
+        enterprises,
+        lawyers,
+    })
+}

@@ -1,0 +1,111 @@
+//! HTTP: router assembly, shared state and middleware. One module per area holds its handlers
+//! and template structs; every route of the server is listed in [`router`].
+
+pub mod accounts;
+pub mod admin;
+pub mod assets;
+pub mod errors;
+pub mod extract;
+pub mod openapi;
+pub mod pages;
+pub mod session;
+
+use crate::config::Config;
+use crate::db::Db;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Request};
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let routes = Router::new()
+        // pages
+        .route("/", get(pages::home))
+        .route(
+            "/login",
+            get(accounts::login_page).post(accounts::login_form),
+        )
+        .route("/logout", post(accounts::logout_form))
+        .route(
+            "/register",
+            get(accounts::register_page).post(accounts::register_form),
+        )
+        .route("/me", get(pages::me))
+        .route("/admin", get(admin::dashboard))
+        .route("/assets/{file}", get(assets::serve))
+        .route("/healthz", get(pages::healthz))
+        // JSON API
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/login", post(accounts::api_login))
+        .route("/api/v1/logout", post(accounts::api_logout))
+        .route("/api/v1/enterprises", post(accounts::api_register))
+        .route("/api/v1/me", get(accounts::api_me))
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed);
+
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    routes
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_guard,
+        ))
+        .layer(middleware::from_fn(errors::render_html_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
+                 style-src 'self'; script-src 'self'; frame-ancestors 'none'; \
+                 form-action 'self'; base-uri 'none'",
+            ),
+        ))
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}

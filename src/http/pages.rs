@@ -1,0 +1,119 @@
+//! The base layout, the home page, "我的" and health.
+
+use super::session::{CsrfToken, MaybeUser};
+use super::AppState;
+use crate::accounts::{industry, User};
+use crate::db::accounts::Enterprise;
+use crate::error::{AppError, AppResult};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+
+/// What every page's layout needs: who is logged in, the CSRF token for forms, the current path.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub path: String,
+}
+
+impl Layout {
+    pub fn anonymous() -> Layout {
+        Layout::default()
+    }
+
+    /// True when the navigation entry for `prefix` should be marked current.
+    pub fn is_current(&self, prefix: &str) -> bool {
+        if prefix == "/" {
+            self.path == "/"
+        } else {
+            self.path.starts_with(prefix)
+        }
+    }
+
+    pub fn role(&self) -> &str {
+        self.user.as_ref().map(|u| u.role.as_str()).unwrap_or("")
+    }
+}
+
+impl<S> FromRequestParts<S> for Layout
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
+        let CsrfToken(csrf) = CsrfToken::from_request_parts(parts, state).await?;
+        Ok(Layout {
+            user,
+            csrf,
+            path: parts.uri.path().to_string(),
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub layout: Layout,
+}
+
+pub async fn home(layout: Layout) -> HomePage {
+    HomePage { layout }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/me.html")]
+pub struct MePage {
+    pub layout: Layout,
+    pub user: User,
+    pub enterprise: Option<Enterprise>,
+    pub industry_name: String,
+}
+
+/// "我的": the account's own page. Staff are sent to their workspace.
+pub async fn me(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
+    let Some(user) = layout.user.clone() else {
+        return Err(AppError::Unauthorized);
+    };
+    if user.is_organizer() {
+        return Ok(Redirect::to("/admin").into_response());
+    }
+    let enterprise = state.db.enterprise(user.id).await?;
+    let industry_name = enterprise
+        .as_ref()
+        .and_then(|e| e.industry.chars().next())
+        .and_then(industry::section_name)
+        .unwrap_or("")
+        .to_string();
+    Ok(MePage {
+        layout,
+        user,
+        enterprise,
+        industry_name,
+    }
+    .into_response())
+}
+
+/// Liveness and database reachability.
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "serving"), (status = 503, description = "database unreachable")))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}

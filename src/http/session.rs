@@ -1,0 +1,288 @@
+//! Cookies, login sessions, the current user and CSRF protection.
+//!
+//! CSRF has two layers: (1) every state-changing request whose `Origin` names another site, or
+//! whose `Sec-Fetch-Site` is `cross-site`, is refused with 403 before any handler runs; (2) every
+//! HTML form carries a synchronizer token equal to the `pufa_csrf` cookie, checked by
+//! [`CsrfForm`]. JSON endpoints additionally require `Content-Type: application/json`, which a
+//! cross-site form cannot send without a CORS preflight that pufa never grants.
+
+use super::AppState;
+use crate::accounts::{Role, User};
+use crate::error::AppError;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_COOKIE: &str = "pufa_session";
+pub const CSRF_COOKIE: &str = "pufa_csrf";
+
+/// A random 256-bit token, URL-safe base64.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores for a session token.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// The value of cookie `name` in the request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
+pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let s = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("pufa_invalid=1"))
+}
+
+/// The logged-in user; rejects with 401 when there is none.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+/// The logged-in user, if any.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<User>);
+
+impl CurrentUser {
+    /// 403 unless the user has `role`.
+    pub fn require(&self, role: Role) -> Result<&User, AppError> {
+        if self.0.role == role {
+            Ok(&self.0)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for MaybeUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<MaybeUser>() {
+            return Ok(cached.clone());
+        }
+        let state = AppState::from_ref(state);
+        let user = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(token) => {
+                state
+                    .db
+                    .session_user(&token_hash(&token), chrono::Utc::now())
+                    .await?
+            }
+            None => None,
+        };
+        let found = MaybeUser(user);
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match MaybeUser::from_request_parts(parts, state).await? {
+            MaybeUser(Some(user)) => Ok(CurrentUser(user)),
+            MaybeUser(None) => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// This request's CSRF token (from the cookie, or freshly issued by [`csrf_guard`]).
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CsrfToken>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("csrf_guard layer missing")))
+    }
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// True when the request visibly comes from another site.
+fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site.eq_ignore_ascii_case("cross-site") {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let authority = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .trim_end_matches('/');
+    authority.is_empty() || !authority.eq_ignore_ascii_case(host)
+}
+
+/// Middleware: refuse cross-site state-changing requests and make sure the browser has a CSRF
+/// token cookie.
+pub async fn csrf_guard(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    if is_state_changing(req.method()) && cross_site(req.headers()) {
+        tracing::warn!(path = %req.uri().path(), "refused cross-site request");
+        return Err(AppError::CsrfRejected);
+    }
+    let existing = cookie(req.headers(), CSRF_COOKIE).filter(|t| t.len() >= 32);
+    let issued = existing.is_none();
+    let token = existing.unwrap_or_else(random_token);
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut response = next.run(req).await;
+    if issued {
+        response.headers_mut().append(
+            SET_COOKIE,
+            set_cookie(
+                CSRF_COOKIE,
+                &token,
+                60 * 60 * 24 * 365,
+                state.config.secure_cookies,
+            ),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// An urlencoded HTML form whose `csrf` field must match the CSRF cookie.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for CsrfForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request<Body>, state: &S) -> Result<Self, Self::Rejection> {
+        let expected = req
+            .extensions()
+            .get::<CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.starts_with("application/x-www-form-urlencoded") {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::bad_request("unreadable_body", "无法读取提交的内容")
+            }
+        })?;
+        let field: CsrfField = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            AppError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试")
+        })?;
+        if expected.is_empty() || !constant_time_eq(field.csrf.as_bytes(), expected.as_bytes()) {
+            return Err(AppError::CsrfRejected);
+        }
+        let value = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
+            AppError::bad_request("invalid_form", "表单内容无法识别，请刷新页面后重试")
+        })?;
+        Ok(CsrfForm(value))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        assert!(!cross_site(&headers(&[("host", "127.0.0.1:8080")])));
+        assert!(!cross_site(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(cross_site(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[("host", "a"), ("origin", "null")])));
+        assert!(cross_site(&headers(&[
+            ("host", "a"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+    }
+
+    #[test]
+    fn cookie_parsing() {
+        let h = headers(&[("cookie", "a=1; pufa_session=abc; b=2")]);
+        assert_eq!(cookie(&h, "pufa_session").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}

@@ -1,0 +1,102 @@
+use anyhow::Context;
+use clap::Parser;
+use pufa::accounts::{self, Role};
+use pufa::config::{AdminCommand, Cli, Command, Config, StaffRole};
+use pufa::db::Db;
+use std::io::Read;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown requested");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing(args.log_format == "json");
+            let config = Config::from_args(&args);
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            println!("pufa serving on http://{}", listener.local_addr()?);
+            pufa::serve(config, listener, shutdown_signal()).await
+        }
+        Command::Admin { storage, command } => {
+            init_tracing(false);
+            let db = Db::open(&storage.data).await?;
+            match command {
+                AdminCommand::AddUser {
+                    role,
+                    name,
+                    display_name,
+                } => {
+                    accounts::check_username(&name).map_err(anyhow::Error::msg)?;
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut password)
+                        .context("reading the password from standard input")?;
+                    let password = password.trim_end_matches(['\r', '\n']).to_string();
+                    let mut errors = pufa::error::FieldErrors::default();
+                    accounts::check_password(&password, &mut errors);
+                    if let Some(msg) = errors.get("password") {
+                        anyhow::bail!("{msg}");
+                    }
+                    let role = match role {
+                        StaffRole::Organizer => Role::Organizer,
+                        StaffRole::Lawyer => Role::Lawyer,
+                    };
+                    let hash =
+                        tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+                            .await??;
+                    let display = display_name.unwrap_or_else(|| name.clone());
+                    match db.insert_staff(role, &name, &display, &hash).await {
+                        Ok(id) => println!("created {} account {name} (id {id})", role.as_str()),
+                        Err(e) if pufa::db::is_unique_violation(&e) => {
+                            anyhow::bail!("用户名 {name} 已存在")
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Backup { storage, file } => {
+            init_tracing(false);
+            if file.exists() {
+                anyhow::bail!("{} already exists", file.display());
+            }
+            let db = Db::open(&storage.data).await?;
+            db.backup_to(&file).await?;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+    }
+}

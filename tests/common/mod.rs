@@ -1,0 +1,195 @@
+//! Test harness: the real server on port 0 with a temporary data directory.
+#![allow(dead_code)]
+
+use pufa::config::Config;
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-test-pass-1";
+
+/// A running pufa server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Start a server with the demo admin (password [`ADMIN_PASSWORD`]).
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::new(dir.path().join("data"), dir.path().join("media"));
+        config.demo = true;
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        adjust(&mut config);
+        Self::start(dir, config).await
+    }
+
+    async fn start(dir: TempDir, config: Config) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(pufa::serve(config, listener, async {
+            let _ = rx.await;
+        }));
+        let app = TestApp {
+            addr,
+            dir,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        };
+        // wait until it answers
+        for _ in 0..200 {
+            if let Ok(r) = app.anonymous().get(app.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return app;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("server did not come up");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub fn anonymous(&self) -> Client {
+        self.client()
+    }
+
+    /// Stop the server gracefully and wait for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("join").expect("serve");
+        }
+    }
+
+    /// A logged-in organizer client.
+    pub async fn organizer(&self) -> Client {
+        let c = self.client();
+        let r = c
+            .post(self.url("/api/v1/login"))
+            .json(&json!({"login": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::OK, "admin login");
+        c
+    }
+
+    /// Register an enterprise through the API and return a logged-in client and its USCC.
+    pub async fn enterprise(&self, n: u32) -> (Client, String) {
+        let c = self.client();
+        let uscc = valid_uscc(n);
+        let mobile = format!("139{:08}", n);
+        let r = c
+            .post(self.url("/api/v1/enterprises"))
+            .json(&json!({
+                "name": format!("示例企业{n}有限公司"),
+                "uscc": uscc,
+                "industry": "E",
+                "district": "示例区",
+                "contact_name": "示例联系人",
+                "mobile": mobile,
+                "password": "enterprise-pass-1",
+            }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+        let r = c
+            .post(self.url("/api/v1/login"))
+            .json(&json!({"login": uscc, "password": "enterprise-pass-1"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::OK);
+        (c, uscc)
+    }
+}
+
+const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// A valid credit code derived from `n` (check characters computed per GB 32100 / GB 11714).
+pub fn valid_uscc(n: u32) -> String {
+    let org_body = format!("{:08}", n);
+    let org_weights = [3u32, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = org_body
+        .bytes()
+        .zip(org_weights)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let c = 11 - sum % 11;
+    let org_check = match c {
+        10 => 'X',
+        11 => '0',
+        d => char::from(b'0' + d as u8),
+    };
+    let first17 = format!("91350100{org_body}{org_check}");
+    let total: u32 = first17
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let v = ALPHABET.iter().position(|a| *a == b).expect("alphabet") as u32;
+            v * 3u32.pow(i as u32) % 31
+        })
+        .sum();
+    let check = (31 - total % 31) % 31;
+    format!("{first17}{}", ALPHABET[check as usize] as char)
+}
+
+/// The CSRF token from the cookie jar: fetch a page and read the hidden field.
+pub async fn csrf_token(client: &Client, app: &TestApp, path: &str) -> String {
+    let html = client
+        .get(app.url(path))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("csrf field") + marker.len();
+    let end = html[start..].find('"').expect("end") + start;
+    html[start..end].to_string()
+}
+
+pub async fn problem(r: reqwest::Response) -> Value {
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(ct, "application/problem+json");
+    r.json().await.expect("problem json")
+}
