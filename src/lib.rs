@@ -7,6 +7,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod schedule;
+pub mod signup;
 
 use config::Config;
 use db::Db;

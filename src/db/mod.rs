@@ -5,6 +5,8 @@
 
 pub mod accounts;
 pub mod login_sessions;
+pub mod registrations;
+pub mod schedule;
 pub mod throttle;
 
 use anyhow::Context;

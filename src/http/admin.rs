@@ -16,6 +16,7 @@ pub struct DashboardPage {
     pub layout: Layout,
     pub enterprises: Vec<Enterprise>,
     pub lawyers: usize,
+    pub programs: Vec<(crate::db::schedule::ProgramRow, i64)>,
 }
 
 impl DashboardPage {
@@ -33,9 +34,11 @@ pub async fn dashboard(
     user.require(Role::Organizer)?;
     let enterprises = state.db.enterprises().await?;
     let lawyers = state.db.staff(Role::Lawyer).await?.len();
+    let programs = state.db.programs().await?;
     Ok(DashboardPage {
         layout,
         enterprises,
         lawyers,
+        programs,
     })
 }

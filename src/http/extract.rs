@@ -64,3 +64,32 @@ impl From<QueryRejection> for AppError {
         AppError::bad_request("invalid_query", "网址中的查询参数不正确")
     }
 }
+
+/// A JSON body that may be left out entirely (an empty body means `T::default()`).
+#[derive(Debug, Clone, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_body = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v != "0")
+            .unwrap_or(false)
+            || req
+                .headers()
+                .contains_key(axum::http::header::TRANSFER_ENCODING);
+        if !has_body {
+            return Ok(OptionalJson(T::default()));
+        }
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(value))
+    }
+}

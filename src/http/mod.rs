@@ -7,15 +7,18 @@ pub mod assets;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
+pub mod organize;
 pub mod pages;
+pub mod programs;
 pub mod session;
+pub mod signups;
 
 use crate::config::Config;
 use crate::db::Db;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +52,41 @@ pub fn router(state: AppState) -> Router {
             get(accounts::register_page).post(accounts::register_form),
         )
         .route("/me", get(pages::me))
+        .route("/programs", get(programs::programs_page))
+        .route("/programs/{id}", get(programs::program_page))
+        .route("/programs/{id}/{feed}", get(programs::program_feed_file))
+        .route("/calendar/{file}", get(programs::personal_feed))
+        .route("/sessions/{id}", get(signups::session_page))
+        .route("/sessions/{id}/signup", post(signups::signup_form))
+        .route("/sessions/{id}/cancel", post(signups::cancel_form))
+        .route("/sessions/{id}/roster", get(signups::roster_page))
+        .route("/sessions/{id}/roster.csv", get(signups::roster_csv))
+        .route("/sessions/{id}/removal", post(signups::remove_form))
+        // organizer
         .route("/admin", get(admin::dashboard))
+        .route("/admin/programs/new", get(organize::new_program_page))
+        .route("/admin/programs", post(organize::create_program_form))
+        .route("/admin/programs/{id}", get(organize::program_admin_page))
+        .route(
+            "/admin/programs/{id}/schedule",
+            post(organize::schedule_form),
+        )
+        .route(
+            "/admin/programs/{id}/sessions/new",
+            get(organize::new_session_page),
+        )
+        .route(
+            "/admin/programs/{id}/sessions",
+            post(organize::create_session_form),
+        )
+        .route(
+            "/admin/sessions/{id}",
+            get(organize::edit_session_page).post(organize::update_session_form),
+        )
+        .route(
+            "/admin/sessions/{id}/cancel",
+            post(organize::cancel_session_form),
+        )
         .route("/assets/{file}", get(assets::serve))
         .route("/healthz", get(pages::healthz))
         // JSON API
@@ -58,6 +95,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/logout", post(accounts::api_logout))
         .route("/api/v1/enterprises", post(accounts::api_register))
         .route("/api/v1/me", get(accounts::api_me))
+        .route(
+            "/api/v1/programs",
+            get(programs::api_list_programs).post(programs::api_create_program),
+        )
+        .route("/api/v1/programs/{id}", get(programs::api_find_program))
+        .route(
+            "/api/v1/programs/{id}/sessions",
+            post(programs::api_create_session),
+        )
+        .route(
+            "/api/v1/programs/{id}/schedule",
+            post(programs::api_schedule),
+        )
+        .route(
+            "/api/v1/sessions/{id}",
+            put(programs::api_update_session).delete(programs::api_delete_session),
+        )
+        .route(
+            "/api/v1/sessions/{id}/registrations",
+            get(signups::api_roster).post(signups::api_sign_up),
+        )
+        .route(
+            "/api/v1/sessions/{id}/registrations/mine",
+            delete(signups::api_cancel_mine),
+        )
+        .route(
+            "/api/v1/sessions/{id}/registrations/{enterprise_id}/removal",
+            post(signups::api_remove),
+        )
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed);
 

@@ -4,6 +4,7 @@ use super::session::{CsrfToken, MaybeUser};
 use super::AppState;
 use crate::accounts::{industry, User};
 use crate::db::accounts::Enterprise;
+use crate::db::registrations::MyRegistration;
 use crate::error::{AppError, AppResult};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
+use std::str::FromStr;
 
 /// What every page's layout needs: who is logged in, the CSRF token for forms, the current path.
 #[derive(Debug, Clone, Default)]
@@ -75,10 +77,33 @@ pub struct MePage {
     pub user: User,
     pub enterprise: Option<Enterprise>,
     pub industry_name: String,
+    pub courses: Vec<MyCourse>,
+    pub lawyer_sessions: Vec<super::programs::SessionItem>,
+    pub calendar_url: String,
+    pub notice: Option<String>,
+}
+
+/// A row of "我的课程".
+pub struct MyCourse {
+    pub reg: MyRegistration,
+    pub when: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MeQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
+    #[serde(default)]
+    pub welcome: Option<String>,
 }
 
 /// "我的": the account's own page. Staff are sent to their workspace.
-pub async fn me(State(state): State<AppState>, layout: Layout) -> AppResult<Response> {
+pub async fn me(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    layout: Layout,
+    axum::extract::Query(q): axum::extract::Query<MeQuery>,
+) -> AppResult<Response> {
     let Some(user) = layout.user.clone() else {
         return Err(AppError::Unauthorized);
     };
@@ -92,11 +117,54 @@ pub async fn me(State(state): State<AppState>, layout: Layout) -> AppResult<Resp
         .and_then(industry::section_name)
         .unwrap_or("")
         .to_string();
+    let mut courses = Vec::new();
+    let mut calendar_url = String::new();
+    if let Some(e) = &enterprise {
+        for reg in state.db.my_registrations(e.id).await? {
+            let tz = chrono_tz::Tz::from_str(&reg.timezone).unwrap_or(chrono_tz::Asia::Shanghai);
+            let when = reg
+                .starts_at
+                .map(|t| super::programs::format_local(&t.with_timezone(&tz)))
+                .unwrap_or_else(|| "时间待定".into());
+            courses.push(MyCourse { reg, when });
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = if state.config.secure_cookies {
+            "https"
+        } else {
+            "http"
+        };
+        calendar_url = format!("{scheme}://{host}/calendar/{}.ics", e.calendar_token);
+    }
+    let mut lawyer_sessions = Vec::new();
+    if user.is_lawyer() {
+        for row in state.db.lawyer_sessions(user.id).await? {
+            let tz = state
+                .db
+                .program(row.program_id)
+                .await?
+                .map(|p| p.tz())
+                .unwrap_or(chrono_tz::Asia::Shanghai);
+            lawyer_sessions.push(super::programs::SessionItem::new(row, tz, None));
+        }
+    }
+    let notice = match (q.notice.as_deref(), q.welcome.as_deref()) {
+        (Some("cancelled"), _) => Some("已取消报名，您的名额已释放给候补企业。".to_string()),
+        (_, Some(_)) => Some("注册成功，欢迎使用！可以去“普法月课程”报名了。".to_string()),
+        _ => None,
+    };
     Ok(MePage {
         layout,
         user,
         enterprise,
         industry_name,
+        courses,
+        lawyer_sessions,
+        calendar_url,
+        notice,
     }
     .into_response())
 }

@@ -1,0 +1,460 @@
+//! Programs, lecturers and sessions.
+
+use super::Db;
+use crate::schedule::planner::{Availability, Booked, ProgramCalendar, SlotRule};
+use crate::schedule::{
+    LecturerInput, SessionInput, SlotSpec, ValidLecturer, ValidProgram, ValidSession,
+};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+/// A program as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProgramRow {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub timezone: String,
+    pub slots: String,
+    pub blackout_dates: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ProgramRow {
+    pub fn tz(&self) -> Tz {
+        Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
+    pub fn slot_specs(&self) -> Vec<SlotSpec> {
+        serde_json::from_str(&self.slots).unwrap_or_default()
+    }
+
+    pub fn blackout_list(&self) -> Vec<NaiveDate> {
+        serde_json::from_str(&self.blackout_dates).unwrap_or_default()
+    }
+
+    /// The planner's view of the program.
+    pub fn calendar(&self) -> ProgramCalendar {
+        ProgramCalendar {
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+            timezone: self.tz(),
+            slots: self
+                .slot_specs()
+                .into_iter()
+                .filter_map(|s| {
+                    Some(SlotRule {
+                        weekday: s.weekday,
+                        start: NaiveTime::parse_from_str(&s.start, "%H:%M").ok()?,
+                        minutes: s.minutes,
+                    })
+                })
+                .collect(),
+            blackout_dates: self.blackout_list().into_iter().collect(),
+        }
+    }
+}
+
+/// A session with its lecturer and seat counts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: i64,
+    pub program_id: i64,
+    pub title: String,
+    pub summary: String,
+    pub category: String,
+    pub target_industries: String,
+    pub lecturer_id: i64,
+    pub lecturer_name: String,
+    pub lecturer_firm: String,
+    pub lecturer_bio: String,
+    pub lecturer_weekdays: Option<String>,
+    pub lecturer_unavailable: String,
+    pub lecturer_user_id: Option<i64>,
+    pub minutes: i64,
+    pub capacity: i64,
+    pub max_seats_per_enterprise: i64,
+    pub confirmed_seats: i64,
+    pub waitlisted: i64,
+    pub signup_opens_at: Option<DateTime<Utc>>,
+    pub signup_closes_at: Option<DateTime<Utc>>,
+    pub stream_url: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub sequence: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Lecturer as shown publicly.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LecturerView {
+    pub id: i64,
+    pub name: String,
+    pub firm: String,
+    pub bio: String,
+}
+
+impl SessionRow {
+    pub fn seats_left(&self) -> i64 {
+        (self.capacity - self.confirmed_seats).max(0)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.status == "cancelled"
+    }
+
+    pub fn industries(&self) -> Vec<String> {
+        serde_json::from_str(&self.target_industries).unwrap_or_default()
+    }
+
+    pub fn lecturer(&self) -> LecturerView {
+        LecturerView {
+            id: self.lecturer_id,
+            name: self.lecturer_name.clone(),
+            firm: self.lecturer_firm.clone(),
+            bio: self.lecturer_bio.clone(),
+        }
+    }
+
+    pub fn availability(&self) -> Availability {
+        Availability {
+            weekdays: self
+                .lecturer_weekdays
+                .as_deref()
+                .and_then(|w| serde_json::from_str::<BTreeSet<u8>>(w).ok()),
+            unavailable_dates: serde_json::from_str(&self.lecturer_unavailable).unwrap_or_default(),
+        }
+    }
+
+    /// The session as the planner sees an already placed one.
+    pub fn booked(&self) -> Option<Booked> {
+        Some(Booked {
+            session_id: self.id,
+            lecturer_id: self.lecturer_id,
+            category: self.category.clone(),
+            starts_at: self.starts_at?,
+            minutes: self.minutes as u32,
+        })
+    }
+
+    /// The stored session as an input, so a patch can be applied and validated as a whole.
+    pub fn to_input(&self, tz: Tz) -> SessionInput {
+        let local = |t: &DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+        let availability = self.availability();
+        SessionInput {
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            category: self.category.clone(),
+            target_industries: self.industries(),
+            lecturer: LecturerInput {
+                name: self.lecturer_name.clone(),
+                firm: self.lecturer_firm.clone(),
+                bio: self.lecturer_bio.clone(),
+                available_weekdays: availability.weekdays.map(|w| w.into_iter().collect()),
+                unavailable_dates: availability
+                    .unavailable_dates
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+            },
+            minutes: self.minutes,
+            capacity: self.capacity,
+            max_seats_per_enterprise: Some(self.max_seats_per_enterprise),
+            signup_opens_at: self.signup_opens_at.as_ref().map(local),
+            signup_closes_at: self.signup_closes_at.as_ref().map(local),
+            stream_url: self.stream_url.clone(),
+            starts_at: self.starts_at.as_ref().map(local),
+        }
+    }
+}
+
+const SESSION_SELECT: &str = "
+    SELECT s.id, s.program_id, s.title, s.summary, s.category, s.target_industries,
+           s.lecturer_id, l.name AS lecturer_name, l.firm AS lecturer_firm, l.bio AS lecturer_bio,
+           l.available_weekdays AS lecturer_weekdays, l.unavailable_dates AS lecturer_unavailable,
+           l.user_id AS lecturer_user_id,
+           s.minutes, s.capacity, s.max_seats_per_enterprise, s.confirmed_seats,
+           (SELECT COUNT(*) FROM registrations r
+             WHERE r.session_id = s.id AND r.status = 'waitlisted') AS waitlisted,
+           s.signup_opens_at, s.signup_closes_at, s.stream_url, s.starts_at, s.status,
+           s.sequence, s.created_at, s.updated_at
+    FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id";
+
+/// Result of saving changes to a session.
+#[derive(Debug)]
+pub enum SessionUpdate {
+    Saved,
+    NotFound,
+    /// The new capacity is below the seats already confirmed.
+    CapacityBelowConfirmed {
+        confirmed: i64,
+    },
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+async fn upsert_lecturer(
+    conn: &mut SqliteConnection,
+    l: &ValidLecturer,
+) -> Result<i64, sqlx::Error> {
+    let weekdays = l
+        .availability
+        .weekdays
+        .as_ref()
+        .map(|w| json(&w.iter().collect::<Vec<_>>()));
+    let unavailable = json(&l.availability.unavailable_dates);
+    let row = sqlx::query(
+        "INSERT INTO lecturers (name, firm, bio, available_weekdays, unavailable_dates)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name, firm) DO UPDATE SET
+           bio = CASE WHEN excluded.bio <> '' THEN excluded.bio ELSE lecturers.bio END,
+           available_weekdays = excluded.available_weekdays,
+           unavailable_dates = excluded.unavailable_dates
+         RETURNING id",
+    )
+    .bind(&l.name)
+    .bind(&l.firm)
+    .bind(&l.bio)
+    .bind(weekdays)
+    .bind(unavailable)
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get("id")
+}
+
+impl Db {
+    pub async fn insert_program(&self, p: &ValidProgram) -> Result<i64, sqlx::Error> {
+        let now = Utc::now();
+        let row = sqlx::query(
+            "INSERT INTO programs
+               (title, summary, starts_on, ends_on, timezone, slots, blackout_dates, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&p.title)
+        .bind(&p.summary)
+        .bind(p.calendar.starts_on)
+        .bind(p.calendar.ends_on)
+        .bind(p.calendar.timezone.name())
+        .bind(json(&p.slot_specs()))
+        .bind(json(&p.calendar.blackout_dates))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_get("id")
+    }
+
+    pub async fn program(&self, id: i64) -> Result<Option<ProgramRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM programs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// All programs, latest first, with their number of (not cancelled) sessions.
+    pub async fn programs(&self) -> Result<Vec<(ProgramRow, i64)>, sqlx::Error> {
+        let programs: Vec<ProgramRow> =
+            sqlx::query_as("SELECT * FROM programs ORDER BY starts_on DESC, id DESC")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(programs.len());
+        for p in programs {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM lecture_sessions WHERE program_id = ? AND status <> 'cancelled'",
+            )
+            .bind(p.id)
+            .fetch_one(&self.pool)
+            .await?;
+            let n: i64 = row.try_get("n")?;
+            out.push((p, n));
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_session(
+        &self,
+        program_id: i64,
+        s: &ValidSession,
+    ) -> Result<i64, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let lecturer_id = upsert_lecturer(&mut tx, &s.lecturer).await?;
+        let now = Utc::now();
+        let row = sqlx::query(
+            "INSERT INTO lecture_sessions
+               (program_id, title, summary, category, target_industries, lecturer_id, minutes,
+                capacity, max_seats_per_enterprise, signup_opens_at, signup_closes_at, stream_url,
+                starts_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(program_id)
+        .bind(&s.title)
+        .bind(&s.summary)
+        .bind(&s.category)
+        .bind(json(&s.target_industries))
+        .bind(lecturer_id)
+        .bind(i64::from(s.minutes))
+        .bind(s.capacity)
+        .bind(s.max_seats_per_enterprise)
+        .bind(s.signup_opens_at)
+        .bind(s.signup_closes_at)
+        .bind(&s.stream_url)
+        .bind(s.starts_at)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_get("id")
+    }
+
+    /// Save a session's new values; raises SEQUENCE and, when capacity grew, promotes the
+    /// waitlist in the same transaction.
+    pub async fn update_session(
+        &self,
+        id: i64,
+        s: &ValidSession,
+    ) -> Result<SessionUpdate, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = sqlx::query("SELECT confirmed_seats FROM lecture_sessions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(current) = current else {
+            return Ok(SessionUpdate::NotFound);
+        };
+        let confirmed: i64 = current.try_get("confirmed_seats")?;
+        if s.capacity < confirmed {
+            return Ok(SessionUpdate::CapacityBelowConfirmed { confirmed });
+        }
+        let lecturer_id = upsert_lecturer(&mut tx, &s.lecturer).await?;
+        sqlx::query(
+            "UPDATE lecture_sessions SET
+               title = ?, summary = ?, category = ?, target_industries = ?, lecturer_id = ?,
+               minutes = ?, capacity = ?, max_seats_per_enterprise = ?, signup_opens_at = ?,
+               signup_closes_at = ?, stream_url = ?, starts_at = ?, sequence = sequence + 1,
+               updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&s.title)
+        .bind(&s.summary)
+        .bind(&s.category)
+        .bind(json(&s.target_industries))
+        .bind(lecturer_id)
+        .bind(i64::from(s.minutes))
+        .bind(s.capacity)
+        .bind(s.max_seats_per_enterprise)
+        .bind(s.signup_opens_at)
+        .bind(s.signup_closes_at)
+        .bind(&s.stream_url)
+        .bind(s.starts_at)
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        super::registrations::promote_waitlist(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(SessionUpdate::Saved)
+    }
+
+    /// Cancel a session: it leaves the timetable but stays in feeds as cancelled.
+    pub async fn cancel_session(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = ?
+             WHERE id = ? AND status <> 'cancelled'",
+        )
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn session(&self, id: i64) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// The sessions of a program: placed ones by time, then unplaced ones.
+    pub async fn program_sessions(&self, program_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{SESSION_SELECT} WHERE s.program_id = ?
+             ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
+        ))
+        .bind(program_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Sessions taught by the lecturer linked to a lawyer account.
+    pub async fn lawyer_sessions(&self, user_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{SESSION_SELECT} WHERE l.user_id = ? ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Save the auto-scheduler's placements. A session that got a time meanwhile (or was
+    /// cancelled) is left alone; returns how many were placed.
+    pub async fn apply_placements(
+        &self,
+        placements: &[(i64, DateTime<Utc>)],
+    ) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = Utc::now();
+        let mut placed = 0;
+        for (id, at) in placements {
+            let done = sqlx::query(
+                "UPDATE lecture_sessions SET starts_at = ?, sequence = sequence + 1, updated_at = ?
+                 WHERE id = ? AND starts_at IS NULL AND status = 'scheduled'",
+            )
+            .bind(at)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            placed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(placed)
+    }
+
+    /// Link a lecturer to a lawyer account (so the lawyer sees own sessions and rosters).
+    pub async fn link_lecturer_user(
+        &self,
+        lecturer_id: i64,
+        user_id: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE lecturers SET user_id = ? WHERE id = ?")
+            .bind(user_id)
+            .bind(lecturer_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// The id of a lecturer by name and firm, if known.
+    pub async fn lecturer_id(&self, name: &str, firm: &str) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query("SELECT id FROM lecturers WHERE name = ? AND firm = ?")
+            .bind(name.trim())
+            .bind(firm.trim())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("id")).transpose()
+    }
+}

@@ -1,0 +1,788 @@
+//! Organizer pages for planning the month: programs, sessions, the auto-scheduler, conflicts.
+
+use super::extract::Path;
+use super::pages::Layout;
+use super::programs::{
+    conflict_error, create_session_checked, load_program, load_session, placement_conflicts,
+    propose_schedule, slots_text, update_session_checked, SessionItem,
+};
+use super::session::{CsrfForm, CurrentUser};
+use super::AppState;
+use crate::accounts::{industry, Role, User};
+use crate::db::schedule::{ProgramRow, SessionRow};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::schedule::conflicts::{self, Candidate};
+use crate::schedule::planner::Plan;
+use crate::schedule::{
+    validate_program, validate_session, weekday_zh, LecturerInput, ProgramInput, SessionInput,
+    SlotSpec, CATEGORIES,
+};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+/// Form fields as (name, value) pairs: keeps repeated names (checkbox groups).
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    pub fn get(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.split(['\n', ',', '，', '、', ';', '；'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn weekday_from(s: &str) -> Option<u8> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u8>() {
+        return Some(n);
+    }
+    (1..=7u8).find(|d| {
+        let zh = weekday_zh(*d);
+        s == zh || s == zh.replace('周', "星期") || (*d == 7 && (s == "周天" || s == "星期天"))
+    })
+}
+
+/// Parse "周二 14:30 90" lines into slots; a bad line becomes a slot the validator rejects.
+pub fn parse_slot_lines(text: &str) -> Result<Vec<SlotSpec>, String> {
+    let mut slots = Vec::new();
+    for (i, line) in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let parsed = match parts.as_slice() {
+            [day, start, minutes] => weekday_from(day)
+                .zip(minutes.trim_end_matches("分钟").parse::<u32>().ok())
+                .map(|(weekday, minutes)| SlotSpec {
+                    weekday,
+                    start: start.replace('：', ":"),
+                    minutes,
+                }),
+            _ => None,
+        };
+        match parsed {
+            Some(s) => slots.push(s),
+            None => {
+                return Err(format!(
+                    "第{}行“{line}”无法识别，请按“周二 14:30 90”的格式填写",
+                    i + 1
+                ))
+            }
+        }
+    }
+    Ok(slots)
+}
+
+// ---------- programs ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "organize/program_form.html")]
+pub struct ProgramFormPage {
+    pub layout: Layout,
+    pub title: String,
+    pub summary: String,
+    pub starts_on: String,
+    pub ends_on: String,
+    pub timezone: String,
+    pub slots: String,
+    pub blackout: String,
+    pub errors: FieldErrors,
+}
+
+impl ProgramFormPage {
+    pub fn err(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or("").to_string()
+    }
+    pub fn all_errors(&self, field: &str) -> Vec<String> {
+        self.errors
+            .0
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .collect()
+    }
+}
+
+pub async fn new_program_page(layout: Layout, user: CurrentUser) -> AppResult<ProgramFormPage> {
+    user.require(Role::Organizer)?;
+    Ok(ProgramFormPage {
+        layout,
+        title: String::new(),
+        summary: String::new(),
+        starts_on: String::new(),
+        ends_on: String::new(),
+        timezone: "Asia/Shanghai".into(),
+        slots: "周二 14:30 90\n周四 14:30 90".into(),
+        blackout: String::new(),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProgramForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    slots: String,
+    #[serde(default)]
+    blackout: String,
+}
+
+pub async fn create_program_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    CsrfForm(form): CsrfForm<ProgramForm>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let mut errors = FieldErrors::default();
+    let slots = parse_slot_lines(&form.slots).unwrap_or_else(|msg| {
+        errors.add("slots", msg);
+        Vec::new()
+    });
+    let input = ProgramInput {
+        title: form.title.clone(),
+        summary: form.summary.clone(),
+        starts_on: form.starts_on.clone(),
+        ends_on: form.ends_on.clone(),
+        timezone: form.timezone.clone(),
+        slots,
+        blackout_dates: lines(&form.blackout),
+    };
+    let result = if errors.is_empty() {
+        validate_program(&input)
+    } else {
+        Err(errors)
+    };
+    match result {
+        Ok(valid) => {
+            let id = state.db.insert_program(&valid).await?;
+            Ok(Redirect::to(&format!("/admin/programs/{id}")).into_response())
+        }
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProgramFormPage {
+                layout,
+                title: form.title,
+                summary: form.summary,
+                starts_on: form.starts_on,
+                ends_on: form.ends_on,
+                timezone: form.timezone,
+                slots: form.slots,
+                blackout: form.blackout,
+                errors,
+            },
+        )
+            .into_response()),
+    }
+}
+
+/// A session row on the organizer's program page, with its current conflicts.
+pub struct AdminSessionRow {
+    pub item: SessionItem,
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "organize/program.html")]
+pub struct AdminProgramPage {
+    pub layout: Layout,
+    pub program: ProgramRow,
+    pub rows: Vec<AdminSessionRow>,
+    pub slots_text: String,
+    pub blackout_text: String,
+    pub proposal: Option<Vec<ProposalRow>>,
+    pub notice: Option<String>,
+    pub total_capacity: i64,
+    pub total_confirmed: i64,
+    pub total_waitlisted: i64,
+}
+
+pub struct ProposalRow {
+    pub session_id: i64,
+    pub title: String,
+    pub outcome: String,
+    pub placed: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ProgramQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+async fn admin_program_page(
+    state: &AppState,
+    layout: Layout,
+    id: i64,
+    plan: Option<Plan>,
+    notice: Option<String>,
+) -> AppResult<AdminProgramPage> {
+    let program = load_program(state, id).await?;
+    let tz = program.tz();
+    let cal = program.calendar();
+    let sessions = state.db.program_sessions(id).await?;
+    let booked: Vec<_> = sessions
+        .iter()
+        .filter(|s| !s.is_cancelled())
+        .filter_map(SessionRow::booked)
+        .collect();
+    let mut rows = Vec::new();
+    for s in &sessions {
+        let found = match s.starts_at {
+            Some(starts_at) if !s.is_cancelled() => conflicts::conflicts(
+                &cal,
+                &booked
+                    .iter()
+                    .filter(|b| b.session_id != s.id)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                &Candidate {
+                    session_id: s.id,
+                    lecturer_id: s.lecturer_id,
+                    starts_at,
+                    minutes: s.minutes as u32,
+                    availability: s.availability(),
+                },
+            ),
+            _ => Vec::new(),
+        };
+        rows.push(AdminSessionRow {
+            item: SessionItem::new(s.clone(), tz, None),
+            conflicts: found.iter().map(|c| c.message_zh()).collect(),
+        });
+    }
+    let title_of = |sid: i64| {
+        sessions
+            .iter()
+            .find(|s| s.id == sid)
+            .map(|s| s.title.clone())
+            .unwrap_or_default()
+    };
+    let proposal = plan.map(|plan| {
+        let mut out: Vec<ProposalRow> = plan
+            .placed
+            .iter()
+            .map(|p| ProposalRow {
+                session_id: p.session_id,
+                title: title_of(p.session_id),
+                outcome: super::programs::format_local(&p.starts_at.with_timezone(&tz)),
+                placed: true,
+            })
+            .collect();
+        out.extend(plan.unplaced.iter().map(|u| ProposalRow {
+            session_id: u.session_id,
+            title: title_of(u.session_id),
+            outcome: u.reason.message_zh(),
+            placed: false,
+        }));
+        out
+    });
+    let live: Vec<&SessionRow> = sessions.iter().filter(|s| !s.is_cancelled()).collect();
+    Ok(AdminProgramPage {
+        layout,
+        slots_text: slots_text(&program),
+        blackout_text: program
+            .blackout_list()
+            .iter()
+            .map(|d| d.format("%m月%d日").to_string())
+            .collect::<Vec<_>>()
+            .join("、"),
+        total_capacity: live.iter().map(|s| s.capacity).sum(),
+        total_confirmed: live.iter().map(|s| s.confirmed_seats).sum(),
+        total_waitlisted: live.iter().map(|s| s.waitlisted).sum(),
+        program,
+        rows,
+        proposal,
+        notice,
+    })
+}
+
+fn program_notice(code: Option<&str>) -> Option<String> {
+    match code? {
+        "applied" => Some("已按自动排课方案保存。".into()),
+        "saved" => Some("课程已保存。".into()),
+        "cancelled" => Some("课程已取消，日历订阅中会显示为已取消。".into()),
+        _ => None,
+    }
+}
+
+pub async fn program_admin_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ProgramQuery>,
+) -> AppResult<AdminProgramPage> {
+    user.require(Role::Organizer)?;
+    admin_program_page(
+        &state,
+        layout,
+        id,
+        None,
+        program_notice(q.notice.as_deref()),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn schedule_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<ScheduleForm>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let program = load_program(&state, id).await?;
+    let plan = propose_schedule(&state, &program).await?;
+    if form.action == "apply" {
+        let placements: Vec<_> = plan
+            .placed
+            .iter()
+            .map(|p| (p.session_id, p.starts_at.with_timezone(&Utc)))
+            .collect();
+        state.db.apply_placements(&placements).await?;
+        return Ok(Redirect::to(&format!("/admin/programs/{id}?notice=applied")).into_response());
+    }
+    Ok(admin_program_page(&state, layout, id, Some(plan), None)
+        .await?
+        .into_response())
+}
+
+// ---------- sessions ----------
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "organize/session_form.html")]
+pub struct SessionFormPage {
+    pub layout: Layout,
+    pub program: ProgramRow,
+    /// `None` for a new session.
+    pub session_id: Option<i64>,
+    pub v: SessionFormValues,
+    pub categories: Vec<Choice>,
+    pub industries: Vec<Choice>,
+    pub weekdays: Vec<Choice>,
+    pub lawyers: Vec<Choice>,
+    pub errors: FieldErrors,
+    pub conflicts: Option<Vec<String>>,
+    pub error: Option<String>,
+}
+
+impl SessionFormPage {
+    pub fn err(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or("").to_string()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SessionFormValues {
+    pub title: String,
+    pub summary: String,
+    pub category: String,
+    pub target_industries: Vec<String>,
+    pub lecturer_name: String,
+    pub lecturer_firm: String,
+    pub lecturer_bio: String,
+    pub lecturer_weekdays: Vec<String>,
+    pub lecturer_unavailable: String,
+    pub lecturer_account: String,
+    pub minutes: String,
+    pub capacity: String,
+    pub max_seats: String,
+    pub signup_opens_at: String,
+    pub signup_closes_at: String,
+    pub stream_url: String,
+    pub starts_at: String,
+}
+
+/// Local "YYYY-MM-DDTHH:MM" for a datetime-local input.
+fn local_input(t: &Option<String>) -> String {
+    t.as_deref()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+impl SessionFormValues {
+    fn from_input(i: &SessionInput, account: String) -> Self {
+        SessionFormValues {
+            title: i.title.clone(),
+            summary: i.summary.clone(),
+            category: i.category.clone(),
+            target_industries: i.target_industries.clone(),
+            lecturer_name: i.lecturer.name.clone(),
+            lecturer_firm: i.lecturer.firm.clone(),
+            lecturer_bio: i.lecturer.bio.clone(),
+            lecturer_weekdays: i
+                .lecturer
+                .available_weekdays
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+            lecturer_unavailable: i.lecturer.unavailable_dates.join("\n"),
+            lecturer_account: account,
+            minutes: i.minutes.to_string(),
+            capacity: i.capacity.to_string(),
+            max_seats: i.max_seats_per_enterprise.unwrap_or(5).to_string(),
+            signup_opens_at: local_input(&i.signup_opens_at),
+            signup_closes_at: local_input(&i.signup_closes_at),
+            stream_url: i.stream_url.clone().unwrap_or_default(),
+            starts_at: local_input(&i.starts_at),
+        }
+    }
+
+    fn from_pairs(p: &Pairs) -> Self {
+        SessionFormValues {
+            title: p.get("title"),
+            summary: p.get("summary"),
+            category: p.get("category"),
+            target_industries: p.all("target_industries"),
+            lecturer_name: p.get("lecturer_name"),
+            lecturer_firm: p.get("lecturer_firm"),
+            lecturer_bio: p.get("lecturer_bio"),
+            lecturer_weekdays: p.all("lecturer_weekdays"),
+            lecturer_unavailable: p.get("lecturer_unavailable"),
+            lecturer_account: p.get("lecturer_account"),
+            minutes: p.get("minutes"),
+            capacity: p.get("capacity"),
+            max_seats: p.get("max_seats"),
+            signup_opens_at: p.get("signup_opens_at"),
+            signup_closes_at: p.get("signup_closes_at"),
+            stream_url: p.get("stream_url"),
+            starts_at: p.get("starts_at"),
+        }
+    }
+
+    /// The form as an API input. A number that does not parse becomes 0 and is reported by
+    /// the validator.
+    fn to_input(&self, weekdays_all_when_empty: bool) -> SessionInput {
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let weekdays: Vec<u8> = self
+            .lecturer_weekdays
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        SessionInput {
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            category: self.category.clone(),
+            target_industries: self.target_industries.clone(),
+            lecturer: LecturerInput {
+                name: self.lecturer_name.clone(),
+                firm: self.lecturer_firm.clone(),
+                bio: self.lecturer_bio.clone(),
+                available_weekdays: if weekdays.is_empty() && weekdays_all_when_empty {
+                    None
+                } else {
+                    Some(weekdays)
+                },
+                unavailable_dates: lines(&self.lecturer_unavailable),
+            },
+            minutes: self.minutes.trim().parse().unwrap_or(0),
+            capacity: self.capacity.trim().parse().unwrap_or(0),
+            max_seats_per_enterprise: Some(self.max_seats.trim().parse().unwrap_or(0)),
+            signup_opens_at: opt(&self.signup_opens_at),
+            signup_closes_at: opt(&self.signup_closes_at),
+            stream_url: opt(&self.stream_url),
+            starts_at: opt(&self.starts_at),
+        }
+    }
+}
+
+/// What a submitted session form gets told.
+#[derive(Default)]
+struct Feedback {
+    errors: FieldErrors,
+    conflicts: Option<Vec<String>>,
+    error: Option<String>,
+}
+
+async fn session_form_page(
+    state: &AppState,
+    layout: Layout,
+    program: ProgramRow,
+    session_id: Option<i64>,
+    v: SessionFormValues,
+    feedback: Feedback,
+) -> AppResult<SessionFormPage> {
+    let Feedback {
+        errors,
+        conflicts,
+        error,
+    } = feedback;
+    let categories = CATEGORIES
+        .iter()
+        .map(|c| Choice {
+            value: c.to_string(),
+            label: c.to_string(),
+            checked: v.category == *c,
+        })
+        .collect();
+    let industries = industry::SECTIONS
+        .iter()
+        .map(|(code, name)| Choice {
+            value: code.to_string(),
+            label: format!("{code} {name}"),
+            checked: v.target_industries.iter().any(|t| t == &code.to_string()),
+        })
+        .collect();
+    let weekdays = (1..=7u8)
+        .map(|d| Choice {
+            value: d.to_string(),
+            label: weekday_zh(d).to_string(),
+            checked: v.lecturer_weekdays.iter().any(|w| w == &d.to_string()),
+        })
+        .collect();
+    let lawyers = state
+        .db
+        .staff(Role::Lawyer)
+        .await?
+        .into_iter()
+        .filter_map(|u: User| {
+            let name = u.username?;
+            Some(Choice {
+                checked: v.lecturer_account == name,
+                label: format!("{}（{}）", u.display_name, name),
+                value: name,
+            })
+        })
+        .collect();
+    Ok(SessionFormPage {
+        layout,
+        program,
+        session_id,
+        v,
+        categories,
+        industries,
+        weekdays,
+        lawyers,
+        errors,
+        conflicts,
+        error,
+    })
+}
+
+pub async fn new_session_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<SessionFormPage> {
+    user.require(Role::Organizer)?;
+    let program = load_program(&state, id).await?;
+    let v = SessionFormValues {
+        minutes: "90".into(),
+        capacity: "100".into(),
+        max_seats: "5".into(),
+        ..Default::default()
+    };
+    session_form_page(&state, layout, program, None, v, Feedback::default()).await
+}
+
+/// Link the lecturer to a lawyer account chosen in the form (empty = no link).
+async fn link_account(state: &AppState, session_id: i64, account: &str) -> AppResult<()> {
+    let session = load_session(state, session_id).await?;
+    let user_id = if account.trim().is_empty() {
+        None
+    } else {
+        let lawyers = state.db.staff(Role::Lawyer).await?;
+        let found = lawyers
+            .iter()
+            .find(|u| u.username.as_deref() == Some(account.trim()))
+            .ok_or_else(|| AppError::field("lecturer_account", "所选律师账号不存在"))?;
+        Some(found.id)
+    };
+    state
+        .db
+        .link_lecturer_user(session.lecturer_id, user_id)
+        .await?;
+    Ok(())
+}
+
+async fn save_session_form(
+    state: &AppState,
+    layout: Layout,
+    program: ProgramRow,
+    existing: Option<SessionRow>,
+    pairs: Pairs,
+) -> AppResult<Response> {
+    let v = SessionFormValues::from_pairs(&pairs);
+    let input = v.to_input(true);
+    let session_id = existing.as_ref().map(|s| s.id);
+    let form_program = program.clone();
+    let show = |v, errors, conflicts, error, status: StatusCode| async move {
+        let feedback = Feedback {
+            errors,
+            conflicts,
+            error,
+        };
+        let page = session_form_page(state, layout, form_program, session_id, v, feedback).await?;
+        Ok::<Response, AppError>((status, page).into_response())
+    };
+    let valid = match validate_session(&input, program.tz()) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            return show(
+                v,
+                errors,
+                None,
+                Some("请按提示修改标红的内容".into()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let found = placement_conflicts(state, &program, session_id.unwrap_or(-1), &valid).await?;
+    if pairs.get("action") == "check" {
+        let list = found.iter().map(|c| c.message_zh()).collect();
+        return show(v, FieldErrors::default(), Some(list), None, StatusCode::OK).await;
+    }
+    if !found.is_empty() {
+        let e = conflict_error(&found);
+        let list = found.iter().map(|c| c.message_zh()).collect();
+        return show(
+            v,
+            FieldErrors::default(),
+            Some(list),
+            Some(e.detail()),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let result = match &existing {
+        Some(s) => update_session_checked(state, s, &input).await.map(|_| s.id),
+        None => create_session_checked(state, &program, &input).await,
+    };
+    match result {
+        Ok(id) => {
+            link_account(state, id, &v.lecturer_account).await?;
+            Ok(
+                Redirect::to(&format!("/admin/programs/{}?notice=saved", program.id))
+                    .into_response(),
+            )
+        }
+        Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
+            let status = e.status();
+            let errors = match &e {
+                AppError::Validation(errors) => errors.clone(),
+                _ => FieldErrors::default(),
+            };
+            show(v, errors, None, Some(e.detail()), status).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn create_session_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let program = load_program(&state, id).await?;
+    save_session_form(&state, layout, program, None, Pairs(pairs)).await
+}
+
+pub async fn edit_session_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<SessionFormPage> {
+    user.require(Role::Organizer)?;
+    let session = load_session(&state, id).await?;
+    let program = load_program(&state, session.program_id).await?;
+    let account = match session.lecturer_user_id {
+        Some(uid) => state
+            .db
+            .user(uid)
+            .await?
+            .and_then(|u| u.username)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let v = SessionFormValues::from_input(&session.to_input(program.tz()), account);
+    session_form_page(&state, layout, program, Some(id), v, Feedback::default()).await
+}
+
+pub async fn update_session_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let session = load_session(&state, id).await?;
+    if session.is_cancelled() {
+        return Err(AppError::conflict(
+            "session_cancelled",
+            "该课程已取消，不能再修改",
+        ));
+    }
+    let program = load_program(&state, session.program_id).await?;
+    save_session_form(&state, layout, program, Some(session), Pairs(pairs)).await
+}
+
+pub async fn cancel_session_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let session = load_session(&state, id).await?;
+    state.db.cancel_session(id).await?;
+    Ok(Redirect::to(&format!(
+        "/admin/programs/{}?notice=cancelled",
+        session.program_id
+    ))
+    .into_response())
+}

@@ -1,0 +1,314 @@
+//! Checks for a session placed (or moved) by hand.
+
+use super::planner::{iso_weekday, Availability, Booked, ProgramCalendar, Span};
+use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
+
+/// A session at a hand-chosen time, to be checked against the program.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Session id; a session never conflicts with itself.
+    pub session_id: i64,
+    /// The lecturer giving the session.
+    pub lecturer_id: i64,
+    /// Chosen start instant.
+    pub starts_at: DateTime<Utc>,
+    /// Length in minutes.
+    pub minutes: u32,
+    /// The lecturer's availability.
+    pub availability: Availability,
+}
+
+/// One problem with a hand-placed session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// The start date lies outside the program's first and last day.
+    OutsideProgram,
+    /// The start date is a blackout date of the program.
+    BlackoutDate {
+        /// The blackout date (program timezone).
+        date: NaiveDate,
+    },
+    /// The session overlaps another session of the program (the program is single-track).
+    OverlapsSession {
+        /// The other session.
+        session_id: i64,
+    },
+    /// The session overlaps another session of the same lecturer.
+    LecturerDoubleBooked {
+        /// The other session.
+        session_id: i64,
+    },
+    /// The lecturer does not teach on this weekday.
+    LecturerUnavailableWeekday {
+        /// ISO weekday, 1 = Monday .. 7 = Sunday.
+        weekday: u8,
+    },
+    /// The lecturer marked this date as unavailable.
+    LecturerUnavailableDate {
+        /// The date (program timezone).
+        date: NaiveDate,
+    },
+}
+
+impl Conflict {
+    /// Human-readable description in Chinese, naming what the session collides with.
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::OutsideProgram => "不在项目的起止日期范围内".to_string(),
+            Self::BlackoutDate { date } => format!("{date} 为停课日期"),
+            Self::OverlapsSession { session_id } => format!("与课程 #{session_id} 时间重叠"),
+            Self::LecturerDoubleBooked { session_id } => {
+                format!("讲师在同一时间已有课程 #{session_id}")
+            }
+            Self::LecturerUnavailableWeekday { weekday } => {
+                format!("讲师{}不可授课", weekday_zh(*weekday))
+            }
+            Self::LecturerUnavailableDate { date } => format!("讲师 {date} 不可授课"),
+        }
+    }
+}
+
+fn weekday_zh(weekday: u8) -> String {
+    match weekday {
+        1 => "周一".to_string(),
+        2 => "周二".to_string(),
+        3 => "周三".to_string(),
+        4 => "周四".to_string(),
+        5 => "周五".to_string(),
+        6 => "周六".to_string(),
+        7 => "周日".to_string(),
+        other => format!("星期 {other}"),
+    }
+}
+
+/// All conflicts of `candidate` with the program and its other placed sessions.
+///
+/// `others` are the program's other placed sessions (the candidate itself is excluded by
+/// `session_id`). Dates and weekdays are judged by the start in the program timezone.
+/// An overlapping session of the same lecturer is reported once, as
+/// [`Conflict::LecturerDoubleBooked`]; other overlaps as [`Conflict::OverlapsSession`],
+/// in chronological order. Empty means the time is acceptable.
+pub fn conflicts(cal: &ProgramCalendar, others: &[Booked], candidate: &Candidate) -> Vec<Conflict> {
+    let date = local_date(cal, candidate.starts_at);
+    let mut found = Vec::new();
+    if date.is_none_or(|date| date < cal.starts_on || date > cal.ends_on) {
+        found.push(Conflict::OutsideProgram);
+    }
+    if let Some(date) = date.filter(|d| cal.blackout_dates.contains(d)) {
+        found.push(Conflict::BlackoutDate { date });
+    }
+
+    let span = Span::of(&candidate.starts_at, candidate.minutes);
+    let mut overlapping: Vec<&Booked> = others
+        .iter()
+        .filter(|b| b.session_id != candidate.session_id)
+        .filter(|b| Span::of(&b.starts_at, b.minutes).overlaps(span))
+        .collect();
+    overlapping.sort_by_key(|b| (b.starts_at, b.session_id));
+    for b in overlapping {
+        found.push(if b.lecturer_id == candidate.lecturer_id {
+            Conflict::LecturerDoubleBooked {
+                session_id: b.session_id,
+            }
+        } else {
+            Conflict::OverlapsSession {
+                session_id: b.session_id,
+            }
+        });
+    }
+
+    if let Some(date) = date {
+        let weekday = iso_weekday(date);
+        if let Some(days) = &candidate.availability.weekdays {
+            if !days.contains(&weekday) {
+                found.push(Conflict::LecturerUnavailableWeekday { weekday });
+            }
+        }
+        if candidate.availability.unavailable_dates.contains(&date) {
+            found.push(Conflict::LecturerUnavailableDate { date });
+        }
+    }
+    found
+}
+
+/// Local date of an instant in the program timezone; `None` when it falls beyond the
+/// representable dates (chrono's `date_naive` would panic there).
+fn local_date(cal: &ProgramCalendar, instant: DateTime<Utc>) -> Option<NaiveDate> {
+    let offset = cal
+        .timezone
+        .offset_from_utc_datetime(&instant.naive_utc())
+        .fix();
+    instant
+        .naive_utc()
+        .checked_add_offset(offset)
+        .map(|local| local.date())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::planner::SlotRule;
+    use chrono::{NaiveTime, TimeZone};
+    use chrono_tz::Asia::Shanghai;
+    use std::collections::BTreeSet;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn cal() -> ProgramCalendar {
+        ProgramCalendar {
+            starts_on: d(2025, 5, 1),
+            ends_on: d(2025, 5, 31),
+            timezone: Shanghai,
+            slots: vec![SlotRule {
+                weekday: 2,
+                start: NaiveTime::from_hms_opt(14, 30, 0).unwrap(),
+                minutes: 90,
+            }],
+            blackout_dates: [d(2025, 5, 1)].into(),
+        }
+    }
+
+    /// Instant of a Shanghai local time.
+    fn sh(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+        Shanghai
+            .from_local_datetime(&date.and_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn candidate(starts_at: DateTime<Utc>) -> Candidate {
+        Candidate {
+            session_id: 1,
+            lecturer_id: 10,
+            starts_at,
+            minutes: 90,
+            availability: Availability::default(),
+        }
+    }
+
+    fn other(session_id: i64, lecturer_id: i64, starts_at: DateTime<Utc>) -> Booked {
+        Booked {
+            session_id,
+            lecturer_id,
+            category: "劳动用工".to_string(),
+            starts_at,
+            minutes: 60,
+        }
+    }
+
+    #[test]
+    fn clean_candidate_has_no_conflicts() {
+        let others = [other(2, 11, sh(d(2025, 5, 6), 16, 0))];
+        assert!(conflicts(&cal(), &others, &candidate(sh(d(2025, 5, 6), 14, 30))).is_empty());
+    }
+
+    #[test]
+    fn outside_program_is_judged_in_program_timezone() {
+        // 1 June 00:30 in Shanghai is still 31 May in UTC.
+        let c = candidate(sh(d(2025, 6, 1), 0, 30));
+        assert_eq!(conflicts(&cal(), &[], &c), vec![Conflict::OutsideProgram]);
+        let c = candidate(sh(d(2025, 4, 30), 9, 0));
+        assert_eq!(conflicts(&cal(), &[], &c), vec![Conflict::OutsideProgram]);
+        assert!(conflicts(&cal(), &[], &candidate(sh(d(2025, 5, 31), 23, 0))).is_empty());
+    }
+
+    #[test]
+    fn blackout_date() {
+        let c = candidate(sh(d(2025, 5, 1), 0, 10));
+        let found = conflicts(&cal(), &[], &c);
+        assert_eq!(
+            found,
+            vec![Conflict::BlackoutDate {
+                date: d(2025, 5, 1)
+            }]
+        );
+        assert!(found[0].message_zh().contains("2025-05-01"));
+    }
+
+    #[test]
+    fn overlapping_sessions_are_named_and_self_is_ignored() {
+        let day = d(2025, 5, 6);
+        let others = [
+            other(1, 10, sh(day, 14, 30)), // the candidate's own old time
+            other(3, 12, sh(day, 15, 30)),
+            other(2, 11, sh(day, 14, 0)),
+            other(4, 13, sh(day, 16, 0)), // starts exactly when the candidate ends
+            other(5, 14, sh(day, 13, 30)), // ends exactly when the candidate starts
+        ];
+        let found = conflicts(&cal(), &others, &candidate(sh(day, 14, 30)));
+        assert_eq!(
+            found,
+            vec![
+                Conflict::OverlapsSession { session_id: 2 },
+                Conflict::OverlapsSession { session_id: 3 }
+            ]
+        );
+        assert_eq!(found[0].message_zh(), "与课程 #2 时间重叠");
+    }
+
+    #[test]
+    fn lecturer_double_booked() {
+        let day = d(2025, 5, 6);
+        let others = [other(7, 10, sh(day, 15, 0))];
+        let found = conflicts(&cal(), &others, &candidate(sh(day, 14, 30)));
+        assert_eq!(
+            found,
+            vec![Conflict::LecturerDoubleBooked { session_id: 7 }]
+        );
+        assert!(found[0].message_zh().contains("#7"));
+    }
+
+    #[test]
+    fn lecturer_unavailable_weekday_and_date() {
+        let mut c = candidate(sh(d(2025, 5, 6), 14, 30));
+        c.availability.weekdays = Some(BTreeSet::from([4]));
+        c.availability.unavailable_dates.insert(d(2025, 5, 6));
+        let found = conflicts(&cal(), &[], &c);
+        assert_eq!(
+            found,
+            vec![
+                Conflict::LecturerUnavailableWeekday { weekday: 2 },
+                Conflict::LecturerUnavailableDate {
+                    date: d(2025, 5, 6)
+                }
+            ]
+        );
+        assert_eq!(found[0].message_zh(), "讲师周二不可授课");
+        assert!(found[1].message_zh().contains("2025-05-06"));
+    }
+
+    #[test]
+    fn extreme_instants_do_not_panic() {
+        let mut c = candidate(DateTime::<Utc>::MAX_UTC);
+        c.minutes = u32::MAX;
+        let others = [other(2, 10, DateTime::<Utc>::MIN_UTC)];
+        for timezone in [chrono_tz::Pacific::Kiritimati, chrono_tz::Etc::GMTPlus12] {
+            let mut cal = cal();
+            cal.timezone = timezone;
+            for starts_at in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+                c.starts_at = starts_at;
+                assert!(conflicts(&cal, &others, &c).contains(&Conflict::OutsideProgram));
+            }
+        }
+    }
+
+    #[test]
+    fn every_message_is_nonempty() {
+        let all = [
+            Conflict::OutsideProgram,
+            Conflict::BlackoutDate {
+                date: d(2025, 5, 1),
+            },
+            Conflict::OverlapsSession { session_id: 1 },
+            Conflict::LecturerDoubleBooked { session_id: 1 },
+            Conflict::LecturerUnavailableWeekday { weekday: 7 },
+            Conflict::LecturerUnavailableDate {
+                date: d(2025, 5, 1),
+            },
+        ];
+        assert!(all.iter().all(|c| !c.message_zh().is_empty()));
+        assert_eq!(all[4].message_zh(), "讲师周日不可授课");
+    }
+}

@@ -1,0 +1,702 @@
+//! The legal-education month: programs, sessions, lecturers; validation of what organizers
+//! submit, the auto-scheduler ([`planner`]), conflict checks ([`conflicts`]) and calendar
+//! feeds ([`ical`]). Plain types and functions, no HTTP or SQL.
+
+pub mod conflicts;
+pub mod ical;
+pub mod planner;
+
+use crate::accounts::industry;
+use crate::error::FieldErrors;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use planner::{Availability, ProgramCalendar, SlotRule};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+/// Topic categories of sessions: the risk dimensions of the legal health check, so a report's
+/// weak dimensions map directly to lectures.
+pub const CATEGORIES: [&str; 12] = [
+    "公司治理",
+    "合同管理",
+    "劳动用工",
+    "知识产权",
+    "财税",
+    "数据与个人信息保护",
+    "安全生产与环保",
+    "融资担保",
+    "诉讼与执行",
+    "廉洁合规",
+    "建设工程",
+    "信用修复",
+];
+
+pub fn is_category(s: &str) -> bool {
+    CATEGORIES.contains(&s)
+}
+
+/// Chinese weekday names, index 1 = Monday.
+pub fn weekday_zh(weekday: u8) -> &'static str {
+    match weekday {
+        1 => "周一",
+        2 => "周二",
+        3 => "周三",
+        4 => "周四",
+        5 => "周五",
+        6 => "周六",
+        7 => "周日",
+        _ => "",
+    }
+}
+
+/// A weekly time slot as sent and stored: weekday 1 = Monday … 7 = Sunday, start "HH:MM".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SlotSpec {
+    pub weekday: u8,
+    pub start: String,
+    pub minutes: u32,
+}
+
+fn default_timezone() -> String {
+    "Asia/Shanghai".into()
+}
+
+/// A program as an organizer submits it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct ProgramInput {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    /// First day, YYYY-MM-DD.
+    #[serde(default)]
+    pub starts_on: String,
+    /// Last day (inclusive), YYYY-MM-DD.
+    #[serde(default)]
+    pub ends_on: String,
+    /// IANA timezone, default Asia/Shanghai.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub slots: Vec<SlotSpec>,
+    /// Days without sessions (public holidays), YYYY-MM-DD.
+    #[serde(default)]
+    pub blackout_dates: Vec<String>,
+}
+
+/// A program that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidProgram {
+    pub title: String,
+    pub summary: String,
+    pub calendar: ProgramCalendar,
+}
+
+impl ValidProgram {
+    /// Slots in their stored form.
+    pub fn slot_specs(&self) -> Vec<SlotSpec> {
+        self.calendar
+            .slots
+            .iter()
+            .map(|s| SlotSpec {
+                weekday: s.weekday,
+                start: s.start.format("%H:%M").to_string(),
+                minutes: s.minutes,
+            })
+            .collect()
+    }
+}
+
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
+fn text_len(s: &str) -> usize {
+    s.trim().chars().count()
+}
+
+/// Validate a program; every problem gets a field and a Chinese message.
+pub fn validate_program(input: &ProgramInput) -> Result<ValidProgram, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let title = input.title.trim().to_string();
+    if !(2..=100).contains(&text_len(&title)) {
+        errors.add("title", "项目名称应为2到100个字符");
+    }
+    if text_len(&input.summary) > 2000 {
+        errors.add("summary", "项目简介不能超过2000个字符");
+    }
+    let starts_on = parse_date(&input.starts_on);
+    let ends_on = parse_date(&input.ends_on);
+    if starts_on.is_none() {
+        errors.add("starts_on", "开始日期格式应为 YYYY-MM-DD");
+    }
+    if ends_on.is_none() {
+        errors.add("ends_on", "结束日期格式应为 YYYY-MM-DD");
+    }
+    if let (Some(a), Some(b)) = (starts_on, ends_on) {
+        if b < a {
+            errors.add("ends_on", "结束日期不能早于开始日期");
+        } else if (b - a).num_days() > 366 {
+            errors.add("ends_on", "一个项目最长一年");
+        }
+    }
+    let timezone = Tz::from_str(input.timezone.trim()).ok();
+    if timezone.is_none() {
+        errors.add("timezone", "时区无法识别，请使用如 Asia/Shanghai 的时区名");
+    }
+    let mut slots = Vec::new();
+    if input.slots.is_empty() {
+        errors.add("slots", "请至少设置一个每周上课时段");
+    } else if input.slots.len() > 21 {
+        errors.add("slots", "每周时段不能超过21个");
+    }
+    for (i, s) in input.slots.iter().enumerate() {
+        let n = i + 1;
+        let start = parse_hhmm(&s.start);
+        if !(1..=7).contains(&s.weekday) {
+            errors.add(
+                "slots",
+                format!("第{n}个时段的星期应为1（周一）到7（周日）"),
+            );
+        } else if start.is_none() {
+            errors.add("slots", format!("第{n}个时段的开始时间格式应为 HH:MM"));
+        } else if !(15..=480).contains(&s.minutes) {
+            errors.add("slots", format!("第{n}个时段的时长应为15到480分钟"));
+        } else if let Some(start) = start {
+            slots.push(SlotRule {
+                weekday: s.weekday,
+                start,
+                minutes: s.minutes,
+            });
+        }
+    }
+    // two slots on the same weekday must not overlap
+    for (i, a) in slots.iter().enumerate() {
+        for b in &slots[i + 1..] {
+            if a.weekday == b.weekday {
+                let a_end = a.start + chrono::Duration::minutes(i64::from(a.minutes));
+                let b_end = b.start + chrono::Duration::minutes(i64::from(b.minutes));
+                if a.start < b_end && b.start < a_end {
+                    errors.add(
+                        "slots",
+                        format!(
+                            "{}的时段 {} 与 {} 时间重叠",
+                            weekday_zh(a.weekday),
+                            a.start.format("%H:%M"),
+                            b.start.format("%H:%M")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let mut blackout_dates = BTreeSet::new();
+    for d in &input.blackout_dates {
+        if d.trim().is_empty() {
+            continue;
+        }
+        match parse_date(d) {
+            Some(date) => {
+                blackout_dates.insert(date);
+            }
+            None => errors.add(
+                "blackout_dates",
+                format!("停课日期“{}”格式应为 YYYY-MM-DD", d.trim()),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    match (starts_on, ends_on, timezone) {
+        (Some(starts_on), Some(ends_on), Some(timezone)) => Ok(ValidProgram {
+            title,
+            summary: input.summary.trim().to_string(),
+            calendar: ProgramCalendar {
+                starts_on,
+                ends_on,
+                timezone,
+                slots,
+                blackout_dates,
+            },
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// A lecturer as submitted with a session.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct LecturerInput {
+    #[serde(default)]
+    pub name: String,
+    /// Law firm.
+    #[serde(default)]
+    pub firm: String,
+    #[serde(default)]
+    pub bio: String,
+    /// Weekdays the lecturer can teach (1 = Monday … 7 = Sunday); absent = every day.
+    #[serde(default)]
+    pub available_weekdays: Option<Vec<u8>>,
+    /// Dates the lecturer cannot teach, YYYY-MM-DD.
+    #[serde(default)]
+    pub unavailable_dates: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidLecturer {
+    pub name: String,
+    pub firm: String,
+    pub bio: String,
+    pub availability: Availability,
+}
+
+/// A session as an organizer submits it. Times are RFC 3339 with an offset, or local
+/// "YYYY-MM-DDTHH:MM" in the program's timezone.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct SessionInput {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    /// One of the topic categories (合同管理, 劳动用工, …).
+    #[serde(default)]
+    pub category: String,
+    /// GB/T 4754 sections the session is aimed at; empty = all industries.
+    #[serde(default)]
+    pub target_industries: Vec<String>,
+    #[serde(default)]
+    pub lecturer: LecturerInput,
+    #[serde(default)]
+    pub minutes: i64,
+    /// Enterprise seats.
+    #[serde(default)]
+    pub capacity: i64,
+    /// Seats one enterprise may take (default 5).
+    #[serde(default)]
+    pub max_seats_per_enterprise: Option<i64>,
+    #[serde(default)]
+    pub signup_opens_at: Option<String>,
+    #[serde(default)]
+    pub signup_closes_at: Option<String>,
+    /// Where the live stream is watched (https://, rtmp:// or srt://).
+    #[serde(default)]
+    pub stream_url: Option<String>,
+    /// Place by hand; absent = leave for the auto-scheduler.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidSession {
+    pub title: String,
+    pub summary: String,
+    pub category: String,
+    pub target_industries: Vec<char>,
+    pub lecturer: ValidLecturer,
+    pub minutes: u32,
+    pub capacity: i64,
+    pub max_seats_per_enterprise: i64,
+    pub signup_opens_at: Option<DateTime<Utc>>,
+    pub signup_closes_at: Option<DateTime<Utc>>,
+    pub stream_url: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+}
+
+/// Parse a time as RFC 3339 or as local "YYYY-MM-DDTHH:MM[:SS]" / "YYYY-MM-DD HH:MM" in `tz`.
+pub fn parse_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::<FixedOffset>::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // RFC 3339 without seconds, as people write it: 2026-12-01T14:30+08:00
+    if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(s, "%Y-%m-%dT%H:%M%:z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
+            return tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc));
+        }
+    }
+    None
+}
+
+fn optional_time(
+    value: &Option<String>,
+    tz: Tz,
+    field: &str,
+    label: &str,
+    errors: &mut FieldErrors,
+) -> Option<DateTime<Utc>> {
+    let s = value.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+    let parsed = parse_time(s, tz);
+    if parsed.is_none() {
+        errors.add(
+            field,
+            format!("{label}格式应为 2026-12-01T14:30+08:00 或 2026-12-01T14:30"),
+        );
+    }
+    parsed
+}
+
+pub fn validate_lecturer(input: &LecturerInput, errors: &mut FieldErrors) -> ValidLecturer {
+    let name = input.name.trim().to_string();
+    let firm = input.firm.trim().to_string();
+    if !(1..=50).contains(&text_len(&name)) {
+        errors.add("lecturer.name", "请填写主讲律师姓名（不超过50个字符）");
+    }
+    if !(1..=100).contains(&text_len(&firm)) {
+        errors.add("lecturer.firm", "请填写律师事务所（不超过100个字符）");
+    }
+    if text_len(&input.bio) > 2000 {
+        errors.add("lecturer.bio", "讲师简介不能超过2000个字符");
+    }
+    let weekdays = match &input.available_weekdays {
+        None => None,
+        Some(days) => {
+            if days.is_empty() || days.iter().any(|d| !(1..=7).contains(d)) {
+                errors.add(
+                    "lecturer.available_weekdays",
+                    "可授课的星期应为1（周一）到7（周日），至少选一天",
+                );
+            }
+            Some(
+                days.iter()
+                    .copied()
+                    .filter(|d| (1..=7).contains(d))
+                    .collect(),
+            )
+        }
+    };
+    let mut unavailable_dates = BTreeSet::new();
+    for d in &input.unavailable_dates {
+        if d.trim().is_empty() {
+            continue;
+        }
+        match parse_date(d) {
+            Some(date) => {
+                unavailable_dates.insert(date);
+            }
+            None => errors.add(
+                "lecturer.unavailable_dates",
+                format!("不可授课日期“{}”格式应为 YYYY-MM-DD", d.trim()),
+            ),
+        }
+    }
+    ValidLecturer {
+        name,
+        firm,
+        bio: input.bio.trim().to_string(),
+        availability: Availability {
+            weekdays,
+            unavailable_dates,
+        },
+    }
+}
+
+/// Validate a session of a program in timezone `tz`.
+pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let title = input.title.trim().to_string();
+    if !(2..=100).contains(&text_len(&title)) {
+        errors.add("title", "课程标题应为2到100个字符");
+    }
+    if text_len(&input.summary) > 4000 {
+        errors.add("summary", "课程简介不能超过4000个字符");
+    }
+    let category = input.category.trim().to_string();
+    if !is_category(&category) {
+        errors.add(
+            "category",
+            format!("主题类别应为以下之一：{}", CATEGORIES.join("、")),
+        );
+    }
+    let mut target_industries = Vec::new();
+    for code in &input.target_industries {
+        match industry::parse_section(code) {
+            Some(c) if !target_industries.contains(&c) => target_industries.push(c),
+            Some(_) => {}
+            None => errors.add(
+                "target_industries",
+                format!("行业门类“{}”无效，应为 A–T", code.trim()),
+            ),
+        }
+    }
+    target_industries.sort_unstable();
+    let lecturer = validate_lecturer(&input.lecturer, &mut errors);
+    if !(15..=480).contains(&input.minutes) {
+        errors.add("minutes", "课程时长应为15到480分钟");
+    }
+    if !(1..=100_000).contains(&input.capacity) {
+        errors.add("capacity", "名额应为1到100000之间的整数");
+    }
+    let max_seats = input.max_seats_per_enterprise.unwrap_or(5);
+    if !(1..=100).contains(&max_seats) {
+        errors.add("max_seats_per_enterprise", "每家企业可报名额应为1到100");
+    }
+    let signup_opens_at = optional_time(
+        &input.signup_opens_at,
+        tz,
+        "signup_opens_at",
+        "报名开始时间",
+        &mut errors,
+    );
+    let signup_closes_at = optional_time(
+        &input.signup_closes_at,
+        tz,
+        "signup_closes_at",
+        "报名截止时间",
+        &mut errors,
+    );
+    if let (Some(a), Some(b)) = (signup_opens_at, signup_closes_at) {
+        if b <= a {
+            errors.add("signup_closes_at", "报名截止时间应晚于报名开始时间");
+        }
+    }
+    let starts_at = optional_time(&input.starts_at, tz, "starts_at", "上课时间", &mut errors);
+    let stream_url = input
+        .stream_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if let Some(url) = &stream_url {
+        let ok_scheme = ["https://", "http://", "rtmp://", "rtmps://", "srt://"]
+            .iter()
+            .any(|p| url.to_ascii_lowercase().starts_with(p));
+        if !ok_scheme || url.len() > 500 || url.chars().any(char::is_whitespace) {
+            errors.add(
+                "stream_url",
+                "直播地址应以 https:// 、http:// 、rtmp:// 或 srt:// 开头，且不含空格",
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ValidSession {
+        title,
+        summary: input.summary.trim().to_string(),
+        category,
+        target_industries,
+        lecturer,
+        minutes: input.minutes as u32,
+        capacity: input.capacity,
+        max_seats_per_enterprise: max_seats,
+        signup_opens_at,
+        signup_closes_at,
+        stream_url,
+        starts_at,
+    })
+}
+
+/// Changes to a session (`PUT /api/v1/sessions/{id}`): absent fields stay as they are;
+/// `"starts_at": null` takes the session off the timetable.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct SessionPatch {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    pub target_industries: Option<Vec<String>>,
+    pub lecturer: Option<LecturerInput>,
+    pub minutes: Option<i64>,
+    pub capacity: Option<i64>,
+    pub max_seats_per_enterprise: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub signup_opens_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub signup_closes_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub stream_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub starts_at: Option<Option<String>>,
+}
+
+fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+impl SessionPatch {
+    /// The full input after applying this patch to `current`.
+    pub fn apply(self, mut current: SessionInput) -> SessionInput {
+        if let Some(v) = self.title {
+            current.title = v;
+        }
+        if let Some(v) = self.summary {
+            current.summary = v;
+        }
+        if let Some(v) = self.category {
+            current.category = v;
+        }
+        if let Some(v) = self.target_industries {
+            current.target_industries = v;
+        }
+        if let Some(v) = self.lecturer {
+            current.lecturer = v;
+        }
+        if let Some(v) = self.minutes {
+            current.minutes = v;
+        }
+        if let Some(v) = self.capacity {
+            current.capacity = v;
+        }
+        if let Some(v) = self.max_seats_per_enterprise {
+            current.max_seats_per_enterprise = Some(v);
+        }
+        if let Some(v) = self.signup_opens_at {
+            current.signup_opens_at = v;
+        }
+        if let Some(v) = self.signup_closes_at {
+            current.signup_closes_at = v;
+        }
+        if let Some(v) = self.stream_url {
+            current.stream_url = v;
+        }
+        if let Some(v) = self.starts_at {
+            current.starts_at = v;
+        }
+        current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program() -> ProgramInput {
+        ProgramInput {
+            title: "线上直播普法月".into(),
+            summary: String::new(),
+            starts_on: "2026-12-01".into(),
+            ends_on: "2026-12-31".into(),
+            timezone: "Asia/Shanghai".into(),
+            slots: vec![
+                SlotSpec {
+                    weekday: 2,
+                    start: "14:30".into(),
+                    minutes: 90,
+                },
+                SlotSpec {
+                    weekday: 4,
+                    start: "14:30".into(),
+                    minutes: 90,
+                },
+            ],
+            blackout_dates: vec!["2026-12-24".into()],
+        }
+    }
+
+    #[test]
+    fn valid_program() {
+        let p = validate_program(&program()).expect("valid");
+        assert_eq!(p.calendar.slots.len(), 2);
+        assert_eq!(p.slot_specs()[0].start, "14:30");
+        assert!(p
+            .calendar
+            .blackout_dates
+            .contains(&NaiveDate::from_ymd_opt(2026, 12, 24).expect("date")));
+    }
+
+    #[test]
+    fn program_errors_are_specific() {
+        let mut p = program();
+        p.ends_on = "2026-11-01".into();
+        p.timezone = "Mars/Olympus".into();
+        p.slots.push(SlotSpec {
+            weekday: 2,
+            start: "15:00".into(),
+            minutes: 60,
+        });
+        p.slots.push(SlotSpec {
+            weekday: 9,
+            start: "15:00".into(),
+            minutes: 60,
+        });
+        p.blackout_dates.push("12/25".into());
+        let e = validate_program(&p).expect_err("invalid");
+        assert!(e.get("ends_on").is_some());
+        assert!(e.get("timezone").is_some());
+        assert!(e.0.iter().any(|x| x.message.contains("重叠")));
+        assert!(e.0.iter().any(|x| x.message.contains("第4个时段")));
+        assert!(e.get("blackout_dates").is_some());
+    }
+
+    fn session() -> SessionInput {
+        SessionInput {
+            title: "合同纠纷的预防与应对".into(),
+            category: "合同管理".into(),
+            lecturer: LecturerInput {
+                name: "示例律师甲".into(),
+                firm: "示例律师事务所".into(),
+                available_weekdays: Some(vec![2, 4]),
+                ..Default::default()
+            },
+            minutes: 90,
+            capacity: 50,
+            starts_at: Some("2026-12-01T14:30".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn local_times_use_the_program_timezone() {
+        let s = validate_session(&session(), chrono_tz::Asia::Shanghai).expect("valid");
+        assert_eq!(
+            s.starts_at.map(|t| t.to_rfc3339()),
+            Some("2026-12-01T06:30:00+00:00".into())
+        );
+        assert_eq!(s.max_seats_per_enterprise, 5);
+    }
+
+    #[test]
+    fn session_errors_are_specific() {
+        let mut s = session();
+        s.category = "烹饪".into();
+        s.capacity = 0;
+        s.minutes = 5;
+        s.target_industries = vec!["Z".into()];
+        s.stream_url = Some("javascript:alert(1)".into());
+        s.starts_at = Some("tomorrow".into());
+        s.lecturer.available_weekdays = Some(vec![]);
+        let e = validate_session(&s, chrono_tz::Asia::Shanghai).expect_err("invalid");
+        for f in [
+            "category",
+            "capacity",
+            "minutes",
+            "target_industries",
+            "stream_url",
+            "starts_at",
+            "lecturer.available_weekdays",
+        ] {
+            assert!(e.get(f).is_some(), "{f}");
+        }
+    }
+
+    #[test]
+    fn patch_keeps_absent_fields_and_null_unplaces() {
+        let patch: SessionPatch =
+            serde_json::from_str(r#"{"capacity": 80, "starts_at": null}"#).expect("json");
+        let out = patch.apply(session());
+        assert_eq!(out.capacity, 80);
+        assert_eq!(out.starts_at, None);
+        assert_eq!(out.title, "合同纠纷的预防与应对");
+        let patch: SessionPatch = serde_json::from_str(r#"{"title": "新标题"}"#).expect("json");
+        let out = patch.apply(session());
+        assert!(out.starts_at.is_some());
+    }
+}
