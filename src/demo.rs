@@ -285,6 +285,7 @@ pub async fn load_month(db: &Db, today: NaiveDate) -> anyhow::Result<i64> {
                 bio: "示例数据：工商联法律顾问团成员（虚构人物，仅用于演示）。".into(),
                 available_weekdays: l.weekdays.map(|w| w.to_vec()),
                 unavailable_dates: Vec::new(),
+                account: None,
             },
             minutes: 90,
             // one small session shows the waitlist at work

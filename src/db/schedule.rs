@@ -164,6 +164,7 @@ impl SessionRow {
                     .iter()
                     .map(|d| d.to_string())
                     .collect(),
+                account: None,
             },
             minutes: self.minutes,
             capacity: self.capacity,

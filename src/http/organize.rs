@@ -522,6 +522,7 @@ impl SessionFormValues {
                     Some(weekdays)
                 },
                 unavailable_dates: lines(&self.lecturer_unavailable),
+                account: Some(self.lecturer_account.clone()),
             },
             minutes: self.minutes.trim().parse().unwrap_or(0),
             capacity: self.capacity.trim().parse().unwrap_or(0),
@@ -624,26 +625,6 @@ pub async fn new_session_page(
     session_form_page(&state, layout, program, None, v, Feedback::default()).await
 }
 
-/// Link the lecturer to a lawyer account chosen in the form (empty = no link).
-async fn link_account(state: &AppState, session_id: i64, account: &str) -> AppResult<()> {
-    let session = load_session(state, session_id).await?;
-    let user_id = if account.trim().is_empty() {
-        None
-    } else {
-        let lawyers = state.db.staff(Role::Lawyer).await?;
-        let found = lawyers
-            .iter()
-            .find(|u| u.username.as_deref() == Some(account.trim()))
-            .ok_or_else(|| AppError::field("lecturer_account", "所选律师账号不存在"))?;
-        Some(found.id)
-    };
-    state
-        .db
-        .link_lecturer_user(session.lecturer_id, user_id)
-        .await?;
-    Ok(())
-}
-
 async fn save_session_form(
     state: &AppState,
     layout: Layout,
@@ -699,13 +680,9 @@ async fn save_session_form(
         None => create_session_checked(state, &program, &input).await,
     };
     match result {
-        Ok(id) => {
-            link_account(state, id, &v.lecturer_account).await?;
-            Ok(
-                Redirect::to(&format!("/admin/programs/{}?notice=saved", program.id))
-                    .into_response(),
-            )
-        }
+        Ok(_) => Ok(
+            Redirect::to(&format!("/admin/programs/{}?notice=saved", program.id)).into_response(),
+        ),
         Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
             let status = e.status();
             let errors = match &e {

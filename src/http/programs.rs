@@ -188,6 +188,34 @@ pub async fn propose_schedule(state: &AppState, program: &ProgramRow) -> AppResu
     Ok(planner::plan(&program.calendar(), &booked, &to_place))
 }
 
+/// The lawyer account named in a session input: `None` = leave the link as it is,
+/// `Some(None)` = unlink, `Some(Some(id))` = link to that lawyer.
+async fn resolve_account(state: &AppState, input: &SessionInput) -> AppResult<Option<Option<i64>>> {
+    let Some(account) = input.lecturer.account.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if account.is_empty() {
+        return Ok(Some(None));
+    }
+    let lawyers = state.db.staff(Role::Lawyer).await?;
+    let found = lawyers
+        .iter()
+        .find(|u| u.username.as_deref() == Some(account))
+        .ok_or_else(|| AppError::field("lecturer.account", format!("律师账号“{account}”不存在")))?;
+    Ok(Some(Some(found.id)))
+}
+
+async fn apply_link(state: &AppState, session_id: i64, link: Option<Option<i64>>) -> AppResult<()> {
+    if let Some(user_id) = link {
+        let session = load_session(state, session_id).await?;
+        state
+            .db
+            .link_lecturer_user(session.lecturer_id, user_id)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Save a new session after checking its placement.
 pub async fn create_session_checked(
     state: &AppState,
@@ -195,11 +223,14 @@ pub async fn create_session_checked(
     input: &SessionInput,
 ) -> AppResult<i64> {
     let valid = validate_session(input, program.tz()).map_err(AppError::Validation)?;
+    let link = resolve_account(state, input).await?;
     let found = placement_conflicts(state, program, -1, &valid).await?;
     if !found.is_empty() {
         return Err(conflict_error(&found));
     }
-    Ok(state.db.insert_session(program.id, &valid).await?)
+    let id = state.db.insert_session(program.id, &valid).await?;
+    apply_link(state, id, link).await?;
+    Ok(id)
 }
 
 /// Save changes to a session after checking its placement and capacity.
@@ -210,12 +241,13 @@ pub async fn update_session_checked(
 ) -> AppResult<()> {
     let program = load_program(state, session.program_id).await?;
     let valid = validate_session(input, program.tz()).map_err(AppError::Validation)?;
+    let link = resolve_account(state, input).await?;
     let found = placement_conflicts(state, &program, session.id, &valid).await?;
     if !found.is_empty() {
         return Err(conflict_error(&found));
     }
     match state.db.update_session(session.id, &valid).await? {
-        SessionUpdate::Saved => Ok(()),
+        SessionUpdate::Saved => apply_link(state, session.id, link).await,
         SessionUpdate::NotFound => Err(AppError::NotFound),
         SessionUpdate::CapacityBelowConfirmed { confirmed } => Err(AppError::conflict(
             "capacity_below_confirmed",

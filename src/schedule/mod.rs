@@ -245,6 +245,10 @@ pub struct LecturerInput {
     /// Dates the lecturer cannot teach, YYYY-MM-DD.
     #[serde(default)]
     pub unavailable_dates: Vec<String>,
+    /// Username of the lawyer account to link (the lawyer then sees own sessions and
+    /// rosters); empty string unlinks, absent leaves the link as it is.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone)]
