@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
     #[arg(long, env = "PUFA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Questionnaire TOML to use instead of the built-in one (raise its `version` on change).
+    #[arg(long, env = "PUFA_QUESTIONNAIRE")]
+    pub questionnaire: Option<PathBuf>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PUFA_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -100,6 +103,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Password for the demo organizer `admin`; generated and printed when absent.
     pub admin_password: Option<String>,
+    /// Questionnaire file replacing the built-in one.
+    pub questionnaire_path: Option<PathBuf>,
 }
 
 impl Config {
@@ -114,6 +119,7 @@ impl Config {
             trust_forwarded_for: false,
             max_body_bytes: 1024 * 1024,
             admin_password: None,
+            questionnaire_path: None,
         }
     }
 
@@ -123,6 +129,7 @@ impl Config {
         config.secure_cookies = args.secure_cookies;
         config.session_hours = args.session_hours.max(1);
         config.trust_forwarded_for = args.trust_forwarded_for;
+        config.questionnaire_path = args.questionnaire.clone();
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -140,6 +147,7 @@ impl std::fmt::Debug for Config {
             .field("session_hours", &self.session_hours)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("questionnaire_path", &self.questionnaire_path)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),

@@ -2,6 +2,7 @@
 //! month, enterprise sign-ups, the lecture archive and the legal health check (法治体检).
 
 pub mod accounts;
+pub mod checkup;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -24,7 +25,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let questionnaire = load_questionnaire(&config)?;
     let db = Db::open(&config.data_dir).await?;
+    register_questionnaire(&db, &questionnaire, &config).await?;
     std::fs::create_dir_all(&config.media_dir)?;
     if config.demo {
         demo::load(&db, &config).await?;
@@ -32,6 +35,7 @@ pub async fn serve(
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
+        questionnaire: Arc::new(questionnaire),
     };
     let janitor = tokio::spawn(purge_sessions_periodically(db));
     let app = http::router(state);
@@ -44,6 +48,41 @@ pub async fn serve(
     .await?;
     janitor.abort();
     tracing::info!("pufa stopped");
+    Ok(())
+}
+
+/// The questionnaire text: the file named in the configuration, or the built-in one.
+fn questionnaire_text(config: &Config) -> anyhow::Result<String> {
+    match &config.questionnaire_path {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading questionnaire {}: {e}", path.display())),
+        None => Ok(checkup::questionnaire::BUILTIN.to_string()),
+    }
+}
+
+/// Load and validate the questionnaire; a broken file stops the server with the line at fault.
+fn load_questionnaire(config: &Config) -> anyhow::Result<checkup::questionnaire::Questionnaire> {
+    let text = questionnaire_text(config)?;
+    Ok(checkup::questionnaire::Questionnaire::parse(&text)?)
+}
+
+/// Keep every questionnaire version's text so that each report can be recomputed exactly; a
+/// version may not change its content once used.
+async fn register_questionnaire(
+    db: &Db,
+    q: &checkup::questionnaire::Questionnaire,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let text = questionnaire_text(config)?;
+    db.register_questionnaire(&q.version, &text).await?;
+    if let Some(stored) = db.questionnaire_source(&q.version).await? {
+        if stored != text {
+            anyhow::bail!(
+                "questionnaire version {} is already in use with different content: raise `version` in the file",
+                q.version
+            );
+        }
+    }
     Ok(())
 }
 

@@ -459,3 +459,19 @@ impl Db {
         row.map(|r| r.try_get("id")).transpose()
     }
 }
+
+impl Db {
+    /// Sessions still to come (or not yet placed) across all programs, for recommendations.
+    pub async fn upcoming_sessions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{SESSION_SELECT} WHERE s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > ?)
+             ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+    }
+}

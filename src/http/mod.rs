@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod assets;
+pub mod checkup;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
@@ -34,6 +35,8 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// The questionnaire new check-ups answer.
+    pub questionnaire: Arc<crate::checkup::questionnaire::Questionnaire>,
 }
 
 /// Every route of the server.
@@ -62,8 +65,16 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/roster", get(signups::roster_page))
         .route("/sessions/{id}/roster.csv", get(signups::roster_csv))
         .route("/sessions/{id}/removal", post(signups::remove_form))
+        .route("/checkup", get(checkup::index_page))
+        .route(
+            "/checkup/fill/{page}",
+            get(checkup::fill_page).post(checkup::fill_form),
+        )
+        .route("/checkup/reports/{id}", get(checkup::report_page))
         // organizer
         .route("/admin", get(admin::dashboard))
+        .route("/admin/checkups", get(checkup::dashboard_page))
+        .route("/admin/checkups.csv", get(checkup::dashboard_csv))
         .route("/admin/programs/new", get(organize::new_program_page))
         .route("/admin/programs", post(organize::create_program_form))
         .route("/admin/programs/{id}", get(organize::program_admin_page))
@@ -124,6 +135,13 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/sessions/{id}/registrations/{enterprise_id}/removal",
             post(signups::api_remove),
         )
+        .route(
+            "/api/v1/checkup/questionnaire",
+            get(checkup::api_questionnaire),
+        )
+        .route("/api/v1/checkup/submissions", post(checkup::api_submit))
+        .route("/api/v1/checkup/draft", get(checkup::api_draft))
+        .route("/api/v1/checkup/reports/{id}", get(checkup::api_report))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed);
 
