@@ -540,3 +540,86 @@ async fn organizer_plans_through_the_html_forms() {
     assert_eq!(page.status(), StatusCode::OK);
     app.stop().await;
 }
+
+/// The program feed parsed back with an independent parser (the `ical` crate; the feed is
+/// written with `icalendar`): every session, its time and its UID.
+#[tokio::test]
+async fn feed_parses_back_with_an_independent_parser() {
+    let app = TestApp::spawn().await;
+    let c = app.anonymous();
+    let programs: Value = c
+        .get(app.url("/api/v1/programs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = programs[0]["id"].as_i64().unwrap();
+    let program: Value = c
+        .get(app.url(&format!("/api/v1/programs/{pid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = c
+        .get(app.url(&format!("/programs/{pid}/calendar.ics")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut parser = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
+    let cal = parser.next().expect("a calendar").expect("parses");
+    assert!(parser.next().is_none());
+    let name = cal
+        .properties
+        .iter()
+        .find(|p| p.name == "X-WR-CALNAME")
+        .and_then(|p| p.value.clone());
+    assert_eq!(name.as_deref(), program["title"].as_str());
+    let sessions = program["sessions"].as_array().unwrap();
+    assert_eq!(cal.events.len(), sessions.len());
+    for s in sessions {
+        let uid = format!("session-{}@pufa", s["id"]);
+        let event = cal
+            .events
+            .iter()
+            .find(|e| {
+                e.properties
+                    .iter()
+                    .any(|p| p.name == "UID" && p.value.as_deref() == Some(uid.as_str()))
+            })
+            .unwrap_or_else(|| panic!("no event {uid}"));
+        let prop = |name: &str| {
+            event
+                .properties
+                .iter()
+                .find(|p| p.name == name)
+                .and_then(|p| p.value.clone())
+                .unwrap_or_default()
+        };
+        let starts =
+            chrono::DateTime::parse_from_rfc3339(s["starts_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            prop("DTSTART"),
+            starts
+                .with_timezone(&chrono::Utc)
+                .format("%Y%m%dT%H%M%SZ")
+                .to_string()
+        );
+        let ends = starts + chrono::Duration::minutes(s["minutes"].as_i64().unwrap());
+        assert_eq!(
+            prop("DTEND"),
+            ends.with_timezone(&chrono::Utc)
+                .format("%Y%m%dT%H%M%SZ")
+                .to_string()
+        );
+        assert_eq!(prop("SUMMARY"), s["title"].as_str().unwrap());
+        assert_eq!(prop("STATUS"), "CONFIRMED");
+    }
+    app.stop().await;
+}
