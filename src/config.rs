@@ -82,6 +82,18 @@ pub struct ServeArgs {
     /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
     #[arg(long, env = "PUFA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Largest recording upload in bytes.
+    #[arg(long, env = "PUFA_MAX_UPLOAD_BYTES", default_value_t = 8 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+    /// Transcode jobs run at the same time (1 suits a small machine).
+    #[arg(long, env = "PUFA_TRANSCODE_WORKERS", default_value_t = 1)]
+    pub transcode_workers: usize,
+    /// Seconds without a heartbeat after which a running job is taken to be orphaned.
+    #[arg(long, env = "PUFA_JOB_STALE_SECS", default_value_t = 60)]
+    pub job_stale_secs: u64,
+    /// Share of a recording an enterprise must watch to count as attended (0..1).
+    #[arg(long, env = "PUFA_ATTENDANCE_SHARE", default_value_t = 0.6)]
+    pub attendance_share: f64,
     /// Questionnaire TOML to use instead of the built-in one (raise its `version` on change).
     #[arg(long, env = "PUFA_QUESTIONNAIRE")]
     pub questionnaire: Option<PathBuf>,
@@ -105,6 +117,14 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Questionnaire file replacing the built-in one.
     pub questionnaire_path: Option<PathBuf>,
+    /// Largest recording upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Transcode jobs run at the same time; 0 runs no worker in this process.
+    pub transcode_workers: usize,
+    /// Seconds without a heartbeat after which a running job is re-queued.
+    pub job_stale_secs: u64,
+    /// Share of a recording to watch to count as attended.
+    pub attendance_share: f64,
 }
 
 impl Config {
@@ -120,6 +140,10 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             admin_password: None,
             questionnaire_path: None,
+            max_upload_bytes: 8 * 1024 * 1024 * 1024,
+            transcode_workers: 1,
+            job_stale_secs: 60,
+            attendance_share: 0.6,
         }
     }
 
@@ -130,6 +154,10 @@ impl Config {
         config.session_hours = args.session_hours.max(1);
         config.trust_forwarded_for = args.trust_forwarded_for;
         config.questionnaire_path = args.questionnaire.clone();
+        config.max_upload_bytes = args.max_upload_bytes;
+        config.transcode_workers = args.transcode_workers;
+        config.job_stale_secs = args.job_stale_secs.max(5);
+        config.attendance_share = args.attendance_share.clamp(0.05, 1.0);
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -148,6 +176,10 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("questionnaire_path", &self.questionnaire_path)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("transcode_workers", &self.transcode_workers)
+            .field("job_stale_secs", &self.job_stale_secs)
+            .field("attendance_share", &self.attendance_share)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),

@@ -2,12 +2,14 @@
 //! month, enterprise sign-ups, the lecture archive and the legal health check (法治体检).
 
 pub mod accounts;
+pub mod archive;
 pub mod checkup;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod media;
 pub mod schedule;
 pub mod signup;
 
@@ -32,10 +34,13 @@ pub async fn serve(
     if config.demo {
         demo::load(&db, &config).await?;
     }
+    let config_media_dir = config.media_dir.clone();
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
         questionnaire: Arc::new(questionnaire),
+        storage: media::storage::Storage::new(config_media_dir),
+        wake: Arc::new(tokio::sync::Notify::new()),
     };
     let janitor = tokio::spawn(purge_sessions_periodically(db));
     let app = http::router(state);

@@ -348,7 +348,12 @@ async fn html_registration_and_login_forms() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = o.get(app.url("/admin")).send().await.unwrap();
+    let r = o
+        .get(app.url("/admin"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         r.status(),
         StatusCode::SEE_OTHER,

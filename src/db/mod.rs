@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod checkups;
 pub mod login_sessions;
+pub mod media;
 pub mod registrations;
 pub mod schedule;
 pub mod throttle;

@@ -61,6 +61,12 @@ pub struct RosterEntry {
     pub position: Option<i64>,
     #[sqlx(skip)]
     pub attendees: Vec<String>,
+    /// Share of the recording this enterprise watched (0..1), once there is a recording.
+    #[sqlx(skip)]
+    pub watched_share: Option<f64>,
+    /// Whether the share reached the attendance threshold.
+    #[sqlx(skip)]
+    pub attended: Option<bool>,
 }
 
 /// One of an enterprise's sign-ups, for "我的课程".

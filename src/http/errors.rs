@@ -37,16 +37,15 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 }
 
 fn wants_html(req: &Request) -> bool {
-    if req.uri().path().starts_with("/api/") {
+    let path = req.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/media/") || path.starts_with("/assets/") {
         return false;
     }
-    let accept = req
-        .headers()
+    // Browsers navigating ask for text/html; API clients, players and feeds do not.
+    req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    // Browsers ask for text/html; API clients and feeds do not.
-    accept.contains("text/html") || accept.is_empty() || accept.contains("*/*")
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// Middleware: for page requests, render error responses as the HTML error page; a missing login

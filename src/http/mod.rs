@@ -7,6 +7,8 @@ pub mod assets;
 pub mod checkup;
 pub mod errors;
 pub mod extract;
+pub mod lectures;
+pub mod media;
 pub mod openapi;
 pub mod organize;
 pub mod pages;
@@ -24,7 +26,8 @@ use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -37,6 +40,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The questionnaire new check-ups answer.
     pub questionnaire: Arc<crate::checkup::questionnaire::Questionnaire>,
+    /// Uploads and HLS output.
+    pub storage: crate::media::storage::Storage,
+    /// Wakes this process's transcode workers when a job is queued.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Every route of the server.
@@ -65,6 +72,16 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/roster", get(signups::roster_page))
         .route("/sessions/{id}/roster.csv", get(signups::roster_csv))
         .route("/sessions/{id}/removal", post(signups::remove_form))
+        .route("/archive", get(lectures::archive_page))
+        .route("/lectures/{id}", get(lectures::lecture_page))
+        .route(
+            "/lectures/{id}/certificate/{enterprise_id}",
+            get(lectures::certificate_page),
+        )
+        .route(
+            "/media/lectures/{id}/{version}/{file}",
+            get(media::serve_lecture_file),
+        )
         .route("/checkup", get(checkup::index_page))
         .route(
             "/checkup/fill/{page}",
@@ -74,6 +91,12 @@ pub fn router(state: AppState) -> Router {
         // organizer
         .route("/admin", get(admin::dashboard))
         .route("/admin/checkups", get(checkup::dashboard_page))
+        .route("/admin/lectures/{id}", get(lectures::stats_page))
+        .route("/admin/jobs/{id}/retry", post(media::retry_form))
+        .route(
+            "/admin/lectures/{id}/visibility",
+            post(lectures::visibility_form),
+        )
         .route("/admin/checkups.csv", get(checkup::dashboard_csv))
         .route("/admin/programs/new", get(organize::new_program_page))
         .route("/admin/programs", post(organize::create_program_form))
@@ -142,22 +165,39 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/checkup/submissions", post(checkup::api_submit))
         .route("/api/v1/checkup/draft", get(checkup::api_draft))
         .route("/api/v1/checkup/reports/{id}", get(checkup::api_report))
-        .fallback(errors::not_found)
-        .method_not_allowed_fallback(errors::method_not_allowed);
+        .route("/api/v1/jobs/{id}", get(media::api_job))
+        .route("/api/v1/jobs/{id}/retry", post(media::api_retry))
+        .route("/api/v1/jobs/{id}/events", get(media::job_events))
+        .route(
+            "/api/v1/lectures/{id}/progress",
+            post(lectures::api_progress),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ));
+    // uploads stream for as long as they take, up to their own size limit
+    let max_upload = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    let uploads = Router::new()
+        .route("/api/v1/sessions/{id}/recording", post(media::api_upload))
+        .layer(DefaultBodyLimit::max(max_upload));
 
     let x_request_id = header::HeaderName::from_static("x-request-id");
+    // segments and other media are already compressed
+    let compress_when = DefaultPredicate::new()
+        .and(NotForContentType::const_new("video/"))
+        .and(NotForContentType::const_new("audio/"));
     routes
+        .merge(uploads)
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::csrf_guard,
         ))
         .layer(middleware::from_fn(errors::render_html_errors))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -174,7 +214,7 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
-                 style-src 'self'; script-src 'self'; frame-ancestors 'none'; \
+                 style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; \
                  form-action 'self'; base-uri 'none'",
             ),
         ))

@@ -409,6 +409,28 @@ pub struct SessionFormPage {
     pub errors: FieldErrors,
     pub conflicts: Option<Vec<String>>,
     pub error: Option<String>,
+    pub recording: Option<Recording>,
+}
+
+/// The recording part of an existing session's page.
+pub struct Recording {
+    pub lecture: Option<crate::db::media::LectureRow>,
+    pub job: Option<crate::db::media::JobRow>,
+    pub max_upload: String,
+}
+
+impl Recording {
+    pub fn job_running(&self) -> bool {
+        self.job
+            .as_ref()
+            .is_some_and(|j| j.state == "queued" || j.state == "running")
+    }
+    pub fn progress_percent(&self) -> u32 {
+        self.job
+            .as_ref()
+            .map(|j| (j.progress * 100.0).round() as u32)
+            .unwrap_or(0)
+    }
 }
 
 impl SessionFormPage {
@@ -556,6 +578,24 @@ async fn session_form_page(
         conflicts,
         error,
     } = feedback;
+    let recording = match session_id {
+        Some(id) => {
+            let lecture = state.db.lecture_of_session(id).await?;
+            let job = match &lecture {
+                Some(l) => state.db.latest_job(l.id).await?,
+                None => None,
+            };
+            Some(Recording {
+                lecture,
+                job,
+                max_upload: format!(
+                    "{:.1} GB",
+                    state.config.max_upload_bytes as f64 / 1_073_741_824.0
+                ),
+            })
+        }
+        None => None,
+    };
     let categories = CATEGORIES
         .iter()
         .map(|c| Choice {
@@ -605,6 +645,7 @@ async fn session_form_page(
         errors,
         conflicts,
         error,
+        recording,
     })
 }
 

@@ -87,6 +87,8 @@ pub struct MePage {
 pub struct MyCourse {
     pub reg: MyRegistration,
     pub when: String,
+    /// The published recording and the share of it watched (percent).
+    pub lecture: Option<(i64, u32, bool)>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -126,7 +128,28 @@ pub async fn me(
                 .starts_at
                 .map(|t| super::programs::format_local(&t.with_timezone(&tz)))
                 .unwrap_or_else(|| "时间待定".into());
-            courses.push(MyCourse { reg, when });
+            let lecture = match state.db.lecture_of_session(reg.session_id).await? {
+                Some(l) if l.is_published() => {
+                    let watched = state
+                        .db
+                        .watch(e.id, l.id)
+                        .await?
+                        .map(|w| w.watched_s)
+                        .unwrap_or(0.0);
+                    let share = l
+                        .duration_s
+                        .filter(|d| *d > 0.0)
+                        .map(|d| (watched / d).clamp(0.0, 1.0))
+                        .unwrap_or(0.0);
+                    Some((
+                        l.id,
+                        (share * 100.0).round() as u32,
+                        share >= state.config.attendance_share,
+                    ))
+                }
+                _ => None,
+            };
+            courses.push(MyCourse { reg, when, lecture });
         }
         let host = headers
             .get(axum::http::header::HOST)

@@ -247,7 +247,11 @@ pub async fn update_session_checked(
         return Err(conflict_error(&found));
     }
     match state.db.update_session(session.id, &valid).await? {
-        SessionUpdate::Saved => apply_link(state, session.id, link).await,
+        SessionUpdate::Saved => {
+            apply_link(state, session.id, link).await?;
+            state.db.reindex_session(session.id).await?;
+            Ok(())
+        }
         SessionUpdate::NotFound => Err(AppError::NotFound),
         SessionUpdate::CapacityBelowConfirmed { confirmed } => Err(AppError::conflict(
             "capacity_below_confirmed",

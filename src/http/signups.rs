@@ -195,6 +195,32 @@ async fn remove(state: &AppState, id: i64, enterprise_id: i64, reason: &str) -> 
     }
 }
 
+/// Fill in how much of the session's recording each enterprise watched.
+async fn attach_attendance(
+    state: &AppState,
+    session_id: i64,
+    entries: &mut [RosterEntry],
+) -> AppResult<()> {
+    let Some(lecture) = state.db.lecture_of_session(session_id).await? else {
+        return Ok(());
+    };
+    let Some(duration) = lecture.duration_s.filter(|d| *d > 0.0) else {
+        return Ok(());
+    };
+    for e in entries.iter_mut() {
+        let watched = state
+            .db
+            .watch(e.enterprise_id, lecture.id)
+            .await?
+            .map(|w| w.watched_s)
+            .unwrap_or(0.0);
+        let share = (watched / duration).clamp(0.0, 1.0);
+        e.watched_share = Some(share);
+        e.attended = Some(share >= state.config.attendance_share);
+    }
+    Ok(())
+}
+
 /// The roster (organizers, and the session's lecturer).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/registrations", tag = "signups",
     params(("id" = i64, Path)),
@@ -208,7 +234,9 @@ pub async fn api_roster(
     if !can_see_roster(&user, &session) {
         return Err(AppError::Forbidden);
     }
-    Ok(Json(state.db.roster(id).await?))
+    let mut rows = state.db.roster(id).await?;
+    attach_attendance(&state, id, &mut rows).await?;
+    Ok(Json(rows))
 }
 
 // ---------- pages ----------
@@ -224,6 +252,8 @@ pub struct SessionPage {
     pub live_now: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// The published recording, if any ("回放").
+    pub lecture_id: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -264,8 +294,15 @@ async fn session_page_for(
         let end = s + chrono::Duration::minutes(session.minutes);
         now >= s - chrono::Duration::minutes(15) && now <= end
     }) && !session.is_cancelled();
+    let lecture_id = state
+        .db
+        .lecture_of_session(id)
+        .await?
+        .filter(|l| l.is_published())
+        .map(|l| l.id);
     Ok(SessionPage {
         layout,
+        lecture_id,
         item: SessionItem::new(session, program.tz(), mine),
         program_title: program.title,
         is_enterprise: enterprise_id.is_some(),
@@ -395,7 +432,8 @@ pub async fn roster_page(
         return Err(AppError::Forbidden);
     }
     let program = load_program(&state, session.program_id).await?;
-    let entries = state.db.roster(id).await?;
+    let mut entries = state.db.roster(id).await?;
+    attach_attendance(&state, id, &mut entries).await?;
     Ok(RosterPage {
         layout,
         item: SessionItem::new(session, program.tz(), None),
