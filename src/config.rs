@@ -23,6 +23,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Transcode a recording offline into adaptive HLS (OUTDIR/master.m3u8).
+    Transcode {
+        /// The recording (any format FFmpeg reads).
+        input: PathBuf,
+        /// Output folder; replaced only when the transcode is complete.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Rung heights, e.g. 1080,720,480,360 (never above the source).
+        #[arg(long)]
+        ladder: Option<String>,
+    },
     /// Write a consistent copy of the database to FILE (safe while the server runs).
     Backup {
         #[command(flatten)]

@@ -42,7 +42,21 @@ pub async fn serve(
         storage: media::storage::Storage::new(config_media_dir),
         wake: Arc::new(tokio::sync::Notify::new()),
     };
-    let janitor = tokio::spawn(purge_sessions_periodically(db));
+    let janitor = tokio::spawn(purge_sessions_periodically(db.clone()));
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    if state.config.transcode_workers > 0 {
+        media::transcode::init();
+        for _ in 0..state.config.transcode_workers {
+            let worker = media::worker::Worker::new(
+                db.clone(),
+                state.storage.clone(),
+                std::time::Duration::from_secs(state.config.job_stale_secs),
+                state.wake.clone(),
+            );
+            workers.push(tokio::spawn(worker.run(workers_stopped.clone())));
+        }
+    }
     let app = http::router(state);
     tracing::info!(addr = %listener.local_addr()?, "pufa listening");
     axum::serve(
@@ -51,6 +65,11 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    // a running transcode is cancelled and its job handed back to the queue
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
     janitor.abort();
     tracing::info!("pufa stopped");
     Ok(())

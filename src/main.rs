@@ -37,7 +37,7 @@ async fn shutdown_signal() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
@@ -47,7 +47,8 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             println!("pufa serving on http://{}", listener.local_addr()?);
-            pufa::serve(config, listener, shutdown_signal()).await
+            pufa::serve(config, listener, shutdown_signal()).await?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Admin { storage, command } => {
             init_tracing(false);
@@ -86,7 +87,14 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            Ok(())
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Transcode { input, out, ladder } => {
+            let code = tokio::task::spawn_blocking(move || {
+                pufa::media::cli::run(&input, &out, ladder.as_deref())
+            })
+            .await?;
+            Ok(code)
         }
         Command::Backup { storage, file } => {
             init_tracing(false);
@@ -96,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
             let db = Db::open(&storage.data).await?;
             db.backup_to(&file).await?;
             println!("backup written to {}", file.display());
-            Ok(())
+            Ok(std::process::ExitCode::SUCCESS)
         }
     }
 }

@@ -297,7 +297,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// `GET /media/lectures/{id}/{version}/{file}`: a lecture's HLS files. Playlists are
+/// `GET /media/lectures/{id}/{version}/{*file}`: a lecture's HLS files. Playlists are
 /// short-lived in caches, segments (named per version) immutable; Range requests work; private
 /// lectures check the login on every request.
 pub async fn serve_lecture_file(

@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
             get(lectures::certificate_page),
         )
         .route(
-            "/media/lectures/{id}/{version}/{file}",
+            "/media/lectures/{id}/{version}/{*file}",
             get(media::serve_lecture_file),
         )
         .route("/checkup", get(checkup::index_page))

@@ -1,6 +1,8 @@
 //! Test harness: the real server on port 0 with a temporary data directory.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use pufa::config::Config;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};

@@ -1,0 +1,161 @@
+//! End to end in a real browser (Debian's chromium through chromedriver): an organizer's
+//! upload is transcoded, a logged-in enterprise opens the lecture page, the video plays past
+//! 2 s, and the quality menu lists the rungs. A screenshot is saved to target/e2e-lecture.png.
+
+mod common;
+
+use common::webdriver::Browser;
+use common::TestApp;
+use pufa::media::storage::Storage;
+use pufa::media::testsrc::{generate_clip, ClipSpec};
+use pufa::media::worker::Worker;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn enterprise_watches_a_lecture_in_chromium() {
+    let app = TestApp::spawn_with(|c| c.transcode_workers = 0).await;
+    let org = app.organizer().await;
+    let programs: Value = org
+        .get(app.url("/api/v1/programs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let program: Value = org
+        .get(app.url(&format!("/api/v1/programs/{}", programs[0]["id"])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = program["sessions"][0]["id"].as_i64().unwrap();
+
+    let clip = app.dir.path().join("lecture.mp4");
+    generate_clip(
+        &ClipSpec::new(1280, 720, 25, 12.0).with_audio(2, 48_000),
+        &clip,
+    )
+    .unwrap();
+    let token = common::csrf_token(&org, &app, "/admin").await;
+    let part =
+        reqwest::multipart::Part::bytes(std::fs::read(&clip).unwrap()).file_name("lecture.mp4");
+    let r = org
+        .post(app.url(&format!("/api/v1/sessions/{session}/recording")))
+        .header("x-csrf-token", token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let lecture = r.json::<Value>().await.unwrap()["lecture_id"]
+        .as_i64()
+        .unwrap();
+    let db = pufa::db::Db::open(&app.dir.path().join("data"))
+        .await
+        .unwrap();
+    let worker = Worker::new(
+        db,
+        Storage::new(app.dir.path().join("media")),
+        Duration::from_secs(30),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    while worker.run_one(&stop).await.unwrap().is_some() {}
+
+    // an enterprise account to log in with
+    let c = app.client();
+    let r = c
+        .post(app.url("/api/v1/enterprises"))
+        .json(&json!({"name": "示例浏览器测试企业", "uscc": common::valid_uscc(4242), "industry": "C",
+                      "contact_name": "示例", "mobile": "13912345678", "password": "browser-pass-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let browser = Browser::start(1280, 900).await;
+    browser
+        .goto(&app.url(&format!("/login?next=/lectures/{lecture}")))
+        .await;
+    browser.fill("#login", "13912345678").await;
+    browser.fill("#password", "browser-pass-1").await;
+    browser
+        .eval("document.querySelector('form.stack').submit();", vec![])
+        .await;
+    // wait for the lecture page and the player's manifest
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let levels = loop {
+        let v = browser
+            .eval(
+                "var q=document.getElementById('quality'); if(!q) return null; \
+                 return Array.from(q.options).map(function(o){return o.textContent;});",
+                vec![],
+            )
+            .await;
+        if let Some(list) = v.as_array() {
+            if list.len() > 1 && list.iter().any(|o| o == "720p") && browser_ready(&browser).await {
+                break list.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "player did not load: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let names: Vec<&str> = levels.iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(names, vec!["自动", "720p", "480p", "360p"]);
+
+    browser
+        .eval(
+            "var v=document.getElementById('video'); v.muted=true; v.play();",
+            vec![],
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut current = 0.0;
+    while current <= 2.0 {
+        current = browser
+            .eval(
+                "return document.getElementById('video').currentTime;",
+                vec![],
+            )
+            .await
+            .as_f64()
+            .unwrap_or(0.0);
+        if Instant::now() > deadline {
+            let err = browser
+                .eval("var v=document.getElementById('video'); return [v.readyState, v.networkState, v.error && v.error.message];", vec![])
+                .await;
+            panic!("video did not advance past 2 s (at {current}): {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // switch to a fixed quality through the menu and keep playing
+    browser
+        .eval(
+            "var q=document.getElementById('quality'); q.selectedIndex=3; q.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("e2e-lecture.png");
+    browser.screenshot(&shot).await;
+    assert!(std::fs::metadata(&shot)
+        .map(|m| m.len() > 10_000)
+        .unwrap_or(false));
+    browser.quit().await;
+}
+
+async fn browser_ready(b: &Browser) -> bool {
+    b.eval("return document.readyState === 'complete';", vec![])
+        .await
+        .as_bool()
+        .unwrap_or(false)
+}
