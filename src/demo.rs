@@ -35,8 +35,37 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
         let today = Utc::now()
             .with_timezone(&chrono_tz::Asia::Shanghai)
             .date_naive();
-        load_month(db, today).await?;
+        let program_id = load_month(db, today).await?;
+        if config.transcode_workers > 0 {
+            if let Err(e) = queue_demo_recording(db, config, program_id).await {
+                tracing::warn!(error = ?e, "demo recording not created");
+            }
+        }
     }
+    Ok(())
+}
+
+/// A short generated test recording (colour bars and a tone, clearly not a real lecture) for
+/// the first session, so the demo shows the archive and the player. It is transcoded by the
+/// server's worker like any upload.
+async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyhow::Result<()> {
+    let Some(first) = db.program_sessions(program_id).await?.into_iter().next() else {
+        return Ok(());
+    };
+    let storage = crate::media::storage::Storage::new(&config.media_dir);
+    let (rel, _, path) = storage.new_upload("mp4")?;
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::media::transcode::init();
+        crate::media::testsrc::generate_clip(
+            &crate::media::testsrc::ClipSpec::new(1280, 720, 25, 30.0).with_audio(2, 48_000),
+            &target,
+        )
+    })
+    .await??;
+    let (lecture_id, _) = db.queue_recording(first.id, &rel).await?;
+    db.set_lecture_visibility(lecture_id, "public").await?;
+    println!("demo recording (test pattern, 示例) queued for transcoding: lecture {lecture_id}");
     Ok(())
 }
 
