@@ -2,56 +2,24 @@
 //! a restart the job is found orphaned, run again and published, and the half-made output was
 //! never served.
 
+mod common;
+
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "admin-recovery-1";
 
 fn start(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--job-stale-secs",
-            "5",
-            "--data",
-        ])
-        .arg(dir.join("data"))
-        .arg("--media")
-        .arg(dir.join("media"))
-        .env("PUFA_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start pufa");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(rest) = line.strip_prefix("pufa serving on ") {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    common::start_binary(dir, PASSWORD, &["--job-stale-secs", "5"])
 }
 
 async fn admin(url: &str) -> (Client, String) {
     let c = Client::builder().cookie_store(true).build().unwrap();
-    for _ in 0..200 {
-        if c.get(format!("{url}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    common::wait_ready(url).await;
     let r = c
         .post(format!("{url}/api/v1/login"))
         .json(&json!({"login": "admin", "password": PASSWORD}))

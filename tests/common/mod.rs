@@ -195,3 +195,50 @@ pub async fn problem(r: reqwest::Response) -> Value {
     assert_eq!(ct, "application/problem+json");
     r.json().await.expect("problem json")
 }
+
+/// Start the real `pufa serve --demo` binary on a free port with the data and media folders in
+/// `dir`; returns the process and its base URL. (For crash tests: kill it with SIGKILL.)
+pub fn start_binary(
+    dir: &std::path::Path,
+    admin_password: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("data"))
+        .arg("--media")
+        .arg(dir.join("media"))
+        .args(extra)
+        .env("PUFA_ADMIN_PASSWORD", admin_password)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pufa");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(rest) = line.strip_prefix("pufa serving on ") {
+            break rest.trim().to_string();
+        }
+    };
+    // keep draining stdout so the child never blocks on a full pipe
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+/// Wait until a server at `url` answers /healthz.
+pub async fn wait_ready(url: &str) {
+    for _ in 0..400 {
+        if let Ok(r) = reqwest::get(format!("{url}/healthz")).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("server not ready");
+}
