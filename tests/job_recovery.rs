@@ -79,7 +79,8 @@ async fn a_crash_mid_transcode_resumes_after_restart() {
         .json()
         .await
         .unwrap();
-    let session = program["sessions"][0]["id"].as_i64().unwrap();
+    // the first session already has the demo recording
+    let session = program["sessions"][1]["id"].as_i64().unwrap();
     let part = reqwest::multipart::Part::bytes(std::fs::read(&clip).unwrap()).file_name("long.mp4");
     let r = c
         .post(format!("{url}/api/v1/sessions/{session}/recording"))

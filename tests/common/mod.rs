@@ -32,6 +32,8 @@ impl TestApp {
         let mut config = Config::new(dir.path().join("data"), dir.path().join("media"));
         config.demo = true;
         config.admin_password = Some(ADMIN_PASSWORD.into());
+        // tests drain the job queue themselves (and skip the demo recording)
+        config.transcode_workers = 0;
         adjust(&mut config);
         Self::start(dir, config).await
     }
