@@ -102,7 +102,7 @@ impl Db {
         answers: &Answers,
         overall_level: &str,
     ) -> Result<i64, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query("DELETE FROM checkups WHERE enterprise_id = ? AND status = 'draft'")
             .bind(enterprise_id)
             .execute(&mut *tx)

@@ -139,7 +139,7 @@ impl Db {
         session_id: i64,
         input_path: &str,
     ) -> Result<(i64, i64), sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO lectures (session_id, created_at, updated_at) VALUES (?, ?, ?)
@@ -219,7 +219,7 @@ impl Db {
         lecture_id: i64,
         p: &Publication,
     ) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let now = Utc::now();
         let previous: Option<String> = sqlx::query("SELECT hls_path FROM lectures WHERE id = ?")
             .bind(lecture_id)

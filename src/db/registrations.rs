@@ -201,36 +201,89 @@ impl Db {
         seats: i64,
         attendees: &[String],
     ) -> Result<SignupResult, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let session = sqlx::query("SELECT status FROM lecture_sessions WHERE id = ?")
-            .bind(session_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let (_turn, mut tx) = self.begin_write().await?;
+        // everything the decision needs, in one statement
+        let session = sqlx::query(
+            "SELECT s.status, s.capacity, s.confirmed_seats,
+                    (SELECT COUNT(*) FROM registrations q
+                      WHERE q.session_id = s.id AND q.status = 'waitlisted') AS waiting,
+                    (SELECT r.id FROM registrations r
+                      WHERE r.session_id = s.id AND r.enterprise_id = ?
+                        AND r.status IN ('confirmed', 'waitlisted')) AS existing
+             FROM lecture_sessions s WHERE s.id = ?",
+        )
+        .bind(enterprise_id)
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(session) = session else {
             return Ok(SignupResult::SessionNotFound);
         };
         if session.try_get::<String, _>("status")? == "cancelled" {
             return Ok(SignupResult::SessionCancelled);
         }
-        if let Some((id, _, _)) = active_registration(&mut tx, session_id, enterprise_id).await? {
+        if let Some(id) = session.try_get::<Option<i64>, _>("existing")? {
             let state = state_of(&mut tx, id).await?;
             tx.commit().await?;
             return Ok(SignupResult::Registered(state, false));
         }
+        let free = session.try_get::<i64, _>("capacity")?
+            - session.try_get::<i64, _>("confirmed_seats")?;
+        let waiting: i64 = session.try_get("waiting")?;
+        let now = Utc::now();
+        let attendees = serde_json::to_string(attendees).unwrap_or_else(|_| "[]".into());
+        // With nobody waiting the queue walk reduces to "confirmed if it fits"; with no free
+        // seat it reduces to "joins the tail". Only the mixed case walks the queue.
+        let direct = if waiting == 0 && seats <= free {
+            Some(("confirmed", None))
+        } else if free <= 0 {
+            Some(("waitlisted", Some(waiting + 1)))
+        } else {
+            None
+        };
+        let status = direct.map(|(s, _)| s).unwrap_or("waitlisted");
         let row = sqlx::query(
-            "INSERT INTO registrations (session_id, enterprise_id, seats, attendees, status, created_at)
-             VALUES (?, ?, ?, ?, 'waitlisted', ?) RETURNING id",
+            "INSERT INTO registrations
+               (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(session_id)
         .bind(enterprise_id)
         .bind(seats)
-        .bind(serde_json::to_string(attendees).unwrap_or_else(|_| "[]".into()))
-        .bind(Utc::now())
+        .bind(&attendees)
+        .bind(status)
+        .bind(now)
+        .bind((status == "confirmed").then_some(now))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        promote_waitlist(&mut tx, session_id).await?;
-        let state = state_of(&mut tx, id).await?;
+        let state = match direct {
+            Some(("confirmed", _)) => {
+                sqlx::query(
+                    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + ? WHERE id = ?",
+                )
+                .bind(seats)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+                RegistrationState {
+                    registration_id: id,
+                    status: "confirmed".into(),
+                    position: None,
+                    seats,
+                }
+            }
+            Some((_, position)) => RegistrationState {
+                registration_id: id,
+                status: "waitlisted".into(),
+                position,
+                seats,
+            },
+            None => {
+                promote_waitlist(&mut tx, session_id).await?;
+                state_of(&mut tx, id).await?
+            }
+        };
         tx.commit().await?;
         Ok(SignupResult::Registered(state, true))
     }
@@ -245,7 +298,7 @@ impl Db {
         new_status: &str,
         reason: Option<&str>,
     ) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let Some((id, status, seats)) =
             active_registration(&mut tx, session_id, enterprise_id).await?
         else {

@@ -287,7 +287,7 @@ impl Db {
         program_id: i64,
         s: &ValidSession,
     ) -> Result<i64, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let lecturer_id = upsert_lecturer(&mut tx, &s.lecturer).await?;
         let now = Utc::now();
         let row = sqlx::query(
@@ -325,7 +325,7 @@ impl Db {
         id: i64,
         s: &ValidSession,
     ) -> Result<SessionUpdate, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let current = sqlx::query("SELECT confirmed_seats FROM lecture_sessions WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -414,7 +414,7 @@ impl Db {
         &self,
         placements: &[(i64, DateTime<Utc>)],
     ) -> Result<u64, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let now = Utc::now();
         let mut placed = 0;
         for (id, at) in placements {

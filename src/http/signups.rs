@@ -82,20 +82,20 @@ async fn sign_up(
         return Err(AppError::Forbidden);
     }
     let session = load_session(state, session_id).await?;
-    let program = load_program(state, session.program_id).await?;
-    let tz = program.tz();
     let window = Window {
         cancelled: session.is_cancelled(),
         opens_at: session.signup_opens_at,
         closes_at: session.signup_closes_at,
         starts_at: session.starts_at,
     };
-    // an existing sign-up is returned as it is, even with other numbers in the request
-    if let Some(existing) = state.db.registration_state(session_id, user.id).await? {
-        return Ok((existing, false));
+    if let Err(refusal) = signup::check_window(&window, Utc::now()) {
+        // an existing sign-up is returned as it is, even after the window closed
+        if let Some(existing) = state.db.registration_state(session_id, user.id).await? {
+            return Ok((existing, false));
+        }
+        let tz = load_program(state, session.program_id).await?.tz();
+        return Err(AppError::conflict(refusal.code(), refusal.message_zh(tz)));
     }
-    signup::check_window(&window, Utc::now())
-        .map_err(|r| AppError::conflict(r.code(), r.message_zh(tz)))?;
     let names = signup::check_request(seats, session.max_seats_per_enterprise, attendees)
         .map_err(|(field, msg)| AppError::field(field, msg))?;
     match state.db.sign_up(session_id, user.id, seats, &names).await? {
