@@ -321,7 +321,9 @@ pub async fn serve_lecture_file(
         .storage
         .resolve(&format!("{published}/{file}"))
         .ok_or(AppError::NotFound)?;
+    // large chunks: fewer wake-ups per segment (segments are megabytes)
     let mut response = ServeFile::new(&path)
+        .with_buf_chunk_size(512 * 1024)
         .oneshot(request)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("serving {file}: {e}")))?

@@ -175,7 +175,11 @@ pub async fn csrf_guard(
         return Err(AppError::CsrfRejected);
     }
     let existing = cookie(req.headers(), CSRF_COOKIE).filter(|t| t.len() >= 32);
-    let issued = existing.is_none();
+    // media and assets never carry forms; a Set-Cookie there would also keep shared caches
+    // and CDNs from storing public segments
+    let path = req.uri().path();
+    let cacheable = path.starts_with("/media/") || path.starts_with("/assets/");
+    let issued = existing.is_none() && !cacheable;
     let token = existing.unwrap_or_else(random_token);
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(req).await;
