@@ -97,7 +97,7 @@ SEG_FILE=$D/media${SEG_URL#/media}
 mkdir -p "$D/nginx/logs" "$D/nginx/tmp"
 cat >"$D/nginx/nginx.conf" <<CONF
 worker_processes 2;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
+$( [ "$(id -u)" = 0 ] && echo "user root;  # the scratch folder from mktemp -d is 0700" )
 pid $D/nginx/nginx.pid;
 error_log $D/nginx/logs/error.log warn;
 events { worker_connections 1024; }
