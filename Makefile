@@ -30,7 +30,7 @@ run: build
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 bench: deps
 	$(CARGO) bench
