@@ -6,36 +6,18 @@ mod common;
 
 use common::webdriver::Browser;
 use common::TestApp;
-use pufa::media::storage::Storage;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
-use pufa::media::worker::Worker;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn enterprise_watches_a_lecture_in_chromium() {
     let app = TestApp::spawn_with(|c| c.transcode_workers = 0).await;
     let org = app.organizer().await;
-    let programs: Value = org
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
+    let session = common::demo_sessions(&app, &org).await[0]["id"]
+        .as_i64()
         .unwrap();
-    let program: Value = org
-        .get(app.url(&format!("/api/v1/programs/{}", programs[0]["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session = program["sessions"][0]["id"].as_i64().unwrap();
 
     let clip = app.dir.path().join("lecture.mp4");
     generate_clip(
@@ -43,31 +25,12 @@ async fn enterprise_watches_a_lecture_in_chromium() {
         &clip,
     )
     .unwrap();
-    let token = common::csrf_token(&org, &app, "/admin").await;
-    let part =
-        reqwest::multipart::Part::bytes(std::fs::read(&clip).unwrap()).file_name("lecture.mp4");
-    let r = org
-        .post(app.url(&format!("/api/v1/sessions/{session}/recording")))
-        .header("x-csrf-token", token)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let r = common::upload_recording(&app, &org, session, &clip).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let lecture = r.json::<Value>().await.unwrap()["lecture_id"]
         .as_i64()
         .unwrap();
-    let db = pufa::db::Db::open(&app.dir.path().join("data"))
-        .await
-        .unwrap();
-    let worker = Worker::new(
-        db,
-        Storage::new(app.dir.path().join("media")),
-        Duration::from_secs(30),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    while worker.run_one(&stop).await.unwrap().is_some() {}
+    common::drain_jobs(&app).await;
 
     // an enterprise account to log in with
     let c = app.client();

@@ -4,14 +4,10 @@
 mod common;
 
 use common::{problem, TestApp};
-use pufa::media::storage::Storage;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
-use pufa::media::worker::Worker;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// The organizer's CSRF token (the `pufa_csrf` cookie, as the upload page sends it).
 async fn csrf(app: &TestApp, c: &Client) -> String {
@@ -19,54 +15,17 @@ async fn csrf(app: &TestApp, c: &Client) -> String {
 }
 
 async fn first_session(app: &TestApp, c: &Client) -> i64 {
-    let programs: Value = c
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
+    common::demo_sessions(app, c).await[0]["id"]
+        .as_i64()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let p: Value = c
-        .get(app.url(&format!("/api/v1/programs/{}", programs[0]["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    p["sessions"][0]["id"].as_i64().unwrap()
 }
 
 async fn upload(app: &TestApp, c: &Client, session: i64, file: &Path) -> reqwest::Response {
-    let token = csrf(app, c).await;
-    let bytes = std::fs::read(file).unwrap();
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("lecture.mp4");
-    c.post(app.url(&format!("/api/v1/sessions/{session}/recording")))
-        .header("x-csrf-token", token)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
+    common::upload_recording(app, c, session, file).await
 }
 
-/// Run queued jobs to the end in this task (the server runs no worker in these tests).
 async fn drain(app: &TestApp) -> usize {
-    let db = pufa::db::Db::open(&app.dir.path().join("data"))
-        .await
-        .unwrap();
-    let worker = Worker::new(
-        db,
-        Storage::new(app.dir.path().join("media")),
-        std::time::Duration::from_secs(30),
-        Arc::new(tokio::sync::Notify::new()),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut n = 0;
-    while worker.run_one(&stop).await.unwrap().is_some() {
-        n += 1;
-    }
-    n
+    common::drain_jobs(app).await
 }
 
 async fn spawn() -> TestApp {
@@ -264,25 +223,8 @@ async fn upload_transcode_and_protected_playback() {
 }
 
 async fn state_title(app: &TestApp, c: &Client, session: i64) -> String {
-    let programs: Value = c
-        .get(app.url("/api/v1/programs"))
-        .send()
+    common::demo_sessions(app, c)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let p: Value = c
-        .get(app.url(&format!("/api/v1/programs/{}", programs[0]["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    p["sessions"]
-        .as_array()
-        .unwrap()
         .iter()
         .find(|s| s["id"] == session)
         .unwrap()["title"]

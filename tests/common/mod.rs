@@ -244,3 +244,61 @@ pub async fn wait_ready(url: &str) {
     }
     panic!("server not ready");
 }
+
+/// The sessions of the demo program, as the API shows them.
+pub async fn demo_sessions(app: &TestApp, c: &Client) -> Vec<Value> {
+    let programs: Value = c
+        .get(app.url("/api/v1/programs"))
+        .send()
+        .await
+        .expect("programs")
+        .json()
+        .await
+        .expect("json");
+    let program: Value = c
+        .get(app.url(&format!("/api/v1/programs/{}", programs[0]["id"])))
+        .send()
+        .await
+        .expect("program")
+        .json()
+        .await
+        .expect("json");
+    program["sessions"].as_array().cloned().unwrap_or_default()
+}
+
+/// Upload `file` as the recording of `session`, with the CSRF header the upload page sends.
+pub async fn upload_recording(
+    app: &TestApp,
+    c: &Client,
+    session: i64,
+    file: &std::path::Path,
+) -> reqwest::Response {
+    let token = csrf_token(c, app, "/").await;
+    let bytes = std::fs::read(file).expect("clip");
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("lecture.mp4");
+    c.post(app.url(&format!("/api/v1/sessions/{session}/recording")))
+        .header("x-csrf-token", token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload")
+}
+
+/// Run queued transcode jobs to the end in this task (servers under test run no worker).
+pub async fn drain_jobs(app: &TestApp) -> usize {
+    let db = pufa::db::Db::open(&app.dir.path().join("data"))
+        .await
+        .expect("db");
+    let worker = pufa::media::worker::Worker::new(
+        db,
+        pufa::media::storage::Storage::new(app.dir.path().join("media")),
+        std::time::Duration::from_secs(30),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut n = 0;
+    while worker.run_one(&stop).await.expect("job").is_some() {
+        n += 1;
+    }
+    n
+}
