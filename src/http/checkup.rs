@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -791,22 +791,20 @@ pub async fn dashboard_csv(
     user.require(Role::Organizer)?;
     let scored = latest_scored(&state).await?;
     let dims = &state.questionnaire.dimensions;
-    let mut out = Vec::from("\u{FEFF}".as_bytes());
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let mut header = vec![
-            "企业名称".to_string(),
-            "统一社会信用代码".into(),
-            "行业门类".into(),
-            "体检时间".into(),
-            "问卷版本".into(),
-            "总体风险".into(),
-            "红线项".into(),
-        ];
-        header.extend(dims.iter().map(|d| format!("{}得分", d.name)));
-        header.push("主要风险点".into());
-        w.write_record(&header).map_err(anyhow::Error::from)?;
-        for s in &scored {
+    let mut header = vec![
+        "企业名称".to_string(),
+        "统一社会信用代码".into(),
+        "行业门类".into(),
+        "体检时间".into(),
+        "问卷版本".into(),
+        "总体风险".into(),
+        "红线项".into(),
+    ];
+    header.extend(dims.iter().map(|d| format!("{}得分", d.name)));
+    header.push("主要风险点".into());
+    let rows: Vec<Vec<String>> = scored
+        .iter()
+        .map(|s| {
             let mut record = vec![
                 s.enterprise.name.clone(),
                 s.enterprise.uscc.clone(),
@@ -833,19 +831,8 @@ pub async fn dashboard_csv(
                     .collect::<Vec<_>>()
                     .join("；"),
             );
-            w.write_record(&record).map_err(anyhow::Error::from)?;
-        }
-        w.flush().map_err(anyhow::Error::from)?;
-    }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"checkups.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
+            record
+        })
+        .collect();
+    super::csv_export::download("checkups.csv", &header, &rows)
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod assets;
 pub mod checkup;
+pub mod csv_export;
 pub mod errors;
 pub mod extract;
 pub mod lectures;

@@ -13,7 +13,7 @@ use crate::signup::{self, Window};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -474,67 +474,47 @@ pub async fn roster_csv(
         return Err(AppError::Forbidden);
     }
     let entries = state.db.roster(id).await?;
-    let mut out = Vec::from("\u{FEFF}".as_bytes());
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record([
-            "状态",
-            "候补顺位",
-            "企业名称",
-            "统一社会信用代码",
-            "行业门类",
-            "联系人",
-            "手机号",
-            "人数",
-            "参加人员",
-            "报名时间",
-        ])
-        .map_err(anyhow::Error::from)?;
-        for e in &entries {
-            w.write_record([
+    let header: Vec<String> = [
+        "状态",
+        "候补顺位",
+        "企业名称",
+        "统一社会信用代码",
+        "行业门类",
+        "联系人",
+        "手机号",
+        "人数",
+        "参加人员",
+        "报名时间",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
                 if e.status == "confirmed" {
-                    "已确认".to_string()
+                    "已确认"
                 } else {
-                    "候补".to_string()
-                },
+                    "候补"
+                }
+                .to_string(),
                 e.position.map(|p| p.to_string()).unwrap_or_default(),
-                csv_safe(&e.company),
+                e.company.clone(),
                 e.uscc.clone(),
                 e.industry.clone(),
-                csv_safe(&e.contact_name),
+                e.contact_name.clone(),
                 e.mobile.clone(),
                 e.seats.to_string(),
-                csv_safe(&e.attendees.join("、")),
+                e.attendees.join("、"),
                 e.created_at
                     .with_timezone(&chrono_tz::Asia::Shanghai)
                     .format("%Y-%m-%d %H:%M:%S")
                     .to_string(),
-            ])
-            .map_err(anyhow::Error::from)?;
-        }
-        w.flush().map_err(anyhow::Error::from)?;
-    }
-    let filename = format!("roster-session-{id}.csv");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        out,
-    )
-        .into_response())
-}
-
-/// Spreadsheet formula injection: a cell starting with = + - @ is prefixed with '.
-fn csv_safe(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
+            ]
+        })
+        .collect();
+    super::csv_export::download(&format!("roster-session-{id}.csv"), &header, &rows)
 }
 
 /// Sessions and seat totals for views that need the API shape.
