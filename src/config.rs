@@ -136,6 +136,8 @@ pub struct Config {
     pub job_stale_secs: u64,
     /// Share of a recording to watch to count as attended.
     pub attendance_share: f64,
+    /// The clock every rule reads; tests put a manual clock here.
+    pub clock: crate::clock::Clock,
 }
 
 impl Config {
@@ -155,6 +157,7 @@ impl Config {
             transcode_workers: 1,
             job_stale_secs: 60,
             attendance_share: 0.6,
+            clock: crate::clock::Clock::system(),
         }
     }
 

@@ -18,7 +18,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
     if !db.username_exists("admin").await? {
         let (password, generated) = match &config.admin_password {
             Some(p) => (p.clone(), false),
-            None => (crate::http::session::random_token()[..16].to_string(), true),
+            None => (crate::accounts::random_token()[..16].to_string(), true),
         };
         let to_hash = password.clone();
         let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&to_hash)).await??;

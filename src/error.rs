@@ -7,50 +7,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use crate::validation::{FieldError, FieldErrors};
 use serde::Serialize;
-
-/// A message about one input field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct FieldError {
-    /// The field name as sent by the client.
-    pub field: String,
-    /// What is wrong, in Chinese.
-    pub message: String,
-}
-
-/// A list of field messages collected while validating one input.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(pub Vec<FieldError>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.to_string(),
-            message: message.into(),
-        });
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The message for `field`, if any (used by forms to show it next to the input).
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
-
-    /// `Ok(())` when empty, otherwise the errors as an [`AppError::Validation`].
-    pub fn into_result(self) -> Result<(), AppError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self))
-        }
-    }
-}
 
 /// Everything that can go wrong while answering a request.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +41,12 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<FieldErrors> for AppError {
+    fn from(e: FieldErrors) -> Self {
+        AppError::Validation(e)
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         AppError::Internal(e.into())
@@ -112,9 +76,7 @@ impl AppError {
 
     /// A validation error on a single field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = FieldErrors::default();
-        errors.add(field, message);
-        AppError::Validation(errors)
+        AppError::Validation(FieldErrors::single(field, message))
     }
 
     pub fn status(&self) -> StatusCode {

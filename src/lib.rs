@@ -2,8 +2,10 @@
 //! month, enterprise sign-ups, the lecture archive and the legal health check (法治体检).
 
 pub mod accounts;
+pub mod app;
 pub mod archive;
 pub mod checkup;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -12,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod schedule;
 pub mod signup;
+pub mod validation;
 
 use config::Config;
 use db::Db;
@@ -35,12 +38,14 @@ pub async fn serve(
         demo::load(&db, &config).await?;
     }
     let config_media_dir = config.media_dir.clone();
+    let clock = config.clock.clone();
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
         questionnaire: Arc::new(questionnaire),
         storage: media::storage::Storage::new(config_media_dir),
         wake: Arc::new(tokio::sync::Notify::new()),
+        clock,
     };
     let janitor = tokio::spawn(purge_sessions_periodically(db.clone()));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);

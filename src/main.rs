@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
                         .read_to_string(&mut password)
                         .context("reading the password from standard input")?;
                     let password = password.trim_end_matches(['\r', '\n']).to_string();
-                    let mut errors = pufa::error::FieldErrors::default();
+                    let mut errors = pufa::validation::FieldErrors::default();
                     accounts::check_password(&password, &mut errors);
                     if let Some(msg) = errors.get("password") {
                         anyhow::bail!("{msg}");

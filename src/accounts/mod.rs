@@ -5,7 +5,7 @@ pub mod industry;
 pub mod mobile;
 pub mod uscc;
 
-use crate::error::FieldErrors;
+use crate::validation::FieldErrors;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,15 @@ impl User {
 
 /// Hash a password with Argon2id (default parameters, random salt). CPU-heavy: call it from
 /// `spawn_blocking`.
+/// A random 256-bit token, URL-safe base64 (session tokens, calendar tokens, generated passwords).
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

@@ -12,7 +12,8 @@ use crate::accounts::{
 };
 use crate::db::accounts::Enterprise;
 use crate::db::{is_unique_violation, unique_violation_column};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult};
+use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, Query, State};

@@ -45,6 +45,8 @@ pub struct AppState {
     pub storage: crate::media::storage::Storage,
     /// Wakes this process's transcode workers when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// "Now" for every rule; a manual clock in tests.
+    pub clock: crate::clock::Clock,
 }
 
 /// Every route of the server.

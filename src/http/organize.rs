@@ -10,7 +10,8 @@ use super::session::{CsrfForm, CurrentUser};
 use super::AppState;
 use crate::accounts::{industry, Role, User};
 use crate::db::schedule::{ProgramRow, SessionRow};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult};
+use crate::validation::FieldErrors;
 use crate::schedule::conflicts::{self, Candidate};
 use crate::schedule::planner::Plan;
 use crate::schedule::{

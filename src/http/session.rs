@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
-use rand::RngCore;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -25,12 +24,7 @@ use sha2::{Digest, Sha256};
 pub const SESSION_COOKIE: &str = "pufa_session";
 pub const CSRF_COOKIE: &str = "pufa_csrf";
 
-/// A random 256-bit token, URL-safe base64.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+pub use crate::accounts::random_token;
 
 /// What the database stores for a session token.
 pub fn token_hash(token: &str) -> String {

@@ -7,7 +7,7 @@ pub mod ical;
 pub mod planner;
 
 use crate::accounts::industry;
-use crate::error::FieldErrors;
+use crate::validation::FieldErrors;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use planner::{Availability, ProgramCalendar, SlotRule};
