@@ -2,7 +2,7 @@
 
 use super::errors::url_encode;
 use super::extract::Json;
-use super::pages::Layout;
+use super::layout::Layout;
 use super::session::{
     random_token, set_cookie, token_hash, CsrfForm, CurrentUser, MaybeUser, SESSION_COOKIE,
 };

@@ -2,7 +2,7 @@
 //! the organizer dashboard.
 
 use super::extract::{Json, Path};
-use super::pages::Layout;
+use super::layout::Layout;
 use super::session::{CsrfForm, CurrentUser};
 use super::views::format::zoned_zh as format_local;
 use super::AppState;

@@ -2,8 +2,8 @@
 //! figures and learning certificates.
 
 use super::extract::{Json, Path, Query};
+use super::layout::Layout;
 use super::media::may_watch;
-use super::pages::Layout;
 use super::session::{CsrfForm, CurrentUser, MaybeUser};
 use super::views::format::zoned_zh as format_local;
 use super::AppState;
