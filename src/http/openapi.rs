@@ -25,7 +25,7 @@ use utoipa::OpenApi;
         signups::api_roster,
         signups::api_remove,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(crate::error::Problem, crate::validation::FieldError)),
     tags((name = "accounts", description = "登录与企业注册"),
          (name = "schedule", description = "普法月项目、课程与自动排课"),
          (name = "signups", description = "报名、候补与名单"),
