@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assets;
 pub mod checkup;
 pub mod csv_export;
+pub mod error_map;
 pub mod errors;
 pub mod extract;
 pub mod lectures;
