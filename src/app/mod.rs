@@ -13,4 +13,5 @@
 //! (database down, disk full); everything a user can act on is a variant of its own.
 
 pub mod accounts;
+pub mod checkup;
 pub mod login;

@@ -2,6 +2,7 @@
 //! statuses, codes and Chinese messages clients see are decided here and nowhere else.
 
 use crate::app::accounts::AccountsError;
+use crate::app::checkup::CheckupError;
 use crate::app::login::LoginError;
 use crate::error::AppError;
 
@@ -27,6 +28,17 @@ impl From<AccountsError> for AppError {
             AccountsError::MobileTaken => AppError::conflict("mobile_taken", message),
             AccountsError::UsccTaken { .. } => AppError::conflict("uscc_taken", message),
             AccountsError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<CheckupError> for AppError {
+    fn from(e: CheckupError) -> Self {
+        match e {
+            CheckupError::Forbidden => AppError::Forbidden,
+            CheckupError::NotFound => AppError::NotFound,
+            CheckupError::Invalid(errors) => AppError::Validation(errors),
+            CheckupError::Internal(e) => AppError::Internal(e),
         }
     }
 }
