@@ -42,7 +42,7 @@ pub async fn serve(
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
-        questionnaire: Arc::new(questionnaire),
+        questionnaires: app::checkup::Questionnaires::new(questionnaire),
         storage: media::storage::Storage::new(config_media_dir),
         wake: Arc::new(tokio::sync::Notify::new()),
         clock,

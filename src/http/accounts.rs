@@ -1,17 +1,13 @@
 //! Login, logout and enterprise self-registration — HTML forms and the JSON API.
 
-use super::errors::url_encode;
 use super::extract::Json;
 use super::layout::Layout;
-use super::session::{
-    random_token, set_cookie, token_hash, CsrfForm, CurrentUser, MaybeUser, SESSION_COOKIE,
-};
+use super::session::{set_cookie, CsrfForm, CurrentUser, MaybeUser, SESSION_COOKIE};
 use super::AppState;
-use crate::accounts::{
-    self, industry, validate_enterprise, EnterpriseSignup, LoginKey, User, ValidEnterprise,
-};
+use crate::accounts::{industry, EnterpriseSignup, User};
+use crate::app::accounts::{register_enterprise, AccountsError};
+use crate::app::login::{self, LoginError, NewSession};
 use crate::db::accounts::Enterprise;
-use crate::db::{is_unique_violation, unique_violation_column};
 use crate::error::{AppError, AppResult};
 use crate::validation::FieldErrors;
 use askama::Template;
@@ -20,18 +16,9 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-
-/// Failed attempts allowed per account in one window before logins are refused.
-pub const ACCOUNT_FAILURE_LIMIT: i64 = 5;
-/// Failed attempts allowed per client address in one window.
-pub const IP_FAILURE_LIMIT: i64 = 20;
-/// Length of the throttle window.
-pub fn failure_window() -> Duration {
-    Duration::minutes(15)
-}
 
 /// Login request: `login` is a staff username, a credit code or a mobile number.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -64,95 +51,49 @@ fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String 
     peer.ip().to_string()
 }
 
-/// Check credentials with throttling of failures per account and per address. A throttled
-/// login is refused before the password is looked at, so guessing cannot continue; successful
-/// logins do not count and reset the account's counter.
-async fn authenticate(state: &AppState, login: &str, password: &str, ip: &str) -> AppResult<User> {
-    let mut errors = FieldErrors::default();
-    if login.trim().is_empty() {
-        errors.add("login", "请输入用户名、统一社会信用代码或手机号");
-    }
-    if password.is_empty() {
-        errors.add("password", "请输入密码");
-    }
-    errors.into_result()?;
-
-    let key = LoginKey::from_login(login);
-    let account_scope = format!("account:{}", key.canonical());
-    let ip_scope = format!("ip:{ip}");
-    let now = Utc::now();
-    let window = failure_window();
-    for (scope, limit) in [
-        (&account_scope, ACCOUNT_FAILURE_LIMIT),
-        (&ip_scope, IP_FAILURE_LIMIT),
-    ] {
-        let (failures, started) = state.db.login_failures(scope, now, window).await?;
-        if failures >= limit {
-            let retry = (started + window - now).num_seconds().max(1) as u64;
-            return Err(AppError::TooManyRequests {
-                retry_after_s: retry,
-                message: format!("登录失败次数过多，请在{}分钟后再试。", retry.div_ceil(60)),
-            });
-        }
-    }
-
-    let found = state.db.find_login(&key).await?;
-    let hash = found
-        .as_ref()
-        .map(|(_, h)| h.clone())
-        .unwrap_or_else(|| accounts::dummy_hash().to_string());
-    let password = password.to_string();
-    let ok =
-        tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash)).await?;
-    match found {
-        Some((user, _)) if ok => {
-            state.db.clear_login_failures(&account_scope).await?;
-            Ok(user)
-        }
-        _ => {
-            state
-                .db
-                .record_login_failure(&account_scope, now, window)
-                .await?;
-            state
-                .db
-                .record_login_failure(&ip_scope, now, window)
-                .await?;
-            Err(AppError::BadCredentials)
-        }
-    }
-}
-
-/// Open a session for `user` and return its `Set-Cookie` header.
-async fn start_session(state: &AppState, user_id: i64) -> AppResult<HeaderValue> {
-    let token = random_token();
-    let hours = i64::from(state.config.session_hours);
-    state
-        .db
-        .create_login_session(
-            &token_hash(&token),
-            user_id,
-            Utc::now() + Duration::hours(hours),
-        )
-        .await?;
-    Ok(set_cookie(
+/// The `Set-Cookie` value that hands a new login session to the browser.
+fn session_cookie(state: &AppState, session: &NewSession) -> HeaderValue {
+    set_cookie(
         SESSION_COOKIE,
-        &token,
-        hours * 3600,
+        &session.token,
+        session.max_age_s,
         state.config.secure_cookies,
-    ))
+    )
 }
 
+/// Open a login session for `user_id` and return its `Set-Cookie` value.
+async fn start_session(state: &AppState, user_id: i64) -> AppResult<HeaderValue> {
+    let session = login::start_session(
+        &state.db,
+        state.clock.now(),
+        user_id,
+        state.config.session_hours,
+    )
+    .await?;
+    Ok(session_cookie(state, &session))
+}
+
+/// End the request's login session and return the `Set-Cookie` value that clears the cookie.
 async fn end_session(state: &AppState, headers: &HeaderMap) -> AppResult<HeaderValue> {
-    if let Some(token) = super::session::cookie(headers, SESSION_COOKIE) {
-        state.db.delete_login_session(&token_hash(&token)).await?;
-    }
+    let token = super::session::cookie(headers, SESSION_COOKIE);
+    login::end_session(&state.db, token.as_deref()).await?;
     Ok(set_cookie(
         SESSION_COOKIE,
         "",
         0,
         state.config.secure_cookies,
     ))
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    login: &str,
+    password: &str,
+) -> Result<User, LoginError> {
+    let ip = client_ip(state, headers, peer);
+    login::authenticate(&state.db, state.clock.now(), login, password, &ip).await
 }
 
 /// Log in; sets the `pufa_session` cookie.
@@ -165,8 +106,7 @@ pub async fn api_login(
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> AppResult<Response> {
-    let ip = client_ip(&state, &headers, peer);
-    let user = authenticate(&state, &req.login, &req.password, &ip).await?;
+    let user = authenticate(&state, &headers, peer, &req.login, &req.password).await?;
     let cookie = start_session(&state, user.id).await?;
     let mut response = Json(LoginResponse { user }).into_response();
     response.headers_mut().append(SET_COOKIE, cookie);
@@ -187,57 +127,44 @@ pub async fn api_me(CurrentUser(user): CurrentUser) -> Json<User> {
     Json(user)
 }
 
-/// Create the enterprise account; the uniqueness of the credit code and mobile number is
-/// enforced by the database (no racy pre-check).
-async fn create_enterprise(
-    state: &AppState,
-    valid: ValidEnterprise,
-    password: String,
-) -> AppResult<i64> {
-    let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await??;
-    match state
-        .db
-        .insert_enterprise(&valid, &hash, &random_token())
-        .await
-    {
-        Ok(id) => Ok(id),
-        Err(e) if is_unique_violation(&e) => {
-            let column = unique_violation_column(&e).unwrap_or_default();
-            if column.ends_with("mobile") {
-                Err(AppError::conflict(
-                    "mobile_taken",
-                    "该手机号已用于另一个企业账号，请换一个手机号或直接登录",
-                ))
-            } else {
-                Err(AppError::conflict(
-                    "uscc_taken",
-                    format!(
-                        "统一社会信用代码 {} 已注册过账号，请直接登录；如忘记密码请联系工商联",
-                        valid.uscc
-                    ),
-                ))
-            }
+/// An enterprise account as the API shows it (never its calendar feed token).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnterpriseView {
+    pub id: i64,
+    pub name: String,
+    pub uscc: String,
+    pub industry: String,
+    pub district: Option<String>,
+    pub contact_name: String,
+    pub mobile: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Enterprise> for EnterpriseView {
+    fn from(e: Enterprise) -> Self {
+        EnterpriseView {
+            id: e.id,
+            name: e.name,
+            uscc: e.uscc,
+            industry: e.industry,
+            district: e.district,
+            contact_name: e.contact_name,
+            mobile: e.mobile,
+            created_at: e.created_at,
         }
-        Err(e) => Err(e.into()),
     }
 }
 
 /// Self-registration of an enterprise account.
 #[utoipa::path(post, path = "/api/v1/enterprises", tag = "accounts", request_body = EnterpriseSignup,
-    responses((status = 201, body = Enterprise), (status = 409, body = crate::error::Problem),
+    responses((status = 201, body = EnterpriseView), (status = 409, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn api_register(
     State(state): State<AppState>,
     Json(input): Json<EnterpriseSignup>,
 ) -> AppResult<Response> {
-    let valid = validate_enterprise(&input).map_err(AppError::Validation)?;
-    let id = create_enterprise(&state, valid, input.password).await?;
-    let enterprise = state
-        .db
-        .enterprise(id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("enterprise {id} vanished")))?;
-    Ok((StatusCode::CREATED, Json(enterprise)).into_response())
+    let enterprise = register_enterprise(&state.db, state.clock.now(), &input).await?;
+    Ok((StatusCode::CREATED, Json(EnterpriseView::from(enterprise))).into_response())
 }
 
 // ---------- HTML ----------
@@ -289,9 +216,8 @@ pub async fn login_form(
     layout: Layout,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> AppResult<Response> {
-    let ip = client_ip(&state, &headers, peer);
     let next = safe_next(form.next.as_deref());
-    match authenticate(&state, &form.login, &form.password, &ip).await {
+    match authenticate(&state, &headers, peer, &form.login, &form.password).await {
         Ok(user) => {
             let cookie = start_session(&state, user.id).await?;
             let target = next.unwrap_or_else(|| {
@@ -306,10 +232,10 @@ pub async fn login_form(
             Ok(response)
         }
         Err(
-            e @ (AppError::BadCredentials
-            | AppError::Validation(_)
-            | AppError::TooManyRequests { .. }),
+            e
+            @ (LoginError::BadCredentials | LoginError::Invalid(_) | LoginError::Throttled { .. }),
         ) => {
+            let e = AppError::from(e);
             let status = e.status();
             let page = LoginPage {
                 layout,
@@ -319,7 +245,7 @@ pub async fn login_form(
             };
             Ok((status, page).into_response())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -414,37 +340,32 @@ pub async fn register_form(
         )
             .into_response()
     };
-    let valid = match validate_enterprise(&input) {
-        Ok(v) => v,
-        Err(errors) => {
-            return Ok(show(
-                layout,
-                errors,
-                Some("请按提示修改标红的内容".into()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        }
-    };
-    match create_enterprise(&state, valid, input.password).await {
-        Ok(id) => {
-            let cookie = start_session(&state, id).await?;
+    match register_enterprise(&state.db, state.clock.now(), &input).await {
+        Ok(enterprise) => {
+            let cookie = start_session(&state, enterprise.id).await?;
             let mut response = Redirect::to("/me?welcome=1").into_response();
             response.headers_mut().append(SET_COOKIE, cookie);
             Ok(response)
         }
-        Err(e @ AppError::Conflict { .. }) => Ok(show(
-            layout,
-            FieldErrors::default(),
-            Some(e.detail()),
-            StatusCode::CONFLICT,
-        )),
-        Err(e) => Err(e),
+        Err(e) => {
+            let message = Some(e.message_zh());
+            match e {
+                AccountsError::Invalid(errors) => Ok(show(
+                    layout,
+                    errors,
+                    message,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )),
+                AccountsError::MobileTaken | AccountsError::UsccTaken { .. } => Ok(show(
+                    layout,
+                    FieldErrors::default(),
+                    message,
+                    StatusCode::CONFLICT,
+                )),
+                AccountsError::Internal(e) => Err(AppError::Internal(e)),
+            }
+        }
     }
-}
-
-/// Link to log in and come back to `path`.
-pub fn login_link(path: &str) -> String {
-    format!("/login?next={}", url_encode(path))
 }
 
 /// Used by templates to show an enterprise's industry.

@@ -1,22 +1,19 @@
 //! The legal health check: questionnaire API, page-by-page filling with drafts, reports and
-//! the organizer dashboard.
+//! the organizer dashboard. Handlers extract, call `crate::app::checkup` and render.
 
 use super::extract::{Json, Path};
 use super::layout::Layout;
 use super::session::{CsrfForm, CurrentUser};
 use super::views::format::zoned_zh as format_local;
 use super::AppState;
-use crate::accounts::{industry, Role, User};
+use crate::accounts::industry;
+use crate::app::checkup::{self as use_case, CheckupReport, Draft, Sheet, SheetSubmission};
 use crate::checkup::dashboard::{self, Dashboard, Entry};
-use crate::checkup::questionnaire::{
-    check_answers, unanswered, AnswerProblem, Answers, Item, Questionnaire,
-};
+use crate::checkup::history::DimensionChange;
+use crate::checkup::questionnaire::{Answers, Item, Questionnaire};
 use crate::checkup::radar::radar_svg;
-use crate::checkup::scoring::{self, Level, Offer, Recommendation, Report};
-use crate::db::accounts::Enterprise;
-use crate::db::checkups::CheckupRow;
+use crate::checkup::scoring::{Level, Recommendation, Report};
 use crate::error::{AppError, AppResult};
-use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
@@ -24,63 +21,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-
-/// How many lectures a report recommends.
-const RECOMMENDATIONS: usize = 8;
-
-fn problems_error(problems: &[AnswerProblem]) -> AppError {
-    let mut errors = FieldErrors::default();
-    for p in problems {
-        errors.add(&p.field(), p.message_zh());
-    }
-    AppError::Validation(errors)
-}
-
-/// The questionnaire a stored check-up answered (the current one or an older version).
-async fn questionnaire_for(state: &AppState, version: &str) -> AppResult<Arc<Questionnaire>> {
-    if version == state.questionnaire.version {
-        return Ok(state.questionnaire.clone());
-    }
-    let source = state
-        .db
-        .questionnaire_source(version)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("questionnaire {version} missing")))?;
-    let q = Questionnaire::parse(&source).map_err(|e| AppError::Internal(e.into()))?;
-    Ok(Arc::new(q))
-}
-
-async fn enterprise_of(state: &AppState, user: &User) -> AppResult<Enterprise> {
-    if user.role != Role::Enterprise {
-        return Err(AppError::Forbidden);
-    }
-    state
-        .db
-        .enterprise(user.id)
-        .await?
-        .ok_or(AppError::Forbidden)
-}
-
-/// Upcoming sessions as recommendation candidates.
-async fn offers(state: &AppState) -> AppResult<Vec<Offer>> {
-    Ok(state
-        .db
-        .upcoming_sessions(Utc::now())
-        .await?
-        .into_iter()
-        .map(|s| Offer {
-            id: s.id,
-            title: s.title.clone(),
-            category: s.category.clone(),
-            kind: "session".into(),
-            industries: s.industries(),
-            starts_at: s
-                .starts_at
-                .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339()),
-        })
-        .collect())
-}
 
 /// A dimension in the API's report.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -118,73 +58,44 @@ pub struct ReportView {
     pub recommended_sessions: Vec<Recommendation>,
 }
 
-struct Computed {
-    report: Report,
-    recommendations: Vec<Recommendation>,
-}
-
-async fn compute(state: &AppState, row: &CheckupRow) -> AppResult<Computed> {
-    let q = questionnaire_for(state, &row.version).await?;
-    let report = scoring::score(&q, &row.industry, &row.answers());
-    let recommendations = scoring::recommend(
-        &report,
-        &row.industry,
-        &offers(state).await?,
-        RECOMMENDATIONS,
-    );
-    Ok(Computed {
-        report,
-        recommendations,
-    })
-}
-
-fn report_view(row: &CheckupRow, c: Computed) -> ReportView {
-    ReportView {
-        report_id: row.id,
-        version: row.version.clone(),
-        submitted_at: row.submitted_at,
-        overall_level: c.report.overall_level,
-        red_lines: c.report.red_lines.clone(),
-        dimensions: c
-            .report
-            .dimensions
-            .iter()
-            .map(|d| DimensionView {
-                id: d.id.clone(),
-                name: d.name.clone(),
-                score: d.score,
-                level: d.level,
-            })
-            .collect(),
-        findings: c
-            .report
-            .findings
-            .iter()
-            .map(|f| FindingView {
-                item_id: f.item_id.clone(),
-                level: f.level,
-                red_line: f.red_line,
-                question: f.question.clone(),
-                answer: f.answer.clone(),
-                finding: f.finding.clone(),
-                legal_basis: f.legal_basis.clone(),
-                consequence: f.consequence.clone(),
-                recommendation: f.recommendation.clone(),
-            })
-            .collect(),
-        recommended_sessions: c.recommendations,
+impl From<CheckupReport> for ReportView {
+    fn from(r: CheckupReport) -> Self {
+        ReportView {
+            report_id: r.id,
+            version: r.version,
+            submitted_at: r.submitted_at,
+            overall_level: r.report.overall_level,
+            red_lines: r.report.red_lines,
+            dimensions: r
+                .report
+                .dimensions
+                .into_iter()
+                .map(|d| DimensionView {
+                    id: d.id,
+                    name: d.name,
+                    score: d.score,
+                    level: d.level,
+                })
+                .collect(),
+            findings: r
+                .report
+                .findings
+                .into_iter()
+                .map(|f| FindingView {
+                    item_id: f.item_id,
+                    level: f.level,
+                    red_line: f.red_line,
+                    question: f.question,
+                    answer: f.answer,
+                    finding: f.finding,
+                    legal_basis: f.legal_basis,
+                    consequence: f.consequence,
+                    recommendation: f.recommendation,
+                })
+                .collect(),
+            recommended_sessions: r.recommendations,
+        }
     }
-}
-
-/// A submitted report the user may read: its own enterprise or an organizer. Anyone else gets
-/// 404, so report ids reveal nothing.
-async fn readable_report(state: &AppState, user: &User, id: i64) -> AppResult<CheckupRow> {
-    let row = state.db.checkup(id).await?.ok_or(AppError::NotFound)?;
-    let allowed = user.role == Role::Organizer || row.enterprise_id == user.id;
-    if !allowed || row.status != "submitted" {
-        return Err(AppError::NotFound);
-    }
-    Ok(row)
 }
 
 // ---------- API ----------
@@ -193,7 +104,7 @@ async fn readable_report(state: &AppState, user: &User, id: i64) -> AppResult<Ch
 #[utoipa::path(get, path = "/api/v1/checkup/questionnaire", tag = "checkup",
     responses((status = 200, body = Questionnaire)))]
 pub async fn api_questionnaire(State(state): State<AppState>) -> Json<Questionnaire> {
-    Json((*state.questionnaire).clone())
+    Json((**state.questionnaires.current()).clone())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -215,6 +126,17 @@ pub struct DraftView {
     pub unanswered: Vec<String>,
 }
 
+impl From<Draft> for DraftView {
+    fn from(d: Draft) -> Self {
+        DraftView {
+            draft_id: d.id,
+            version: d.version,
+            answers: d.answers,
+            unanswered: d.unanswered,
+        }
+    }
+}
+
 /// Submit the check-up (or save a draft with `"draft": true`).
 #[utoipa::path(post, path = "/api/v1/checkup/submissions", tag = "checkup",
     request_body = SubmissionRequest,
@@ -225,53 +147,13 @@ pub async fn api_submit(
     CurrentUser(user): CurrentUser,
     Json(req): Json<SubmissionRequest>,
 ) -> AppResult<Response> {
-    let enterprise = enterprise_of(&state, &user).await?;
-    let q = state.questionnaire.clone();
-    let problems = check_answers(&q, &enterprise.industry, &req.answers, !req.draft);
-    if !problems.is_empty() {
-        return Err(problems_error(&problems));
-    }
+    let (db, questionnaires, now) = (&state.db, &state.questionnaires, state.clock.now());
     if req.draft {
-        let id = state
-            .db
-            .save_draft(
-                enterprise.id,
-                &q.version,
-                &enterprise.industry,
-                &req.answers,
-            )
-            .await?;
-        return Ok(Json(DraftView {
-            draft_id: id,
-            version: q.version.clone(),
-            unanswered: unanswered(&q, &enterprise.industry, &req.answers),
-            answers: req.answers,
-        })
-        .into_response());
+        let draft = use_case::save_draft(db, questionnaires, now, &user, req.answers).await?;
+        return Ok(Json(DraftView::from(draft)).into_response());
     }
-    let id = submit(&state, &q, &enterprise, &req.answers).await?;
-    let row = readable_report(&state, &user, id).await?;
-    let view = report_view(&row, compute(&state, &row).await?);
-    Ok((StatusCode::CREATED, Json(view)).into_response())
-}
-
-async fn submit(
-    state: &AppState,
-    q: &Questionnaire,
-    enterprise: &Enterprise,
-    answers: &Answers,
-) -> AppResult<i64> {
-    let report = scoring::score(q, &enterprise.industry, answers);
-    Ok(state
-        .db
-        .submit_checkup(
-            enterprise.id,
-            &q.version,
-            &enterprise.industry,
-            answers,
-            report.overall_level.as_str(),
-        )
-        .await?)
+    let report = use_case::submit(db, questionnaires, now, &user, &req.answers).await?;
+    Ok((StatusCode::CREATED, Json(ReportView::from(report))).into_response())
 }
 
 /// The enterprise's saved draft.
@@ -281,19 +163,8 @@ pub async fn api_draft(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<Json<DraftView>> {
-    let enterprise = enterprise_of(&state, &user).await?;
-    let draft = state
-        .db
-        .draft(enterprise.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let answers = draft.answers();
-    Ok(Json(DraftView {
-        draft_id: draft.id,
-        unanswered: unanswered(&state.questionnaire, &enterprise.industry, &answers),
-        version: draft.version,
-        answers,
-    }))
+    let draft = use_case::draft(&state.db, &state.questionnaires, &user).await?;
+    Ok(Json(DraftView::from(draft)))
 }
 
 /// A report (its enterprise and organizers only).
@@ -305,12 +176,25 @@ pub async fn api_report(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<ReportView>> {
-    let row = readable_report(&state, &user, id).await?;
-    let c = compute(&state, &row).await?;
-    Ok(Json(report_view(&row, c)))
+    let report = use_case::report(
+        &state.db,
+        &state.questionnaires,
+        state.clock.now(),
+        &user,
+        id,
+    )
+    .await?;
+    Ok(Json(ReportView::from(report)))
 }
 
 // ---------- pages: filling in ----------
+
+/// A submitted report in the enterprise's list.
+pub struct ReportLine {
+    pub id: i64,
+    pub when: String,
+    pub level: Level,
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "checkup/index.html")]
@@ -321,7 +205,7 @@ pub struct IndexPage {
     pub item_count: usize,
     pub has_draft: bool,
     pub draft_answered: usize,
-    pub reports: Vec<(i64, String, Level)>,
+    pub reports: Vec<ReportLine>,
     pub is_enterprise: bool,
 }
 
@@ -333,7 +217,7 @@ pub async fn index_page(
     if user.is_organizer() {
         return Ok(Redirect::to("/admin/checkups").into_response());
     }
-    let q = &state.questionnaire;
+    let q = state.questionnaires.current();
     let mut page = IndexPage {
         layout,
         title: q.title.clone(),
@@ -344,27 +228,18 @@ pub async fn index_page(
         reports: Vec::new(),
         is_enterprise: user.is_enterprise(),
     };
-    if let Ok(e) = enterprise_of(&state, &user).await {
-        page.dimension_count = q.dimensions_for(&e.industry).len();
-        page.item_count = q.applicable(&e.industry).count();
-        if let Some(d) = state.db.draft(e.id).await? {
-            page.has_draft = true;
-            page.draft_answered = d.answers().len();
-        }
-        page.reports = state
-            .db
-            .reports_of(e.id)
-            .await?
-            .iter()
-            .map(|r| {
-                (
-                    r.id,
-                    local_time(r.submitted_at.unwrap_or(r.created_at)),
-                    r.overall_level
-                        .as_deref()
-                        .and_then(Level::parse)
-                        .unwrap_or(Level::Low),
-                )
+    if let Some(overview) = use_case::overview(&state.db, &state.questionnaires, &user).await? {
+        page.dimension_count = overview.dimension_count;
+        page.item_count = overview.item_count;
+        page.has_draft = overview.draft_answered.is_some();
+        page.draft_answered = overview.draft_answered.unwrap_or(0);
+        page.reports = overview
+            .reports
+            .into_iter()
+            .map(|r| ReportLine {
+                id: r.id,
+                when: local_time(r.submitted_at),
+                level: r.overall_level,
             })
             .collect();
     }
@@ -404,21 +279,21 @@ pub struct FillPage {
     pub notice: Option<String>,
 }
 
-async fn fill_page_for(
-    state: &AppState,
+fn fill_page_for(
     layout: Layout,
-    enterprise: &Enterprise,
+    sheet: &Sheet,
     page: usize,
-    answers: &Answers,
     missing: Vec<(usize, String, String)>,
     notice: Option<String>,
 ) -> AppResult<FillPage> {
-    let q = &state.questionnaire;
-    let dims = q.dimensions_for(&enterprise.industry);
+    let q = &sheet.questionnaire;
+    let industry = &sheet.enterprise.industry;
+    let answers = &sheet.answers;
+    let dims = q.dimensions_for(industry);
     let Some(dim) = page.checked_sub(1).and_then(|i| dims.get(i)) else {
         return Err(AppError::NotFound);
     };
-    let applicable: Vec<&Item> = q.applicable(&enterprise.industry).collect();
+    let applicable: Vec<&Item> = q.applicable(industry).collect();
     let steps = dims
         .iter()
         .enumerate()
@@ -460,7 +335,7 @@ async fn fill_page_for(
         dimension_description: dim.description.clone(),
         items,
         steps,
-        unanswered_total: unanswered(q, &enterprise.industry, answers).len(),
+        unanswered_total: sheet.unanswered().len(),
         missing,
         notice,
     })
@@ -472,24 +347,8 @@ pub async fn fill_page(
     CurrentUser(user): CurrentUser,
     Path(page): Path<usize>,
 ) -> AppResult<FillPage> {
-    let enterprise = enterprise_of(&state, &user).await?;
-    let answers = state
-        .db
-        .draft(enterprise.id)
-        .await?
-        .filter(|d| d.version == state.questionnaire.version)
-        .map(|d| d.answers())
-        .unwrap_or_default();
-    fill_page_for(
-        &state,
-        layout,
-        &enterprise,
-        page,
-        &answers,
-        Vec::new(),
-        None,
-    )
-    .await
+    let sheet = use_case::sheet(&state.db, &state.questionnaires, &user).await?;
+    fill_page_for(layout, &sheet, page, Vec::new(), None)
 }
 
 pub async fn fill_form(
@@ -499,34 +358,23 @@ pub async fn fill_form(
     Path(page): Path<usize>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let enterprise = enterprise_of(&state, &user).await?;
-    let q = state.questionnaire.clone();
-    let mut answers = state
-        .db
-        .draft(enterprise.id)
-        .await?
-        .filter(|d| d.version == q.version)
-        .map(|d| d.answers())
-        .unwrap_or_default();
+    let now = state.clock.now();
     let mut action = String::new();
+    let mut posted = Answers::new();
     for (k, v) in pairs {
         match k.as_str() {
             "csrf" => {}
             "action" => action = v,
             _ => {
-                answers.insert(k, v);
+                posted.insert(k, v);
             }
         }
     }
-    let problems = check_answers(&q, &enterprise.industry, &answers, false);
-    if !problems.is_empty() {
-        return Err(problems_error(&problems));
-    }
-    state
-        .db
-        .save_draft(enterprise.id, &q.version, &enterprise.industry, &answers)
-        .await?;
-    let pages = q.dimensions_for(&enterprise.industry).len();
+    let sheet = use_case::save_page(&state.db, &state.questionnaires, now, &user, posted).await?;
+    let pages = sheet
+        .questionnaire
+        .dimensions_for(&sheet.enterprise.industry)
+        .len();
     match action.as_str() {
         "prev" => Ok(
             Redirect::to(&format!("/checkup/fill/{}", page.saturating_sub(1).max(1)))
@@ -535,49 +383,39 @@ pub async fn fill_form(
         "next" => {
             Ok(Redirect::to(&format!("/checkup/fill/{}", (page + 1).min(pages))).into_response())
         }
-        "submit" => {
-            let open = unanswered(&q, &enterprise.industry, &answers);
-            if open.is_empty() {
-                let id = submit(&state, &q, &enterprise, &answers).await?;
-                return Ok(Redirect::to(&format!("/checkup/reports/{id}")).into_response());
+        "submit" => match use_case::submit_sheet(&state.db, now, &sheet).await? {
+            SheetSubmission::Submitted(id) => {
+                Ok(Redirect::to(&format!("/checkup/reports/{id}")).into_response())
             }
-            let dims = q.dimensions_for(&enterprise.industry);
-            let missing = open
-                .iter()
-                .filter_map(|id| q.item(id))
-                .map(|i| {
-                    let p = dims.iter().position(|d| d.id == i.dimension).unwrap_or(0) + 1;
-                    (p, i.id.clone(), i.text.clone())
-                })
-                .collect();
-            let page =
-                fill_page_for(&state, layout, &enterprise, page, &answers, missing, None).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
+            SheetSubmission::Incomplete(open) => {
+                let q = &sheet.questionnaire;
+                let dims = q.dimensions_for(&sheet.enterprise.industry);
+                let missing = open
+                    .iter()
+                    .filter_map(|id| q.item(id))
+                    .map(|i| {
+                        let p = dims.iter().position(|d| d.id == i.dimension).unwrap_or(0) + 1;
+                        (p, i.id.clone(), i.text.clone())
+                    })
+                    .collect();
+                let page = fill_page_for(layout, &sheet, page, missing, None)?;
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
+        },
         _ => {
             let page = fill_page_for(
-                &state,
                 layout,
-                &enterprise,
+                &sheet,
                 page,
-                &answers,
                 Vec::new(),
                 Some("草稿已保存，可以随时回来继续填写。".into()),
-            )
-            .await?;
+            )?;
             Ok(page.into_response())
         }
     }
 }
 
 // ---------- pages: report ----------
-
-pub struct DimRow {
-    pub name: String,
-    pub score: u32,
-    pub level: Level,
-    pub change: Option<i64>,
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "checkup/report.html")]
@@ -591,15 +429,12 @@ pub struct ReportPage {
     pub version: String,
     pub report: Report,
     pub radar: String,
-    pub rows: Vec<DimRow>,
+    pub rows: Vec<DimensionChange>,
     pub previous: Option<(i64, String)>,
     pub recommendations: Vec<Recommendation>,
 }
 
 impl ReportPage {
-    pub fn level_class(&self, level: &Level) -> &'static str {
-        level_class(*level)
-    }
     pub fn dimension_name(&self, id: &str) -> String {
         self.report
             .dimensions
@@ -617,70 +452,22 @@ impl ReportPage {
     }
 }
 
-pub fn level_class(level: Level) -> &'static str {
-    match level {
-        Level::Low => "ok",
-        Level::Medium => "warn",
-        Level::High => "bad",
-    }
-}
-
 pub async fn report_page(
     State(state): State<AppState>,
     layout: Layout,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<ReportPage> {
-    let row = readable_report(&state, &user, id).await?;
-    let enterprise = state
-        .db
-        .enterprise(row.enterprise_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let c = compute(&state, &row).await?;
-    let previous = match state.db.previous_report(row.enterprise_id, row.id).await? {
-        Some(p) => {
-            let q = questionnaire_for(&state, &p.version).await?;
-            Some((p.clone(), scoring::score(&q, &p.industry, &p.answers())))
-        }
-        None => None,
-    };
-    let rows: Vec<DimRow> = c
-        .report
-        .dimensions
-        .iter()
-        .map(|d| DimRow {
-            name: d.name.clone(),
-            score: d.score,
-            level: d.level,
-            change: previous.as_ref().and_then(|(_, p)| {
-                p.dimensions
-                    .iter()
-                    .find(|pd| pd.id == d.id)
-                    .map(|pd| i64::from(d.score) - i64::from(pd.score))
-            }),
-        })
-        .collect();
-    let axes: Vec<(String, u32)> = c
-        .report
-        .dimensions
-        .iter()
-        .map(|d| (d.name.clone(), d.score))
-        .collect();
-    let prev_scores: Option<Vec<u32>> = previous.as_ref().map(|(_, p)| {
-        c.report
-            .dimensions
-            .iter()
-            .map(|d| {
-                p.dimensions
-                    .iter()
-                    .find(|pd| pd.id == d.id)
-                    .map(|pd| pd.score)
-                    .unwrap_or(d.score)
-            })
-            .collect()
-    });
-    let industry_name = enterprise
+    let r = use_case::report(
+        &state.db,
+        &state.questionnaires,
+        state.clock.now(),
+        &user,
+        id,
+    )
+    .await?;
+    let industry_name = r
+        .enterprise
         .industry
         .chars()
         .next()
@@ -688,44 +475,24 @@ pub async fn report_page(
         .unwrap_or("");
     Ok(ReportPage {
         layout,
-        report_id: row.id,
-        company: enterprise.name.clone(),
-        uscc: enterprise.uscc.clone(),
-        industry: format!("{} {}", row.industry, industry_name),
-        date: local_time(row.submitted_at.unwrap_or(row.created_at)),
-        version: row.version.clone(),
-        radar: radar_svg(&axes, prev_scores.as_deref()),
-        rows,
-        previous: previous.map(|(p, _)| (p.id, local_time(p.submitted_at.unwrap_or(p.created_at)))),
-        report: c.report,
-        recommendations: c.recommendations,
+        report_id: r.id,
+        company: r.enterprise.name.clone(),
+        uscc: r.enterprise.uscc.clone(),
+        industry: format!("{} {}", r.industry, industry_name),
+        date: local_time(r.submitted_at.unwrap_or(r.created_at)),
+        version: r.version,
+        radar: radar_svg(
+            &r.comparison.axes(),
+            r.comparison.previous_scores.as_deref(),
+        ),
+        rows: r.comparison.dimensions,
+        previous: r.previous.map(|p| (p.id, local_time(p.submitted_at))),
+        report: r.report,
+        recommendations: r.recommendations,
     })
 }
 
 // ---------- organizer dashboard ----------
-
-struct Scored {
-    row: CheckupRow,
-    enterprise: Enterprise,
-    report: Report,
-}
-
-async fn latest_scored(state: &AppState) -> AppResult<Vec<Scored>> {
-    let mut out = Vec::new();
-    for row in state.db.latest_reports().await? {
-        let Some(enterprise) = state.db.enterprise(row.enterprise_id).await? else {
-            continue;
-        };
-        let q = questionnaire_for(state, &row.version).await?;
-        let report = scoring::score(&q, &row.industry, &row.answers());
-        out.push(Scored {
-            row,
-            enterprise,
-            report,
-        });
-    }
-    Ok(out)
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "organize/checkups.html")]
@@ -736,10 +503,8 @@ pub struct DashboardPage {
 }
 
 impl DashboardPage {
-    pub fn level_count(&self, level: &str) -> usize {
-        Level::parse(level)
-            .and_then(|l| self.dashboard.levels.get(&l).copied())
-            .unwrap_or(0)
+    pub fn level_count(&self, level: Level) -> usize {
+        self.dashboard.levels.get(&level).copied().unwrap_or(0)
     }
     pub fn heat_class(&self, percent: &Option<u32>) -> &'static str {
         match percent {
@@ -762,10 +527,9 @@ impl DashboardPage {
 pub async fn dashboard_page(
     State(state): State<AppState>,
     layout: Layout,
-    user: CurrentUser,
+    CurrentUser(user): CurrentUser,
 ) -> AppResult<DashboardPage> {
-    user.require(Role::Organizer)?;
-    let scored = latest_scored(&state).await?;
+    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
     let entries: Vec<Entry> = scored
         .iter()
         .map(|s| Entry {
@@ -779,7 +543,7 @@ pub async fn dashboard_page(
         .collect();
     Ok(DashboardPage {
         layout,
-        dashboard: dashboard::build(&state.questionnaire, &entries),
+        dashboard: dashboard::build(state.questionnaires.current(), &entries),
         total: entries.len(),
     })
 }
@@ -787,11 +551,10 @@ pub async fn dashboard_page(
 /// CSV (UTF-8 with BOM) of every enterprise's latest report.
 pub async fn dashboard_csv(
     State(state): State<AppState>,
-    user: CurrentUser,
+    CurrentUser(user): CurrentUser,
 ) -> AppResult<Response> {
-    user.require(Role::Organizer)?;
-    let scored = latest_scored(&state).await?;
-    let dims = &state.questionnaire.dimensions;
+    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
+    let dims = &state.questionnaires.current().dimensions;
     let mut header = vec![
         "企业名称".to_string(),
         "统一社会信用代码".into(),
@@ -810,7 +573,7 @@ pub async fn dashboard_csv(
                 s.enterprise.name.clone(),
                 s.enterprise.uscc.clone(),
                 s.row.industry.clone(),
-                local_time(s.row.submitted_at.unwrap_or(s.row.created_at)),
+                local_time(s.row.submitted_or_created()),
                 s.row.version.clone(),
                 s.report.overall_level.label_zh().to_string(),
                 s.report.red_lines.len().to_string(),

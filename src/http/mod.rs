@@ -48,8 +48,8 @@ use utoipa_axum::routes;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
-    /// The questionnaire new check-ups answer.
-    pub questionnaire: Arc<crate::checkup::questionnaire::Questionnaire>,
+    /// The questionnaire new check-ups answer, and the older versions stored ones answered.
+    pub questionnaires: crate::app::checkup::Questionnaires,
     /// Uploads and HLS output.
     pub storage: crate::media::storage::Storage,
     /// Wakes this process's transcode workers when a job is queued.
