@@ -467,9 +467,7 @@ async fn offers(db: &Db, now: DateTime<Utc>) -> Result<Vec<Offer>, CheckupError>
             category: s.category.clone(),
             kind: "session".into(),
             industries: s.industries(),
-            starts_at: s
-                .starts_at
-                .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339()),
+            starts_at: s.starts_at.map(|t| t.with_timezone(&s.tz()).to_rfc3339()),
         })
         .collect())
 }

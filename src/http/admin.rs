@@ -21,7 +21,7 @@ pub struct DashboardPage {
 
 impl DashboardPage {
     pub fn industry(&self, e: &Enterprise) -> String {
-        super::accounts::industry_label(e)
+        super::accounts::pages::industry_label(e)
     }
 }
 

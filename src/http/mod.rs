@@ -66,20 +66,8 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(schedule::router())
         .merge(signups::router())
         .merge(admin::router())
-        // accounts
-        .routes(routes!(accounts::api_login))
-        .routes(routes!(accounts::api_logout))
-        .routes(routes!(accounts::api_register))
-        .routes(routes!(accounts::api_me))
-        .route(
-            "/login",
-            get(accounts::login_page).post(accounts::login_form),
-        )
-        .route("/logout", post(accounts::logout_form))
-        .route(
-            "/register",
-            get(accounts::register_page).post(accounts::register_form),
-        )
+        .merge(accounts::router())
+        .merge(checkup::router())
         // archive
         .route("/archive", get(lectures::archive_page))
         .route("/lectures/{id}", get(lectures::lecture_page))
@@ -101,19 +89,6 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(media::api_retry))
         .route("/api/v1/jobs/{id}/events", get(media::job_events))
         .routes(routes!(lectures::api_progress))
-        // check-up
-        .route("/checkup", get(checkup::index_page))
-        .route(
-            "/checkup/fill/{page}",
-            get(checkup::fill_page).post(checkup::fill_form),
-        )
-        .route("/checkup/reports/{id}", get(checkup::report_page))
-        .route("/admin/checkups", get(checkup::dashboard_page))
-        .route("/admin/checkups.csv", get(checkup::dashboard_csv))
-        .routes(routes!(checkup::api_questionnaire))
-        .routes(routes!(checkup::api_submit))
-        .routes(routes!(checkup::api_draft))
-        .routes(routes!(checkup::api_report))
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(

@@ -1,173 +1,23 @@
-//! Login, logout and enterprise self-registration — HTML forms and the JSON API.
+//! Login, logout and registration pages.
 
-use super::extract::Json;
-use super::layout::Layout;
-use super::session::{set_cookie, CsrfForm, CurrentUser, MaybeUser, SESSION_COOKIE};
-use super::AppState;
-use crate::accounts::{industry, EnterpriseSignup, User};
+use super::{authenticate, end_session, start_session};
+use crate::accounts::{industry, EnterpriseSignup};
 use crate::app::accounts::{register_enterprise, AccountsError};
-use crate::app::login::{self, LoginError, NewSession};
+use crate::app::login::LoginError;
 use crate::db::accounts::Enterprise;
 use crate::error::{AppError, AppResult};
+use crate::http::layout::Layout;
+use crate::http::session::{CsrfForm, MaybeUser};
+use crate::http::AppState;
 use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::net::SocketAddr;
-
-/// Login request: `login` is a staff username, a credit code or a mobile number.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct LoginRequest {
-    #[serde(default)]
-    pub login: String,
-    #[serde(default)]
-    pub password: String,
-}
-
-/// Successful login.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LoginResponse {
-    pub user: User,
-}
-
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    if state.config.trust_forwarded_for {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            let first = first.trim();
-            if !first.is_empty() {
-                return first.to_string();
-            }
-        }
-    }
-    peer.ip().to_string()
-}
-
-/// The `Set-Cookie` value that hands a new login session to the browser.
-fn session_cookie(state: &AppState, session: &NewSession) -> HeaderValue {
-    set_cookie(
-        SESSION_COOKIE,
-        &session.token,
-        session.max_age_s,
-        state.config.secure_cookies,
-    )
-}
-
-/// Open a login session for `user_id` and return its `Set-Cookie` value.
-async fn start_session(state: &AppState, user_id: i64) -> AppResult<HeaderValue> {
-    let session = login::start_session(
-        &state.db,
-        state.clock.now(),
-        user_id,
-        state.config.session_hours,
-    )
-    .await?;
-    Ok(session_cookie(state, &session))
-}
-
-/// End the request's login session and return the `Set-Cookie` value that clears the cookie.
-async fn end_session(state: &AppState, headers: &HeaderMap) -> AppResult<HeaderValue> {
-    let token = super::session::cookie(headers, SESSION_COOKIE);
-    login::end_session(&state.db, token.as_deref()).await?;
-    Ok(set_cookie(
-        SESSION_COOKIE,
-        "",
-        0,
-        state.config.secure_cookies,
-    ))
-}
-
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    login: &str,
-    password: &str,
-) -> Result<User, LoginError> {
-    let ip = client_ip(state, headers, peer);
-    login::authenticate(&state.db, state.clock.now(), login, password, &ip).await
-}
-
-/// Log in; sets the `pufa_session` cookie.
-#[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub async fn api_login(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Json(req): Json<LoginRequest>,
-) -> AppResult<Response> {
-    let user = authenticate(&state, &headers, peer, &req.login, &req.password).await?;
-    let cookie = start_session(&state, user.id).await?;
-    let mut response = Json(LoginResponse { user }).into_response();
-    response.headers_mut().append(SET_COOKIE, cookie);
-    Ok(response)
-}
-
-/// Log out: ends the session.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204)))]
-pub async fn api_logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    let cookie = end_session(&state, &headers).await?;
-    Ok(([(SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
-}
-
-/// The logged-in account.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
-    responses((status = 200, body = User), (status = 401, body = crate::error::Problem)))]
-pub async fn api_me(CurrentUser(user): CurrentUser) -> Json<User> {
-    Json(user)
-}
-
-/// An enterprise account as the API shows it (never its calendar feed token).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EnterpriseView {
-    pub id: i64,
-    pub name: String,
-    pub uscc: String,
-    pub industry: String,
-    pub district: Option<String>,
-    pub contact_name: String,
-    pub mobile: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Enterprise> for EnterpriseView {
-    fn from(e: Enterprise) -> Self {
-        EnterpriseView {
-            id: e.id,
-            name: e.name,
-            uscc: e.uscc,
-            industry: e.industry,
-            district: e.district,
-            contact_name: e.contact_name,
-            mobile: e.mobile,
-            created_at: e.created_at,
-        }
-    }
-}
-
-/// Self-registration of an enterprise account.
-#[utoipa::path(post, path = "/api/v1/enterprises", tag = "accounts", request_body = EnterpriseSignup,
-    responses((status = 201, body = EnterpriseView), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
-pub async fn api_register(
-    State(state): State<AppState>,
-    Json(input): Json<EnterpriseSignup>,
-) -> AppResult<Response> {
-    let enterprise = register_enterprise(&state.db, state.clock.now(), &input).await?;
-    Ok((StatusCode::CREATED, Json(EnterpriseView::from(enterprise))).into_response())
-}
-
-// ---------- HTML ----------
 
 #[derive(Debug, Default, Deserialize)]
 pub struct NextQuery {
