@@ -49,8 +49,8 @@ impl RegistrationStatus {
     pub fn css(self) -> &'static str {
         match self {
             RegistrationStatus::Confirmed => "ok",
-            RegistrationStatus::Waitlisted => "wait",
-            RegistrationStatus::Cancelled | RegistrationStatus::Removed => "muted",
+            RegistrationStatus::Waitlisted => "warn",
+            RegistrationStatus::Cancelled | RegistrationStatus::Removed => "bad",
         }
     }
 

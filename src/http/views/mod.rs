@@ -2,4 +2,5 @@
 //! timetable items and month grids, and how states are labelled.
 
 pub mod format;
+pub mod status;
 pub mod timetable;
