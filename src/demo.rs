@@ -32,8 +32,10 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
         }
     }
     if db.programs().await?.is_empty() {
-        let today = Utc::now()
-            .with_timezone(&chrono_tz::Asia::Shanghai)
+        let today = config
+            .clock
+            .now()
+            .with_timezone(&crate::schedule::DEFAULT_TZ)
             .date_naive();
         let program_id = load_month(db, today).await?;
         if config.transcode_workers > 0 {
@@ -265,6 +267,11 @@ const TOPICS: [(&str, &str, &[&str], usize, &str); 16] = [
 /// Create the demo month starting the month after `today` and place it with the
 /// auto-scheduler.
 pub async fn load_month(db: &Db, today: NaiveDate) -> anyhow::Result<i64> {
+    // records are stamped with the start of `today`, the day the month was planned on
+    let now = today
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now);
     let (first, last) = next_month(today).context("computing the next month")?;
     let slots = vec![
         SlotSpec {
@@ -293,12 +300,12 @@ pub async fn load_month(db: &Db, today: NaiveDate) -> anyhow::Result<i64> {
         summary: "示例数据：市工商联会同司法局、律师协会，组织法律顾问团律师开展16场线上直播普法讲座，聚焦企业复工复产中的法律风险。".into(),
         starts_on: first.to_string(),
         ends_on: last.to_string(),
-        timezone: "Asia/Shanghai".into(),
+        timezone: crate::schedule::DEFAULT_TZ.name().into(),
         slots,
         blackout_dates: holidays(first, last),
     })
     .map_err(|e| anyhow::anyhow!("demo program invalid: {e:?}"))?;
-    let program_id = db.insert_program(&program).await?;
+    let program_id = db.insert_program(&program, now).await?;
     let tz = program.calendar.timezone;
     let mut to_place = Vec::new();
     for (i, (title, category, industries, lecturer, summary)) in TOPICS.iter().enumerate() {
@@ -324,7 +331,7 @@ pub async fn load_month(db: &Db, today: NaiveDate) -> anyhow::Result<i64> {
         };
         let valid = validate_session(&input, tz)
             .map_err(|e| anyhow::anyhow!("demo session invalid: {e:?}"))?;
-        let id = db.insert_session(program_id, &valid).await?;
+        let id = db.insert_session(program_id, &valid, now).await?;
         let lecturer_id = db.lecturer_id(l.name, l.firm).await?.unwrap_or(-1);
         to_place.push(SessionToPlace {
             id,
@@ -340,7 +347,7 @@ pub async fn load_month(db: &Db, today: NaiveDate) -> anyhow::Result<i64> {
         .iter()
         .map(|p| (p.session_id, p.starts_at.with_timezone(&Utc)))
         .collect();
-    db.apply_placements(&placements).await?;
+    db.apply_placements(&placements, now).await?;
     for u in &plan.unplaced {
         tracing::warn!(session = u.session_id, reason = %u.reason.message_zh(), "demo session not placed");
     }

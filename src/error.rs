@@ -5,9 +5,9 @@
 //! [`crate::http::errors`] middleware turns the same error into an HTML page. Internal errors are
 //! logged with their details and shown without them.
 
+use crate::validation::{FieldError, FieldErrors};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use crate::validation::{FieldError, FieldErrors};
 use serde::Serialize;
 
 /// Everything that can go wrong while answering a request.

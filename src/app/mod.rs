@@ -11,3 +11,6 @@
 //! as pure functions; a use case loads what a rule needs, applies it and stores the outcome.
 //! Every area error has an `Internal(anyhow::Error)` variant for failures nobody can act on
 //! (database down, disk full); everything a user can act on is a variant of its own.
+
+pub mod schedule;
+pub mod signup;

@@ -8,27 +8,32 @@
 //! the queue and [`promote_waitlist`] walks the queue, so `confirmed_seats` (kept on the session
 //! row in the same transaction) can never exceed `capacity`.
 //!
-//! Waitlist rule: the queue is walked first come, first served; every entry whose seats fit into
-//! the free seats is confirmed. An entry needing more seats than are free keeps its place at the
-//! head and is confirmed as soon as enough seats are free, while smaller entries behind it may
-//! take seats that would otherwise stay empty. A new sign-up therefore is confirmed only if its
-//! seats fit after everyone ahead of it who fits.
+//! The waitlist rule itself ([`crate::signup::promotions`]) and the direct decision for a new
+//! sign-up ([`crate::signup::place`]) are plain functions; this module applies them under the
+//! lock.
 
 use super::Db;
+use crate::schedule::SessionStatus;
+use crate::signup::{self, EndReason, Placement, RegistrationStatus};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
 
 /// The state of one enterprise's sign-up for a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationState {
     pub registration_id: i64,
-    /// `confirmed` or `waitlisted`.
-    pub status: String,
+    /// Confirmed or waitlisted.
+    pub status: RegistrationStatus,
     /// 1-based place on the waitlist.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     pub seats: i64,
+}
+
+impl RegistrationState {
+    pub fn is_confirmed(&self) -> bool {
+        self.status == RegistrationStatus::Confirmed
+    }
 }
 
 /// What a sign-up attempt came to.
@@ -41,8 +46,8 @@ pub enum SignupResult {
 }
 
 /// A row of a session's roster.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct RosterEntry {
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RosterRow {
     pub registration_id: i64,
     pub enterprise_id: i64,
     pub company: String,
@@ -51,22 +56,13 @@ pub struct RosterEntry {
     pub contact_name: String,
     pub mobile: String,
     pub seats: i64,
-    #[serde(skip)]
-    pub attendees_json: String,
-    pub status: String,
+    pub attendees: Json<Vec<String>>,
+    pub status: RegistrationStatus,
     pub created_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Waitlist position (filled in for waitlisted rows).
     #[sqlx(skip)]
     pub position: Option<i64>,
-    #[sqlx(skip)]
-    pub attendees: Vec<String>,
-    /// Share of the recording this enterprise watched (0..1), once there is a recording.
-    #[sqlx(skip)]
-    pub watched_share: Option<f64>,
-    /// Whether the share reached the attendance threshold.
-    #[sqlx(skip)]
-    pub attended: Option<bool>,
 }
 
 /// One of an enterprise's sign-ups, for "我的课程".
@@ -83,10 +79,10 @@ pub struct MyRegistration {
     pub lecturer_firm: String,
     pub starts_at: Option<DateTime<Utc>>,
     pub minutes: i64,
-    pub session_status: String,
+    pub session_status: SessionStatus,
     pub stream_url: Option<String>,
     pub seats: i64,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub position: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -94,11 +90,23 @@ pub struct MyRegistration {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Confirm waitlisted entries that fit into the free seats, in queue order (see module docs).
-/// Must run inside the transaction holding the session's lock. Returns the promoted ids.
+impl MyRegistration {
+    pub fn is_confirmed(&self) -> bool {
+        self.status == RegistrationStatus::Confirmed
+    }
+
+    pub fn session_cancelled(&self) -> bool {
+        self.session_status == SessionStatus::Cancelled
+    }
+}
+
+/// Confirm waitlisted entries that fit into the free seats, in queue order
+/// ([`signup::promotions`]). Must run inside the transaction holding the session's lock.
+/// Returns the promoted ids.
 pub async fn promote_waitlist(
     conn: &mut SqliteConnection,
     session_id: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = ? AND status = 'scheduled'",
@@ -111,39 +119,33 @@ pub async fn promote_waitlist(
     };
     let capacity: i64 = row.try_get("capacity")?;
     let confirmed: i64 = row.try_get("confirmed_seats")?;
-    let mut free = capacity - confirmed;
+    let free = capacity - confirmed;
     if free <= 0 {
         return Ok(Vec::new());
     }
-    let queue = sqlx::query(
+    let queue: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, seats FROM registrations WHERE session_id = ? AND status = 'waitlisted' ORDER BY id",
     )
     .bind(session_id)
     .fetch_all(&mut *conn)
     .await?;
-    let now = Utc::now();
-    let mut promoted = Vec::new();
-    for entry in queue {
-        if free <= 0 {
-            break;
-        }
-        let id: i64 = entry.try_get("id")?;
-        let seats: i64 = entry.try_get("seats")?;
-        if seats <= free {
-            sqlx::query(
-                "UPDATE registrations SET status = 'confirmed', confirmed_at = ? WHERE id = ?",
-            )
+    let promoted = signup::promotions(free, &queue);
+    let mut seats_confirmed = 0;
+    for id in &promoted {
+        sqlx::query("UPDATE registrations SET status = 'confirmed', confirmed_at = ? WHERE id = ?")
             .bind(now)
             .bind(id)
             .execute(&mut *conn)
             .await?;
-            free -= seats;
-            promoted.push(id);
-        }
+        seats_confirmed += queue
+            .iter()
+            .find(|(q, _)| q == id)
+            .map(|(_, seats)| *seats)
+            .unwrap_or(0);
     }
     if !promoted.is_empty() {
         sqlx::query("UPDATE lecture_sessions SET confirmed_seats = ? WHERE id = ?")
-            .bind(capacity - free)
+            .bind(confirmed + seats_confirmed)
             .bind(session_id)
             .execute(&mut *conn)
             .await?;
@@ -178,7 +180,7 @@ async fn active_registration(
     conn: &mut SqliteConnection,
     session_id: i64,
     enterprise_id: i64,
-) -> Result<Option<(i64, String, i64)>, sqlx::Error> {
+) -> Result<Option<(i64, RegistrationStatus, i64)>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, status, seats FROM registrations
          WHERE session_id = ? AND enterprise_id = ? AND status IN ('confirmed', 'waitlisted')",
@@ -200,6 +202,7 @@ impl Db {
         enterprise_id: i64,
         seats: i64,
         attendees: &[String],
+        now: DateTime<Utc>,
     ) -> Result<SignupResult, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         // everything the decision needs, in one statement
@@ -219,7 +222,7 @@ impl Db {
         let Some(session) = session else {
             return Ok(SignupResult::SessionNotFound);
         };
-        if session.try_get::<String, _>("status")? == "cancelled" {
+        if session.try_get::<SessionStatus, _>("status")? == SessionStatus::Cancelled {
             return Ok(SignupResult::SessionCancelled);
         }
         if let Some(id) = session.try_get::<Option<i64>, _>("existing")? {
@@ -230,18 +233,11 @@ impl Db {
         let free = session.try_get::<i64, _>("capacity")?
             - session.try_get::<i64, _>("confirmed_seats")?;
         let waiting: i64 = session.try_get("waiting")?;
-        let now = Utc::now();
-        let attendees = serde_json::to_string(attendees).unwrap_or_else(|_| "[]".into());
-        // With nobody waiting the queue walk reduces to "confirmed if it fits"; with no free
-        // seat it reduces to "joins the tail". Only the mixed case walks the queue.
-        let direct = if waiting == 0 && seats <= free {
-            Some(("confirmed", None))
-        } else if free <= 0 {
-            Some(("waitlisted", Some(waiting + 1)))
-        } else {
-            None
+        let placement = signup::place(free, waiting, seats);
+        let status = match placement {
+            Placement::Confirm => RegistrationStatus::Confirmed,
+            Placement::Waitlist { .. } | Placement::WalkQueue => RegistrationStatus::Waitlisted,
         };
-        let status = direct.map(|(s, _)| s).unwrap_or("waitlisted");
         let row = sqlx::query(
             "INSERT INTO registrations
                (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
@@ -250,15 +246,15 @@ impl Db {
         .bind(session_id)
         .bind(enterprise_id)
         .bind(seats)
-        .bind(&attendees)
+        .bind(Json(attendees))
         .bind(status)
         .bind(now)
-        .bind((status == "confirmed").then_some(now))
+        .bind((status == RegistrationStatus::Confirmed).then_some(now))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        let state = match direct {
-            Some(("confirmed", _)) => {
+        let state = match placement {
+            Placement::Confirm => {
                 sqlx::query(
                     "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + ? WHERE id = ?",
                 )
@@ -268,19 +264,19 @@ impl Db {
                 .await?;
                 RegistrationState {
                     registration_id: id,
-                    status: "confirmed".into(),
+                    status: RegistrationStatus::Confirmed,
                     position: None,
                     seats,
                 }
             }
-            Some((_, position)) => RegistrationState {
+            Placement::Waitlist { position } => RegistrationState {
                 registration_id: id,
-                status: "waitlisted".into(),
-                position,
+                status: RegistrationStatus::Waitlisted,
+                position: Some(position),
                 seats,
             },
-            None => {
-                promote_waitlist(&mut tx, session_id).await?;
+            Placement::WalkQueue => {
+                promote_waitlist(&mut tx, session_id, now).await?;
                 state_of(&mut tx, id).await?
             }
         };
@@ -288,16 +284,16 @@ impl Db {
         Ok(SignupResult::Registered(state, true))
     }
 
-    /// End an active registration (`cancelled` by the enterprise or `removed` by an organizer
+    /// End an active registration (cancelled by the enterprise or removed by an organizer
     /// with a reason), free its seats and promote the waitlist in the same transaction.
     /// Returns the ended registration's former status, or `None` if there was none.
     pub async fn end_registration(
         &self,
         session_id: i64,
         enterprise_id: i64,
-        new_status: &str,
-        reason: Option<&str>,
-    ) -> Result<Option<String>, sqlx::Error> {
+        how: &EndReason,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RegistrationStatus>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let Some((id, status, seats)) =
             active_registration(&mut tx, session_id, enterprise_id).await?
@@ -307,13 +303,13 @@ impl Db {
         sqlx::query(
             "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?",
         )
-        .bind(new_status)
-        .bind(Utc::now())
-        .bind(reason)
+        .bind(how.status())
+        .bind(now)
+        .bind(how.reason())
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if status == "confirmed" {
+        if status == RegistrationStatus::Confirmed {
             sqlx::query(
                 "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?",
             )
@@ -322,16 +318,16 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
-        promote_waitlist(&mut tx, session_id).await?;
+        promote_waitlist(&mut tx, session_id, now).await?;
         tx.commit().await?;
         Ok(Some(status))
     }
 
     /// Confirmed and waitlisted registrations of a session, confirmed first, then the queue.
-    pub async fn roster(&self, session_id: i64) -> Result<Vec<RosterEntry>, sqlx::Error> {
-        let mut rows: Vec<RosterEntry> = sqlx::query_as(
+    pub async fn roster(&self, session_id: i64) -> Result<Vec<RosterRow>, sqlx::Error> {
+        let mut rows: Vec<RosterRow> = sqlx::query_as(
             "SELECT r.id AS registration_id, r.enterprise_id, e.name AS company, e.uscc, e.industry,
-                    e.contact_name, e.mobile, r.seats, r.attendees AS attendees_json, r.status,
+                    e.contact_name, e.mobile, r.seats, r.attendees, r.status,
                     r.created_at, r.confirmed_at
              FROM registrations r JOIN enterprises e ON e.user_id = r.enterprise_id
              WHERE r.session_id = ? AND r.status IN ('confirmed', 'waitlisted')
@@ -342,8 +338,7 @@ impl Db {
         .await?;
         let mut position = 0;
         for r in &mut rows {
-            r.attendees = serde_json::from_str(&r.attendees_json).unwrap_or_default();
-            if r.status == "waitlisted" {
+            if r.status == RegistrationStatus::Waitlisted {
                 position += 1;
                 r.position = Some(position);
             }

@@ -3,11 +3,12 @@
 use super::Db;
 use crate::schedule::planner::{Availability, Booked, ProgramCalendar, SlotRule};
 use crate::schedule::{
-    LecturerInput, SessionInput, SlotSpec, ValidLecturer, ValidProgram, ValidSession,
+    LecturerInput, SessionInput, SessionStatus, SlotSpec, ValidLecturer, ValidProgram, ValidSession,
 };
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -21,23 +22,25 @@ pub struct ProgramRow {
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
     pub timezone: String,
-    pub slots: String,
-    pub blackout_dates: String,
+    pub slots: Json<Vec<SlotSpec>>,
+    pub blackout_dates: Json<Vec<NaiveDate>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl ProgramRow {
+    /// The program's time zone. Validation admits only known zone names, so the fallback is
+    /// reached only by a row written outside pufa.
     pub fn tz(&self) -> Tz {
-        Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Asia::Shanghai)
+        Tz::from_str(&self.timezone).unwrap_or(crate::schedule::DEFAULT_TZ)
     }
 
     pub fn slot_specs(&self) -> Vec<SlotSpec> {
-        serde_json::from_str(&self.slots).unwrap_or_default()
+        self.slots.0.clone()
     }
 
     pub fn blackout_list(&self) -> Vec<NaiveDate> {
-        serde_json::from_str(&self.blackout_dates).unwrap_or_default()
+        self.blackout_dates.0.clone()
     }
 
     /// The planner's view of the program.
@@ -70,13 +73,13 @@ pub struct SessionRow {
     pub title: String,
     pub summary: String,
     pub category: String,
-    pub target_industries: String,
+    pub target_industries: Json<Vec<String>>,
     pub lecturer_id: i64,
     pub lecturer_name: String,
     pub lecturer_firm: String,
     pub lecturer_bio: String,
-    pub lecturer_weekdays: Option<String>,
-    pub lecturer_unavailable: String,
+    pub lecturer_weekdays: Option<Json<BTreeSet<u8>>>,
+    pub lecturer_unavailable: Json<BTreeSet<NaiveDate>>,
     pub lecturer_user_id: Option<i64>,
     pub minutes: i64,
     pub capacity: i64,
@@ -87,7 +90,7 @@ pub struct SessionRow {
     pub signup_closes_at: Option<DateTime<Utc>>,
     pub stream_url: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
-    pub status: String,
+    pub status: SessionStatus,
     pub sequence: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -108,11 +111,11 @@ impl SessionRow {
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.status == "cancelled"
+        self.status == SessionStatus::Cancelled
     }
 
     pub fn industries(&self) -> Vec<String> {
-        serde_json::from_str(&self.target_industries).unwrap_or_default()
+        self.target_industries.0.clone()
     }
 
     pub fn lecturer(&self) -> LecturerView {
@@ -126,11 +129,8 @@ impl SessionRow {
 
     pub fn availability(&self) -> Availability {
         Availability {
-            weekdays: self
-                .lecturer_weekdays
-                .as_deref()
-                .and_then(|w| serde_json::from_str::<BTreeSet<u8>>(w).ok()),
-            unavailable_dates: serde_json::from_str(&self.lecturer_unavailable).unwrap_or_default(),
+            weekdays: self.lecturer_weekdays.as_ref().map(|w| w.0.clone()),
+            unavailable_dates: self.lecturer_unavailable.0.clone(),
         }
     }
 
@@ -200,10 +200,6 @@ pub enum SessionUpdate {
     },
 }
 
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
 async fn upsert_lecturer(
     conn: &mut SqliteConnection,
     l: &ValidLecturer,
@@ -212,8 +208,8 @@ async fn upsert_lecturer(
         .availability
         .weekdays
         .as_ref()
-        .map(|w| json(&w.iter().collect::<Vec<_>>()));
-    let unavailable = json(&l.availability.unavailable_dates);
+        .map(|w| Json(w.iter().collect::<Vec<_>>()));
+    let unavailable = Json(&l.availability.unavailable_dates);
     let row = sqlx::query(
         "INSERT INTO lecturers (name, firm, bio, available_weekdays, unavailable_dates)
          VALUES (?, ?, ?, ?, ?)
@@ -234,8 +230,11 @@ async fn upsert_lecturer(
 }
 
 impl Db {
-    pub async fn insert_program(&self, p: &ValidProgram) -> Result<i64, sqlx::Error> {
-        let now = Utc::now();
+    pub async fn insert_program(
+        &self,
+        p: &ValidProgram,
+        now: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error> {
         let row = sqlx::query(
             "INSERT INTO programs
                (title, summary, starts_on, ends_on, timezone, slots, blackout_dates, created_at, updated_at)
@@ -246,8 +245,8 @@ impl Db {
         .bind(p.calendar.starts_on)
         .bind(p.calendar.ends_on)
         .bind(p.calendar.timezone.name())
-        .bind(json(&p.slot_specs()))
-        .bind(json(&p.calendar.blackout_dates))
+        .bind(Json(p.slot_specs()))
+        .bind(Json(&p.calendar.blackout_dates))
         .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
@@ -264,32 +263,34 @@ impl Db {
 
     /// All programs, latest first, with their number of (not cancelled) sessions.
     pub async fn programs(&self) -> Result<Vec<(ProgramRow, i64)>, sqlx::Error> {
-        let programs: Vec<ProgramRow> =
-            sqlx::query_as("SELECT * FROM programs ORDER BY starts_on DESC, id DESC")
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(programs.len());
-        for p in programs {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n FROM lecture_sessions WHERE program_id = ? AND status <> 'cancelled'",
-            )
-            .bind(p.id)
-            .fetch_one(&self.pool)
-            .await?;
-            let n: i64 = row.try_get("n")?;
-            out.push((p, n));
+        #[derive(sqlx::FromRow)]
+        struct Counted {
+            #[sqlx(flatten)]
+            program: ProgramRow,
+            session_count: i64,
         }
-        Ok(out)
+        let rows: Vec<Counted> = sqlx::query_as(
+            "SELECT p.*,
+                    (SELECT COUNT(*) FROM lecture_sessions s
+                      WHERE s.program_id = p.id AND s.status <> 'cancelled') AS session_count
+             FROM programs p ORDER BY p.starts_on DESC, p.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.program, r.session_count))
+            .collect())
     }
 
     pub async fn insert_session(
         &self,
         program_id: i64,
         s: &ValidSession,
+        now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let lecturer_id = upsert_lecturer(&mut tx, &s.lecturer).await?;
-        let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO lecture_sessions
                (program_id, title, summary, category, target_industries, lecturer_id, minutes,
@@ -301,7 +302,7 @@ impl Db {
         .bind(&s.title)
         .bind(&s.summary)
         .bind(&s.category)
-        .bind(json(&s.target_industries))
+        .bind(Json(&s.target_industries))
         .bind(lecturer_id)
         .bind(i64::from(s.minutes))
         .bind(s.capacity)
@@ -324,6 +325,7 @@ impl Db {
         &self,
         id: i64,
         s: &ValidSession,
+        now: DateTime<Utc>,
     ) -> Result<SessionUpdate, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let current = sqlx::query("SELECT confirmed_seats FROM lecture_sessions WHERE id = ?")
@@ -349,7 +351,7 @@ impl Db {
         .bind(&s.title)
         .bind(&s.summary)
         .bind(&s.category)
-        .bind(json(&s.target_industries))
+        .bind(Json(&s.target_industries))
         .bind(lecturer_id)
         .bind(i64::from(s.minutes))
         .bind(s.capacity)
@@ -358,22 +360,22 @@ impl Db {
         .bind(s.signup_closes_at)
         .bind(&s.stream_url)
         .bind(s.starts_at)
-        .bind(Utc::now())
+        .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        super::registrations::promote_waitlist(&mut tx, id).await?;
+        super::registrations::promote_waitlist(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(SessionUpdate::Saved)
     }
 
     /// Cancel a session: it leaves the timetable but stays in feeds as cancelled.
-    pub async fn cancel_session(&self, id: i64) -> Result<bool, sqlx::Error> {
+    pub async fn cancel_session(&self, id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = ?
              WHERE id = ? AND status <> 'cancelled'",
         )
-        .bind(Utc::now())
+        .bind(now)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -413,9 +415,9 @@ impl Db {
     pub async fn apply_placements(
         &self,
         placements: &[(i64, DateTime<Utc>)],
+        now: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let now = Utc::now();
         let mut placed = 0;
         for (id, at) in placements {
             let done = sqlx::query(

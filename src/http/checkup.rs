@@ -3,8 +3,8 @@
 
 use super::extract::{Json, Path};
 use super::pages::Layout;
-use super::programs::format_local;
 use super::session::{CsrfForm, CurrentUser};
+use super::views::format::zoned_zh as format_local;
 use super::AppState;
 use crate::accounts::{industry, Role, User};
 use crate::checkup::dashboard::{self, Dashboard, Entry};

@@ -4,8 +4,8 @@
 use super::extract::{Json, Path, Query};
 use super::media::may_watch;
 use super::pages::Layout;
-use super::programs::format_local;
 use super::session::{CsrfForm, CurrentUser, MaybeUser};
+use super::views::format::zoned_zh as format_local;
 use super::AppState;
 use crate::accounts::{industry, Role};
 use crate::archive::watch::{self, Ranges, WatchState};

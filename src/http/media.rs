@@ -2,7 +2,6 @@
 //! HLS files themselves, with access checks on every playlist and segment.
 
 use super::extract::{Json, Path};
-use super::programs::load_session;
 use super::session::{cookie, CurrentUser, MaybeUser, CSRF_COOKIE};
 use super::AppState;
 use crate::accounts::{Role, User};
@@ -102,7 +101,7 @@ pub async fn api_upload(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    load_session(&state, id).await?;
+    crate::app::schedule::session(&state.db, id).await?;
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assets;
 pub mod checkup;
 pub mod csv_export;
+pub mod error_map;
 pub mod errors;
 pub mod extract;
 pub mod lectures;
@@ -16,6 +17,7 @@ pub mod pages;
 pub mod programs;
 pub mod session;
 pub mod signups;
+pub mod views;
 
 use crate::config::Config;
 use crate::db::Db;

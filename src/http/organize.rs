@@ -1,26 +1,24 @@
 //! Organizer pages for planning the month: programs, sessions, the auto-scheduler, conflicts.
 
-use super::extract::Path;
+use super::extract::{Path, Query};
 use super::pages::Layout;
-use super::programs::{
-    conflict_error, create_session_checked, load_program, load_session, placement_conflicts,
-    propose_schedule, slots_text, update_session_checked, SessionItem,
-};
 use super::session::{CsrfForm, CurrentUser};
+use super::views::format;
+use super::views::timetable::{slots_text, SessionItem};
 use super::AppState;
 use crate::accounts::{industry, Role, User};
+use crate::app::schedule::{self as uc, ScheduleError};
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::{AppError, AppResult};
-use crate::validation::FieldErrors;
-use crate::schedule::conflicts::{self, Candidate};
 use crate::schedule::planner::Plan;
 use crate::schedule::{
-    validate_program, validate_session, weekday_zh, LecturerInput, ProgramInput, SessionInput,
-    SlotSpec, CATEGORIES,
+    validate_session, weekday_zh, LecturerInput, ProgramInput, SessionInput, SlotSpec, CATEGORIES,
+    DEFAULT_TZ,
 };
+use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -135,7 +133,7 @@ pub async fn new_program_page(layout: Layout, user: CurrentUser) -> AppResult<Pr
         summary: String::new(),
         starts_on: String::new(),
         ends_on: String::new(),
-        timezone: "Asia/Shanghai".into(),
+        timezone: DEFAULT_TZ.name().into(),
         slots: "周二 14:30 90\n周四 14:30 90".into(),
         blackout: String::new(),
         errors: FieldErrors::default(),
@@ -182,16 +180,13 @@ pub async fn create_program_form(
         blackout_dates: lines(&form.blackout),
     };
     let result = if errors.is_empty() {
-        validate_program(&input)
+        uc::create_program(&state.db, state.clock.now(), &input).await
     } else {
-        Err(errors)
+        Err(ScheduleError::Invalid(errors))
     };
     match result {
-        Ok(valid) => {
-            let id = state.db.insert_program(&valid).await?;
-            Ok(Redirect::to(&format!("/admin/programs/{id}")).into_response())
-        }
-        Err(errors) => Ok((
+        Ok(id) => Ok(Redirect::to(&format!("/admin/programs/{id}")).into_response()),
+        Err(ScheduleError::Invalid(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             ProgramFormPage {
                 layout,
@@ -206,6 +201,7 @@ pub async fn create_program_form(
             },
         )
             .into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -250,40 +246,22 @@ async fn admin_program_page(
     plan: Option<Plan>,
     notice: Option<String>,
 ) -> AppResult<AdminProgramPage> {
-    let program = load_program(state, id).await?;
+    let program = uc::program(&state.db, id).await?;
     let tz = program.tz();
-    let cal = program.calendar();
-    let sessions = state.db.program_sessions(id).await?;
-    let booked: Vec<_> = sessions
-        .iter()
-        .filter(|s| !s.is_cancelled())
-        .filter_map(SessionRow::booked)
+    let now = state.clock.now();
+    let sessions: Vec<(SessionRow, Vec<String>)> = uc::timetable_conflicts(&state.db, &program)
+        .await?
+        .into_iter()
+        .map(|(s, found)| (s, found.iter().map(|c| c.message_zh()).collect()))
         .collect();
-    let mut rows = Vec::new();
-    for s in &sessions {
-        let found = match s.starts_at {
-            Some(starts_at) if !s.is_cancelled() => conflicts::conflicts(
-                &cal,
-                &booked
-                    .iter()
-                    .filter(|b| b.session_id != s.id)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-                &Candidate {
-                    session_id: s.id,
-                    lecturer_id: s.lecturer_id,
-                    starts_at,
-                    minutes: s.minutes as u32,
-                    availability: s.availability(),
-                },
-            ),
-            _ => Vec::new(),
-        };
-        rows.push(AdminSessionRow {
-            item: SessionItem::new(s.clone(), tz, None),
-            conflicts: found.iter().map(|c| c.message_zh()).collect(),
-        });
-    }
+    let rows: Vec<AdminSessionRow> = sessions
+        .iter()
+        .map(|(s, conflicts)| AdminSessionRow {
+            item: SessionItem::new(s.clone(), tz, None, now),
+            conflicts: conflicts.clone(),
+        })
+        .collect();
+    let sessions: Vec<SessionRow> = sessions.into_iter().map(|(s, _)| s).collect();
     let title_of = |sid: i64| {
         sessions
             .iter()
@@ -298,7 +276,7 @@ async fn admin_program_page(
             .map(|p| ProposalRow {
                 session_id: p.session_id,
                 title: title_of(p.session_id),
-                outcome: super::programs::format_local(&p.starts_at.with_timezone(&tz)),
+                outcome: format::datetime_zh(&p.starts_at.with_timezone(&Utc), tz),
                 placed: true,
             })
             .collect();
@@ -371,15 +349,9 @@ pub async fn schedule_form(
     CsrfForm(form): CsrfForm<ScheduleForm>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let program = load_program(&state, id).await?;
-    let plan = propose_schedule(&state, &program).await?;
-    if form.action == "apply" {
-        let placements: Vec<_> = plan
-            .placed
-            .iter()
-            .map(|p| (p.session_id, p.starts_at.with_timezone(&Utc)))
-            .collect();
-        state.db.apply_placements(&placements).await?;
+    let apply = form.action == "apply";
+    let plan = uc::schedule(&state.db, state.clock.now(), id, apply).await?;
+    if apply {
         return Ok(Redirect::to(&format!("/admin/programs/{id}?notice=applied")).into_response());
     }
     Ok(admin_program_page(&state, layout, id, Some(plan), None)
@@ -657,7 +629,7 @@ pub async fn new_session_page(
     Path(id): Path<i64>,
 ) -> AppResult<SessionFormPage> {
     user.require(Role::Organizer)?;
-    let program = load_program(&state, id).await?;
+    let program = uc::program(&state.db, id).await?;
     let v = SessionFormValues {
         minutes: "90".into(),
         capacity: "100".into(),
@@ -700,40 +672,50 @@ async fn save_session_form(
             .await
         }
     };
-    let found = placement_conflicts(state, &program, session_id.unwrap_or(-1), &valid).await?;
+    let found = uc::placement_conflicts(&state.db, &program, session_id, &valid).await?;
     if pairs.get("action") == "check" {
         let list = found.iter().map(|c| c.message_zh()).collect();
         return show(v, FieldErrors::default(), Some(list), None, StatusCode::OK).await;
     }
-    if !found.is_empty() {
-        let e = conflict_error(&found);
-        let list = found.iter().map(|c| c.message_zh()).collect();
-        return show(
-            v,
-            FieldErrors::default(),
-            Some(list),
-            Some(e.detail()),
-            StatusCode::CONFLICT,
-        )
-        .await;
-    }
+    let now = state.clock.now();
     let result = match &existing {
-        Some(s) => update_session_checked(state, s, &input).await.map(|_| s.id),
-        None => create_session_checked(state, &program, &input).await,
+        Some(s) => uc::update_session(&state.db, now, s, &input)
+            .await
+            .map(|_| s.id),
+        None => uc::create_session(&state.db, now, &program, &input).await,
     };
     match result {
         Ok(_) => Ok(
             Redirect::to(&format!("/admin/programs/{}?notice=saved", program.id)).into_response(),
         ),
-        Err(e @ (AppError::Conflict { .. } | AppError::Validation(_))) => {
-            let status = e.status();
-            let errors = match &e {
-                AppError::Validation(errors) => errors.clone(),
-                _ => FieldErrors::default(),
-            };
-            show(v, errors, None, Some(e.detail()), status).await
+        Err(ScheduleError::Conflicts(found)) => {
+            let list = found.iter().map(|c| c.message_zh()).collect();
+            let e = AppError::from(ScheduleError::Conflicts(found));
+            show(
+                v,
+                FieldErrors::default(),
+                Some(list),
+                Some(e.detail()),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
-        Err(e) => Err(e),
+        Err(ScheduleError::Invalid(errors)) => {
+            let e = AppError::Validation(errors.clone());
+            show(v, errors, None, Some(e.detail()), e.status()).await
+        }
+        Err(e @ ScheduleError::CapacityBelowConfirmed { .. }) => {
+            let e = AppError::from(e);
+            show(
+                v,
+                FieldErrors::default(),
+                None,
+                Some(e.detail()),
+                e.status(),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -745,7 +727,7 @@ pub async fn create_session_form(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let program = load_program(&state, id).await?;
+    let program = uc::program(&state.db, id).await?;
     save_session_form(&state, layout, program, None, Pairs(pairs)).await
 }
 
@@ -756,8 +738,7 @@ pub async fn edit_session_page(
     Path(id): Path<i64>,
 ) -> AppResult<SessionFormPage> {
     user.require(Role::Organizer)?;
-    let session = load_session(&state, id).await?;
-    let program = load_program(&state, session.program_id).await?;
+    let (session, program) = uc::session_in_program(&state.db, id).await?;
     let account = match session.lecturer_user_id {
         Some(uid) => state
             .db
@@ -779,14 +760,10 @@ pub async fn update_session_form(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let session = load_session(&state, id).await?;
+    let (session, program) = uc::session_in_program(&state.db, id).await?;
     if session.is_cancelled() {
-        return Err(AppError::conflict(
-            "session_cancelled",
-            "该课程已取消，不能再修改",
-        ));
+        return Err(ScheduleError::SessionCancelled.into());
     }
-    let program = load_program(&state, session.program_id).await?;
     save_session_form(&state, layout, program, Some(session), Pairs(pairs)).await
 }
 
@@ -797,8 +774,7 @@ pub async fn cancel_session_form(
     CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let session = load_session(&state, id).await?;
-    state.db.cancel_session(id).await?;
+    let session = uc::cancel_session(&state.db, state.clock.now(), id).await?;
     Ok(Redirect::to(&format!(
         "/admin/programs/{}?notice=cancelled",
         session.program_id

@@ -1,11 +1,13 @@
 //! The base layout, the home page, "我的" and health.
 
 use super::session::{CsrfToken, MaybeUser};
+use super::views::format;
 use super::AppState;
 use crate::accounts::{industry, User};
 use crate::db::accounts::Enterprise;
 use crate::db::registrations::MyRegistration;
 use crate::error::{AppError, AppResult};
+use crate::schedule::DEFAULT_TZ;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{FromRef, FromRequestParts, State};
@@ -78,7 +80,7 @@ pub struct MePage {
     pub enterprise: Option<Enterprise>,
     pub industry_name: String,
     pub courses: Vec<MyCourse>,
-    pub lawyer_sessions: Vec<super::programs::SessionItem>,
+    pub lawyer_sessions: Vec<super::views::timetable::SessionItem>,
     pub calendar_url: String,
     pub notice: Option<String>,
 }
@@ -123,11 +125,8 @@ pub async fn me(
     let mut calendar_url = String::new();
     if let Some(e) = &enterprise {
         for reg in state.db.my_registrations(e.id).await? {
-            let tz = chrono_tz::Tz::from_str(&reg.timezone).unwrap_or(chrono_tz::Asia::Shanghai);
-            let when = reg
-                .starts_at
-                .map(|t| super::programs::format_local(&t.with_timezone(&tz)))
-                .unwrap_or_else(|| "时间待定".into());
+            let tz = chrono_tz::Tz::from_str(&reg.timezone).unwrap_or(DEFAULT_TZ);
+            let when = format::when_zh(reg.starts_at.as_ref(), tz);
             let lecture = match state.db.lecture_of_session(reg.session_id).await? {
                 Some(l) if l.is_published() => {
                     let watched = state
@@ -164,14 +163,15 @@ pub async fn me(
     }
     let mut lawyer_sessions = Vec::new();
     if user.is_lawyer() {
+        let now = state.clock.now();
         for row in state.db.lawyer_sessions(user.id).await? {
-            let tz = state
-                .db
-                .program(row.program_id)
-                .await?
-                .map(|p| p.tz())
-                .unwrap_or(chrono_tz::Asia::Shanghai);
-            lawyer_sessions.push(super::programs::SessionItem::new(row, tz, None));
+            let program = crate::app::schedule::program(&state.db, row.program_id).await?;
+            lawyer_sessions.push(super::views::timetable::SessionItem::new(
+                row,
+                program.tz(),
+                None,
+                now,
+            ));
         }
     }
     let notice = match (q.notice.as_deref(), q.welcome.as_deref()) {

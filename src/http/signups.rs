@@ -1,21 +1,25 @@
-//! Sign-ups: the session page, signing up and cancelling, "我的课程", rosters and CSV export.
+//! Sign-ups: the session page, signing up and cancelling, rosters and CSV export. Every handler
+//! calls the same use case as its twin in [`crate::app::signup`].
 
-use super::extract::{Json, OptionalJson, Path};
+use super::extract::{Json, OptionalJson, Path, Query};
 use super::pages::Layout;
-use super::programs::{load_program, load_session, SessionItem, SessionView};
-use super::session::{CsrfForm, CurrentUser, MaybeUser};
+use super::session::{CsrfForm, CurrentUser};
+use super::views::format;
+use super::views::timetable::SessionItem;
 use super::AppState;
-use crate::accounts::{Role, User};
-use crate::db::registrations::{RegistrationState, RosterEntry, SignupResult};
-use crate::db::schedule::SessionRow;
+use crate::app::schedule as schedule_uc;
+use crate::app::signup::{self as uc, RosterLine};
+use crate::db::registrations::RegistrationState;
 use crate::error::{AppError, AppResult};
-use crate::signup::{self, Window};
+use crate::schedule::is_live_now;
+use crate::signup::RegistrationStatus;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// A sign-up request.
@@ -45,8 +49,7 @@ impl Default for SignupRequest {
 /// Answer to a sign-up.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignupAnswer {
-    /// `confirmed` or `waitlisted`.
-    pub status: String,
+    pub status: RegistrationStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     pub seats: i64,
@@ -64,47 +67,49 @@ impl From<RegistrationState> for SignupAnswer {
     }
 }
 
-/// Only the organizers and the session's own lecturer see its roster.
-fn can_see_roster(user: &User, session: &SessionRow) -> bool {
-    user.role == Role::Organizer
-        || (user.role == Role::Lawyer && session.lecturer_user_id == Some(user.id))
+/// A row of a session's roster as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RosterEntry {
+    pub registration_id: i64,
+    pub enterprise_id: i64,
+    pub company: String,
+    pub uscc: String,
+    pub industry: String,
+    pub contact_name: String,
+    pub mobile: String,
+    pub seats: i64,
+    pub status: RegistrationStatus,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Waitlist position (waitlisted rows).
+    pub position: Option<i64>,
+    pub attendees: Vec<String>,
+    /// Share of the recording this enterprise watched (0..1), once there is a recording.
+    pub watched_share: Option<f64>,
+    /// Whether the share reached the attendance threshold.
+    pub attended: Option<bool>,
 }
 
-/// Validate and perform a sign-up for the enterprise `user`.
-async fn sign_up(
-    state: &AppState,
-    user: &User,
-    session_id: i64,
-    seats: i64,
-    attendees: &[String],
-) -> AppResult<(RegistrationState, bool)> {
-    if user.role != Role::Enterprise {
-        return Err(AppError::Forbidden);
-    }
-    let session = load_session(state, session_id).await?;
-    let window = Window {
-        cancelled: session.is_cancelled(),
-        opens_at: session.signup_opens_at,
-        closes_at: session.signup_closes_at,
-        starts_at: session.starts_at,
-    };
-    if let Err(refusal) = signup::check_window(&window, Utc::now()) {
-        // an existing sign-up is returned as it is, even after the window closed
-        if let Some(existing) = state.db.registration_state(session_id, user.id).await? {
-            return Ok((existing, false));
+impl From<RosterLine> for RosterEntry {
+    fn from(line: RosterLine) -> Self {
+        let r = line.row;
+        RosterEntry {
+            registration_id: r.registration_id,
+            enterprise_id: r.enterprise_id,
+            company: r.company,
+            uscc: r.uscc,
+            industry: r.industry,
+            contact_name: r.contact_name,
+            mobile: r.mobile,
+            seats: r.seats,
+            status: r.status,
+            created_at: r.created_at,
+            confirmed_at: r.confirmed_at,
+            position: r.position,
+            attendees: r.attendees.0,
+            watched_share: line.attendance.map(|(share, _)| share),
+            attended: line.attendance.map(|(_, attended)| attended),
         }
-        let tz = load_program(state, session.program_id).await?.tz();
-        return Err(AppError::conflict(refusal.code(), refusal.message_zh(tz)));
-    }
-    let names = signup::check_request(seats, session.max_seats_per_enterprise, attendees)
-        .map_err(|(field, msg)| AppError::field(field, msg))?;
-    match state.db.sign_up(session_id, user.id, seats, &names).await? {
-        SignupResult::Registered(state, created) => Ok((state, created)),
-        SignupResult::SessionNotFound => Err(AppError::NotFound),
-        SignupResult::SessionCancelled => Err(AppError::conflict(
-            "session_cancelled",
-            "该课程已取消，无法报名",
-        )),
     }
 }
 
@@ -121,7 +126,15 @@ pub async fn api_sign_up(
     Path(id): Path<i64>,
     OptionalJson(req): OptionalJson<SignupRequest>,
 ) -> AppResult<Response> {
-    let (reg, created) = sign_up(&state, &user, id, req.seats, &req.attendees).await?;
+    let (reg, created) = uc::sign_up(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        req.seats,
+        &req.attendees,
+    )
+    .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -139,18 +152,8 @@ pub async fn api_cancel_mine(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    if user.role != Role::Enterprise {
-        return Err(AppError::Forbidden);
-    }
-    load_session(&state, id).await?;
-    match state
-        .db
-        .end_registration(id, user.id, "cancelled", None)
-        .await?
-    {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(AppError::NotFound),
-    }
+    uc::cancel(&state.db, state.clock.now(), &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -167,58 +170,20 @@ pub struct RemovalRequest {
     responses((status = 204), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn api_remove(
     State(state): State<AppState>,
-    user: CurrentUser,
+    CurrentUser(user): CurrentUser,
     Path((id, enterprise_id)): Path<(i64, i64)>,
     Json(req): Json<RemovalRequest>,
 ) -> AppResult<StatusCode> {
-    user.require(Role::Organizer)?;
-    remove(&state, id, enterprise_id, &req.reason).await?;
+    uc::remove(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        enterprise_id,
+        &req.reason,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn remove(state: &AppState, id: i64, enterprise_id: i64, reason: &str) -> AppResult<()> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err(AppError::field(
-            "reason",
-            "请填写移除原因（不超过200个字符）",
-        ));
-    }
-    load_session(state, id).await?;
-    match state
-        .db
-        .end_registration(id, enterprise_id, "removed", Some(reason))
-        .await?
-    {
-        Some(_) => Ok(()),
-        None => Err(AppError::NotFound),
-    }
-}
-
-/// Fill in how much of the session's recording each enterprise watched.
-async fn attach_attendance(
-    state: &AppState,
-    session_id: i64,
-    entries: &mut [RosterEntry],
-) -> AppResult<()> {
-    let Some(lecture) = state.db.lecture_of_session(session_id).await? else {
-        return Ok(());
-    };
-    let Some(duration) = lecture.duration_s.filter(|d| *d > 0.0) else {
-        return Ok(());
-    };
-    for e in entries.iter_mut() {
-        let watched = state
-            .db
-            .watch(e.enterprise_id, lecture.id)
-            .await?
-            .map(|w| w.watched_s)
-            .unwrap_or(0.0);
-        let share = (watched / duration).clamp(0.0, 1.0);
-        e.watched_share = Some(share);
-        e.attended = Some(share >= state.config.attendance_share);
-    }
-    Ok(())
 }
 
 /// The roster (organizers, and the session's lecturer).
@@ -230,13 +195,8 @@ pub async fn api_roster(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Vec<RosterEntry>>> {
-    let session = load_session(&state, id).await?;
-    if !can_see_roster(&user, &session) {
-        return Err(AppError::Forbidden);
-    }
-    let mut rows = state.db.roster(id).await?;
-    attach_attendance(&state, id, &mut rows).await?;
-    Ok(Json(rows))
+    let (_, _, lines) = uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    Ok(Json(lines.into_iter().map(RosterEntry::from).collect()))
 }
 
 // ---------- pages ----------
@@ -276,24 +236,22 @@ fn notice_text(code: Option<&str>) -> Option<String> {
 async fn session_page_for(
     state: &AppState,
     layout: Layout,
-    user: Option<&User>,
     id: i64,
     notice: Option<String>,
     error: Option<String>,
 ) -> AppResult<SessionPage> {
-    let session = load_session(state, id).await?;
-    let program = load_program(state, session.program_id).await?;
-    let enterprise_id = user.filter(|u| u.is_enterprise()).map(|u| u.id);
+    let user = layout.user.clone();
+    let (session, program) = schedule_uc::session_in_program(&state.db, id).await?;
+    let enterprise_id = user.as_ref().filter(|u| u.is_enterprise()).map(|u| u.id);
     let mine = match enterprise_id {
         Some(e) => state.db.registration_state(id, e).await?,
         None => None,
     };
-    let can_roster = user.is_some_and(|u| can_see_roster(u, &session));
-    let now = Utc::now();
-    let live_now = session.starts_at.is_some_and(|s| {
-        let end = s + chrono::Duration::minutes(session.minutes);
-        now >= s - chrono::Duration::minutes(15) && now <= end
-    }) && !session.is_cancelled();
+    let can_roster = user
+        .as_ref()
+        .is_some_and(|u| uc::may_read_roster(u, &session));
+    let now = state.clock.now();
+    let live_now = is_live_now(session.starts_at, session.minutes, session.status, now);
     let lecture_id = state
         .db
         .lecture_of_session(id)
@@ -303,7 +261,7 @@ async fn session_page_for(
     Ok(SessionPage {
         layout,
         lecture_id,
-        item: SessionItem::new(session, program.tz(), mine),
+        item: SessionItem::new(session, program.tz(), mine, now),
         program_title: program.title,
         is_enterprise: enterprise_id.is_some(),
         can_roster,
@@ -316,19 +274,10 @@ async fn session_page_for(
 pub async fn session_page(
     State(state): State<AppState>,
     layout: Layout,
-    MaybeUser(user): MaybeUser,
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<SessionPage> {
-    session_page_for(
-        &state,
-        layout,
-        user.as_ref(),
-        id,
-        notice_text(q.notice.as_deref()),
-        None,
-    )
-    .await
+    session_page_for(&state, layout, id, notice_text(q.notice.as_deref()), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,11 +301,12 @@ pub async fn signup_form(
         .split(['\n', ',', '，', '、'])
         .map(str::to_string)
         .collect();
-    match sign_up(&state, &user, id, seats, &attendees).await {
+    let outcome = uc::sign_up(&state.db, state.clock.now(), &user, id, seats, &attendees).await;
+    match outcome.map_err(AppError::from) {
         Ok((reg, created)) => {
             let code = if !created {
                 "unchanged"
-            } else if reg.status == "confirmed" {
+            } else if reg.is_confirmed() {
                 "confirmed"
             } else {
                 "waitlisted"
@@ -365,8 +315,7 @@ pub async fn signup_form(
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict { .. })) => {
             let status = e.status();
-            let page =
-                session_page_for(&state, layout, Some(&user), id, None, Some(e.detail())).await?;
+            let page = session_page_for(&state, layout, id, None, Some(e.detail())).await?;
             Ok((status, page).into_response())
         }
         Err(e) => Err(e),
@@ -379,13 +328,7 @@ pub async fn cancel_form(
     Path(id): Path<i64>,
     CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
-    if user.role != Role::Enterprise {
-        return Err(AppError::Forbidden);
-    }
-    state
-        .db
-        .end_registration(id, user.id, "cancelled", None)
-        .await?;
+    uc::cancel(&state.db, state.clock.now(), &user, id).await?;
     Ok(Redirect::to("/me?notice=cancelled").into_response())
 }
 
@@ -398,25 +341,25 @@ pub struct RosterPage {
     pub entries: Vec<RosterEntry>,
     pub can_remove: bool,
     pub notice: Option<String>,
+    /// The program's zone, in which times are shown.
+    pub tz: Tz,
 }
 
 impl RosterPage {
     pub fn confirmed(&self) -> Vec<&RosterEntry> {
         self.entries
             .iter()
-            .filter(|e| e.status == "confirmed")
+            .filter(|e| e.status == RegistrationStatus::Confirmed)
             .collect()
     }
     pub fn waitlist(&self) -> Vec<&RosterEntry> {
         self.entries
             .iter()
-            .filter(|e| e.status == "waitlisted")
+            .filter(|e| e.status == RegistrationStatus::Waitlisted)
             .collect()
     }
-    pub fn local(&self, t: &chrono::DateTime<Utc>) -> String {
-        t.with_timezone(&chrono_tz::Asia::Shanghai)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
+    pub fn local(&self, t: &DateTime<Utc>) -> String {
+        format::timestamp(t, self.tz)
     }
 }
 
@@ -427,20 +370,17 @@ pub async fn roster_page(
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<RosterPage> {
-    let session = load_session(&state, id).await?;
-    if !can_see_roster(&user, &session) {
-        return Err(AppError::Forbidden);
-    }
-    let program = load_program(&state, session.program_id).await?;
-    let mut entries = state.db.roster(id).await?;
-    attach_attendance(&state, id, &mut entries).await?;
+    let (session, program, lines) =
+        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let tz = program.tz();
     Ok(RosterPage {
         layout,
-        item: SessionItem::new(session, program.tz(), None),
+        item: SessionItem::new(session, tz, None, state.clock.now()),
         program_title: program.title,
-        entries,
+        entries: lines.into_iter().map(RosterEntry::from).collect(),
         can_remove: user.is_organizer(),
         notice: notice_text(q.notice.as_deref()),
+        tz,
     })
 }
 
@@ -454,12 +394,19 @@ pub struct RemovalForm {
 
 pub async fn remove_form(
     State(state): State<AppState>,
-    user: CurrentUser,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<RemovalForm>,
 ) -> AppResult<Response> {
-    user.require(Role::Organizer)?;
-    remove(&state, id, form.enterprise_id, &form.reason).await?;
+    uc::remove(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        form.enterprise_id,
+        &form.reason,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/sessions/{id}/roster?notice=removed")).into_response())
 }
 
@@ -469,11 +416,9 @@ pub async fn roster_csv(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let session = load_session(&state, id).await?;
-    if !can_see_roster(&user, &session) {
-        return Err(AppError::Forbidden);
-    }
-    let entries = state.db.roster(id).await?;
+    let (_, program, lines) =
+        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let tz = program.tz();
     let header: Vec<String> = [
         "状态",
         "候补顺位",
@@ -489,16 +434,12 @@ pub async fn roster_csv(
     .iter()
     .map(|h| h.to_string())
     .collect();
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Vec<String>> = lines
         .iter()
-        .map(|e| {
+        .map(|line| {
+            let e = &line.row;
             vec![
-                if e.status == "confirmed" {
-                    "已确认"
-                } else {
-                    "候补"
-                }
-                .to_string(),
+                e.status.label_zh().to_string(),
                 e.position.map(|p| p.to_string()).unwrap_or_default(),
                 e.company.clone(),
                 e.uscc.clone(),
@@ -506,18 +447,10 @@ pub async fn roster_csv(
                 e.contact_name.clone(),
                 e.mobile.clone(),
                 e.seats.to_string(),
-                e.attendees.join("、"),
-                e.created_at
-                    .with_timezone(&chrono_tz::Asia::Shanghai)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
+                e.attendees.0.join("、"),
+                format::timestamp(&e.created_at, tz),
             ]
         })
         .collect();
     super::csv_export::download(&format!("roster-session-{id}.csv"), &header, &rows)
-}
-
-/// Sessions and seat totals for views that need the API shape.
-pub fn view(s: &SessionRow, tz: chrono_tz::Tz) -> SessionView {
-    SessionView::from_row(s, tz)
 }

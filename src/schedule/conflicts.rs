@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 /// A session at a hand-chosen time, to be checked against the program.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    /// Session id; a session never conflicts with itself.
-    pub session_id: i64,
-    /// The lecturer giving the session.
-    pub lecturer_id: i64,
+    /// Session id, absent for a session not saved yet; a session never conflicts with itself.
+    pub session_id: Option<i64>,
+    /// The lecturer giving the session, absent for a lecturer not known yet.
+    pub lecturer_id: Option<i64>,
     /// Chosen start instant.
     pub starts_at: DateTime<Utc>,
     /// Length in minutes.
@@ -101,12 +101,12 @@ pub fn conflicts(cal: &ProgramCalendar, others: &[Booked], candidate: &Candidate
     let span = Span::of(&candidate.starts_at, candidate.minutes);
     let mut overlapping: Vec<&Booked> = others
         .iter()
-        .filter(|b| b.session_id != candidate.session_id)
+        .filter(|b| Some(b.session_id) != candidate.session_id)
         .filter(|b| Span::of(&b.starts_at, b.minutes).overlaps(span))
         .collect();
     overlapping.sort_by_key(|b| (b.starts_at, b.session_id));
     for b in overlapping {
-        found.push(if b.lecturer_id == candidate.lecturer_id {
+        found.push(if Some(b.lecturer_id) == candidate.lecturer_id {
             Conflict::LecturerDoubleBooked {
                 session_id: b.session_id,
             }
@@ -180,8 +180,8 @@ mod tests {
 
     fn candidate(starts_at: DateTime<Utc>) -> Candidate {
         Candidate {
-            session_id: 1,
-            lecturer_id: 10,
+            session_id: Some(1),
+            lecturer_id: Some(10),
             starts_at,
             minutes: 90,
             availability: Availability::default(),

@@ -32,6 +32,58 @@ pub const CATEGORIES: [&str; 12] = [
     "信用修复",
 ];
 
+/// Whether a session still takes place (the `lecture_sessions.status` CHECK constraint).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Scheduled,
+    /// Cancelled by an organizer; it stays in calendar feeds as cancelled.
+    Cancelled,
+}
+
+impl SessionStatus {
+    /// The value stored in the database and sent in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Scheduled => "scheduled",
+            SessionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// How pages name the state.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SessionStatus::Scheduled => "已排期",
+            SessionStatus::Cancelled => "已取消",
+        }
+    }
+}
+
+/// The zone used where no program's own zone applies (an enterprise's feed across programs)
+/// and the default for new programs.
+pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Shanghai;
+
+/// Minutes before the start from which a session counts as live ("直播中" and the live link).
+pub const LIVE_LEAD_MINUTES: i64 = 15;
+
+/// True from [`LIVE_LEAD_MINUTES`] before the start until the scheduled end of a placed,
+/// not-cancelled session.
+pub fn is_live_now(
+    starts_at: Option<DateTime<Utc>>,
+    minutes: i64,
+    status: SessionStatus,
+    now: DateTime<Utc>,
+) -> bool {
+    status == SessionStatus::Scheduled
+        && starts_at.is_some_and(|s| {
+            let end = s + chrono::Duration::minutes(minutes);
+            now >= s - chrono::Duration::minutes(LIVE_LEAD_MINUTES) && now <= end
+        })
+}
+
 pub fn is_category(s: &str) -> bool {
     CATEGORIES.contains(&s)
 }
@@ -581,6 +633,22 @@ impl SessionPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_window_opens_before_the_start_and_closes_at_the_end() {
+        let start = Utc
+            .with_ymd_and_hms(2026, 12, 1, 6, 30, 0)
+            .single()
+            .expect("time");
+        let at = |m: i64| start + chrono::Duration::minutes(m);
+        let live = |m, status| is_live_now(Some(start), 90, status, at(m));
+        assert!(!live(-16, SessionStatus::Scheduled));
+        assert!(live(-15, SessionStatus::Scheduled));
+        assert!(live(90, SessionStatus::Scheduled));
+        assert!(!live(91, SessionStatus::Scheduled));
+        assert!(!live(10, SessionStatus::Cancelled));
+        assert!(!is_live_now(None, 90, SessionStatus::Scheduled, start));
+    }
 
     fn program() -> ProgramInput {
         ProgramInput {

@@ -1470,8 +1470,8 @@ mod proptests {
         for p in &plan.placed {
             let s = by_id[&p.session_id];
             let candidate = Candidate {
-                session_id: s.id,
-                lecturer_id: s.lecturer_id,
+                session_id: Some(s.id),
+                lecturer_id: Some(s.lecturer_id),
                 starts_at: p.starts_at.with_timezone(&Utc),
                 minutes: s.minutes,
                 availability: s.availability.clone(),

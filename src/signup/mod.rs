@@ -1,8 +1,159 @@
-//! Sign-up rules: the window, seat limits, attendee names. Plain functions; the transaction
-//! that enforces capacity lives in `db::registrations`.
+//! Sign-up rules: the window, seat limits, attendee names, where a new sign-up goes, which
+//! waitlisted entries a free seat promotes, and who may read a roster. Plain functions; the
+//! transaction that applies them under the session's lock lives in `db::registrations`.
 
+use crate::accounts::Role;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// The state of a registration (the `registrations.status` CHECK constraint).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationStatus {
+    /// Holds its seats.
+    Confirmed,
+    /// In the queue for seats.
+    Waitlisted,
+    /// Withdrawn by the enterprise.
+    Cancelled,
+    /// Removed by an organizer, with a reason.
+    Removed,
+}
+
+impl RegistrationStatus {
+    /// The value stored in the database and sent in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationStatus::Confirmed => "confirmed",
+            RegistrationStatus::Waitlisted => "waitlisted",
+            RegistrationStatus::Cancelled => "cancelled",
+            RegistrationStatus::Removed => "removed",
+        }
+    }
+
+    /// How pages name the state.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            RegistrationStatus::Confirmed => "已确认",
+            RegistrationStatus::Waitlisted => "候补",
+            RegistrationStatus::Cancelled => "已取消",
+            RegistrationStatus::Removed => "已移除",
+        }
+    }
+
+    /// The CSS class of the state's badge.
+    pub fn css(self) -> &'static str {
+        match self {
+            RegistrationStatus::Confirmed => "ok",
+            RegistrationStatus::Waitlisted => "wait",
+            RegistrationStatus::Cancelled | RegistrationStatus::Removed => "muted",
+        }
+    }
+
+    /// Confirmed or waitlisted: the registration still counts.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            RegistrationStatus::Confirmed | RegistrationStatus::Waitlisted
+        )
+    }
+}
+
+/// How an active registration ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The enterprise withdrew.
+    Cancelled,
+    /// An organizer removed it; the reason is kept for organizers.
+    Removed { reason: String },
+}
+
+impl EndReason {
+    /// The status the registration ends in.
+    pub fn status(&self) -> RegistrationStatus {
+        match self {
+            EndReason::Cancelled => RegistrationStatus::Cancelled,
+            EndReason::Removed { .. } => RegistrationStatus::Removed,
+        }
+    }
+
+    /// The organizer's reason, if any.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            EndReason::Cancelled => None,
+            EndReason::Removed { reason } => Some(reason),
+        }
+    }
+}
+
+/// Longest removal reason an organizer may write.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// A removal reason: trimmed, not empty, at most [`MAX_REASON_CHARS`] characters.
+pub fn check_reason(reason: &str) -> Result<String, (&'static str, String)> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err((
+            "reason",
+            format!("请填写移除原因（不超过{MAX_REASON_CHARS}个字符）"),
+        ));
+    }
+    Ok(reason.to_string())
+}
+
+/// Where a new sign-up goes when the counts alone decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Nobody is waiting and the seats fit.
+    Confirm,
+    /// No seat is free: it joins the tail of the queue at `position`.
+    Waitlist { position: i64 },
+    /// Some seats are free but others are waiting: it joins the queue and the queue is walked
+    /// (see [`promotions`]).
+    WalkQueue,
+}
+
+/// Where a new sign-up for `seats` goes with `free` seats and `waiting` entries queued.
+/// With nobody waiting the queue walk reduces to "confirmed if it fits"; with no free seat it
+/// reduces to "joins the tail"; only the mixed case walks the queue.
+pub fn place(free: i64, waiting: i64, seats: i64) -> Placement {
+    if waiting == 0 && seats <= free {
+        Placement::Confirm
+    } else if free <= 0 {
+        Placement::Waitlist {
+            position: waiting + 1,
+        }
+    } else {
+        Placement::WalkQueue
+    }
+}
+
+/// The waitlisted entries `(id, seats)`, in queue order, that `free` seats confirm: first come,
+/// first served, every entry that fits is confirmed. An entry needing more seats than are free
+/// keeps its place at the head while smaller entries behind it take seats that would otherwise
+/// stay empty.
+pub fn promotions(mut free: i64, queue: &[(i64, i64)]) -> Vec<i64> {
+    let mut promoted = Vec::new();
+    for &(id, seats) in queue {
+        if free <= 0 {
+            break;
+        }
+        if seats <= free {
+            free -= seats;
+            promoted.push(id);
+        }
+    }
+    promoted
+}
+
+/// Only organizers and the session's own lecturer (its linked lawyer account) read a roster.
+pub fn may_read_roster(role: Role, user_id: i64, lecturer_user_id: Option<i64>) -> bool {
+    role == Role::Organizer || (role == Role::Lawyer && lecturer_user_id == Some(user_id))
+}
 
 /// Why a sign-up is refused before it reaches the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +300,36 @@ mod tests {
         assert!(Refusal::Closed { closed_at: t(8) }
             .message_zh(chrono_tz::Asia::Shanghai)
             .contains("16:00"));
+    }
+
+    #[test]
+    fn placement_by_counts() {
+        assert_eq!(place(5, 0, 2), Placement::Confirm);
+        assert_eq!(place(0, 3, 1), Placement::Waitlist { position: 4 });
+        assert_eq!(place(2, 1, 1), Placement::WalkQueue);
+        assert_eq!(place(1, 0, 2), Placement::WalkQueue);
+    }
+
+    #[test]
+    fn promotions_let_small_entries_pass_a_large_head() {
+        assert_eq!(promotions(3, &[(1, 4), (2, 2), (3, 1), (4, 1)]), vec![2, 3]);
+        assert_eq!(promotions(0, &[(1, 1)]), Vec::<i64>::new());
+        assert_eq!(promotions(4, &[(1, 4), (2, 1)]), vec![1]);
+    }
+
+    #[test]
+    fn roster_readers() {
+        assert!(may_read_roster(Role::Organizer, 1, None));
+        assert!(may_read_roster(Role::Lawyer, 7, Some(7)));
+        assert!(!may_read_roster(Role::Lawyer, 7, Some(8)));
+        assert!(!may_read_roster(Role::Enterprise, 7, Some(7)));
+    }
+
+    #[test]
+    fn removal_reason() {
+        assert!(check_reason("  ").is_err());
+        assert!(check_reason(&"很".repeat(201)).is_err());
+        assert_eq!(check_reason(" 重复报名 "), Ok("重复报名".to_string()));
     }
 
     #[test]

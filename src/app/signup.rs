@@ -1,0 +1,186 @@
+//! Signing up for a session, cancelling, removals by organizers, and rosters.
+
+use crate::accounts::{Role, User};
+use crate::db::registrations::{RegistrationState, RosterRow, SignupResult};
+use crate::db::schedule::{ProgramRow, SessionRow};
+use crate::db::Db;
+use crate::signup::{self, EndReason, Refusal, Window};
+use crate::validation::FieldErrors;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+/// What can go wrong with a sign-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// Only enterprises sign up; only organizers and the session's lawyer read rosters.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such session, or no active registration to end.
+    #[error("not found")]
+    NotFound,
+    /// The sign-up window refuses it; times in the message are in the program's zone.
+    #[error("refused: {0:?}")]
+    Refused(Refusal, Tz),
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for SignupError {
+    fn from(e: sqlx::Error) -> Self {
+        SignupError::Internal(e.into())
+    }
+}
+
+impl From<super::schedule::ScheduleError> for SignupError {
+    fn from(e: super::schedule::ScheduleError) -> Self {
+        match e {
+            super::schedule::ScheduleError::NotFound => SignupError::NotFound,
+            other => SignupError::Internal(other.into()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, SignupError>;
+
+/// The sign-up window of a stored session.
+pub fn window_of(s: &SessionRow) -> Window {
+    Window {
+        cancelled: s.is_cancelled(),
+        opens_at: s.signup_opens_at,
+        closes_at: s.signup_closes_at,
+        starts_at: s.starts_at,
+    }
+}
+
+/// Whether the session takes sign-ups at `now`, with the reason in Chinese when it does not.
+pub fn open_for_signup(
+    s: &SessionRow,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> std::result::Result<(), String> {
+    signup::check_window(&window_of(s), now).map_err(|r| r.message_zh(tz))
+}
+
+/// Sign the enterprise `user` up for `seats` seats. Returns the registration and whether it is
+/// new; an existing sign-up is returned unchanged, even after the window closed.
+pub async fn sign_up(
+    db: &Db,
+    now: DateTime<Utc>,
+    user: &User,
+    session_id: i64,
+    seats: i64,
+    attendees: &[String],
+) -> Result<(RegistrationState, bool)> {
+    if user.role != Role::Enterprise {
+        return Err(SignupError::Forbidden);
+    }
+    let session = super::schedule::session(db, session_id).await?;
+    if let Err(refusal) = signup::check_window(&window_of(&session), now) {
+        if let Some(existing) = db.registration_state(session_id, user.id).await? {
+            return Ok((existing, false));
+        }
+        let tz = super::schedule::program(db, session.program_id).await?.tz();
+        return Err(SignupError::Refused(refusal, tz));
+    }
+    let names = signup::check_request(seats, session.max_seats_per_enterprise, attendees)
+        .map_err(|(field, msg)| SignupError::Invalid(FieldErrors::single(field, msg)))?;
+    match db.sign_up(session_id, user.id, seats, &names, now).await? {
+        SignupResult::Registered(state, created) => Ok((state, created)),
+        SignupResult::SessionNotFound => Err(SignupError::NotFound),
+        // cancelled between the window check and the transaction
+        SignupResult::SessionCancelled => Err(SignupError::Refused(
+            Refusal::Cancelled,
+            crate::schedule::DEFAULT_TZ,
+        )),
+    }
+}
+
+/// The enterprise `user` withdraws its sign-up; the waitlist moves up in the same
+/// transaction. `NotFound` when it had no active sign-up.
+pub async fn cancel(db: &Db, now: DateTime<Utc>, user: &User, session_id: i64) -> Result<()> {
+    if user.role != Role::Enterprise {
+        return Err(SignupError::Forbidden);
+    }
+    super::schedule::session(db, session_id).await?;
+    db.end_registration(session_id, user.id, &EndReason::Cancelled, now)
+        .await?
+        .map(|_| ())
+        .ok_or(SignupError::NotFound)
+}
+
+/// An organizer removes an enterprise's registration with a reason.
+pub async fn remove(
+    db: &Db,
+    now: DateTime<Utc>,
+    user: &User,
+    session_id: i64,
+    enterprise_id: i64,
+    reason: &str,
+) -> Result<()> {
+    if user.role != Role::Organizer {
+        return Err(SignupError::Forbidden);
+    }
+    let reason = signup::check_reason(reason)
+        .map_err(|(field, msg)| SignupError::Invalid(FieldErrors::single(field, msg)))?;
+    super::schedule::session(db, session_id).await?;
+    db.end_registration(
+        session_id,
+        enterprise_id,
+        &EndReason::Removed { reason },
+        now,
+    )
+    .await?
+    .map(|_| ())
+    .ok_or(SignupError::NotFound)
+}
+
+/// May `user` read the roster of `session`?
+pub fn may_read_roster(user: &User, session: &SessionRow) -> bool {
+    signup::may_read_roster(user.role, user.id, session.lecturer_user_id)
+}
+
+/// One line of a roster with the enterprise's attendance of the recording, once there is one.
+#[derive(Debug, Clone)]
+pub struct RosterLine {
+    pub row: RosterRow,
+    /// Share of the recording watched (0..1) and whether it reached the threshold.
+    pub attendance: Option<(f64, bool)>,
+}
+
+/// A session's roster (organizers and the session's own lawyer), confirmed first, then the
+/// queue, each with attendance of the published recording.
+pub async fn roster(
+    db: &Db,
+    user: &User,
+    session_id: i64,
+    attendance_share: f64,
+) -> Result<(SessionRow, ProgramRow, Vec<RosterLine>)> {
+    let (session, program) = super::schedule::session_in_program(db, session_id).await?;
+    if !may_read_roster(user, &session) {
+        return Err(SignupError::Forbidden);
+    }
+    let rows = db.roster(session_id).await?;
+    let duration = db
+        .lecture_of_session(session_id)
+        .await?
+        .and_then(|l| l.duration_s.filter(|d| *d > 0.0).map(|d| (l.id, d)));
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        let attendance = match duration {
+            Some((lecture_id, duration_s)) => {
+                let watched = db
+                    .watch(row.enterprise_id, lecture_id)
+                    .await?
+                    .map(|w| w.watched_s)
+                    .unwrap_or(0.0);
+                let share = (watched / duration_s).clamp(0.0, 1.0);
+                Some((share, share >= attendance_share))
+            }
+            None => None,
+        };
+        lines.push(RosterLine { row, attendance });
+    }
+    Ok((session, program, lines))
+}

@@ -1,0 +1,5 @@
+//! View helpers shared by every room: time formatting in the program's own zone, the
+//! timetable items and month grids, and how states are labelled.
+
+pub mod format;
+pub mod timetable;
