@@ -44,7 +44,7 @@ pub struct AppState {
     /// The questionnaire new check-ups answer.
     pub questionnaire: Arc<crate::checkup::questionnaire::Questionnaire>,
     /// Uploads and HLS output.
-    pub storage: crate::media::storage::Storage,
+    pub storage: crate::media::storage::SharedStorage,
     /// Wakes this process's transcode workers when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
     /// "Now" for every rule; a manual clock in tests.
