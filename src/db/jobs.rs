@@ -380,3 +380,107 @@ impl Db {
         Ok(unused)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::lectures::PublishedRendition;
+
+    /// A database with the demo month; returns one of its sessions.
+    async fn db_with_session() -> (tempfile::TempDir, Db, i64) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(dir.path()).await.expect("db");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        let program = crate::demo::load_month(&db, today)
+            .await
+            .expect("demo month");
+        let sessions = db.program_sessions(program).await.expect("sessions");
+        (dir, db, sessions[0].id)
+    }
+
+    fn publication(lecture_id: i64, job_id: i64) -> Publication {
+        Publication {
+            version: LectureVersion::new(lecture_id, job_id),
+            duration_s: 6.0,
+            renditions: vec![PublishedRendition {
+                name: "360p".into(),
+                width: 640,
+                height: 360,
+                bandwidth: 800_000,
+            }],
+            audio_only: false,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_running_worker_may_fail_its_job() {
+        let (_dir, db, session) = db_with_session().await;
+        let (_, job) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        let claimed = db.claim_job("w1").await.expect("claim").expect("a job");
+        assert_eq!((claimed.id, claimed.state), (job, JobState::Running));
+        assert!(!db.fail_job(job, "w2", "x").await.expect("fail"));
+        assert_eq!(
+            db.job(job).await.expect("job").expect("row").state,
+            JobState::Running
+        );
+        assert!(db.fail_job(job, "w1", "坏文件").await.expect("fail"));
+        let failed = db.job(job).await.expect("job").expect("row");
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(failed.error.as_deref(), Some("坏文件"));
+        assert!(!db.fail_job(job, "w1", "again").await.expect("fail"));
+    }
+
+    #[tokio::test]
+    async fn uploads_are_released_once_published_or_superseded() {
+        let (_dir, db, session) = db_with_session().await;
+        // a failed job keeps its upload: the organizer may re-run it
+        let (lecture, first) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w").await.expect("claim").expect("first");
+        assert!(db.fail_job(first, "w", "x").await.expect("fail"));
+        assert!(db.input_in_use("uploads/a.mp4").await.expect("in use"));
+        assert!(db
+            .unused_uploads(lecture, first)
+            .await
+            .expect("unused")
+            .is_empty());
+
+        // a later recording is published: the failure is for good, both uploads can go
+        let (_, second) = db
+            .queue_recording(session, "uploads/b.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w").await.expect("claim").expect("second");
+        let previous = db
+            .complete_job(second, "w", lecture, &publication(lecture, second))
+            .await
+            .expect("publish");
+        assert_eq!(previous, None);
+        assert!(!db.input_in_use("uploads/a.mp4").await.expect("in use"));
+        assert_eq!(
+            db.unused_uploads(lecture, second).await.expect("unused"),
+            vec!["uploads/a.mp4".to_string(), "uploads/b.mp4".to_string()]
+        );
+
+        // the published version reads back; a queued re-upload keeps its file
+        let row = db.lecture(lecture).await.expect("lecture").expect("row");
+        assert_eq!(row.published, Some(LectureVersion::new(lecture, second)));
+        assert_eq!(row.renditions()[0].name, "360p");
+        let (_, third) = db
+            .queue_recording(session, "uploads/c.mp4")
+            .await
+            .expect("queue");
+        assert!(db.input_in_use("uploads/c.mp4").await.expect("in use"));
+        assert!(!db
+            .unused_uploads(lecture, third)
+            .await
+            .expect("unused")
+            .contains(&"uploads/c.mp4".to_string()));
+    }
+}

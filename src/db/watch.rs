@@ -83,3 +83,39 @@ impl Db {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::accounts::Role;
+    use crate::db::Db;
+
+    #[tokio::test]
+    async fn a_corrupt_watch_row_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(dir.path()).await.expect("db");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        let program = crate::demo::load_month(&db, today)
+            .await
+            .expect("demo month");
+        let session = db.program_sessions(program).await.expect("sessions")[0].id;
+        let (lecture, _) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        let user = db
+            .insert_staff(Role::Organizer, "viewer", "观众", "x")
+            .await
+            .expect("user");
+        let at = chrono::Utc::now();
+        db.save_watch(user, lecture, &[(0.0, 30.0)], 30.0, 30.0, at)
+            .await
+            .expect("save");
+        let row = db.watch(user, lecture).await.expect("watch").expect("row");
+        assert_eq!(row.ranges.0, vec![(0.0, 30.0)]);
+        sqlx::query("UPDATE watch_progress SET ranges = 'not json'")
+            .execute(&db.pool)
+            .await
+            .expect("corrupt");
+        assert!(db.watch(user, lecture).await.is_err());
+    }
+}
