@@ -339,9 +339,10 @@ fn run_pipeline(
         if !video_ok {
             warnings.push("the video stream could not be decoded; the output is audio-only".into());
             for rung in &v.rungs {
-                let _ = fs::remove_dir_all(&rung.dir);
+                discard(&rung.dir, fs::remove_dir_all(&rung.dir));
             }
-            let _ = fs::remove_file(dir.join(POSTER));
+            let poster = dir.join(POSTER);
+            discard(&poster, fs::remove_file(&poster));
         }
     }
     if let Some(a) = &audio {
@@ -354,7 +355,8 @@ fn run_pipeline(
         warnings.extend(a.warnings.iter().cloned());
         if !audio_ok {
             warnings.push("the audio stream could not be decoded; the output has no sound".into());
-            let _ = fs::remove_dir_all(dir.join(AUDIO_DIR));
+            let audio_dir = dir.join(AUDIO_DIR);
+            discard(&audio_dir, fs::remove_dir_all(&audio_dir));
         }
     }
 
@@ -405,6 +407,16 @@ fn run_pipeline(
         has_audio: audio_ok,
         poster,
     })
+}
+
+/// The outcome of removing the output of a stream that produced nothing: a leftover is
+/// harmless (nothing references it), so a failure is logged, not fatal.
+fn discard(path: &Path, removed: std::io::Result<()>) {
+    match removed {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, path = %path.display(), "removing unused output"),
+    }
 }
 
 #[cfg(test)]
