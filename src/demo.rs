@@ -2,7 +2,7 @@
 //! next calendar month, placed by the auto-scheduler. Everything it creates says it is demo
 //! data (示例); the lecturers are not real people.
 
-use crate::accounts::{self, Role};
+use crate::accounts::Role;
 use crate::config::Config;
 use crate::db::Db;
 use crate::schedule::planner::{self, SessionToPlace};
@@ -20,8 +20,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
             Some(p) => (p.clone(), false),
             None => (crate::accounts::random_token()[..16].to_string(), true),
         };
-        let to_hash = password.clone();
-        let hash = tokio::task::spawn_blocking(move || accounts::hash_password(&to_hash)).await??;
+        let hash = crate::app::login::hash_password(password.clone()).await?;
         db.insert_staff(Role::Organizer, "admin", "工商联管理员（示例）", &hash)
             .await?;
         if generated {

@@ -43,7 +43,7 @@ pub async fn serve(
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
-        questionnaire: Arc::new(questionnaire),
+        questionnaires: app::checkup::Questionnaires::new(questionnaire),
         storage: storage.clone(),
         wake: Arc::new(tokio::sync::Notify::new()),
         clock,

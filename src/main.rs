@@ -74,13 +74,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
                         StaffRole::Organizer => Role::Organizer,
                         StaffRole::Lawyer => Role::Lawyer,
                     };
-                    let hash =
-                        tokio::task::spawn_blocking(move || accounts::hash_password(&password))
-                            .await??;
+                    let hash = pufa::app::login::hash_password(password).await?;
                     let display = display_name.unwrap_or_else(|| name.clone());
                     match db.insert_staff(role, &name, &display, &hash).await {
                         Ok(id) => println!("created {} account {name} (id {id})", role.as_str()),
-                        Err(e) if pufa::db::is_unique_violation(&e) => {
+                        Err(e)
+                            if pufa::db::violated_unique_constraint(&e).as_deref()
+                                == Some(pufa::db::USERS_USERNAME_KEY) =>
+                        {
                             anyhow::bail!("用户名 {name} 已存在")
                         }
                         Err(e) => return Err(e.into()),

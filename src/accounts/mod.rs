@@ -73,8 +73,6 @@ impl User {
     }
 }
 
-/// Hash a password with Argon2id (default parameters, random salt). CPU-heavy: call it from
-/// `spawn_blocking`.
 /// A random 256-bit token, URL-safe base64 (session tokens, calendar tokens, generated passwords).
 pub fn random_token() -> String {
     use base64::Engine;
@@ -84,7 +82,18 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+/// What the database stores for a login session token: its SHA-256, so that a leaked
+/// database does not leak usable sessions.
+pub fn token_hash(token: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// Hash a password with Argon2id (default parameters, random salt). CPU-heavy and blocking:
+/// async code calls [`crate::app::login::hash_password`], which runs this on the blocking pool.
+pub fn hash_password_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -92,8 +101,9 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
-/// Check a password against a stored PHC hash. CPU-heavy: call it from `spawn_blocking`.
-pub fn verify_password(password: &str, phc: &str) -> bool {
+/// Check a password against a stored PHC hash. CPU-heavy and blocking: async code calls
+/// [`crate::app::login::verify_password`].
+pub fn verify_password_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -106,7 +116,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// answer takes as long as for a known account (no account enumeration by timing).
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("pufa-dummy-password").unwrap_or_default())
+    DUMMY.get_or_init(|| hash_password_blocking("pufa-dummy-password").unwrap_or_default())
 }
 
 /// Password rules shared by enterprise registration and staff accounts.
@@ -316,12 +326,12 @@ mod tests {
 
     #[test]
     fn password_hash_roundtrip() {
-        let h = hash_password("s3cret-pass").expect("hash");
+        let h = hash_password_blocking("s3cret-pass").expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("s3cret-pass", &h));
-        assert!(!verify_password("wrong-pass", &h));
-        assert!(!verify_password("x", "not a hash"));
-        assert!(!verify_password("x", dummy_hash()));
+        assert!(verify_password_blocking("s3cret-pass", &h));
+        assert!(!verify_password_blocking("wrong-pass", &h));
+        assert!(!verify_password_blocking("x", "not a hash"));
+        assert!(!verify_password_blocking("x", dummy_hash()));
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! Every area error has an `Internal(anyhow::Error)` variant for failures nobody can act on
 //! (database down, disk full); everything a user can act on is a variant of its own.
 
+pub mod accounts;
 pub mod archive;
+pub mod checkup;
+pub mod login;
 pub mod media;
 pub mod schedule;
 pub mod signup;

@@ -14,9 +14,23 @@
 use super::questionnaire::{Answers, Item, Questionnaire, Severity};
 use serde::Serialize;
 
-/// Risk level, shown as 低/中/高.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+/// Risk level, shown as 低/中/高. Stored as `low`/`medium`/`high` (the `overall_level` CHECK
+/// constraint of `checkups`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    sqlx::Type,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum Level {
     Low,
     Medium,
@@ -29,6 +43,15 @@ impl Level {
             Level::Low => "低",
             Level::Medium => "中",
             Level::High => "高",
+        }
+    }
+
+    /// The CSS class pages mark the level with.
+    pub fn css(self) -> &'static str {
+        match self {
+            Level::Low => "ok",
+            Level::Medium => "warn",
+            Level::High => "bad",
         }
     }
 

@@ -3,11 +3,11 @@
 use super::Db;
 use crate::accounts::{LoginKey, Role, User, ValidEnterprise};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::Row;
 
-/// An enterprise account as stored.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// An enterprise account as stored. Not an API type: it holds the calendar feed's secret
+/// token; the API shows `crate::http::accounts::EnterpriseView`.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Enterprise {
     #[sqlx(rename = "user_id")]
     pub id: i64,
@@ -17,7 +17,7 @@ pub struct Enterprise {
     pub district: Option<String>,
     pub contact_name: String,
     pub mobile: String,
-    #[serde(skip)]
+    /// Secret of the personal calendar feed.
     pub calendar_token: String,
     pub created_at: DateTime<Utc>,
 }
@@ -55,16 +55,17 @@ impl Db {
         row.try_get("id")
     }
 
-    /// Create an enterprise account in one transaction. A taken credit code or mobile number is
-    /// a unique violation naming the column (`enterprises.uscc` / `enterprises.mobile`).
+    /// Create an enterprise account, registered at `now`, in one transaction. A taken credit
+    /// code or mobile number is a unique violation of [`super::ENTERPRISES_USCC_KEY`] or
+    /// [`super::ENTERPRISES_MOBILE_KEY`] (see [`super::violated_unique_constraint`]).
     pub async fn insert_enterprise(
         &self,
         e: &ValidEnterprise,
         password_hash: &str,
         calendar_token: &str,
+        now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO users (role, username, display_name, password_hash, created_at)
              VALUES ('enterprise', NULL, ?, ?, ?) RETURNING id",

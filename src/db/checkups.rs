@@ -2,32 +2,35 @@
 
 use super::Db;
 use crate::checkup::questionnaire::Answers;
+use crate::checkup::scoring::Level;
+use crate::checkup::CheckupStatus;
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::Row;
 
-/// A stored check-up (draft or submitted report).
+/// A stored check-up (draft or submitted report). Answers that are not a JSON object of
+/// strings fail to decode: a corrupt row is an error, never a check-up without answers.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CheckupRow {
     pub id: i64,
     pub enterprise_id: i64,
     pub version: String,
     pub industry: String,
-    pub answers: String,
-    pub status: String,
-    pub overall_level: Option<String>,
+    pub answers: Json<Answers>,
+    pub status: CheckupStatus,
+    /// The level scored at submission, kept for queries over the table. Pages and the API
+    /// recompute the level from the answers instead, so that a scoring fix reaches old reports.
+    pub overall_level: Option<Level>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
 impl CheckupRow {
-    pub fn answers(&self) -> Answers {
-        serde_json::from_str(&self.answers).unwrap_or_default()
+    /// When the report was submitted (when the draft was started, for a draft).
+    pub fn submitted_or_created(&self) -> DateTime<Utc> {
+        self.submitted_at.unwrap_or(self.created_at)
     }
-}
-
-fn json(a: &Answers) -> String {
-    serde_json::to_string(a).unwrap_or_else(|_| "{}".into())
 }
 
 impl Db {
@@ -65,15 +68,15 @@ impl Db {
             .await
     }
 
-    /// Create or replace the enterprise's draft answers.
+    /// Create or replace the enterprise's draft answers, saved at `now`.
     pub async fn save_draft(
         &self,
         enterprise_id: i64,
         version: &str,
         industry: &str,
         answers: &Answers,
+        now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
-        let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO checkups (enterprise_id, version, industry, answers, status, created_at, updated_at)
              VALUES (?, ?, ?, ?, 'draft', ?, ?)
@@ -85,7 +88,7 @@ impl Db {
         .bind(enterprise_id)
         .bind(version)
         .bind(industry)
-        .bind(json(answers))
+        .bind(Json(answers))
         .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
@@ -93,21 +96,22 @@ impl Db {
         row.try_get("id")
     }
 
-    /// Store a submitted check-up (the draft, if any, is consumed in the same transaction).
+    /// Store a check-up submitted at `now` (the draft, if any, is consumed in the same
+    /// transaction).
     pub async fn submit_checkup(
         &self,
         enterprise_id: i64,
         version: &str,
         industry: &str,
         answers: &Answers,
-        overall_level: &str,
+        overall_level: Level,
+        now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query("DELETE FROM checkups WHERE enterprise_id = ? AND status = 'draft'")
             .bind(enterprise_id)
             .execute(&mut *tx)
             .await?;
-        let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO checkups (enterprise_id, version, industry, answers, status, overall_level,
                                    created_at, updated_at, submitted_at)
@@ -116,7 +120,7 @@ impl Db {
         .bind(enterprise_id)
         .bind(version)
         .bind(industry)
-        .bind(json(answers))
+        .bind(Json(answers))
         .bind(overall_level)
         .bind(now)
         .bind(now)

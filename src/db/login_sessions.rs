@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 impl Db {
+    /// Store a new session (by the hash of its token) created at `now`.
     pub async fn create_login_session(
         &self,
         token_hash: &str,
         user_id: i64,
+        now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
@@ -19,7 +21,7 @@ impl Db {
         )
         .bind(token_hash)
         .bind(user_id)
-        .bind(Utc::now())
+        .bind(now)
         .bind(expires_at)
         .execute(&self.pool)
         .await?;

@@ -104,14 +104,125 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// The column named in a SQLite unique violation message ("UNIQUE constraint failed: t.col").
-pub fn unique_violation_column(e: &sqlx::Error) -> Option<String> {
-    match e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => db
-            .message()
-            .rsplit(": ")
-            .next()
-            .map(|cols| cols.split(", ").next().unwrap_or(cols).to_string()),
-        _ => None,
+/// A staff login name is taken.
+pub const USERS_USERNAME_KEY: &str = "users_username_key";
+/// An enterprise with this credit code is registered.
+pub const ENTERPRISES_USCC_KEY: &str = "enterprises_uscc_key";
+/// An enterprise with this mobile number is registered.
+pub const ENTERPRISES_MOBILE_KEY: &str = "enterprises_mobile_key";
+
+/// The stable name of every unique constraint of the schema, by the `table.column[, …]` SQLite
+/// names in its message ("UNIQUE constraint failed: enterprises.mobile"). SQLite does not
+/// report constraint names (sqlx's `constraint()` is `None` there), so this table gives each
+/// one the name PostgreSQL gives it by default (`<table>_<columns>_key`, `<table>_pkey`) or the
+/// name of its `CREATE UNIQUE INDEX`; a PostgreSQL backend reports the same names itself.
+const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
+    ("users.username", USERS_USERNAME_KEY),
+    ("enterprises.user_id", "enterprises_pkey"),
+    ("enterprises.uscc", ENTERPRISES_USCC_KEY),
+    ("enterprises.mobile", ENTERPRISES_MOBILE_KEY),
+    (
+        "enterprises.calendar_token",
+        "enterprises_calendar_token_key",
+    ),
+    ("login_sessions.token_hash", "login_sessions_pkey"),
+    ("login_failures.scope", "login_failures_pkey"),
+    ("lecturers.name, lecturers.firm", "lecturers_name_firm_key"),
+    (
+        "registrations.session_id, registrations.enterprise_id",
+        "registrations_active",
+    ),
+    ("questionnaires.version", "questionnaires_pkey"),
+    ("checkups.enterprise_id", "checkups_one_draft"),
+    ("lectures.session_id", "lectures_session_id_key"),
+    (
+        "watch_progress.user_id, watch_progress.lecture_id",
+        "watch_progress_pkey",
+    ),
+];
+
+/// The stable name of the unique constraint `e` violated (see [`UNIQUE_CONSTRAINTS`]), for
+/// callers that turn a particular violation into a message of their own. `None` when `e` is
+/// not a unique violation. A violation of a constraint missing from the table is named by
+/// what the database reported, prefixed with `unlisted:`, so it matches no caller's name.
+pub fn violated_unique_constraint(e: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    if !db.is_unique_violation() {
+        return None;
+    }
+    if let Some(name) = db.constraint() {
+        return Some(name.to_string());
+    }
+    let message = db.message();
+    let columns = message.split_once(": ").map_or(message, |(_, cols)| cols);
+    Some(
+        UNIQUE_CONSTRAINTS
+            .iter()
+            .find(|(reported, _)| *reported == columns)
+            .map(|(_, name)| (*name).to_string())
+            .unwrap_or_else(|| format!("unlisted:{columns}")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn violation(db: &Db, sql: &str) -> sqlx::Error {
+        sqlx::query(sql)
+            .execute(&db.pool)
+            .await
+            .expect_err("must violate a unique constraint")
+    }
+
+    #[tokio::test]
+    async fn unique_violations_are_named_by_constraint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        sqlx::query(
+            "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+             VALUES (1, 'organizer', 'admin', 'A', 'x', '2026-12-01T00:00:00Z'),
+                    (2, 'enterprise', NULL, 'E', 'x', '2026-12-01T00:00:00Z'),
+                    (3, 'enterprise', NULL, 'F', 'x', '2026-12-01T00:00:00Z');
+             INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                      calendar_token)
+             VALUES (2, 'E', 'U1', 'C', 'c', '13800000001', 't1')",
+        )
+        .execute(&db.pool)
+        .await
+        .expect("seed");
+        let named = |e: sqlx::Error| violated_unique_constraint(&e);
+        let insert = |uscc: &str, mobile: &str, token: &str| {
+            format!(
+                "INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                          calendar_token)
+                 VALUES (3, 'F', '{uscc}', 'C', 'c', '{mobile}', '{token}')"
+            )
+        };
+        assert_eq!(
+            named(violation(&db, &insert("U1", "13800000002", "t2")).await).as_deref(),
+            Some(ENTERPRISES_USCC_KEY)
+        );
+        assert_eq!(
+            named(violation(&db, &insert("U2", "13800000001", "t2")).await).as_deref(),
+            Some(ENTERPRISES_MOBILE_KEY)
+        );
+        assert_eq!(
+            named(violation(&db, &insert("U2", "13800000002", "t1")).await).as_deref(),
+            Some("enterprises_calendar_token_key")
+        );
+        let taken = "INSERT INTO users (role, username, display_name, password_hash, created_at)
+                     VALUES ('lawyer', 'admin', 'B', 'x', '2026-12-01T00:00:00Z')";
+        assert_eq!(
+            named(violation(&db, taken).await).as_deref(),
+            Some(USERS_USERNAME_KEY)
+        );
+        let not_unique = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&db.pool)
+            .await
+            .expect_err("no table");
+        assert_eq!(violated_unique_constraint(&not_unique), None);
     }
 }

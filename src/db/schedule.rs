@@ -92,6 +92,8 @@ pub struct SessionRow {
     pub starts_at: Option<DateTime<Utc>>,
     pub status: SessionStatus,
     pub sequence: i64,
+    /// The program's time zone, in which the session's times are shown.
+    pub program_timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -106,6 +108,11 @@ pub struct LecturerView {
 }
 
 impl SessionRow {
+    /// The program's time zone (see [`ProgramRow::tz`]).
+    pub fn tz(&self) -> Tz {
+        Tz::from_str(&self.program_timezone).unwrap_or(crate::schedule::DEFAULT_TZ)
+    }
+
     pub fn seats_left(&self) -> i64 {
         (self.capacity - self.confirmed_seats).max(0)
     }
@@ -186,8 +193,9 @@ const SESSION_SELECT: &str = "
            (SELECT COUNT(*) FROM registrations r
              WHERE r.session_id = s.id AND r.status = 'waitlisted') AS waitlisted,
            s.signup_opens_at, s.signup_closes_at, s.stream_url, s.starts_at, s.status,
-           s.sequence, s.created_at, s.updated_at
-    FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id";
+           s.sequence, p.timezone AS program_timezone, s.created_at, s.updated_at
+    FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id
+    JOIN programs p ON p.id = s.program_id";
 
 /// Result of saving changes to a session.
 #[derive(Debug)]

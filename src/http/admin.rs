@@ -1,6 +1,6 @@
 //! The organizer's workspace.
 
-use super::pages::Layout;
+use super::layout::Layout;
 use super::session::CurrentUser;
 use super::AppState;
 use crate::accounts::Role;
@@ -21,7 +21,7 @@ pub struct DashboardPage {
 
 impl DashboardPage {
     pub fn industry(&self, e: &Enterprise) -> String {
-        super::accounts::industry_label(e)
+        super::accounts::pages::industry_label(e)
     }
 }
 
@@ -41,4 +41,8 @@ pub async fn dashboard(
         lawyers,
         programs,
     })
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().route("/admin", axum::routing::get(dashboard))
 }

@@ -1,11 +1,51 @@
-//! The one place where use-case errors become HTTP errors: each area's error enum maps to an
-//! [`AppError`] with its status, stable `code` and Chinese message.
+//! The one place where use-case errors become HTTP errors: one `From` impl per area, so the
+//! statuses, codes and Chinese messages clients see are decided here and nowhere else.
 
+use crate::app::accounts::AccountsError;
 use crate::app::archive::ArchiveError;
+use crate::app::checkup::CheckupError;
+use crate::app::login::LoginError;
 use crate::app::media::MediaError;
 use crate::app::schedule::ScheduleError;
 use crate::app::signup::SignupError;
 use crate::error::AppError;
+
+impl From<LoginError> for AppError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid(errors) => AppError::Validation(errors),
+            LoginError::BadCredentials => AppError::BadCredentials,
+            LoginError::Throttled { retry_after_s } => AppError::TooManyRequests {
+                retry_after_s,
+                message: LoginError::throttled_message_zh(retry_after_s),
+            },
+            LoginError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<AccountsError> for AppError {
+    fn from(e: AccountsError) -> Self {
+        let message = e.message_zh();
+        match e {
+            AccountsError::Invalid(errors) => AppError::Validation(errors),
+            AccountsError::MobileTaken => AppError::conflict("mobile_taken", message),
+            AccountsError::UsccTaken { .. } => AppError::conflict("uscc_taken", message),
+            AccountsError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<CheckupError> for AppError {
+    fn from(e: CheckupError) -> Self {
+        match e {
+            CheckupError::Forbidden => AppError::Forbidden,
+            CheckupError::NotFound => AppError::NotFound,
+            CheckupError::Invalid(errors) => AppError::Validation(errors),
+            CheckupError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
 
 impl From<ScheduleError> for AppError {
     fn from(e: ScheduleError) -> Self {

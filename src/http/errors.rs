@@ -1,6 +1,6 @@
 //! Turning [`AppError`] responses into HTML pages for browsers, plus the fallbacks.
 
-use super::pages::Layout;
+use super::layout::Layout;
 use crate::error::{AppError, RenderedError};
 use askama::Template;
 use askama_web::WebTemplate;

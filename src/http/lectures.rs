@@ -2,7 +2,7 @@
 //! figures and learning certificates.
 
 use super::extract::{Json, Path, Query};
-use super::pages::Layout;
+use super::layout::Layout;
 use super::session::{CsrfForm, CurrentUser, MaybeUser};
 use super::views::format::datetime_zh;
 use super::AppState;

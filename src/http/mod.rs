@@ -1,5 +1,10 @@
-//! HTTP: router assembly, shared state and middleware. One module per area holds its handlers
-//! and template structs; every route of the server is listed in [`router`].
+//! HTTP: router assembly, shared state and middleware.
+//!
+//! One room per area (`schedule/`, `signups/`, …) holds its handlers and template structs and
+//! exposes `router()`; [`router`] merges them and adds the middleware. API routes are
+//! registered with `utoipa_axum::routes!`, so a path is written once, in the handler's
+//! `#[utoipa::path]`, and the OpenAPI document is built from the same routes the server
+//! serves: an API route cannot be left out of the document.
 
 pub mod accounts;
 pub mod admin;
@@ -9,12 +14,12 @@ pub mod csv_export;
 pub mod error_map;
 pub mod errors;
 pub mod extract;
+pub mod home;
+pub mod layout;
 pub mod lectures;
 pub mod media;
 pub mod openapi;
-pub mod organize;
-pub mod pages;
-pub mod programs;
+pub mod schedule;
 pub mod session;
 pub mod signups;
 pub mod views;
@@ -24,7 +29,7 @@ use crate::db::Db;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request};
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,14 +40,16 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// State shared by all handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
-    /// The questionnaire new check-ups answer.
-    pub questionnaire: Arc<crate::checkup::questionnaire::Questionnaire>,
+    /// The questionnaire new check-ups answer, and the older versions stored ones answered.
+    pub questionnaires: crate::app::checkup::Questionnaires,
     /// Uploads and HLS output.
     pub storage: crate::media::storage::SharedStorage,
     /// Wakes this process's transcode workers when a job is queued.
@@ -51,32 +58,17 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
 }
 
-/// Every route of the server.
-pub fn router(state: AppState) -> Router {
-    let max_body = state.config.max_body_bytes;
-    let routes = Router::new()
-        // pages
-        .route("/", get(pages::home))
-        .route(
-            "/login",
-            get(accounts::login_page).post(accounts::login_form),
-        )
-        .route("/logout", post(accounts::logout_form))
-        .route(
-            "/register",
-            get(accounts::register_page).post(accounts::register_form),
-        )
-        .route("/me", get(pages::me))
-        .route("/programs", get(programs::programs_page))
-        .route("/programs/{id}", get(programs::program_page))
-        .route("/programs/{id}/{feed}", get(programs::program_feed_file))
-        .route("/calendar/{file}", get(programs::personal_feed))
-        .route("/sessions/{id}", get(signups::session_page))
-        .route("/sessions/{id}/signup", post(signups::signup_form))
-        .route("/sessions/{id}/cancel", post(signups::cancel_form))
-        .route("/sessions/{id}/roster", get(signups::roster_page))
-        .route("/sessions/{id}/roster.csv", get(signups::roster_csv))
-        .route("/sessions/{id}/removal", post(signups::remove_form))
+/// The routes of every room, with their OpenAPI operations; `max_upload` limits recording
+/// uploads, `max_body` every other body.
+fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(home::router())
+        .merge(schedule::router())
+        .merge(signups::router())
+        .merge(admin::router())
+        .merge(accounts::router())
+        .merge(checkup::router())
+        // archive
         .route("/archive", get(lectures::archive_page))
         .route("/lectures/{id}", get(lectures::lecture_page))
         .route(
@@ -87,106 +79,47 @@ pub fn router(state: AppState) -> Router {
             "/media/lectures/{id}/{version}/{*file}",
             get(media::serve_lecture_file),
         )
-        .route("/checkup", get(checkup::index_page))
-        .route(
-            "/checkup/fill/{page}",
-            get(checkup::fill_page).post(checkup::fill_form),
-        )
-        .route("/checkup/reports/{id}", get(checkup::report_page))
-        // organizer
-        .route("/admin", get(admin::dashboard))
-        .route("/admin/checkups", get(checkup::dashboard_page))
         .route("/admin/lectures/{id}", get(lectures::stats_page))
         .route("/admin/jobs/{id}/retry", post(media::retry_form))
         .route(
             "/admin/lectures/{id}/visibility",
             post(lectures::visibility_form),
         )
-        .route("/admin/checkups.csv", get(checkup::dashboard_csv))
-        .route("/admin/programs/new", get(organize::new_program_page))
-        .route("/admin/programs", post(organize::create_program_form))
-        .route("/admin/programs/{id}", get(organize::program_admin_page))
-        .route(
-            "/admin/programs/{id}/schedule",
-            post(organize::schedule_form),
-        )
-        .route(
-            "/admin/programs/{id}/sessions/new",
-            get(organize::new_session_page),
-        )
-        .route(
-            "/admin/programs/{id}/sessions",
-            post(organize::create_session_form),
-        )
-        .route(
-            "/admin/sessions/{id}",
-            get(organize::edit_session_page).post(organize::update_session_form),
-        )
-        .route(
-            "/admin/sessions/{id}/cancel",
-            post(organize::cancel_session_form),
-        )
-        .route("/assets/{file}", get(assets::serve))
-        .route("/healthz", get(pages::healthz))
-        // JSON API
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/login", post(accounts::api_login))
-        .route("/api/v1/logout", post(accounts::api_logout))
-        .route("/api/v1/enterprises", post(accounts::api_register))
-        .route("/api/v1/me", get(accounts::api_me))
-        .route(
-            "/api/v1/programs",
-            get(programs::api_list_programs).post(programs::api_create_program),
-        )
-        .route("/api/v1/programs/{id}", get(programs::api_find_program))
-        .route(
-            "/api/v1/programs/{id}/sessions",
-            post(programs::api_create_session),
-        )
-        .route(
-            "/api/v1/programs/{id}/schedule",
-            post(programs::api_schedule),
-        )
-        .route(
-            "/api/v1/sessions/{id}",
-            put(programs::api_update_session).delete(programs::api_delete_session),
-        )
-        .route(
-            "/api/v1/sessions/{id}/registrations",
-            get(signups::api_roster).post(signups::api_sign_up),
-        )
-        .route(
-            "/api/v1/sessions/{id}/registrations/mine",
-            delete(signups::api_cancel_mine),
-        )
-        .route(
-            "/api/v1/sessions/{id}/registrations/{enterprise_id}/removal",
-            post(signups::api_remove),
-        )
-        .route(
-            "/api/v1/checkup/questionnaire",
-            get(checkup::api_questionnaire),
-        )
-        .route("/api/v1/checkup/submissions", post(checkup::api_submit))
-        .route("/api/v1/checkup/draft", get(checkup::api_draft))
-        .route("/api/v1/checkup/reports/{id}", get(checkup::api_report))
-        .route("/api/v1/jobs/{id}", get(media::api_job))
-        .route("/api/v1/jobs/{id}/retry", post(media::api_retry))
+        .routes(routes!(media::api_job))
+        .routes(routes!(media::api_retry))
         .route("/api/v1/jobs/{id}/events", get(media::job_events))
-        .route(
-            "/api/v1/lectures/{id}/progress",
-            post(lectures::api_progress),
-        )
+        .routes(routes!(lectures::api_progress))
+        .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ));
     // uploads stream for as long as they take, up to their own size limit
-    let max_upload = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
-    let uploads = Router::new()
-        .route("/api/v1/sessions/{id}/recording", post(media::api_upload))
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(media::api_upload))
         .layer(DefaultBodyLimit::max(max_upload));
+    routes.merge(uploads)
+}
+
+/// The OpenAPI document of every API route, as served at `/api/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    rooms(0, 0).into_openapi()
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let max_upload = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
+    let (routes, document) = rooms(max_body, max_upload).split_for_parts();
+    let document = Arc::new(document);
+    let routes = routes.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
 
     let x_request_id = header::HeaderName::from_static("x-request-id");
     // segments and other media are already compressed
@@ -194,7 +127,6 @@ pub fn router(state: AppState) -> Router {
         .and(NotForContentType::const_new("video/"))
         .and(NotForContentType::const_new("audio/"));
     routes
-        .merge(uploads)
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -16,21 +16,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 pub const SESSION_COOKIE: &str = "pufa_session";
 pub const CSRF_COOKIE: &str = "pufa_csrf";
 
 pub use crate::accounts::random_token;
-
-/// What the database stores for a session token.
-pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-}
 
 /// The value of cookie `name` in the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -84,10 +76,7 @@ where
         let state = AppState::from_ref(state);
         let user = match cookie(&parts.headers, SESSION_COOKIE) {
             Some(token) => {
-                state
-                    .db
-                    .session_user(&token_hash(&token), chrono::Utc::now())
-                    .await?
+                crate::app::login::session_user(&state.db, state.clock.now(), &token).await?
             }
             None => None,
         };

@@ -111,7 +111,7 @@ pub struct SlotSpec {
 }
 
 fn default_timezone() -> String {
-    "Asia/Shanghai".into()
+    DEFAULT_TZ.name().into()
 }
 
 /// A program as an organizer submits it.

@@ -2,7 +2,7 @@
 //! program's own zone wherever a session is concerned — never in a hard-coded one.
 
 use crate::schedule::weekday_zh;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// "2026年12月1日 周二 14:30" in `tz`.
@@ -10,8 +10,11 @@ pub fn datetime_zh(t: &DateTime<Utc>, tz: Tz) -> String {
     zoned_zh(&t.with_timezone(&tz))
 }
 
-/// "2026年12月1日 周二 14:30" for a time already in its zone.
-pub fn zoned_zh(t: &DateTime<Tz>) -> String {
+/// "2026年12月1日 周二 14:30" for a time already in its zone (or at its offset).
+pub fn zoned_zh<Z: TimeZone>(t: &DateTime<Z>) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
     format!(
         "{}年{}月{}日 {} {}",
         t.year(),

@@ -1,6 +1,6 @@
-//! The base layout, the home page, "我的" and health.
+//! The home page, "我的" and the health check.
 
-use super::session::{CsrfToken, MaybeUser};
+use super::layout::Layout;
 use super::views::format;
 use super::AppState;
 use crate::accounts::{industry, User};
@@ -10,57 +10,11 @@ use crate::error::{AppError, AppResult};
 use crate::schedule::DEFAULT_TZ;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use std::str::FromStr;
-
-/// What every page's layout needs: who is logged in, the CSRF token for forms, the current path.
-#[derive(Debug, Clone, Default)]
-pub struct Layout {
-    pub user: Option<User>,
-    pub csrf: String,
-    pub path: String,
-}
-
-impl Layout {
-    pub fn anonymous() -> Layout {
-        Layout::default()
-    }
-
-    /// True when the navigation entry for `prefix` should be marked current.
-    pub fn is_current(&self, prefix: &str) -> bool {
-        if prefix == "/" {
-            self.path == "/"
-        } else {
-            self.path.starts_with(prefix)
-        }
-    }
-
-    pub fn role(&self) -> &str {
-        self.user.as_ref().map(|u| u.role.as_str()).unwrap_or("")
-    }
-}
-
-impl<S> FromRequestParts<S> for Layout
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
-        let CsrfToken(csrf) = CsrfToken::from_request_parts(parts, state).await?;
-        Ok(Layout {
-            user,
-            csrf,
-            path: parts.uri.path().to_string(),
-        })
-    }
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
@@ -207,4 +161,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(healthz))
+        .route("/", axum::routing::get(home))
+        .route("/me", axum::routing::get(me))
 }

@@ -1,27 +1,20 @@
-//! The month's timetable: programs and sessions (JSON API for organizers and integrations,
-//! public pages), the auto-scheduler and the calendar feeds.
+//! The timetable's JSON API: programs, sessions and the auto-scheduler.
 
-use super::extract::{Json, OptionalJson, Path};
-use super::pages::Layout;
-use super::session::{CurrentUser, MaybeUser};
-use super::views::format;
-use super::views::timetable::{month_grids, slots_text, MonthGrid, SessionItem};
-use super::AppState;
 use crate::accounts::Role;
 use crate::app::schedule as uc;
 use crate::db::schedule::{LecturerView, ProgramRow, SessionRow};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::http::extract::{Json, OptionalJson, Path};
+use crate::http::session::CurrentUser;
+use crate::http::views::format;
+use crate::http::AppState;
 use crate::schedule::{ProgramInput, SessionInput, SessionPatch, SessionStatus, SlotSpec};
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-
-// ---------- views ----------
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -105,8 +98,6 @@ impl ProgramView {
         }
     }
 }
-
-// ---------- JSON API ----------
 
 /// All programs.
 #[utoipa::path(get, path = "/api/v1/programs", tag = "schedule",
@@ -270,110 +261,4 @@ pub async fn api_schedule(
             .collect(),
         applied: body.apply,
     }))
-}
-
-// ---------- calendar feeds ----------
-
-fn base_url(headers: &axum::http::HeaderMap, secure: bool) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    format!("{}://{host}", if secure { "https" } else { "http" })
-}
-
-fn ics_response(body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// `GET /programs/{id}/calendar.ics` — the program's public, subscribable feed.
-pub async fn program_feed_file(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Path((id, feed)): Path<(i64, String)>,
-) -> AppResult<Response> {
-    if feed != "calendar.ics" {
-        return Err(AppError::NotFound);
-    }
-    let base = base_url(&headers, state.config.secure_cookies);
-    Ok(ics_response(uc::program_feed(&state.db, id, &base).await?))
-}
-
-/// `GET /calendar/{token}.ics` — an enterprise's confirmed sessions.
-pub async fn personal_feed(
-    State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Path(file): Path<String>,
-) -> AppResult<Response> {
-    let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
-    let base = base_url(&headers, state.config.secure_cookies);
-    Ok(ics_response(
-        uc::personal_feed(&state.db, token, &base).await?,
-    ))
-}
-
-// ---------- pages ----------
-
-#[derive(Template, WebTemplate)]
-#[template(path = "programs/list.html")]
-pub struct ProgramsPage {
-    pub layout: Layout,
-    pub programs: Vec<(ProgramRow, i64)>,
-}
-
-pub async fn programs_page(
-    State(state): State<AppState>,
-    layout: Layout,
-) -> AppResult<ProgramsPage> {
-    Ok(ProgramsPage {
-        layout,
-        programs: state.db.programs().await?,
-    })
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "programs/show.html")]
-pub struct ProgramPage {
-    pub layout: Layout,
-    pub program: ProgramRow,
-    pub items: Vec<SessionItem>,
-    pub grids: Vec<MonthGrid>,
-    pub slots_text: String,
-    pub is_enterprise: bool,
-}
-
-pub async fn program_page(
-    State(state): State<AppState>,
-    layout: Layout,
-    MaybeUser(user): MaybeUser,
-    Path(id): Path<i64>,
-) -> AppResult<ProgramPage> {
-    let enterprise_id = user.as_ref().filter(|u| u.is_enterprise()).map(|u| u.id);
-    let (program, sessions) = uc::program_timetable(&state.db, id, enterprise_id).await?;
-    let tz = program.tz();
-    let now = state.clock.now();
-    let items: Vec<SessionItem> = sessions
-        .into_iter()
-        .map(|(row, mine)| SessionItem::new(row, tz, mine, now))
-        .collect();
-    let grids = month_grids(&program, &items);
-    Ok(ProgramPage {
-        layout,
-        slots_text: slots_text(&program),
-        program,
-        items,
-        grids,
-        is_enterprise: enterprise_id.is_some(),
-    })
 }

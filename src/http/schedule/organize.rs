@@ -1,15 +1,15 @@
 //! Organizer pages for planning the month: programs, sessions, the auto-scheduler, conflicts.
 
-use super::extract::{Path, Query};
-use super::pages::Layout;
-use super::session::{CsrfForm, CurrentUser};
-use super::views::format;
-use super::views::timetable::{slots_text, SessionItem};
-use super::AppState;
 use crate::accounts::{industry, Role, User};
 use crate::app::schedule::{self as uc, ScheduleError};
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::{AppError, AppResult};
+use crate::http::extract::{Path, Query};
+use crate::http::layout::Layout;
+use crate::http::session::{CsrfForm, CurrentUser};
+use crate::http::views::format;
+use crate::http::views::timetable::{slots_text, SessionItem};
+use crate::http::AppState;
 use crate::schedule::planner::Plan;
 use crate::schedule::{
     validate_session, weekday_zh, LecturerInput, ProgramInput, SessionInput, SlotSpec, CATEGORIES,

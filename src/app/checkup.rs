@@ -1,0 +1,691 @@
+//! The legal health check: filling in (drafts, page by page), submitting, reading a report
+//! next to the previous one, and the organizer's overview of every enterprise's latest report.
+//!
+//! A report's results are always recomputed from its stored answers with the questionnaire
+//! version it answered ([`score`] is the one place that does it), so a scoring fix reaches
+//! old reports and no page can disagree with another.
+
+use crate::accounts::{Role, User};
+use crate::checkup::history::{self, Comparison};
+use crate::checkup::may_read_report;
+use crate::checkup::questionnaire::{
+    check_answers, unanswered, AnswerProblem, Answers, Questionnaire,
+};
+use crate::checkup::scoring::{self, Offer, Recommendation, Report};
+use crate::db::accounts::Enterprise;
+use crate::db::checkups::CheckupRow;
+use crate::db::Db;
+use crate::validation::FieldErrors;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How many lectures a report recommends.
+const RECOMMENDATIONS: usize = 8;
+
+/// Why a check-up request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckupError {
+    /// The account may not do this: only enterprises take the check-up, only organizers see
+    /// the overview.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such report or draft, or one the viewer may not see (see [`may_read_report`]).
+    #[error("not found")]
+    NotFound,
+    /// Answers to unknown or non-applicable items, unknown options, or missing answers.
+    #[error("invalid answers")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for CheckupError {
+    fn from(e: sqlx::Error) -> Self {
+        CheckupError::Internal(e.into())
+    }
+}
+
+fn invalid(problems: &[AnswerProblem]) -> CheckupError {
+    let mut errors = FieldErrors::default();
+    for p in problems {
+        errors.add(&p.field(), p.message_zh());
+    }
+    CheckupError::Invalid(errors)
+}
+
+/// The questionnaire new check-ups answer, and every older version a stored check-up
+/// answered, each parsed once. A version's text never changes once used (the server refuses
+/// to start otherwise), so a parsed version stays valid for the life of the process.
+#[derive(Debug, Clone)]
+pub struct Questionnaires {
+    current: Arc<Questionnaire>,
+    older: Arc<Mutex<HashMap<String, Arc<Questionnaire>>>>,
+}
+
+impl Questionnaires {
+    pub fn new(current: Questionnaire) -> Questionnaires {
+        Questionnaires {
+            current: Arc::new(current),
+            older: Arc::default(),
+        }
+    }
+
+    /// The questionnaire new check-ups answer.
+    pub fn current(&self) -> &Arc<Questionnaire> {
+        &self.current
+    }
+
+    /// The questionnaire `version`, parsed from its stored text the first time it is needed.
+    pub async fn version(
+        &self,
+        db: &Db,
+        version: &str,
+    ) -> Result<Arc<Questionnaire>, CheckupError> {
+        if version == self.current.version {
+            return Ok(self.current.clone());
+        }
+        if let Some(q) = self.cached(version) {
+            return Ok(q);
+        }
+        let source = db
+            .questionnaire_source(version)
+            .await?
+            .with_context(|| format!("questionnaire {version} missing"))?;
+        let parsed = Arc::new(
+            Questionnaire::parse(&source)
+                .with_context(|| format!("parsing stored questionnaire {version}"))?,
+        );
+        let mut older = self.older.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(older.entry(version.to_string()).or_insert(parsed).clone())
+    }
+
+    fn cached(&self, version: &str) -> Option<Arc<Questionnaire>> {
+        let older = self.older.lock().unwrap_or_else(|p| p.into_inner());
+        older.get(version).cloned()
+    }
+}
+
+/// Score a stored check-up with the questionnaire version it answered: the only place a
+/// report's results, the overall level among them, come from.
+pub async fn score(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    row: &CheckupRow,
+) -> Result<Report, CheckupError> {
+    let q = questionnaires.version(db, &row.version).await?;
+    Ok(scoring::score(&q, &row.industry, &row.answers))
+}
+
+/// The enterprise account of `user`; other accounts do not take the check-up.
+pub async fn enterprise_of(db: &Db, user: &User) -> Result<Enterprise, CheckupError> {
+    if user.role != Role::Enterprise {
+        return Err(CheckupError::Forbidden);
+    }
+    db.enterprise(user.id).await?.ok_or(CheckupError::Forbidden)
+}
+
+// ---------- the check-up home page ----------
+
+/// A submitted report in the enterprise's list.
+#[derive(Debug, Clone)]
+pub struct ReportSummary {
+    pub id: i64,
+    pub submitted_at: DateTime<Utc>,
+    /// Recomputed from the answers (see [`score`]).
+    pub overall_level: scoring::Level,
+}
+
+/// What the check-up home page shows an enterprise.
+#[derive(Debug, Clone)]
+pub struct EnterpriseOverview {
+    /// Dimensions and items that apply to the enterprise's industry.
+    pub dimension_count: usize,
+    pub item_count: usize,
+    /// Answers in the open draft, if there is one.
+    pub draft_answered: Option<usize>,
+    /// Submitted reports, newest first.
+    pub reports: Vec<ReportSummary>,
+}
+
+/// The enterprise's standing: applicable items, open draft and past reports. `None` for
+/// accounts that are not enterprises (they see the general page).
+pub async fn overview(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    user: &User,
+) -> Result<Option<EnterpriseOverview>, CheckupError> {
+    if !user.is_enterprise() {
+        return Ok(None);
+    }
+    let enterprise = enterprise_of(db, user).await?;
+    let q = questionnaires.current();
+    let draft = db.draft(enterprise.id).await?;
+    let mut reports = Vec::new();
+    for row in db.reports_of(enterprise.id).await? {
+        reports.push(ReportSummary {
+            id: row.id,
+            submitted_at: row.submitted_or_created(),
+            overall_level: score(db, questionnaires, &row).await?.overall_level,
+        });
+    }
+    Ok(Some(EnterpriseOverview {
+        dimension_count: q.dimensions_for(&enterprise.industry).len(),
+        item_count: q.applicable(&enterprise.industry).count(),
+        draft_answered: draft.map(|d| d.answers.len()),
+        reports,
+    }))
+}
+
+// ---------- drafts and submission ----------
+
+/// An enterprise's saved draft.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub id: i64,
+    pub version: String,
+    pub answers: Answers,
+    /// Applicable items of the current questionnaire still without an answer.
+    pub unanswered: Vec<String>,
+}
+
+/// The enterprise's saved draft.
+pub async fn draft(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    user: &User,
+) -> Result<Draft, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let row = db
+        .draft(enterprise.id)
+        .await?
+        .ok_or(CheckupError::NotFound)?;
+    let answers = row.answers.0;
+    Ok(Draft {
+        id: row.id,
+        unanswered: unanswered(questionnaires.current(), &enterprise.industry, &answers),
+        version: row.version,
+        answers,
+    })
+}
+
+/// Save `answers` as the enterprise's draft; items may be left open, but every answer must
+/// name an applicable item and one of its options.
+pub async fn save_draft(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    now: DateTime<Utc>,
+    user: &User,
+    answers: Answers,
+) -> Result<Draft, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let q = questionnaires.current();
+    let problems = check_answers(q, &enterprise.industry, &answers, false);
+    if !problems.is_empty() {
+        return Err(invalid(&problems));
+    }
+    let id = db
+        .save_draft(
+            enterprise.id,
+            &q.version,
+            &enterprise.industry,
+            &answers,
+            now,
+        )
+        .await?;
+    Ok(Draft {
+        id,
+        version: q.version.clone(),
+        unanswered: unanswered(q, &enterprise.industry, &answers),
+        answers,
+    })
+}
+
+/// Submit a complete check-up and return its report; the draft, if any, is consumed.
+pub async fn submit(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    now: DateTime<Utc>,
+    user: &User,
+    answers: &Answers,
+) -> Result<CheckupReport, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let q = questionnaires.current();
+    let problems = check_answers(q, &enterprise.industry, answers, true);
+    if !problems.is_empty() {
+        return Err(invalid(&problems));
+    }
+    let id = store_submission(db, q, now, &enterprise, answers).await?;
+    report(db, questionnaires, now, user, id).await
+}
+
+async fn store_submission(
+    db: &Db,
+    q: &Questionnaire,
+    now: DateTime<Utc>,
+    enterprise: &Enterprise,
+    answers: &Answers,
+) -> Result<i64, CheckupError> {
+    let report = scoring::score(q, &enterprise.industry, answers);
+    Ok(db
+        .submit_checkup(
+            enterprise.id,
+            &q.version,
+            &enterprise.industry,
+            answers,
+            report.overall_level,
+            now,
+        )
+        .await?)
+}
+
+// ---------- filling in page by page ----------
+
+/// The questionnaire as an enterprise is filling it in: its draft answers for the current
+/// version (a draft of an older version starts over).
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    pub enterprise: Enterprise,
+    pub questionnaire: Arc<Questionnaire>,
+    pub answers: Answers,
+}
+
+impl Sheet {
+    /// Applicable items still without an answer, in questionnaire order.
+    pub fn unanswered(&self) -> Vec<String> {
+        unanswered(
+            &self.questionnaire,
+            &self.enterprise.industry,
+            &self.answers,
+        )
+    }
+}
+
+/// The enterprise's sheet with its draft answers.
+pub async fn sheet(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    user: &User,
+) -> Result<Sheet, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let questionnaire = questionnaires.current().clone();
+    let answers = db
+        .draft(enterprise.id)
+        .await?
+        .filter(|d| d.version == questionnaire.version)
+        .map(|d| d.answers.0)
+        .unwrap_or_default();
+    Ok(Sheet {
+        enterprise,
+        questionnaire,
+        answers,
+    })
+}
+
+/// Add the answers posted from one page to the draft and save it.
+pub async fn save_page(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    now: DateTime<Utc>,
+    user: &User,
+    posted: Answers,
+) -> Result<Sheet, CheckupError> {
+    let mut sheet = sheet(db, questionnaires, user).await?;
+    sheet.answers.extend(posted);
+    let industry = &sheet.enterprise.industry;
+    let problems = check_answers(&sheet.questionnaire, industry, &sheet.answers, false);
+    if !problems.is_empty() {
+        return Err(invalid(&problems));
+    }
+    db.save_draft(
+        sheet.enterprise.id,
+        &sheet.questionnaire.version,
+        industry,
+        &sheet.answers,
+        now,
+    )
+    .await?;
+    Ok(sheet)
+}
+
+/// What became of submitting a sheet.
+#[derive(Debug, Clone)]
+pub enum SheetSubmission {
+    /// Stored as report `id`.
+    Submitted(i64),
+    /// Not stored: these applicable items are still open.
+    Incomplete(Vec<String>),
+}
+
+/// Submit a saved sheet when every applicable item is answered.
+pub async fn submit_sheet(
+    db: &Db,
+    now: DateTime<Utc>,
+    sheet: &Sheet,
+) -> Result<SheetSubmission, CheckupError> {
+    let open = sheet.unanswered();
+    if !open.is_empty() {
+        return Ok(SheetSubmission::Incomplete(open));
+    }
+    let id = store_submission(
+        db,
+        &sheet.questionnaire,
+        now,
+        &sheet.enterprise,
+        &sheet.answers,
+    )
+    .await?;
+    Ok(SheetSubmission::Submitted(id))
+}
+
+// ---------- reports ----------
+
+/// The previous report of the same enterprise.
+#[derive(Debug, Clone)]
+pub struct PreviousReport {
+    pub id: i64,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// A submitted report, scored, with lecture recommendations and the comparison with the
+/// enterprise's previous report.
+#[derive(Debug, Clone)]
+pub struct CheckupReport {
+    pub id: i64,
+    pub version: String,
+    /// The industry section the enterprise answered for.
+    pub industry: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub enterprise: Enterprise,
+    pub report: Report,
+    pub recommendations: Vec<Recommendation>,
+    pub previous: Option<PreviousReport>,
+    pub comparison: Comparison,
+}
+
+/// Report `id` as `viewer` may see it: only its enterprise and organizers may open it, anyone
+/// else gets [`CheckupError::NotFound`] (see [`may_read_report`]).
+pub async fn report(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    now: DateTime<Utc>,
+    viewer: &User,
+    id: i64,
+) -> Result<CheckupReport, CheckupError> {
+    let row = db.checkup(id).await?.ok_or(CheckupError::NotFound)?;
+    if !may_read_report(viewer, row.enterprise_id, row.status) {
+        return Err(CheckupError::NotFound);
+    }
+    let enterprise = db
+        .enterprise(row.enterprise_id)
+        .await?
+        .ok_or(CheckupError::NotFound)?;
+    let report = score(db, questionnaires, &row).await?;
+    let recommendations = scoring::recommend(
+        &report,
+        &row.industry,
+        &offers(db, now).await?,
+        RECOMMENDATIONS,
+    );
+    let (previous, previous_report) = match db.previous_report(row.enterprise_id, row.id).await? {
+        Some(p) => {
+            let scored = score(db, questionnaires, &p).await?;
+            let previous = PreviousReport {
+                id: p.id,
+                submitted_at: p.submitted_or_created(),
+            };
+            (Some(previous), Some(scored))
+        }
+        None => (None, None),
+    };
+    let comparison = history::compare(&report, previous_report.as_ref());
+    Ok(CheckupReport {
+        id: row.id,
+        version: row.version,
+        industry: row.industry,
+        submitted_at: row.submitted_at,
+        created_at: row.created_at,
+        enterprise,
+        report,
+        recommendations,
+        previous,
+        comparison,
+    })
+}
+
+/// Upcoming sessions as recommendation candidates.
+async fn offers(db: &Db, now: DateTime<Utc>) -> Result<Vec<Offer>, CheckupError> {
+    Ok(db
+        .upcoming_sessions(now)
+        .await?
+        .into_iter()
+        .map(|s| Offer {
+            id: s.id,
+            title: s.title.clone(),
+            category: s.category.clone(),
+            kind: "session".into(),
+            industries: s.industries(),
+            starts_at: s.starts_at.map(|t| t.with_timezone(&s.tz()).to_rfc3339()),
+        })
+        .collect())
+}
+
+// ---------- organizer overview ----------
+
+/// An enterprise's latest report, scored.
+#[derive(Debug, Clone)]
+pub struct DashboardRow {
+    pub row: CheckupRow,
+    pub enterprise: Enterprise,
+    pub report: Report,
+}
+
+/// Every enterprise's latest report, newest first (organizers only).
+pub async fn dashboard_rows(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    viewer: &User,
+) -> Result<Vec<DashboardRow>, CheckupError> {
+    if !viewer.is_organizer() {
+        return Err(CheckupError::Forbidden);
+    }
+    let mut enterprises: HashMap<i64, Enterprise> = db
+        .enterprises()
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let mut out = Vec::new();
+    for row in db.latest_reports().await? {
+        // the foreign key keeps a report's enterprise; each enterprise has one latest report
+        let enterprise = enterprises
+            .remove(&row.enterprise_id)
+            .with_context(|| format!("enterprise of check-up {} missing", row.id))?;
+        let report = score(db, questionnaires, &row).await?;
+        out.push(DashboardRow {
+            row,
+            enterprise,
+            report,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::EnterpriseSignup;
+    use crate::checkup::questionnaire::BUILTIN;
+    use crate::checkup::scoring::Level;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        db: Db,
+        questionnaires: Questionnaires,
+        enterprise: User,
+        other: User,
+        organizer: User,
+    }
+
+    async fn enterprise(db: &Db, uscc: &str, mobile: &str) -> User {
+        let input = EnterpriseSignup {
+            name: "示例科技有限公司".into(),
+            uscc: uscc.into(),
+            industry: "E".into(),
+            district: None,
+            contact_name: "示例联系人".into(),
+            mobile: mobile.into(),
+            password: "enterprise-pass-1".into(),
+        };
+        let e = crate::app::accounts::register_enterprise(db, Utc::now(), &input)
+            .await
+            .expect("registered");
+        db.user(e.id).await.expect("user").expect("exists")
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let q = Questionnaire::parse(BUILTIN).expect("questionnaire");
+        db.register_questionnaire(&q.version, BUILTIN)
+            .await
+            .expect("register");
+        let organizer_id = db
+            .insert_staff(Role::Organizer, "admin", "管理员", "x")
+            .await
+            .expect("staff");
+        Setup {
+            enterprise: enterprise(&db, "91350100M000100Y43", "13800138000").await,
+            other: enterprise(&db, "91430111MA4L41YT1U", "13900139000").await,
+            organizer: db.user(organizer_id).await.expect("user").expect("exists"),
+            questionnaires: Questionnaires::new(q),
+            db,
+            _dir: dir,
+        }
+    }
+
+    /// The riskiest option of every item that applies to section E.
+    fn riskiest(q: &Questionnaire) -> Answers {
+        q.applicable("E")
+            .map(|i| {
+                let worst = i
+                    .options
+                    .iter()
+                    .max_by(|a, b| a.risk.total_cmp(&b.risk))
+                    .expect("options");
+                (i.id.clone(), worst.id.clone())
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn levels_are_recomputed_from_the_answers_never_read_back() {
+        let s = setup().await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let submitted = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
+            .await
+            .expect("submitted");
+        assert_eq!(submitted.report.overall_level, Level::High);
+        // a stale stored level (as after a scoring fix) does not reach any page
+        sqlx::query("UPDATE checkups SET overall_level = 'low'")
+            .execute(&s.db.pool)
+            .await
+            .expect("update");
+        let overview = overview(&s.db, &s.questionnaires, &s.enterprise)
+            .await
+            .expect("overview")
+            .expect("an enterprise");
+        assert_eq!(overview.reports.len(), 1);
+        assert_eq!(overview.reports[0].overall_level, Level::High);
+        let rows = dashboard_rows(&s.db, &s.questionnaires, &s.organizer)
+            .await
+            .expect("dashboard");
+        assert_eq!(rows[0].report.overall_level, Level::High);
+    }
+
+    #[tokio::test]
+    async fn corrupt_answers_are_an_error_not_an_empty_check_up() {
+        let s = setup().await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
+            .await
+            .expect("submitted")
+            .id;
+        sqlx::query("UPDATE checkups SET answers = 'not json'")
+            .execute(&s.db.pool)
+            .await
+            .expect("update");
+        let e = report(&s.db, &s.questionnaires, now, &s.enterprise, id)
+            .await
+            .expect_err("corrupt row");
+        assert!(matches!(e, CheckupError::Internal(_)), "{e:?}");
+        let e = overview(&s.db, &s.questionnaires, &s.enterprise)
+            .await
+            .expect_err("corrupt row");
+        assert!(matches!(e, CheckupError::Internal(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn reports_open_for_their_enterprise_and_organizers_only() {
+        let s = setup().await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
+            .await
+            .expect("submitted")
+            .id;
+        let e = report(&s.db, &s.questionnaires, now, &s.other, id)
+            .await
+            .expect_err("not theirs");
+        assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+        let seen = report(&s.db, &s.questionnaires, now, &s.organizer, id)
+            .await
+            .expect("organizer reads it");
+        assert_eq!(seen.enterprise.id, s.enterprise.id);
+        assert!(seen.previous.is_none());
+        // organizers do not take the check-up; enterprises do not see the overview
+        let e = submit(&s.db, &s.questionnaires, now, &s.organizer, &answers)
+            .await
+            .expect_err("organizer");
+        assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
+        let e = dashboard_rows(&s.db, &s.questionnaires, &s.enterprise)
+            .await
+            .expect_err("enterprise");
+        assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
+        assert!(overview(&s.db, &s.questionnaires, &s.organizer)
+            .await
+            .expect("general page")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn an_older_questionnaire_version_is_parsed_once() {
+        let s = setup().await;
+        let older = BUILTIN.replacen("version = \"", "version = \"old-", 1);
+        let parsed = Questionnaire::parse(&older).expect("older version");
+        s.db.register_questionnaire(&parsed.version, &older)
+            .await
+            .expect("register");
+        let first = s
+            .questionnaires
+            .version(&s.db, &parsed.version)
+            .await
+            .expect("loaded");
+        let second = s
+            .questionnaires
+            .version(&s.db, &parsed.version)
+            .await
+            .expect("cached");
+        assert!(Arc::ptr_eq(&first, &second));
+        let e = s
+            .questionnaires
+            .version(&s.db, "no-such-version")
+            .await
+            .expect_err("missing");
+        assert!(matches!(e, CheckupError::Internal(_)), "{e:?}");
+    }
+}

@@ -1,0 +1,89 @@
+//! The accounts room: login and logout, enterprise self-registration, the own account. The
+//! JSON API and the HTML forms call the same use cases in `crate::app::{login, accounts}`.
+
+pub mod api;
+pub mod pages;
+
+use crate::accounts::User;
+use crate::app::login::{self, LoginError, NewSession};
+use crate::error::AppResult;
+use crate::http::session::{set_cookie, SESSION_COOKIE};
+use crate::http::AppState;
+use axum::http::{HeaderMap, HeaderValue};
+use std::net::SocketAddr;
+
+pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if state.config.trust_forwarded_for {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            let first = first.trim();
+            if !first.is_empty() {
+                return first.to_string();
+            }
+        }
+    }
+    peer.ip().to_string()
+}
+
+/// The `Set-Cookie` value that hands a new login session to the browser.
+pub(super) fn session_cookie(state: &AppState, session: &NewSession) -> HeaderValue {
+    set_cookie(
+        SESSION_COOKIE,
+        &session.token,
+        session.max_age_s,
+        state.config.secure_cookies,
+    )
+}
+
+/// Open a login session for `user_id` and return its `Set-Cookie` value.
+pub(super) async fn start_session(state: &AppState, user_id: i64) -> AppResult<HeaderValue> {
+    let session = login::start_session(
+        &state.db,
+        state.clock.now(),
+        user_id,
+        state.config.session_hours,
+    )
+    .await?;
+    Ok(session_cookie(state, &session))
+}
+
+/// End the request's login session and return the `Set-Cookie` value that clears the cookie.
+pub(super) async fn end_session(state: &AppState, headers: &HeaderMap) -> AppResult<HeaderValue> {
+    let token = super::session::cookie(headers, SESSION_COOKIE);
+    login::end_session(&state.db, token.as_deref()).await?;
+    Ok(set_cookie(
+        SESSION_COOKIE,
+        "",
+        0,
+        state.config.secure_cookies,
+    ))
+}
+
+pub(super) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    login: &str,
+    password: &str,
+) -> Result<User, LoginError> {
+    let ip = client_ip(state, headers, peer);
+    login::authenticate(&state.db, state.clock.now(), login, password, &ip).await
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use axum::routing::{get, post};
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(api::api_login))
+        .routes(utoipa_axum::routes!(api::api_logout))
+        .routes(utoipa_axum::routes!(api::api_register))
+        .routes(utoipa_axum::routes!(api::api_me))
+        .route("/login", get(pages::login_page).post(pages::login_form))
+        .route("/logout", post(pages::logout_form))
+        .route(
+            "/register",
+            get(pages::register_page).post(pages::register_form),
+        )
+}

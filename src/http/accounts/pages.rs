@@ -1,0 +1,228 @@
+//! Login, logout and registration pages.
+
+use super::{authenticate, end_session, start_session};
+use crate::accounts::{industry, EnterpriseSignup};
+use crate::app::accounts::{register_enterprise, AccountsError};
+use crate::app::login::LoginError;
+use crate::db::accounts::Enterprise;
+use crate::error::{AppError, AppResult};
+use crate::http::layout::Layout;
+use crate::http::session::{CsrfForm, MaybeUser};
+use crate::http::AppState;
+use crate::validation::FieldErrors;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(|n| n.to_string())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub login: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+pub async fn login_page(layout: Layout, Query(q): Query<NextQuery>) -> LoginPage {
+    LoginPage {
+        layout,
+        login: String::new(),
+        next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        error: None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    layout: Layout,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> AppResult<Response> {
+    let next = safe_next(form.next.as_deref());
+    match authenticate(&state, &headers, peer, &form.login, &form.password).await {
+        Ok(user) => {
+            let cookie = start_session(&state, user.id).await?;
+            let target = next.unwrap_or_else(|| {
+                if user.is_organizer() {
+                    "/admin".into()
+                } else {
+                    "/me".into()
+                }
+            });
+            let mut response = Redirect::to(&target).into_response();
+            response.headers_mut().append(SET_COOKIE, cookie);
+            Ok(response)
+        }
+        Err(
+            e
+            @ (LoginError::BadCredentials | LoginError::Invalid(_) | LoginError::Throttled { .. }),
+        ) => {
+            let e = AppError::from(e);
+            let status = e.status();
+            let page = LoginPage {
+                layout,
+                login: form.login,
+                next: next.unwrap_or_default(),
+                error: Some(e.detail()),
+            };
+            Ok((status, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn logout_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> AppResult<Response> {
+    let cookie = end_session(&state, &headers).await?;
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().append(SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// An option of the industry select.
+pub struct IndustryOption {
+    pub code: char,
+    pub name: &'static str,
+}
+
+pub fn industry_options() -> Vec<IndustryOption> {
+    industry::SECTIONS
+        .iter()
+        .map(|(code, name)| IndustryOption { code: *code, name })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/register.html")]
+pub struct RegisterPage {
+    pub layout: Layout,
+    pub form: RegisterValues,
+    pub errors: FieldErrors,
+    pub error: Option<String>,
+    pub industries: Vec<IndustryOption>,
+}
+
+/// What the form shows back after a failed attempt (never the password).
+#[derive(Debug, Default)]
+pub struct RegisterValues {
+    pub name: String,
+    pub uscc: String,
+    pub industry: String,
+    pub district: String,
+    pub contact_name: String,
+    pub mobile: String,
+}
+
+impl RegisterPage {
+    pub fn field_error(&self, field: &str) -> String {
+        self.errors.get(field).unwrap_or("").to_string()
+    }
+}
+
+pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Response {
+    if user.is_some() {
+        return Redirect::to("/me").into_response();
+    }
+    RegisterPage {
+        layout,
+        form: RegisterValues::default(),
+        errors: FieldErrors::default(),
+        error: None,
+        industries: industry_options(),
+    }
+    .into_response()
+}
+
+pub async fn register_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    CsrfForm(input): CsrfForm<EnterpriseSignup>,
+) -> AppResult<Response> {
+    let values = RegisterValues {
+        name: input.name.clone(),
+        uscc: input.uscc.clone(),
+        industry: input.industry.trim().to_uppercase(),
+        district: input.district.clone().unwrap_or_default(),
+        contact_name: input.contact_name.clone(),
+        mobile: input.mobile.clone(),
+    };
+    let show = |layout: Layout, errors: FieldErrors, error: Option<String>, status: StatusCode| {
+        (
+            status,
+            RegisterPage {
+                layout,
+                form: values,
+                errors,
+                error,
+                industries: industry_options(),
+            },
+        )
+            .into_response()
+    };
+    match register_enterprise(&state.db, state.clock.now(), &input).await {
+        Ok(enterprise) => {
+            let cookie = start_session(&state, enterprise.id).await?;
+            let mut response = Redirect::to("/me?welcome=1").into_response();
+            response.headers_mut().append(SET_COOKIE, cookie);
+            Ok(response)
+        }
+        Err(e) => {
+            let message = Some(e.message_zh());
+            match e {
+                AccountsError::Invalid(errors) => Ok(show(
+                    layout,
+                    errors,
+                    message,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )),
+                AccountsError::MobileTaken | AccountsError::UsccTaken { .. } => Ok(show(
+                    layout,
+                    FieldErrors::default(),
+                    message,
+                    StatusCode::CONFLICT,
+                )),
+                AccountsError::Internal(e) => Err(AppError::Internal(e)),
+            }
+        }
+    }
+}
+
+/// Used by templates to show an enterprise's industry.
+pub fn industry_label(e: &Enterprise) -> String {
+    let code = e.industry.chars().next().unwrap_or(' ');
+    match industry::section_name(code) {
+        Some(name) => format!("{code} {name}"),
+        None => e.industry.clone(),
+    }
+}

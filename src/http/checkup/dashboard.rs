@@ -1,0 +1,122 @@
+//! The organizer's check-up dashboard and its CSV export.
+
+use super::local_time;
+use crate::accounts::industry;
+use crate::app::checkup::{self as use_case};
+use crate::checkup::dashboard::{self, Dashboard, Entry};
+use crate::checkup::scoring::Level;
+use crate::error::AppResult;
+use crate::http::layout::Layout;
+use crate::http::session::CurrentUser;
+use crate::http::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::Response;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "organize/checkups.html")]
+pub struct DashboardPage {
+    pub layout: Layout,
+    pub dashboard: Dashboard,
+    pub total: usize,
+}
+
+impl DashboardPage {
+    pub fn level_count(&self, level: Level) -> usize {
+        self.dashboard.levels.get(&level).copied().unwrap_or(0)
+    }
+    pub fn heat_class(&self, percent: &Option<u32>) -> &'static str {
+        match percent {
+            None => "heat-na",
+            Some(0) => "heat-0",
+            Some(p) if *p < 10 => "heat-1",
+            Some(p) if *p < 25 => "heat-2",
+            Some(p) if *p < 50 => "heat-3",
+            Some(_) => "heat-4",
+        }
+    }
+    pub fn industry_name(&self, code: &str) -> &'static str {
+        code.chars()
+            .next()
+            .and_then(industry::section_name)
+            .unwrap_or("")
+    }
+}
+
+pub async fn dashboard_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<DashboardPage> {
+    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
+    let entries: Vec<Entry> = scored
+        .iter()
+        .map(|s| Entry {
+            enterprise_id: s.enterprise.id,
+            company: s.enterprise.name.clone(),
+            uscc: s.enterprise.uscc.clone(),
+            industry: s.row.industry.clone(),
+            report_id: s.row.id,
+            report: &s.report,
+        })
+        .collect();
+    Ok(DashboardPage {
+        layout,
+        dashboard: dashboard::build(state.questionnaires.current(), &entries),
+        total: entries.len(),
+    })
+}
+
+/// CSV (UTF-8 with BOM) of every enterprise's latest report.
+pub async fn dashboard_csv(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Response> {
+    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
+    let dims = &state.questionnaires.current().dimensions;
+    let mut header = vec![
+        "企业名称".to_string(),
+        "统一社会信用代码".into(),
+        "行业门类".into(),
+        "体检时间".into(),
+        "问卷版本".into(),
+        "总体风险".into(),
+        "红线项".into(),
+    ];
+    header.extend(dims.iter().map(|d| format!("{}得分", d.name)));
+    header.push("主要风险点".into());
+    let rows: Vec<Vec<String>> = scored
+        .iter()
+        .map(|s| {
+            let mut record = vec![
+                s.enterprise.name.clone(),
+                s.enterprise.uscc.clone(),
+                s.row.industry.clone(),
+                local_time(s.row.submitted_or_created()),
+                s.row.version.clone(),
+                s.report.overall_level.label_zh().to_string(),
+                s.report.red_lines.len().to_string(),
+            ];
+            record.extend(dims.iter().map(|d| {
+                s.report
+                    .dimensions
+                    .iter()
+                    .find(|r| r.id == d.id)
+                    .map(|r| r.score.to_string())
+                    .unwrap_or_else(|| "不适用".into())
+            }));
+            record.push(
+                s.report
+                    .findings
+                    .iter()
+                    .take(3)
+                    .map(|f| f.finding.clone())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+            );
+            record
+        })
+        .collect();
+    crate::http::csv_export::download("checkups.csv", &header, &rows)
+}

@@ -1,0 +1,34 @@
+//! The legal health check room: questionnaire API, page-by-page filling with drafts, reports
+//! and the organizer dashboard. Handlers extract, call `crate::app::checkup` and render.
+
+pub mod api;
+pub mod dashboard;
+pub mod fill;
+pub mod report;
+
+use super::AppState;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::api_questionnaire))
+        .routes(routes!(api::api_submit))
+        .routes(routes!(api::api_draft))
+        .routes(routes!(api::api_report))
+        .route("/checkup", get(fill::index_page))
+        .route(
+            "/checkup/fill/{page}",
+            get(fill::fill_page).post(fill::fill_form),
+        )
+        .route("/checkup/reports/{id}", get(report::report_page))
+        .route("/admin/checkups", get(dashboard::dashboard_page))
+        .route("/admin/checkups.csv", get(dashboard::dashboard_csv))
+}
+
+/// Check-ups belong to no program: their dates are shown in the chamber's zone.
+pub(super) fn local_time(t: DateTime<Utc>) -> String {
+    crate::http::views::format::datetime_zh(&t, crate::schedule::DEFAULT_TZ)
+}

@@ -1,0 +1,94 @@
+//! The report page: levels, findings, the radar chart, recommendations and the change since the
+//! previous check-up.
+
+use super::local_time;
+use crate::accounts::industry;
+use crate::app::checkup::{self as use_case};
+use crate::checkup::history::DimensionChange;
+use crate::checkup::radar::radar_svg;
+use crate::checkup::scoring::{Recommendation, Report};
+use crate::error::AppResult;
+use crate::http::extract::Path;
+use crate::http::layout::Layout;
+use crate::http::session::CurrentUser;
+use crate::http::views::format::zoned_zh as format_local;
+use crate::http::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use chrono::DateTime;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checkup/report.html")]
+pub struct ReportPage {
+    pub layout: Layout,
+    pub report_id: i64,
+    pub company: String,
+    pub uscc: String,
+    pub industry: String,
+    pub date: String,
+    pub version: String,
+    pub report: Report,
+    pub radar: String,
+    pub rows: Vec<DimensionChange>,
+    pub previous: Option<(i64, String)>,
+    pub recommendations: Vec<Recommendation>,
+}
+
+impl ReportPage {
+    pub fn dimension_name(&self, id: &str) -> String {
+        self.report
+            .dimensions
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    }
+    pub fn when(&self, r: &Recommendation) -> String {
+        r.starts_at
+            .as_deref()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| format_local(&t))
+            .unwrap_or_else(|| "时间待定".into())
+    }
+}
+
+pub async fn report_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<ReportPage> {
+    let r = use_case::report(
+        &state.db,
+        &state.questionnaires,
+        state.clock.now(),
+        &user,
+        id,
+    )
+    .await?;
+    let industry_name = r
+        .enterprise
+        .industry
+        .chars()
+        .next()
+        .and_then(industry::section_name)
+        .unwrap_or("");
+    Ok(ReportPage {
+        layout,
+        report_id: r.id,
+        company: r.enterprise.name.clone(),
+        uscc: r.enterprise.uscc.clone(),
+        industry: format!("{} {}", r.industry, industry_name),
+        date: local_time(r.submitted_at.unwrap_or(r.created_at)),
+        version: r.version,
+        radar: radar_svg(
+            &r.comparison.axes(),
+            r.comparison.previous_scores.as_deref(),
+        ),
+        rows: r.comparison.dimensions,
+        previous: r.previous.map(|p| (p.id, local_time(p.submitted_at))),
+        report: r.report,
+        recommendations: r.recommendations,
+    })
+}

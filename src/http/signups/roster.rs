@@ -1,0 +1,143 @@
+//! Rosters for organizers and the session's lawyer: the page, removals and the CSV export.
+
+use super::api::RosterEntry;
+use super::pages::{notice_text, NoticeQuery};
+use crate::app::signup as uc;
+use crate::error::AppResult;
+use crate::http::extract::{Path, Query};
+use crate::http::layout::Layout;
+use crate::http::session::{CsrfForm, CurrentUser};
+use crate::http::views::format;
+use crate::http::views::timetable::SessionItem;
+use crate::http::AppState;
+use crate::signup::RegistrationStatus;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sessions/roster.html")]
+pub struct RosterPage {
+    pub layout: Layout,
+    pub item: SessionItem,
+    pub program_title: String,
+    pub entries: Vec<RosterEntry>,
+    pub can_remove: bool,
+    pub notice: Option<String>,
+    /// The program's zone, in which times are shown.
+    pub tz: Tz,
+}
+
+impl RosterPage {
+    pub fn confirmed(&self) -> Vec<&RosterEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.status == RegistrationStatus::Confirmed)
+            .collect()
+    }
+    pub fn waitlist(&self) -> Vec<&RosterEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.status == RegistrationStatus::Waitlisted)
+            .collect()
+    }
+    pub fn local(&self, t: &DateTime<Utc>) -> String {
+        format::timestamp(t, self.tz)
+    }
+}
+
+pub async fn roster_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> AppResult<RosterPage> {
+    let (session, program, lines) =
+        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let tz = program.tz();
+    Ok(RosterPage {
+        layout,
+        item: SessionItem::new(session, tz, None, state.clock.now()),
+        program_title: program.title,
+        entries: lines.into_iter().map(RosterEntry::from).collect(),
+        can_remove: user.is_organizer(),
+        notice: notice_text(q.notice.as_deref()),
+        tz,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RemovalForm {
+    #[serde(default)]
+    pub enterprise_id: i64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn remove_form(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<RemovalForm>,
+) -> AppResult<Response> {
+    uc::remove(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        form.enterprise_id,
+        &form.reason,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/sessions/{id}/roster?notice=removed")).into_response())
+}
+
+/// `GET /sessions/{id}/roster.csv` — UTF-8 with BOM so Excel shows the Chinese text.
+pub async fn roster_csv(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let (_, program, lines) =
+        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let tz = program.tz();
+    let header: Vec<String> = [
+        "状态",
+        "候补顺位",
+        "企业名称",
+        "统一社会信用代码",
+        "行业门类",
+        "联系人",
+        "手机号",
+        "人数",
+        "参加人员",
+        "报名时间",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|line| {
+            let e = &line.row;
+            vec![
+                e.status.label_zh().to_string(),
+                e.position.map(|p| p.to_string()).unwrap_or_default(),
+                e.company.clone(),
+                e.uscc.clone(),
+                e.industry.clone(),
+                e.contact_name.clone(),
+                e.mobile.clone(),
+                e.seats.to_string(),
+                e.attendees.0.join("、"),
+                format::timestamp(&e.created_at, tz),
+            ]
+        })
+        .collect();
+    crate::http::csv_export::download(&format!("roster-session-{id}.csv"), &header, &rows)
+}
