@@ -20,17 +20,18 @@ deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
 
 build: deps
-	$(CARGO) build --release
+	$(CARGO) build --release --features demo
 
 ## Serve the demo month on http://$(LISTEN)
 run: build
 	./target/release/pufa serve --demo --listen $(LISTEN)
 
-## fmt, clippy -D warnings, all tests
+## fmt, clippy -D warnings (with and without features), all tests (the clip tests need `demo`)
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) test --all-features
 
 bench: deps
 	$(CARGO) bench

@@ -47,26 +47,47 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
 }
 
 /// A short generated test recording (colour bars and a tone, clearly not a real lecture) for
-/// the first session, so the demo shows the archive and the player. It is transcoded by the
-/// server's worker like any upload.
+/// the first session, so the demo shows the archive and the player. It is stored and
+/// transcoded by the server's worker like any upload.
+#[cfg(feature = "demo")]
 async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyhow::Result<()> {
+    use crate::archive::Visibility;
+    use crate::media::storage::{self, LocalFs, SourceError};
+    use crate::media::testsrc::{generate_clip, ClipSpec};
+
     let Some(first) = db.program_sessions(program_id).await?.into_iter().next() else {
         return Ok(());
     };
-    let storage = crate::media::storage::Storage::new(&config.media_dir);
-    let (rel, _, path) = storage.new_upload("mp4")?;
-    let target = path.clone();
+    let scratch = tempfile::tempdir().context("creating a scratch folder for the demo clip")?;
+    let clip = scratch.path().join("demo.mp4");
+    let target = clip.clone();
     tokio::task::spawn_blocking(move || {
         crate::media::transcode::init();
-        crate::media::testsrc::generate_clip(
-            &crate::media::testsrc::ClipSpec::new(1280, 720, 25, 30.0).with_audio(2, 48_000),
+        generate_clip(
+            &ClipSpec::new(1280, 720, 25, 30.0).with_audio(2, 48_000),
             &target,
         )
     })
     .await??;
-    let (lecture_id, _) = db.queue_recording(first.id, &rel).await?;
-    db.set_lecture_visibility(lecture_id, "public").await?;
+    let bytes = tokio::fs::read(&clip).await?;
+    let storage = LocalFs::new(&config.media_dir);
+    let chunks = futures_util::stream::iter([Ok::<_, SourceError>(bytes)]);
+    let upload = storage::put_stream(&storage, "mp4", chunks).await?;
+    let (lecture_id, _) = db.queue_recording(first.id, &upload.key).await?;
+    db.set_lecture_visibility(lecture_id, Visibility::Public)
+        .await?;
     println!("demo recording (test pattern, 示例) queued for transcoding: lecture {lecture_id}");
+    Ok(())
+}
+
+/// Without the `demo` feature the test-clip generator is not compiled in: the demo month is
+/// loaded without a recording.
+#[cfg(not(feature = "demo"))]
+async fn queue_demo_recording(_db: &Db, _config: &Config, _program_id: i64) -> anyhow::Result<()> {
+    tracing::warn!(
+        "the demo recording needs a build with the `demo` feature (cargo build --features demo); \
+         the demo month is loaded without it"
+    );
     Ok(())
 }
 

@@ -37,13 +37,14 @@ pub async fn serve(
     if config.demo {
         demo::load(&db, &config).await?;
     }
-    let config_media_dir = config.media_dir.clone();
+    let storage: media::storage::SharedStorage =
+        Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
     let clock = config.clock.clone();
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
         questionnaires: app::checkup::Questionnaires::new(questionnaire),
-        storage: media::storage::Storage::new(config_media_dir),
+        storage: storage.clone(),
         wake: Arc::new(tokio::sync::Notify::new()),
         clock,
     };
@@ -55,7 +56,7 @@ pub async fn serve(
         for _ in 0..state.config.transcode_workers {
             let worker = media::worker::Worker::new(
                 db.clone(),
-                state.storage.clone(),
+                storage.clone(),
                 std::time::Duration::from_secs(state.config.job_stale_secs),
                 state.wake.clone(),
             );
@@ -70,10 +71,13 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    // a running transcode is cancelled and its job handed back to the queue
+    // a running transcode is cancelled and its job handed back to the queue (sending fails
+    // only when no worker is left to tell)
     let _ = stop_workers.send(true);
     for w in workers {
-        let _ = w.await;
+        if let Err(e) = w.await {
+            tracing::error!(error = %e, "a transcode worker panicked");
+        }
     }
     janitor.abort();
     tracing::info!("pufa stopped");

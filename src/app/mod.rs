@@ -13,7 +13,9 @@
 //! (database down, disk full); everything a user can act on is a variant of its own.
 
 pub mod accounts;
+pub mod archive;
 pub mod checkup;
 pub mod login;
+pub mod media;
 pub mod schedule;
 pub mod signup;

@@ -1,3 +1,12 @@
-//! The lecture archive: watch-time accounting and attendance. Plain functions, no HTTP or SQL.
+//! The lecture archive: watch-time accounting, attendance, who may watch, certificates and the
+//! published versions of recordings. Plain functions, no HTTP or SQL.
 
+pub mod access;
+pub mod attendance;
+pub mod certificate;
+pub mod version;
 pub mod watch;
+
+pub use access::{may_watch, Visibility};
+pub use attendance::Attendance;
+pub use version::LectureVersion;

@@ -6,6 +6,7 @@
 //! time since the last report plus a little slack). Anything else — a seek, a pause, a long gap —
 //! just moves the position without credit. So seeking back never counts twice, and a forged
 //! report cannot claim time it did not spend; a position beyond the duration is refused.
+//! What the watched time amounts to is [`super::attendance`]'s business.
 
 /// Fastest playback speed the player offers.
 pub const MAX_RATE: f64 = 2.0;
@@ -88,17 +89,10 @@ pub fn apply_report(
     Ok(next)
 }
 
-/// Share of the lecture watched, 0..1.
-pub fn share(ranges: &Ranges, duration_s: f64) -> f64 {
-    if duration_s <= 0.0 {
-        return 0.0;
-    }
-    (ranges.total() / duration_s).clamp(0.0, 1.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::Attendance;
     use proptest::prelude::*;
 
     #[test]
@@ -108,7 +102,7 @@ mod tests {
             s = apply_report(&s, f64::from(i) * 15.0, f64::from(i) * 15.0, 600.0).expect("ok");
         }
         assert!((s.ranges.total() - 600.0).abs() < 1e-9);
-        assert!((share(&s.ranges, 600.0) - 1.0).abs() < 1e-9);
+        assert!((Attendance::of(s.ranges.total(), 600.0, 0.6).share - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -5,11 +5,14 @@
 
 pub mod accounts;
 pub mod checkups;
+pub mod jobs;
+pub mod lectures;
 pub mod login_sessions;
 pub mod media;
 pub mod registrations;
 pub mod schedule;
 pub mod throttle;
+pub mod watch;
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -2,8 +2,10 @@
 //! statuses, codes and Chinese messages clients see are decided here and nowhere else.
 
 use crate::app::accounts::AccountsError;
+use crate::app::archive::ArchiveError;
 use crate::app::checkup::CheckupError;
 use crate::app::login::LoginError;
+use crate::app::media::MediaError;
 use crate::app::schedule::ScheduleError;
 use crate::app::signup::SignupError;
 use crate::error::AppError;
@@ -71,6 +73,34 @@ impl From<SignupError> for AppError {
             }
             SignupError::Invalid(errors) => AppError::Validation(errors),
             SignupError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<MediaError> for AppError {
+    fn from(e: MediaError) -> Self {
+        let message = e.message_zh();
+        match e {
+            MediaError::NotFound => AppError::NotFound,
+            MediaError::UploadTooLarge => AppError::PayloadTooLarge,
+            MediaError::UploadInterrupted => AppError::bad_request("upload_interrupted", message),
+            MediaError::EmptyUpload | MediaError::NoFile => AppError::field("file", message),
+            MediaError::JobNotFailed => AppError::conflict("job_not_failed", message),
+            MediaError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<ArchiveError> for AppError {
+    fn from(e: ArchiveError) -> Self {
+        match e {
+            ArchiveError::NotFound => AppError::NotFound,
+            ArchiveError::LoginRequired => AppError::Unauthorized,
+            ArchiveError::Invalid(errors) => AppError::Validation(errors),
+            ArchiveError::NotAttended(refusal) => {
+                AppError::conflict("not_attended", refusal.message_zh())
+            }
+            ArchiveError::Internal(e) => AppError::Internal(e),
         }
     }
 }

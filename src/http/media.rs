@@ -1,13 +1,18 @@
-//! Recording upload (streamed to disk), transcode jobs (status, live progress, re-run) and the
-//! HLS files themselves, with access checks on every playlist and segment.
+//! Recording upload (streamed into the media storage), transcode jobs (status, live progress,
+//! re-run) and the HLS files themselves, with access checks on every playlist and segment.
 
 use super::extract::{Json, Path};
 use super::session::{cookie, CurrentUser, MaybeUser, CSRF_COOKIE};
 use super::AppState;
-use crate::accounts::{Role, User};
-use crate::db::media::{JobRow, LectureRow};
+use crate::accounts::Role;
+use crate::app::archive as archive_uc;
+use crate::app::media as uc;
+use crate::archive::Visibility;
+use crate::db::jobs::{JobRow, JobState};
 use crate::error::{AppError, AppResult};
-use axum::extract::multipart::MultipartError;
+use crate::media::storage::{FileSource, SourceError, StoredUpload};
+use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,9 +21,15 @@ use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+
+/// How often the job event stream looks at the job.
+const JOB_POLL: Duration = Duration::from_secs(1);
+/// The job event stream gives up after this many database errors in a row.
+const JOB_POLL_MAX_ERRORS: u32 = 5;
+/// Read size when serving media files: fewer wake-ups per segment (segments are megabytes).
+const SERVE_CHUNK_BYTES: usize = 512 * 1024;
 
 impl From<axum::extract::multipart::MultipartRejection> for AppError {
     fn from(_: axum::extract::multipart::MultipartRejection) -> Self {
@@ -29,20 +40,39 @@ impl From<axum::extract::multipart::MultipartRejection> for AppError {
     }
 }
 
-fn multipart_error(e: &MultipartError) -> AppError {
+fn source_error(e: &MultipartError) -> SourceError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::PayloadTooLarge
+        SourceError::TooLarge
     } else {
-        AppError::bad_request("upload_interrupted", "上传中断或内容不完整，请重新上传")
+        SourceError::Interrupted
     }
+}
+
+fn multipart_error(e: &MultipartError) -> AppError {
+    match source_error(e) {
+        SourceError::TooLarge => uc::MediaError::UploadTooLarge.into(),
+        SourceError::Interrupted => uc::MediaError::UploadInterrupted.into(),
+    }
+}
+
+/// The bytes of a multipart field as they arrive; a broken field ends the stream with the
+/// reason.
+fn chunks(field: Field<'_>) -> impl Stream<Item = Result<Bytes, SourceError>> + '_ {
+    stream::unfold(Some(field), |field| async move {
+        let mut field = field?;
+        match field.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(field))),
+            Ok(None) => None,
+            Err(e) => Some((Err(source_error(&e)), None)),
+        }
+    })
 }
 
 /// A transcode job as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: i64,
-    /// queued | running | done | failed
-    pub state: String,
+    pub state: JobState,
     /// 0..1
     pub progress: f64,
     /// Estimated seconds left while running.
@@ -57,7 +87,7 @@ impl From<&JobRow> for JobView {
     fn from(j: &JobRow) -> Self {
         JobView {
             id: j.id,
-            state: j.state.clone(),
+            state: j.state,
             progress: j.progress,
             eta_s: j.eta_s.map(|e| e.round()),
             error: j.error.clone(),
@@ -86,8 +116,8 @@ fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
     given.is_some_and(|g| !expected.is_empty() && g == expected)
 }
 
-/// Upload a session's recording (organizer): multipart field `file`, streamed to disk; answers
-/// `202 {job_id}` and the transcode runs in the background.
+/// Upload a session's recording (organizer): multipart field `file`, streamed into the media
+/// storage; answers `202 {job_id}` and the transcode runs in the background.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/recording", tag = "media",
     params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "field `file`: the recording; header X-CSRF-Token = the pufa_csrf cookie"),
@@ -101,14 +131,14 @@ pub async fn api_upload(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    crate::app::schedule::session(&state.db, id).await?;
+    uc::check_recording_target(&state.db, id).await?;
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     let mut csrf_field: Option<String> = None;
-    let mut stored: Option<(String, std::path::PathBuf)> = None;
-    while let Some(mut field) = multipart
+    let mut stored: Option<StoredUpload> = None;
+    while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| multipart_error(&e))?
@@ -121,78 +151,33 @@ pub async fn api_upload(
                 if !csrf_matches(&headers, csrf_field.as_deref()) {
                     return Err(AppError::CsrfRejected);
                 }
-                let ext = field
-                    .file_name()
-                    .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_string()))
-                    .unwrap_or_default();
-                let (rel, partial, final_path) = state
-                    .storage
-                    .new_upload(&ext)
-                    .map_err(anyhow::Error::from)?;
-                let mut file = tokio::fs::File::create(&partial)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                let mut size: u64 = 0;
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            size += chunk.len() as u64;
-                            if let Err(e) = file.write_all(&chunk).await {
-                                let _ = tokio::fs::remove_file(&partial).await;
-                                return Err(AppError::Internal(e.into()));
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            drop(file);
-                            let _ = tokio::fs::remove_file(&partial).await;
-                            return Err(multipart_error(&e));
-                        }
-                    }
+                let file_name = field.file_name().map(str::to_string);
+                let upload =
+                    uc::store_recording(&*state.storage, file_name.as_deref(), chunks(field))
+                        .await?;
+                // a second file in one request replaces the first
+                if let Some(earlier) = stored.replace(upload) {
+                    uc::discard_recording(&*state.storage, &earlier);
                 }
-                if let Err(e) = file.sync_all().await {
-                    let _ = tokio::fs::remove_file(&partial).await;
-                    return Err(AppError::Internal(e.into()));
-                }
-                drop(file);
-                if size == 0 {
-                    let _ = tokio::fs::remove_file(&partial).await;
-                    return Err(AppError::field("file", "上传的录像文件是空的"));
-                }
-                tokio::fs::rename(&partial, &final_path)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                stored = Some((rel, final_path));
             }
             _ => {}
         }
     }
-    let Some((rel, final_path)) = stored else {
-        return Err(AppError::field(
-            "file",
-            "请选择要上传的录像文件（file 字段）",
-        ));
+    let Some(upload) = stored else {
+        return Err(uc::MediaError::NoFile.into());
     };
-    let (lecture_id, job_id) = match state.db.queue_recording(id, &rel).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&final_path).await;
-            return Err(e.into());
-        }
-    };
-    state.wake.notify_waiters();
+    let queued = uc::queue_recording(&state.db, &*state.storage, &state.wake, id, upload).await?;
     if wants_html {
         return Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response());
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(UploadAnswer { job_id, lecture_id }),
+        Json(UploadAnswer {
+            job_id: queued.job_id,
+            lecture_id: queued.lecture_id,
+        }),
     )
         .into_response())
-}
-
-async fn load_job(state: &AppState, id: i64) -> AppResult<JobRow> {
-    state.db.job(id).await?.ok_or(AppError::NotFound)
 }
 
 /// A transcode job's state (organizer).
@@ -204,7 +189,7 @@ pub async fn api_job(
     Path(id): Path<i64>,
 ) -> AppResult<Json<JobView>> {
     user.require(Role::Organizer)?;
-    Ok(Json(JobView::from(&load_job(&state, id).await?)))
+    Ok(Json(JobView::from(&uc::job(&state.db, id).await?)))
 }
 
 /// Run a failed job again (organizer).
@@ -216,18 +201,12 @@ pub async fn api_retry(
     Path(id): Path<i64>,
 ) -> AppResult<Json<JobView>> {
     user.require(Role::Organizer)?;
-    load_job(&state, id).await?;
-    if !state.db.retry_job(id).await? {
-        return Err(AppError::conflict(
-            "job_not_failed",
-            "只有失败的转码任务可以重新运行",
-        ));
-    }
-    state.wake.notify_waiters();
-    Ok(Json(JobView::from(&load_job(&state, id).await?)))
+    let job = uc::retry(&state.db, &state.wake, id).await?;
+    Ok(Json(JobView::from(&job)))
 }
 
-/// The "重新转码" button.
+/// The "重新转码" button: back to the session's recording section, or the 409 page when the
+/// job is not failed (any more).
 pub async fn retry_form(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -237,51 +216,72 @@ pub async fn retry_form(
     >,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let job = load_job(&state, id).await?;
-    state.db.retry_job(id).await?;
-    state.wake.notify_waiters();
-    let lecture = state
-        .db
-        .lecture(job.lecture_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Redirect::to(&format!("/admin/sessions/{}#recording", lecture.session_id)).into_response())
+    let job = uc::retry(&state.db, &state.wake, id).await?;
+    let session_id = uc::session_of(&state.db, &job).await?;
+    Ok(Redirect::to(&format!("/admin/sessions/{session_id}#recording")).into_response())
+}
+
+/// What the job event stream does next.
+enum Poll {
+    Watching { errors_in_a_row: u32 },
+    Ended,
+}
+
+/// The `problem` event that ends a job stream the server cannot continue.
+fn problem_event() -> Event {
+    Event::default()
+        .event("problem")
+        .data("暂时无法读取转码进度，请刷新页面")
 }
 
 /// Live progress of a job as server-sent events (`event: job`, data = JobView), until it ends.
+/// When the job cannot be read for a while, a last `event: problem` (data = a Chinese message)
+/// says so instead of the stream just stopping.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "media", params(("id" = i64, Path)),
+    responses((status = 200, description = "text/event-stream of `job` events (data = JobView), possibly ending with one `problem` event", content_type = "text/event-stream"),
+              (status = 404, body = crate::error::Problem)))]
 pub async fn job_events(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     user.require(Role::Organizer)?;
-    load_job(&state, id).await?;
-    let stream = stream::unfold((state, false), move |(state, finished)| async move {
-        if finished {
+    uc::job(&state.db, id).await?;
+    let start = Poll::Watching { errors_in_a_row: 0 };
+    let stream = stream::unfold((state, start), move |(state, poll)| async move {
+        let Poll::Watching { errors_in_a_row } = poll else {
             return None;
-        }
-        let job = match state.db.job(id).await {
-            Ok(Some(j)) => j,
-            _ => return None,
         };
-        let view = JobView::from(&job);
-        let ended = matches!(job.state.as_str(), "done" | "failed");
-        let event = Event::default()
-            .event("job")
-            .json_data(&view)
-            .unwrap_or_else(|_| Event::default().event("job"));
-        if !ended {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        Some((Ok(event), (state, ended)))
+        let job = match uc::job(&state.db, id).await {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(job = id, error = %e, "reading a job for its event stream");
+                let errors_in_a_row = errors_in_a_row + 1;
+                if errors_in_a_row >= JOB_POLL_MAX_ERRORS {
+                    return Some((Ok(problem_event()), (state, Poll::Ended)));
+                }
+                tokio::time::sleep(JOB_POLL).await;
+                // nothing to tell yet: a comment keeps the connection's reader waiting
+                let event = Event::default().comment("retrying");
+                return Some((Ok(event), (state, Poll::Watching { errors_in_a_row })));
+            }
+        };
+        let event = match Event::default().event("job").json_data(JobView::from(&job)) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(job = id, error = %e, "encoding a job event");
+                return Some((Ok(problem_event()), (state, Poll::Ended)));
+            }
+        };
+        let next = if job.state.is_finished() {
+            Poll::Ended
+        } else {
+            tokio::time::sleep(JOB_POLL).await;
+            Poll::Watching { errors_in_a_row: 0 }
+        };
+        Some((Ok(event), (state, next)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-/// Whether `user` may watch `lecture`: public lectures are open to everyone, the others to
-/// logged-in accounts.
-pub fn may_watch(lecture: &LectureRow, user: Option<&User>) -> bool {
-    lecture.is_public() || user.is_some()
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -305,24 +305,18 @@ pub async fn serve_lecture_file(
     Path((id, version, file)): Path<(i64, String, String)>,
     request: Request,
 ) -> AppResult<Response> {
-    let lecture = state.db.lecture(id).await?.ok_or(AppError::NotFound)?;
-    let Some(published) = lecture.hls_path.as_deref() else {
-        return Err(AppError::NotFound);
-    };
-    // only the published version is served; half-made output never is
-    if published.rsplit('/').next() != Some(version.as_str()) {
-        return Err(AppError::NotFound);
-    }
-    if !may_watch(&lecture, user.as_ref()) {
-        return Err(AppError::Unauthorized);
-    }
-    let path = state
-        .storage
-        .resolve(&format!("{published}/{file}"))
-        .ok_or(AppError::NotFound)?;
-    // large chunks: fewer wake-ups per segment (segments are megabytes)
+    let playable = archive_uc::playable_file(
+        &state.db,
+        &*state.storage,
+        id,
+        &version,
+        &file,
+        user.as_ref(),
+    )
+    .await?;
+    let FileSource::Local(path) = playable.source;
     let mut response = ServeFile::new(&path)
-        .with_buf_chunk_size(512 * 1024)
+        .with_buf_chunk_size(SERVE_CHUNK_BYTES)
         .oneshot(request)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("serving {file}: {e}")))?
@@ -335,10 +329,9 @@ pub async fn serve_lecture_file(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(&file)),
     );
-    let scope = if lecture.is_public() {
-        "public"
-    } else {
-        "private"
+    let scope = match playable.visibility {
+        Visibility::Public => "public",
+        Visibility::Registered => "private",
     };
     let cache = if file.ends_with(".m3u8") {
         format!("{scope}, max-age=10")

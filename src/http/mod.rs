@@ -51,7 +51,7 @@ pub struct AppState {
     /// The questionnaire new check-ups answer, and the older versions stored ones answered.
     pub questionnaires: crate::app::checkup::Questionnaires,
     /// Uploads and HLS output.
-    pub storage: crate::media::storage::Storage,
+    pub storage: crate::media::storage::SharedStorage,
     /// Wakes this process's transcode workers when a job is queued.
     pub wake: Arc<tokio::sync::Notify>,
     /// "Now" for every rule; a manual clock in tests.

@@ -1,15 +1,148 @@
-//! Where media lives. All reads and writes of uploads and HLS output go through [`Storage`],
-//! so the planned object-storage backend (S3-compatible, behind a CDN) replaces one type.
-//! Paths given to it are relative to the media root and checked, so a crafted path can never
-//! leave the root.
+//! Where media lives: recording uploads and the published HLS versions of lectures.
+//!
+//! Everything the server and the worker do with media files goes through the [`Storage`]
+//! trait: storing an upload as it streams in ([`put_stream`]), handing the transcoder a local
+//! copy of an upload, staging a version and publishing it atomically, locating a file to
+//! serve, and deleting. [`LocalFs`] keeps them under a local media root; an object-storage
+//! backend (S3-compatible, behind a CDN) implements the same trait.
+//!
+//! Keys and file names given to a storage are checked, so a crafted path can never leave it.
 
+use crate::archive::LectureVersion;
+use crate::media::transcode::install;
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt};
+use std::fmt;
+use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 
-/// The local media root.
+/// The storage the application uses; cheap to clone.
+pub type SharedStorage = Arc<dyn Storage>;
+
+/// The media store.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Start a new upload whose original file name ended in `.extension`. Nothing is visible
+    /// under the upload's key until [`UploadWriter::commit`]; a writer dropped before that
+    /// leaves nothing behind.
+    fn create_upload<'a>(
+        &'a self,
+        extension: &'a str,
+    ) -> BoxFuture<'a, io::Result<Box<dyn UploadWriter>>>;
+
+    /// A local file with the upload's bytes, for the transcoder; `None` for a key that is not
+    /// an upload key.
+    fn upload_file(&self, key: &str) -> Option<PathBuf>;
+
+    /// Delete an upload; a missing one is not an error.
+    fn delete_upload(&self, key: &str) -> io::Result<()>;
+
+    /// An empty local folder to write `version` into; dropping it removes it.
+    fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir>;
+
+    /// Publish the `staged` folder as `version`, replacing an existing one atomically: readers
+    /// see the previous files or the new ones, never a mix. On failure nothing changes.
+    fn publish_dir(&self, staged: TempDir, version: LectureVersion) -> io::Result<()>;
+
+    /// Delete a version; a missing one is not an error.
+    fn delete_version(&self, version: LectureVersion) -> io::Result<()>;
+
+    /// Remove what interrupted transcodes of a lecture left (staging folders, replaced
+    /// versions awaiting deletion); returns how many. Call only while no transcode of the
+    /// lecture runs.
+    fn remove_partials(&self, lecture_id: i64) -> io::Result<usize>;
+
+    /// Where `file` of `version` (e.g. `master.m3u8`, `720p/seg_00001.m4s`) is served from;
+    /// `None` when the name cannot be a file of a version. The file may still not exist.
+    fn open_file(&self, version: LectureVersion, file: &str) -> Option<FileSource>;
+}
+
+/// An upload being written. Dropping it before [`commit`](UploadWriter::commit) discards it.
+pub trait UploadWriter: Send {
+    /// Append a chunk.
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Bytes written so far.
+    fn size(&self) -> u64;
+
+    /// Make the upload durable and visible under its key.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, io::Result<StoredUpload>>;
+}
+
+/// A stored upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUpload {
+    /// The storage key, e.g. `uploads/3f2a….mp4` (what `jobs.input_path` holds).
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Where the bytes of a stored file come from when it is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    /// A file on this machine. The HTTP layer streams it itself, with Range and conditional
+    /// requests, which is the fast path for segments.
+    Local(PathBuf),
+}
+
+/// Why the incoming bytes of an upload stopped before their end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The body exceeded the upload size limit.
+    #[error("the upload is larger than allowed")]
+    TooLarge,
+    /// The connection broke or the body was malformed.
+    #[error("the upload was interrupted")]
+    Interrupted,
+}
+
+/// Why [`put_stream`] stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The stream held no bytes.
+    #[error("the upload is empty")]
+    Empty,
+    #[error("storing the upload: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Store a stream of chunks as a new upload. On any failure (the source, the disk, an empty
+/// stream) nothing is left behind.
+pub async fn put_stream<S, B>(
+    storage: &dyn Storage,
+    extension: &str,
+    chunks: S,
+) -> Result<StoredUpload, PutError>
+where
+    S: Stream<Item = Result<B, SourceError>>,
+    B: AsRef<[u8]>,
+{
+    let mut writer = storage.create_upload(extension).await?;
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        writer.write(chunk?.as_ref()).await?;
+    }
+    if writer.size() == 0 {
+        return Err(PutError::Empty);
+    }
+    Ok(writer.commit().await?)
+}
+
+/// Media under a local folder: `uploads/` and `lectures/{lecture}/v{job}/`.
 #[derive(Debug, Clone)]
-pub struct Storage {
+pub struct LocalFs {
     root: PathBuf,
 }
+
+/// The folder of uploads under the root.
+const UPLOADS: &str = "uploads";
+/// The suffix of an upload being written.
+const PARTIAL_SUFFIX: &str = ".part";
 
 /// True for a path segment we ever create: letters, digits, '.', '_' and '-', not starting
 /// with a dot.
@@ -21,18 +154,38 @@ fn safe_segment(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-impl Storage {
-    pub fn new(root: impl Into<PathBuf>) -> Storage {
-        Storage { root: root.into() }
+/// The extension an upload is stored with: up to 8 letters and digits, lower case; `bin` when
+/// nothing usable is left.
+fn upload_extension(extension: &str) -> String {
+    let ext: String = extension
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if ext.is_empty() {
+        "bin".into()
+    } else {
+        ext
     }
+}
 
-    pub fn root(&self) -> &Path {
-        &self.root
+/// Remove a folder tree; a missing one is fine.
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+impl LocalFs {
+    pub fn new(root: impl Into<PathBuf>) -> LocalFs {
+        LocalFs { root: root.into() }
     }
 
     /// The absolute path of a relative media path, or `None` when it is not a plain relative
     /// path of safe segments (no `..`, no absolute paths, no hidden files).
-    pub fn resolve(&self, relative: &str) -> Option<PathBuf> {
+    fn resolve(&self, relative: &str) -> Option<PathBuf> {
         let rel = Path::new(relative);
         let mut out = self.root.clone();
         for c in rel.components() {
@@ -50,58 +203,146 @@ impl Storage {
         (out != self.root).then_some(out)
     }
 
-    /// A fresh upload location: (relative path, absolute path of the partial file being
-    /// written, absolute final path).
-    pub fn new_upload(&self, extension: &str) -> std::io::Result<(String, PathBuf, PathBuf)> {
-        let dir = self.root.join("uploads");
-        std::fs::create_dir_all(&dir)?;
-        let ext: String = extension
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(8)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let ext = if ext.is_empty() { "bin".into() } else { ext };
-        let name = format!("{}.{ext}", uuid::Uuid::new_v4().simple());
-        let partial = dir.join(format!("{name}.part"));
-        Ok((format!("uploads/{name}"), partial, dir.join(&name)))
+    fn version_dir(&self, version: LectureVersion) -> PathBuf {
+        self.root.join(version.path())
+    }
+}
+
+impl Storage for LocalFs {
+    fn create_upload<'a>(
+        &'a self,
+        extension: &'a str,
+    ) -> BoxFuture<'a, io::Result<Box<dyn UploadWriter>>> {
+        Box::pin(async move {
+            let dir = self.root.join(UPLOADS);
+            tokio::fs::create_dir_all(&dir).await?;
+            let name = format!(
+                "{}.{}",
+                uuid::Uuid::new_v4().simple(),
+                upload_extension(extension)
+            );
+            let partial = dir.join(format!("{name}{PARTIAL_SUFFIX}"));
+            let file = tokio::fs::File::create(&partial).await?;
+            Ok(Box::new(LocalUpload {
+                key: format!("{UPLOADS}/{name}"),
+                final_path: dir.join(&name),
+                guard: PartialFile(Some(partial)),
+                file,
+                size: 0,
+            }) as Box<dyn UploadWriter>)
+        })
     }
 
-    /// Where a job writes a lecture's HLS version: (relative, absolute). The transcoder
-    /// writes into a temporary sibling and renames it here only when complete.
-    pub fn lecture_version(&self, lecture_id: i64, job_id: i64) -> (String, PathBuf) {
-        let rel = format!("lectures/{lecture_id}/v{job_id}");
-        let abs = self.root.join(&rel);
-        (rel, abs)
+    fn upload_file(&self, key: &str) -> Option<PathBuf> {
+        key.strip_prefix(UPLOADS)
+            .is_some_and(|rest| rest.starts_with('/'))
+            .then(|| self.resolve(key))
+            .flatten()
     }
 
-    /// Remove a directory tree given relative to the root (ignores a missing one).
-    pub fn remove_dir(&self, relative: &str) -> std::io::Result<()> {
-        match self.resolve(relative) {
-            Some(path) => match std::fs::remove_dir_all(&path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                other => other,
-            },
-            None => Ok(()),
+    fn delete_upload(&self, key: &str) -> io::Result<()> {
+        let Some(path) = self.upload_file(key) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not an upload key: {key:?}"),
+            ));
+        };
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
         }
     }
 
-    /// Leftovers of interrupted transcodes (`*.partial-*` folders) of a lecture: removed at
-    /// the start of a job so a crash never leaves half-made output behind for long. Published
-    /// versions are never named like that, so they are never served half-made.
-    pub fn remove_partials(&self, lecture_id: i64) -> std::io::Result<()> {
-        let dir = self.root.join("lectures").join(lecture_id.to_string());
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().contains(".partial-") {
-                std::fs::remove_dir_all(entry.path())?;
+    fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir> {
+        // next to the version's folder, so publishing is a rename on one file system
+        let parent = self
+            .root
+            .join(LectureVersion::lecture_dir(version.lecture_id));
+        std::fs::create_dir_all(&parent)?;
+        install::staging_dir(&parent, &version.dir_name())
+    }
+
+    fn publish_dir(&self, staged: TempDir, version: LectureVersion) -> io::Result<()> {
+        install::publish(staged, &self.version_dir(version))
+    }
+
+    fn delete_version(&self, version: LectureVersion) -> io::Result<()> {
+        remove_tree(&self.version_dir(version))
+    }
+
+    fn remove_partials(&self, lecture_id: i64) -> io::Result<usize> {
+        install::remove_all_stale_partials(&self.root.join(LectureVersion::lecture_dir(lecture_id)))
+    }
+
+    fn open_file(&self, version: LectureVersion, file: &str) -> Option<FileSource> {
+        self.resolve(&format!("{}/{file}", version.path()))
+            .map(FileSource::Local)
+    }
+}
+
+/// An upload being written to `uploads/NAME.part`, renamed to `uploads/NAME` on commit.
+struct LocalUpload {
+    key: String,
+    final_path: PathBuf,
+    file: tokio::fs::File,
+    guard: PartialFile,
+    size: u64,
+}
+
+/// Removes the partial file when dropped, unless disarmed: whatever fails while an upload is
+/// written (the client, the disk, a panic), no `.part` file stays behind.
+struct PartialFile(Option<PathBuf>);
+
+impl PartialFile {
+    fn path(&self) -> io::Result<&Path> {
+        self.0
+            .as_deref()
+            .ok_or_else(|| io::Error::other("the upload was already committed"))
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "removing a partial upload")
+                }
             }
         }
-        Ok(())
+    }
+}
+
+impl UploadWriter for LocalUpload {
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            self.file.write_all(chunk).await?;
+            self.size += chunk.len() as u64;
+            Ok(())
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, io::Result<StoredUpload>> {
+        Box::pin(async move {
+            let LocalUpload {
+                key,
+                final_path,
+                file,
+                mut guard,
+                size,
+            } = *self;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(guard.path()?, &final_path).await?;
+            guard.0 = None;
+            Ok(StoredUpload { key, size })
+        })
     }
 }
 
@@ -111,7 +352,7 @@ mod tests {
 
     #[test]
     fn resolve_refuses_escapes() {
-        let s = Storage::new("/srv/media");
+        let s = LocalFs::new("/srv/media");
         assert_eq!(
             s.resolve("lectures/1/v2/master.m3u8"),
             Some(PathBuf::from("/srv/media/lectures/1/v2/master.m3u8"))
@@ -127,17 +368,90 @@ mod tests {
         ] {
             assert_eq!(s.resolve(bad), None, "{bad}");
         }
+        let v = LectureVersion::new(1, 2);
+        assert_eq!(
+            s.open_file(v, "720p/seg_00001.m4s"),
+            Some(FileSource::Local(PathBuf::from(
+                "/srv/media/lectures/1/v2/720p/seg_00001.m4s"
+            )))
+        );
+        assert_eq!(s.open_file(v, "../../v3/master.m3u8"), None);
+        assert_eq!(s.upload_file("lectures/1/v2/master.m3u8"), None);
+        assert_eq!(s.upload_file("uploadsx/a.mp4"), None);
+    }
+
+    fn chunks(
+        parts: Vec<Result<&'static [u8], SourceError>>,
+    ) -> impl Stream<Item = Result<&'static [u8], SourceError>> {
+        futures_util::stream::iter(parts)
+    }
+
+    fn uploads(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir.join(UPLOADS))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn uploads_are_stored_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = LocalFs::new(dir.path());
+        let stored = put_stream(&s, "MP4", chunks(vec![Ok(b"abc"), Ok(b"de")]))
+            .await
+            .expect("stored");
+        assert!(stored.key.starts_with("uploads/") && stored.key.ends_with(".mp4"));
+        assert_eq!(stored.size, 5);
+        let path = s.upload_file(&stored.key).expect("local file");
+        assert_eq!(std::fs::read(&path).expect("read"), b"abcde");
+
+        let broken = put_stream(
+            &s,
+            "../../x",
+            chunks(vec![Ok(b"abc"), Err(SourceError::TooLarge)]),
+        )
+        .await;
+        assert!(matches!(
+            broken,
+            Err(PutError::Source(SourceError::TooLarge))
+        ));
+        let empty = put_stream(&s, "mp4", chunks(vec![])).await;
+        assert!(matches!(empty, Err(PutError::Empty)));
+        assert_eq!(uploads(dir.path()).len(), 1, "{:?}", uploads(dir.path()));
+
+        s.delete_upload(&stored.key).expect("delete");
+        s.delete_upload(&stored.key)
+            .expect("deleting twice is fine");
+        assert!(uploads(dir.path()).is_empty());
+        assert!(s.delete_upload("lectures/1/v2").is_err());
     }
 
     #[test]
-    fn uploads_get_unique_safe_names() {
+    fn versions_are_staged_published_and_swept() {
         let dir = tempfile::tempdir().expect("tmp");
-        let s = Storage::new(dir.path());
-        let (rel, partial, final_path) = s.new_upload("MP4").expect("upload");
-        assert!(rel.starts_with("uploads/") && rel.ends_with(".mp4"));
-        assert!(partial.to_string_lossy().ends_with(".mp4.part"));
-        assert_eq!(s.resolve(&rel), Some(final_path));
-        let (rel2, _, _) = s.new_upload("../../x").expect("upload");
-        assert!(rel2.ends_with(".x"));
+        let s = LocalFs::new(dir.path());
+        let v = LectureVersion::new(4, 9);
+        let staged = s.stage_version(v).expect("stage");
+        std::fs::write(staged.path().join("master.m3u8"), "#EXTM3U\n").expect("write");
+        let leftover = s.stage_version(LectureVersion::new(4, 8)).expect("stage");
+        let _kept = leftover.keep();
+        s.publish_dir(staged, v).expect("publish");
+        assert_eq!(s.remove_partials(4).expect("sweep"), 1);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("lectures/4"))
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("v9")]);
+        assert!(matches!(
+            s.open_file(v, "master.m3u8"),
+            Some(FileSource::Local(p)) if p.is_file()
+        ));
+        s.delete_version(v).expect("delete");
+        s.delete_version(v).expect("deleting twice is fine");
+        assert_eq!(s.remove_partials(5).expect("no lecture folder"), 0);
     }
 }

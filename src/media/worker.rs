@@ -2,9 +2,12 @@
 //! thread, reports progress and heartbeats, and publishes the output. Several workers (in this
 //! process or in others sharing the database) can run side by side.
 
-use super::storage::Storage;
-use super::transcode::{self, Control, Progress, TranscodeError, TranscodeOptions};
-use crate::db::media::{JobRow, Publication, RenditionRow};
+use super::storage::SharedStorage;
+use super::transcode::{
+    self, Control, Progress, RenditionInfo, TranscodeError, TranscodeOptions, TranscodeReport,
+};
+use crate::db::jobs::{JobRow, Publication};
+use crate::db::lectures::PublishedRendition;
 use crate::db::Db;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +18,7 @@ use tokio::sync::{watch, Notify};
 #[derive(Clone)]
 pub struct Worker {
     db: Db,
-    storage: Storage,
+    storage: SharedStorage,
     /// This worker's name in the `jobs.worker` column.
     id: String,
     /// A running job without a heartbeat for this long belongs to a dead worker.
@@ -25,11 +28,23 @@ pub struct Worker {
     wake: Arc<Notify>,
 }
 
+/// What the player's quality menu needs of a produced rendition.
+impl From<&RenditionInfo> for PublishedRendition {
+    fn from(r: &RenditionInfo) -> Self {
+        PublishedRendition {
+            name: r.name.clone(),
+            width: r.width,
+            height: r.height,
+            bandwidth: r.bandwidth,
+        }
+    }
+}
+
 /// How often a running job's heartbeat and progress are written.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 impl Worker {
-    pub fn new(db: Db, storage: Storage, stale_after: Duration, wake: Arc<Notify>) -> Worker {
+    pub fn new(db: Db, storage: SharedStorage, stale_after: Duration, wake: Arc<Notify>) -> Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         Worker {
             db,
@@ -43,12 +58,6 @@ impl Worker {
             options: TranscodeOptions::default(),
             wake,
         }
-    }
-
-    /// Use `options` for the transcodes (ladder, segment length).
-    pub fn with_options(mut self, options: TranscodeOptions) -> Worker {
-        self.options = options;
-        self
     }
 
     /// Queue again the jobs of dead workers.
@@ -75,19 +84,24 @@ impl Worker {
             attempt = job.attempts,
             "transcode started"
         );
+        // leftovers of interrupted attempts at any version of this lecture
         if let Err(e) = self.storage.remove_partials(job.lecture_id) {
             tracing::warn!(error = %e, "removing partial output");
         }
-        let Some(input) = self.storage.resolve(&job.input_path) else {
-            self.db.fail_job(job.id, "录像文件路径无效").await?;
+        let Some(input) = self.storage.upload_file(&job.input_path) else {
+            self.fail(&job, "录像文件路径无效").await?;
             return Ok(());
         };
-        let (rel, out_dir) = self.storage.lecture_version(job.lecture_id, job.id);
-        // a previous attempt may have finished writing but died before publishing
-        self.storage.remove_dir(&rel)?;
-        if let Err(e) = transcode::remove_stale_partials(&out_dir) {
-            tracing::warn!(error = %e, "removing stale partial output");
+        if !input.is_file() {
+            // deleted once a later recording of the lecture was published
+            self.fail(&job, "录像原文件已不存在（已有更新的录像发布），请重新上传")
+                .await?;
+            return Ok(());
         }
+        let version = job.version();
+        // a previous attempt may have finished writing but died before publishing
+        self.storage.delete_version(version)?;
+        let staging = self.storage.stage_version(version)?;
 
         let latest: Arc<Mutex<Option<Progress>>> = Arc::new(Mutex::new(None));
         let cancel = Arc::new(AtomicBool::new(false));
@@ -97,7 +111,6 @@ impl Worker {
             let cancel = cancel.clone();
             let stop = stop.clone();
             let options = self.options.clone();
-            let out_dir = out_dir.clone();
             tokio::task::spawn_blocking(move || {
                 let mut on_progress = |p: &Progress| {
                     if let Ok(mut slot) = latest.lock() {
@@ -109,7 +122,10 @@ impl Worker {
                         Control::Continue
                     }
                 };
-                transcode::transcode(&input, &out_dir, &options, &mut on_progress)
+                // the staging folder travels with the result: dropped (and removed) on error
+                let result =
+                    transcode::transcode_into(&input, staging.path(), &options, &mut on_progress);
+                (staging, result)
             })
         };
         tokio::pin!(handle);
@@ -136,49 +152,16 @@ impl Worker {
             }
         };
         match result {
-            Ok(Ok(report)) => {
-                let publication = Publication {
-                    hls_path: rel.clone(),
-                    duration_s: report.duration_s,
-                    renditions: report
-                        .renditions
-                        .iter()
-                        .map(|r| RenditionRow {
-                            name: r.name.clone(),
-                            width: r.width,
-                            height: r.height,
-                            bandwidth: r.bandwidth,
-                        })
-                        .collect(),
-                    audio_only: report.audio_only,
-                    warnings: report.warnings.clone(),
-                };
-                match self
-                    .db
-                    .complete_job(job.id, &self.id, job.lecture_id, &publication)
-                    .await
-                {
-                    Ok(previous) => {
-                        if let Some(old) = previous {
-                            if let Err(e) = self.storage.remove_dir(&old) {
-                                tracing::warn!(error = %e, path = %old, "removing old version");
-                            }
-                        }
-                        tracing::info!(
-                            job = job.id,
-                            seconds = started.elapsed().as_secs_f64(),
-                            "transcode done"
-                        );
-                    }
-                    Err(e) => {
-                        // not ours any more (or the database failed): leave no stray output
-                        self.storage.remove_dir(&rel)?;
-                        tracing::warn!(job = job.id, error = %e, "could not publish");
-                    }
+            Ok((staging, Ok(report))) => {
+                if let Err(e) = self.storage.publish_dir(staging, version) {
+                    let e = TranscodeError::Io(e);
+                    tracing::warn!(job = job.id, error = %e, "installing the output failed");
+                    self.fail(&job, &e.message_zh()).await?;
+                    return Ok(());
                 }
+                self.publish(&job, &report, started).await?;
             }
-            Ok(Err(TranscodeError::Cancelled)) => {
-                self.storage.remove_dir(&rel)?;
+            Ok((_, Err(TranscodeError::Cancelled))) => {
                 if stop.load(Ordering::Relaxed) {
                     self.db.release_job(job.id, &self.id).await?;
                     tracing::info!(
@@ -187,20 +170,93 @@ impl Worker {
                     );
                 }
             }
-            Ok(Err(e)) => {
-                self.storage.remove_dir(&rel)?;
+            Ok((_, Err(e))) => {
                 tracing::warn!(job = job.id, error = %e, "transcode failed");
-                self.db.fail_job(job.id, &e.message_zh()).await?;
+                self.fail(&job, &e.message_zh()).await?;
             }
             Err(join) => {
-                self.storage.remove_dir(&rel)?;
                 tracing::error!(job = job.id, error = %join, "transcoder thread panicked");
-                self.db
-                    .fail_job(job.id, "转码程序异常中止，请重试或更换录像文件")
+                self.fail(&job, "转码程序异常中止，请重试或更换录像文件")
                     .await?;
             }
         }
         Ok(())
+    }
+
+    /// Publish the installed output of `job`: the lecture points at the new version, the
+    /// previous version and the uploads nobody needs any more are deleted.
+    async fn publish(
+        &self,
+        job: &JobRow,
+        report: &TranscodeReport,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let version = job.version();
+        let publication = Publication {
+            version,
+            duration_s: report.duration_s,
+            renditions: report
+                .renditions
+                .iter()
+                .map(PublishedRendition::from)
+                .collect(),
+            audio_only: report.audio_only,
+            warnings: report.warnings.clone(),
+        };
+        match self
+            .db
+            .complete_job(job.id, &self.id, job.lecture_id, &publication)
+            .await
+        {
+            Ok(previous) => {
+                if let Some(old) = previous {
+                    if let Err(e) = self.storage.delete_version(old) {
+                        tracing::warn!(error = %e, version = %old, "removing old version");
+                    }
+                }
+                tracing::info!(
+                    job = job.id,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "transcode done"
+                );
+                self.delete_unused_uploads(job).await;
+            }
+            Err(e) => {
+                // not ours any more (or the database failed): leave no stray output
+                self.storage.delete_version(version)?;
+                tracing::warn!(job = job.id, error = %e, "could not publish");
+            }
+        }
+        Ok(())
+    }
+
+    /// Fail `job` with a reason for organizers, then delete its upload if that failure was
+    /// for good. A job no longer ours is left to whoever holds it now.
+    async fn fail(&self, job: &JobRow, reason: &str) -> anyhow::Result<()> {
+        if self.db.fail_job(job.id, &self.id, reason).await? {
+            self.delete_unused_uploads(job).await;
+        } else {
+            tracing::warn!(job = job.id, "job was taken over; not marking it failed");
+        }
+        Ok(())
+    }
+
+    /// Delete the uploads of `job`'s lecture that no job needs any more. Failing to is not
+    /// the job's failure: it is logged and the file is retried at the next publication.
+    async fn delete_unused_uploads(&self, job: &JobRow) {
+        let unused = match self.db.unused_uploads(job.lecture_id, job.id).await {
+            Ok(unused) => unused,
+            Err(e) => {
+                tracing::warn!(job = job.id, error = %e, "finding unused uploads");
+                return;
+            }
+        };
+        for key in unused {
+            match self.storage.delete_upload(&key) {
+                Ok(()) => tracing::info!(upload = %key, "upload deleted"),
+                Err(e) => tracing::warn!(upload = %key, error = %e, "deleting an upload"),
+            }
+        }
     }
 
     /// Work until `shutdown` turns true: recover stale jobs, run queued ones, sleep when idle.

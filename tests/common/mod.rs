@@ -291,7 +291,9 @@ pub async fn drain_jobs(app: &TestApp) -> usize {
         .expect("db");
     let worker = pufa::media::worker::Worker::new(
         db,
-        pufa::media::storage::Storage::new(app.dir.path().join("media")),
+        std::sync::Arc::new(pufa::media::storage::LocalFs::new(
+            app.dir.path().join("media"),
+        )),
         std::time::Duration::from_secs(30),
         std::sync::Arc::new(tokio::sync::Notify::new()),
     );

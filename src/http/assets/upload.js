@@ -18,6 +18,8 @@
       } else if (j.state === 'done') { show('转码完成。'); es.close(); location.reload(); }
       else if (j.state === 'failed') { show('转码失败：' + (j.error || '')); es.close(); location.reload(); }
     });
+    // the server could not read the job any more: say so instead of freezing
+    es.addEventListener('problem', function (ev) { show(ev.data); es.close(); });
     es.onerror = function () { es.close(); };
   }
   if (form) {

@@ -1,0 +1,416 @@
+//! Use cases of the lecture archive: search, the player page, watch progress, the organizer's
+//! figures, learning certificates, visibility and the protected HLS files.
+
+use crate::accounts::{industry, Role, User};
+use crate::archive::certificate::{self, NotAttended};
+use crate::archive::watch::{self, Ranges, WatchState};
+use crate::archive::{may_watch, Attendance, Visibility};
+use crate::db::accounts::Enterprise;
+use crate::db::lectures::LectureRow;
+use crate::db::watch::{ViewerRow, WatchRow};
+use crate::db::Db;
+use crate::media::storage::{FileSource, Storage};
+use crate::schedule::CATEGORIES;
+use crate::validation::FieldErrors;
+use chrono::{DateTime, Utc};
+
+/// Longest search text used; the rest is ignored.
+const MAX_QUERY_CHARS: usize = 100;
+/// Lectures of the same category shown next to the player.
+const RELATED_LECTURES: usize = 4;
+
+/// Why an archive request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// No such lecture (or not published, or a certificate the viewer may not see).
+    #[error("not found")]
+    NotFound,
+    /// The lecture is for registered accounts and the viewer is not logged in.
+    #[error("login required")]
+    LoginRequired,
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// The enterprise did not watch enough for a certificate.
+    #[error("not attended")]
+    NotAttended(NotAttended),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ArchiveError {
+    fn from(e: sqlx::Error) -> Self {
+        ArchiveError::Internal(e.into())
+    }
+}
+
+async fn lecture_row(db: &Db, id: i64) -> Result<LectureRow, ArchiveError> {
+    db.lecture(id).await?.ok_or(ArchiveError::NotFound)
+}
+
+/// A parameter with its surrounding blanks removed; `None` when nothing is left.
+fn clean(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// What the archive is filtered by, cleaned: unknown categories, industries and lecturers are
+/// ignored, the search text is trimmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveFilter {
+    pub category: Option<String>,
+    /// An industry section code (`A`…`T`).
+    pub industry: Option<char>,
+    pub lecturer: Option<i64>,
+    pub query: Option<String>,
+}
+
+impl ArchiveFilter {
+    /// The filter from query parameters as given.
+    pub fn from_params(
+        category: Option<&str>,
+        industry: Option<&str>,
+        lecturer: Option<&str>,
+        query: Option<&str>,
+    ) -> ArchiveFilter {
+        ArchiveFilter {
+            category: clean(category)
+                .filter(|c| CATEGORIES.contains(c))
+                .map(str::to_string),
+            industry: clean(industry).and_then(industry::parse_section),
+            lecturer: clean(lecturer).and_then(|l| l.parse::<i64>().ok()),
+            query: clean(query).map(|q| q.chars().take(MAX_QUERY_CHARS).collect()),
+        }
+    }
+
+    /// Whether anything is filtered.
+    pub fn is_active(&self) -> bool {
+        self.category.is_some()
+            || self.industry.is_some()
+            || self.lecturer.is_some()
+            || self.query.is_some()
+    }
+}
+
+/// A lecturer of the published lectures, for the archive's lecturer filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveLecturer {
+    pub id: i64,
+    pub name: String,
+    pub firm: String,
+}
+
+/// The archive as filtered.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub filter: ArchiveFilter,
+    /// Matching published lectures, newest session first.
+    pub lectures: Vec<LectureRow>,
+    /// Every lecturer with a published lecture, in order of their newest lecture.
+    pub lecturers: Vec<ArchiveLecturer>,
+}
+
+/// Search the published lectures.
+pub async fn search(db: &Db, filter: ArchiveFilter) -> Result<Archive, ArchiveError> {
+    let industry = filter.industry.map(|c| c.to_string());
+    let lectures = db
+        .published_lectures(
+            filter.category.as_deref(),
+            industry.as_deref(),
+            filter.lecturer,
+            filter.query.as_deref(),
+        )
+        .await?;
+    let mut lecturers: Vec<ArchiveLecturer> = Vec::new();
+    for l in db.published_lectures(None, None, None, None).await? {
+        if !lecturers.iter().any(|known| known.id == l.lecturer_id) {
+            lecturers.push(ArchiveLecturer {
+                id: l.lecturer_id,
+                name: l.lecturer_name,
+                firm: l.lecturer_firm,
+            });
+        }
+    }
+    Ok(Archive {
+        filter,
+        lectures,
+        lecturers,
+    })
+}
+
+/// A published lecture as its player page shows it to one viewer.
+#[derive(Debug, Clone)]
+pub struct LectureView {
+    pub lecture: LectureRow,
+    /// The viewer may play it (see [`may_watch`]).
+    pub can_watch: bool,
+    /// Where the viewer left off, in seconds.
+    pub resume_s: f64,
+    /// How much the viewer watched, once they did and the duration is known.
+    pub watched: Option<Attendance>,
+    /// Other published lectures of the same category.
+    pub related: Vec<LectureRow>,
+}
+
+/// The player page of a published lecture for `viewer` (`None` when not logged in).
+pub async fn lecture(
+    db: &Db,
+    id: i64,
+    viewer: Option<&User>,
+    attendance_share: f64,
+) -> Result<LectureView, ArchiveError> {
+    let lecture = lecture_row(db, id).await?;
+    if !lecture.is_published() {
+        return Err(ArchiveError::NotFound);
+    }
+    let can_watch = may_watch(lecture.visibility, viewer);
+    let (resume_s, watched) = match viewer {
+        Some(u) => match db.watch(u.id, id).await? {
+            Some(w) => (
+                w.last_position,
+                lecture
+                    .duration_s
+                    .map(|d| Attendance::of(w.watched_s, d, attendance_share)),
+            ),
+            None => (0.0, None),
+        },
+        None => (0.0, None),
+    };
+    let related = db
+        .published_lectures(Some(&lecture.category), None, None, None)
+        .await?
+        .into_iter()
+        .filter(|l| l.id != id)
+        .take(RELATED_LECTURES)
+        .collect();
+    Ok(LectureView {
+        lecture,
+        can_watch,
+        resume_s,
+        watched,
+        related,
+    })
+}
+
+/// The outcome of a progress report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordedProgress {
+    /// Seconds of the lecture watched at least once.
+    pub watched_s: f64,
+    pub attendance: Attendance,
+    /// The position as recorded (clamped to the duration).
+    pub position_s: f64,
+}
+
+/// Seconds since the Unix epoch, with milliseconds, the time base of [`WatchState`].
+fn epoch_s(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+fn watch_state(row: WatchRow) -> WatchState {
+    WatchState {
+        ranges: Ranges(row.ranges.0),
+        last_position: row.last_position,
+        last_report_s: Some(epoch_s(row.last_report)),
+    }
+}
+
+/// Record that `user_id`'s player is at `position_s` of a published lecture at `now`: the
+/// watched ranges grow only by plausible playback (see [`watch::apply_report`]).
+pub async fn record_progress(
+    db: &Db,
+    user_id: i64,
+    lecture_id: i64,
+    position_s: f64,
+    now: DateTime<Utc>,
+    attendance_share: f64,
+) -> Result<RecordedProgress, ArchiveError> {
+    let lecture = lecture_row(db, lecture_id).await?;
+    let Some(duration) = lecture.duration_s.filter(|_| lecture.is_published()) else {
+        return Err(ArchiveError::NotFound);
+    };
+    let current = db
+        .watch(user_id, lecture_id)
+        .await?
+        .map(watch_state)
+        .unwrap_or_default();
+    let next = watch::apply_report(&current, position_s, epoch_s(now), duration)
+        .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
+    let watched_s = next.ranges.total();
+    db.save_watch(
+        user_id,
+        lecture_id,
+        &next.ranges.0,
+        watched_s,
+        next.last_position,
+        now,
+    )
+    .await?;
+    Ok(RecordedProgress {
+        watched_s,
+        attendance: Attendance::of(watched_s, duration, attendance_share),
+        position_s: next.last_position,
+    })
+}
+
+/// Make a lecture public or registered-only (organizers); returns the lecture as it was.
+pub async fn set_visibility(
+    db: &Db,
+    lecture_id: i64,
+    visibility: &str,
+) -> Result<LectureRow, ArchiveError> {
+    let lecture = lecture_row(db, lecture_id).await?;
+    let Some(visibility) = Visibility::parse(visibility) else {
+        return Err(ArchiveError::Invalid(FieldErrors::single(
+            "visibility",
+            "请选择“公开”或“仅注册企业”",
+        )));
+    };
+    db.set_lecture_visibility(lecture_id, visibility).await?;
+    Ok(lecture)
+}
+
+/// One viewer in the organizer's figures.
+#[derive(Debug, Clone)]
+pub struct ViewerFigures {
+    pub row: ViewerRow,
+    pub attendance: Attendance,
+}
+
+impl ViewerFigures {
+    pub fn is_enterprise(&self) -> bool {
+        self.row.role == Role::Enterprise.as_str()
+    }
+}
+
+/// Who watched a lecture and how much (organizers).
+#[derive(Debug, Clone)]
+pub struct LectureStats {
+    pub lecture: LectureRow,
+    /// Most watched first.
+    pub viewers: Vec<ViewerFigures>,
+    /// Viewers that are enterprises.
+    pub enterprises: usize,
+    /// Mean watched percentage over all viewers.
+    pub average_percent: u32,
+    /// Viewers who completed the lecture.
+    pub completed: usize,
+    /// Enterprises that reached the attendance threshold.
+    pub attended: usize,
+}
+
+/// The figures of a lecture.
+pub async fn stats(
+    db: &Db,
+    lecture_id: i64,
+    attendance_share: f64,
+) -> Result<LectureStats, ArchiveError> {
+    let lecture = lecture_row(db, lecture_id).await?;
+    let duration = lecture.duration_s.unwrap_or(0.0);
+    let viewers: Vec<ViewerFigures> = db
+        .viewers(lecture_id)
+        .await?
+        .into_iter()
+        .map(|row| ViewerFigures {
+            attendance: Attendance::of(row.watched_s, duration, attendance_share),
+            row,
+        })
+        .collect();
+    let average_percent = if viewers.is_empty() {
+        0
+    } else {
+        let sum: u32 = viewers.iter().map(|v| v.attendance.percent).sum();
+        (f64::from(sum) / viewers.len() as f64).round() as u32
+    };
+    Ok(LectureStats {
+        enterprises: viewers.iter().filter(|v| v.is_enterprise()).count(),
+        average_percent,
+        completed: viewers.iter().filter(|v| v.attendance.completed()).count(),
+        attended: viewers
+            .iter()
+            .filter(|v| v.attendance.attended && v.is_enterprise())
+            .count(),
+        viewers,
+        lecture,
+    })
+}
+
+/// What a learning certificate states.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub lecture: LectureRow,
+    pub enterprise: Enterprise,
+    pub attendance: Attendance,
+    pub watched_s: f64,
+    pub serial: String,
+}
+
+/// The certificate of `enterprise_id` for a lecture, for `viewer` (see
+/// [`certificate::may_view`]; anyone else is told it does not exist).
+pub async fn certificate(
+    db: &Db,
+    viewer: &User,
+    lecture_id: i64,
+    enterprise_id: i64,
+    attendance_share: f64,
+) -> Result<Certificate, ArchiveError> {
+    if !certificate::may_view(viewer, enterprise_id) {
+        return Err(ArchiveError::NotFound);
+    }
+    let lecture = lecture_row(db, lecture_id).await?;
+    let enterprise = db
+        .enterprise(enterprise_id)
+        .await?
+        .ok_or(ArchiveError::NotFound)?;
+    let watch = db
+        .watch(enterprise_id, lecture_id)
+        .await?
+        .ok_or(ArchiveError::NotFound)?;
+    let attendance = Attendance::of(
+        watch.watched_s,
+        lecture.duration_s.unwrap_or(0.0),
+        attendance_share,
+    );
+    certificate::check_eligible(&attendance, attendance_share)
+        .map_err(ArchiveError::NotAttended)?;
+    Ok(Certificate {
+        serial: certificate::serial(lecture.id, enterprise_id, watch.first_seen),
+        lecture,
+        enterprise,
+        attendance,
+        watched_s: watch.watched_s,
+    })
+}
+
+/// A file of a published lecture that `viewer` may fetch.
+#[derive(Debug, Clone)]
+pub struct PlayableFile {
+    pub source: FileSource,
+    /// Public files may be cached by shared caches, the others only by the viewer's browser.
+    pub visibility: Visibility,
+}
+
+/// `file` of version `version` (the URL's `v{job}`) of a lecture, checked on every request:
+/// only the published version is served, and only to viewers who [`may_watch`].
+pub async fn playable_file(
+    db: &Db,
+    storage: &dyn Storage,
+    lecture_id: i64,
+    version: &str,
+    file: &str,
+    viewer: Option<&User>,
+) -> Result<PlayableFile, ArchiveError> {
+    let lecture = lecture_row(db, lecture_id).await?;
+    // half-made output and replaced versions are never served
+    let Some(published) = lecture.published.filter(|v| v.is_named(version)) else {
+        return Err(ArchiveError::NotFound);
+    };
+    if !may_watch(lecture.visibility, viewer) {
+        return Err(ArchiveError::LoginRequired);
+    }
+    let source = storage
+        .open_file(published, file)
+        .ok_or(ArchiveError::NotFound)?;
+    Ok(PlayableFile {
+        source,
+        visibility: lecture.visibility,
+    })
+}

@@ -1,0 +1,486 @@
+//! The durable transcode job queue.
+//!
+//! A worker claims the oldest queued job with one conditional UPDATE (on PostgreSQL the same
+//! statement with `FOR UPDATE SKIP LOCKED` in the subquery), so two workers never run the
+//! same job. A running job's worker writes a heartbeat; a job whose heartbeat went stale (its
+//! worker died) is queued again, or failed once it has used its attempts. Every update of a
+//! running job names its worker, so a worker whose job was taken away cannot touch the new
+//! attempt.
+
+use super::lectures::{reindex, PublishedRendition};
+use super::Db;
+use crate::archive::LectureVersion;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::Row;
+
+/// Where a job is in its life (`jobs.state`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is transcoding.
+    Running,
+    /// Published.
+    Done,
+    /// Stopped with a reason; the organizer may run it again.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Chinese label for the UI.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            JobState::Queued => "排队中",
+            JobState::Running => "转码中",
+            JobState::Done => "已完成",
+            JobState::Failed => "失败",
+        }
+    }
+
+    /// The CSS class of the state's tag.
+    pub fn css(self) -> &'static str {
+        match self {
+            JobState::Queued | JobState::Running => "warn",
+            JobState::Done => "ok",
+            JobState::Failed => "bad",
+        }
+    }
+
+    /// Done or failed: nothing more happens unless the organizer re-runs it.
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+/// Compares with the stored spelling, e.g. `job.state == "queued"` in templates.
+impl PartialEq<str> for JobState {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// Compares with the stored spelling, e.g. `job.state == "queued"` in templates.
+impl PartialEq<&str> for JobState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub lecture_id: i64,
+    /// The upload to transcode: a storage key (`uploads/…`).
+    pub input_path: String,
+    pub state: JobState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub progress: f64,
+    pub eta_s: Option<f64>,
+    pub error: Option<String>,
+    pub worker: Option<String>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl JobRow {
+    /// The version this job writes.
+    pub fn version(&self) -> LectureVersion {
+        LectureVersion::new(self.lecture_id, self.id)
+    }
+}
+
+/// What a finished transcode publishes.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub version: LectureVersion,
+    pub duration_s: f64,
+    pub renditions: Vec<PublishedRendition>,
+    pub audio_only: bool,
+    pub warnings: Vec<String>,
+}
+
+impl Db {
+    /// Store an uploaded recording for a session: create its lecture if needed and queue a
+    /// transcode job, in one transaction. Returns (lecture id, job id).
+    pub async fn queue_recording(
+        &self,
+        session_id: i64,
+        input_path: &str,
+    ) -> Result<(i64, i64), sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let now = Utc::now();
+        let row = sqlx::query(
+            "INSERT INTO lectures (session_id, created_at, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(session_id)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let lecture_id: i64 = row.try_get("id")?;
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, lecture_id, input_path, state, created_at, updated_at)
+             VALUES ('transcode', ?, ?, 'queued', ?, ?) RETURNING id",
+        )
+        .bind(lecture_id)
+        .bind(input_path)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let job_id: i64 = row.try_get("id")?;
+        tx.commit().await?;
+        Ok((lecture_id, job_id))
+    }
+
+    /// Claim the oldest queued job for `worker`.
+    pub async fn claim_job(&self, worker: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        let now = Utc::now();
+        sqlx::query_as(
+            "UPDATE jobs SET state = 'running', worker = ?, attempts = attempts + 1,
+                    heartbeat_at = ?, started_at = ?, updated_at = ?, progress = 0, eta_s = NULL,
+                    error = NULL
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1)
+               AND state = 'queued'
+             RETURNING *",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Heartbeat and progress of a running job; false when the job is no longer ours.
+    pub async fn job_heartbeat(
+        &self,
+        id: i64,
+        worker: &str,
+        progress: f64,
+        eta_s: Option<f64>,
+    ) -> Result<bool, sqlx::Error> {
+        let now = Utc::now();
+        let done = sqlx::query(
+            "UPDATE jobs SET heartbeat_at = ?, progress = ?, eta_s = ?, updated_at = ?
+             WHERE id = ? AND worker = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(progress.clamp(0.0, 1.0))
+        .bind(eta_s)
+        .bind(now)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Finish a job and publish its output in one transaction. Returns the lecture's previous
+    /// version (to be removed from storage) — `Err` leaves everything as it was.
+    pub async fn complete_job(
+        &self,
+        id: i64,
+        worker: &str,
+        lecture_id: i64,
+        p: &Publication,
+    ) -> Result<Option<LectureVersion>, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let now = Utc::now();
+        let previous: Option<LectureVersion> =
+            sqlx::query_scalar("SELECT hls_path FROM lectures WHERE id = ?")
+                .bind(lecture_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+        let claimed = sqlx::query(
+            "UPDATE jobs SET state = 'done', progress = 1, eta_s = 0, finished_at = ?, updated_at = ?,
+                    heartbeat_at = ?
+             WHERE id = ? AND worker = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+        sqlx::query(
+            "UPDATE lectures SET hls_path = ?, duration_s = ?, renditions = ?, audio_only = ?,
+                    warnings = ?, published_at = COALESCE(published_at, ?), updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(p.version)
+        .bind(p.duration_s)
+        .bind(Json(&p.renditions))
+        .bind(p.audio_only)
+        .bind(Json(&p.warnings))
+        .bind(now)
+        .bind(now)
+        .bind(lecture_id)
+        .execute(&mut *tx)
+        .await?;
+        reindex(&mut tx, lecture_id).await?;
+        tx.commit().await?;
+        Ok(previous.filter(|old| *old != p.version))
+    }
+
+    /// Mark `worker`'s running job failed with a reason shown to organizers; false when the
+    /// job is no longer that worker's (declared stale and taken over, or already finished).
+    pub async fn fail_job(&self, id: i64, worker: &str, reason: &str) -> Result<bool, sqlx::Error> {
+        let now = Utc::now();
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, eta_s = NULL
+             WHERE id = ? AND worker = ? AND state = 'running'",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Give a job back to the queue (worker shutting down), without counting the attempt.
+    pub async fn release_job(&self, id: i64, worker: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL,
+                    progress = 0, eta_s = NULL, updated_at = ?
+             WHERE id = ? AND worker = ? AND state = 'running'",
+        )
+        .bind(Utc::now())
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Jobs whose worker stopped sending heartbeats: queued again, or failed when out of
+    /// attempts. Returns how many were recovered.
+    pub async fn recover_stale_jobs(&self, stale_after: Duration) -> Result<u64, sqlx::Error> {
+        let now = Utc::now();
+        let cutoff = now - stale_after;
+        let failed = sqlx::query(
+            "UPDATE jobs SET state = 'failed', updated_at = ?, finished_at = ?,
+                    error = '转码进程多次中断，已停止重试；请检查录像文件后点击“重新转码”'
+             WHERE state = 'running' AND heartbeat_at < ? AND attempts >= max_attempts",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        let requeued = sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL, progress = 0, eta_s = NULL, updated_at = ?
+             WHERE state = 'running' AND heartbeat_at < ?",
+        )
+        .bind(now)
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        Ok(failed.rows_affected() + requeued.rows_affected())
+    }
+
+    /// Queue a failed job again with fresh attempts (the organizer's "重新转码"); false when
+    /// the job is not failed.
+    pub async fn retry_job(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, progress = 0,
+                    eta_s = NULL, worker = NULL, finished_at = NULL, updated_at = ?
+             WHERE id = ? AND state = 'failed'",
+        )
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// The latest job of a lecture.
+    pub async fn latest_job(&self, lecture_id: i64) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM jobs WHERE lecture_id = ? ORDER BY id DESC LIMIT 1")
+            .bind(lecture_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Whether an upload is still needed: by a queued or running job, or by a failed job the
+    /// organizer may still re-run. A failed job is failed for good once a later job of its
+    /// lecture has been published: the newer recording replaced it.
+    pub async fn input_in_use(&self, input_path: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (
+                SELECT 1 FROM jobs j WHERE j.input_path = ? AND (
+                    j.state IN ('queued', 'running')
+                    OR (j.state = 'failed' AND NOT EXISTS (
+                        SELECT 1 FROM jobs d
+                        WHERE d.lecture_id = j.lecture_id AND d.state = 'done' AND d.id > j.id))))",
+        )
+        .bind(input_path)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// The uploads of a lecture's finished jobs up to `job_id` that no job needs any more
+    /// (see [`Db::input_in_use`]): to be deleted from storage once `job_id` has finished.
+    pub async fn unused_uploads(
+        &self,
+        lecture_id: i64,
+        job_id: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let finished: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT input_path FROM jobs
+             WHERE lecture_id = ? AND id <= ? AND state IN ('done', 'failed') ORDER BY input_path",
+        )
+        .bind(lecture_id)
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut unused = Vec::new();
+        for input in finished {
+            if !self.input_in_use(&input).await? {
+                unused.push(input);
+            }
+        }
+        Ok(unused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::lectures::PublishedRendition;
+
+    /// A database with the demo month; returns one of its sessions.
+    async fn db_with_session() -> (tempfile::TempDir, Db, i64) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(dir.path()).await.expect("db");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        let program = crate::demo::load_month(&db, today)
+            .await
+            .expect("demo month");
+        let sessions = db.program_sessions(program).await.expect("sessions");
+        (dir, db, sessions[0].id)
+    }
+
+    fn publication(lecture_id: i64, job_id: i64) -> Publication {
+        Publication {
+            version: LectureVersion::new(lecture_id, job_id),
+            duration_s: 6.0,
+            renditions: vec![PublishedRendition {
+                name: "360p".into(),
+                width: 640,
+                height: 360,
+                bandwidth: 800_000,
+            }],
+            audio_only: false,
+            warnings: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_running_worker_may_fail_its_job() {
+        let (_dir, db, session) = db_with_session().await;
+        let (_, job) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        let claimed = db.claim_job("w1").await.expect("claim").expect("a job");
+        assert_eq!((claimed.id, claimed.state), (job, JobState::Running));
+        assert!(!db.fail_job(job, "w2", "x").await.expect("fail"));
+        assert_eq!(
+            db.job(job).await.expect("job").expect("row").state,
+            JobState::Running
+        );
+        assert!(db.fail_job(job, "w1", "坏文件").await.expect("fail"));
+        let failed = db.job(job).await.expect("job").expect("row");
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(failed.error.as_deref(), Some("坏文件"));
+        assert!(!db.fail_job(job, "w1", "again").await.expect("fail"));
+    }
+
+    #[tokio::test]
+    async fn uploads_are_released_once_published_or_superseded() {
+        let (_dir, db, session) = db_with_session().await;
+        // a failed job keeps its upload: the organizer may re-run it
+        let (lecture, first) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w").await.expect("claim").expect("first");
+        assert!(db.fail_job(first, "w", "x").await.expect("fail"));
+        assert!(db.input_in_use("uploads/a.mp4").await.expect("in use"));
+        assert!(db
+            .unused_uploads(lecture, first)
+            .await
+            .expect("unused")
+            .is_empty());
+
+        // a later recording is published: the failure is for good, both uploads can go
+        let (_, second) = db
+            .queue_recording(session, "uploads/b.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w").await.expect("claim").expect("second");
+        let previous = db
+            .complete_job(second, "w", lecture, &publication(lecture, second))
+            .await
+            .expect("publish");
+        assert_eq!(previous, None);
+        assert!(!db.input_in_use("uploads/a.mp4").await.expect("in use"));
+        assert_eq!(
+            db.unused_uploads(lecture, second).await.expect("unused"),
+            vec!["uploads/a.mp4".to_string(), "uploads/b.mp4".to_string()]
+        );
+
+        // the published version reads back; a queued re-upload keeps its file
+        let row = db.lecture(lecture).await.expect("lecture").expect("row");
+        assert_eq!(row.published, Some(LectureVersion::new(lecture, second)));
+        assert_eq!(row.renditions()[0].name, "360p");
+        let (_, third) = db
+            .queue_recording(session, "uploads/c.mp4")
+            .await
+            .expect("queue");
+        assert!(db.input_in_use("uploads/c.mp4").await.expect("in use"));
+        assert!(!db
+            .unused_uploads(lecture, third)
+            .await
+            .expect("unused")
+            .contains(&"uploads/c.mp4".to_string()));
+    }
+}

@@ -1,0 +1,121 @@
+//! Watch progress per account and lecture.
+
+use super::Db;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+/// Watch progress of one account for one lecture.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WatchRow {
+    pub user_id: i64,
+    pub lecture_id: i64,
+    /// The watched ranges `[from, to)` in seconds, sorted and disjoint.
+    pub ranges: Json<Vec<(f64, f64)>>,
+    pub watched_s: f64,
+    pub last_position: f64,
+    pub last_report: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+}
+
+/// A viewer of a lecture with the enterprise, for the organizer's figures.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ViewerRow {
+    pub user_id: i64,
+    pub role: String,
+    pub display_name: String,
+    pub uscc: Option<String>,
+    pub watched_s: f64,
+    pub first_seen: DateTime<Utc>,
+    pub last_report: DateTime<Utc>,
+}
+
+impl Db {
+    pub async fn watch(
+        &self,
+        user_id: i64,
+        lecture_id: i64,
+    ) -> Result<Option<WatchRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM watch_progress WHERE user_id = ? AND lecture_id = ?")
+            .bind(user_id)
+            .bind(lecture_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn save_watch(
+        &self,
+        user_id: i64,
+        lecture_id: i64,
+        ranges: &[(f64, f64)],
+        watched_s: f64,
+        last_position: f64,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO watch_progress (user_id, lecture_id, ranges, watched_s, last_position, last_report, first_seen)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (user_id, lecture_id) DO UPDATE SET
+               ranges = excluded.ranges, watched_s = excluded.watched_s,
+               last_position = excluded.last_position, last_report = excluded.last_report",
+        )
+        .bind(user_id)
+        .bind(lecture_id)
+        .bind(Json(ranges))
+        .bind(watched_s)
+        .bind(last_position)
+        .bind(at)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Everyone who watched a lecture, most watched first.
+    pub async fn viewers(&self, lecture_id: i64) -> Result<Vec<ViewerRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT w.user_id, u.role, u.display_name, e.uscc, w.watched_s, w.first_seen, w.last_report
+             FROM watch_progress w JOIN users u ON u.id = w.user_id
+             LEFT JOIN enterprises e ON e.user_id = w.user_id
+             WHERE w.lecture_id = ? ORDER BY w.watched_s DESC",
+        )
+        .bind(lecture_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::accounts::Role;
+    use crate::db::Db;
+
+    #[tokio::test]
+    async fn a_corrupt_watch_row_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(dir.path()).await.expect("db");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        let program = crate::demo::load_month(&db, today)
+            .await
+            .expect("demo month");
+        let session = db.program_sessions(program).await.expect("sessions")[0].id;
+        let (lecture, _) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        let user = db
+            .insert_staff(Role::Organizer, "viewer", "观众", "x")
+            .await
+            .expect("user");
+        let at = chrono::Utc::now();
+        db.save_watch(user, lecture, &[(0.0, 30.0)], 30.0, 30.0, at)
+            .await
+            .expect("save");
+        let row = db.watch(user, lecture).await.expect("watch").expect("row");
+        assert_eq!(row.ranges.0, vec![(0.0, 30.0)]);
+        sqlx::query("UPDATE watch_progress SET ranges = 'not json'")
+            .execute(&db.pool)
+            .await
+            .expect("corrupt");
+        assert!(db.watch(user, lecture).await.is_err());
+    }
+}
