@@ -1,7 +1,8 @@
 //! Signing up for a session, cancelling, removals by organizers, and rosters.
 
 use crate::accounts::{Role, User};
-use crate::db::registrations::{RegistrationState, RosterRow, SignupResult};
+use crate::archive::attendance::Attendance;
+use crate::db::registrations::{MyRegistration, RegistrationState, RosterRow, SignupResult};
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::db::Db;
 use crate::signup::{self, EndReason, Refusal, Window};
@@ -145,8 +146,7 @@ pub fn may_read_roster(user: &User, session: &SessionRow) -> bool {
 #[derive(Debug, Clone)]
 pub struct RosterLine {
     pub row: RosterRow,
-    /// Share of the recording watched (0..1) and whether it reached the threshold.
-    pub attendance: Option<(f64, bool)>,
+    pub attendance: Option<Attendance>,
 }
 
 /// A session's roster (organizers and the session's own lawyer), confirmed first, then the
@@ -175,12 +175,44 @@ pub async fn roster(
                     .await?
                     .map(|w| w.watched_s)
                     .unwrap_or(0.0);
-                let share = (watched / duration_s).clamp(0.0, 1.0);
-                Some((share, share >= attendance_share))
+                Some(Attendance::of(watched, duration_s, attendance_share))
             }
             None => None,
         };
         lines.push(RosterLine { row, attendance });
     }
     Ok((session, program, lines))
+}
+
+/// One of an enterprise's sign-ups with its attendance of the published recording.
+#[derive(Debug, Clone)]
+pub struct MyCourse {
+    pub reg: MyRegistration,
+    /// The published lecture's id and the enterprise's attendance of it.
+    pub lecture: Option<(i64, Attendance)>,
+}
+
+/// "我的课程": an enterprise's active sign-ups, soonest first, with attendance.
+pub async fn my_courses(
+    db: &Db,
+    enterprise_id: i64,
+    attendance_share: f64,
+) -> Result<Vec<MyCourse>> {
+    let mut courses = Vec::new();
+    for reg in db.my_registrations(enterprise_id).await? {
+        let lecture = match db.lecture_of_session(reg.session_id).await? {
+            Some(l) if l.is_published() => {
+                let watched = db
+                    .watch(enterprise_id, l.id)
+                    .await?
+                    .map(|w| w.watched_s)
+                    .unwrap_or(0.0);
+                let duration_s = l.duration_s.unwrap_or(0.0);
+                Some((l.id, Attendance::of(watched, duration_s, attendance_share)))
+            }
+            _ => None,
+        };
+        courses.push(MyCourse { reg, lecture });
+    }
+    Ok(courses)
 }

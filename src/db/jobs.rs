@@ -67,20 +67,6 @@ impl JobState {
     }
 }
 
-/// Compares with the stored spelling, e.g. `job.state == "queued"` in templates.
-impl PartialEq<str> for JobState {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-/// Compares with the stored spelling, e.g. `job.state == "queued"` in templates.
-impl PartialEq<&str> for JobState {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// A job as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {

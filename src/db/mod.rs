@@ -8,7 +8,6 @@ pub mod checkups;
 pub mod jobs;
 pub mod lectures;
 pub mod login_sessions;
-pub mod media;
 pub mod registrations;
 pub mod schedule;
 pub mod throttle;

@@ -78,30 +78,12 @@ pub async fn me(
     let mut courses = Vec::new();
     let mut calendar_url = String::new();
     if let Some(e) = &enterprise {
-        for reg in state.db.my_registrations(e.id).await? {
+        let threshold = state.config.attendance_share;
+        for course in crate::app::signup::my_courses(&state.db, e.id, threshold).await? {
+            let reg = course.reg;
             let tz = chrono_tz::Tz::from_str(&reg.timezone).unwrap_or(DEFAULT_TZ);
             let when = format::when_zh(reg.starts_at.as_ref(), tz);
-            let lecture = match state.db.lecture_of_session(reg.session_id).await? {
-                Some(l) if l.is_published() => {
-                    let watched = state
-                        .db
-                        .watch(e.id, l.id)
-                        .await?
-                        .map(|w| w.watched_s)
-                        .unwrap_or(0.0);
-                    let share = l
-                        .duration_s
-                        .filter(|d| *d > 0.0)
-                        .map(|d| (watched / d).clamp(0.0, 1.0))
-                        .unwrap_or(0.0);
-                    Some((
-                        l.id,
-                        (share * 100.0).round() as u32,
-                        share >= state.config.attendance_share,
-                    ))
-                }
-                _ => None,
-            };
+            let lecture = course.lecture.map(|(id, a)| (id, a.percent, a.attended));
             courses.push(MyCourse { reg, when, lecture });
         }
         let host = headers

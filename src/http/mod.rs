@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod archive;
 pub mod assets;
 pub mod checkup;
 pub mod csv_export;
@@ -16,7 +17,6 @@ pub mod errors;
 pub mod extract;
 pub mod home;
 pub mod layout;
-pub mod lectures;
 pub mod media;
 pub mod openapi;
 pub mod schedule;
@@ -29,7 +29,7 @@ use crate::db::Db;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +41,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// State shared by all handlers.
 #[derive(Clone)]
@@ -68,38 +67,15 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(accounts::router())
         .merge(checkup::router())
-        // archive
-        .route("/archive", get(lectures::archive_page))
-        .route("/lectures/{id}", get(lectures::lecture_page))
-        .route(
-            "/lectures/{id}/certificate/{enterprise_id}",
-            get(lectures::certificate_page),
-        )
-        .route(
-            "/media/lectures/{id}/{version}/{*file}",
-            get(media::serve_lecture_file),
-        )
-        .route("/admin/lectures/{id}", get(lectures::stats_page))
-        .route("/admin/jobs/{id}/retry", post(media::retry_form))
-        .route(
-            "/admin/lectures/{id}/visibility",
-            post(lectures::visibility_form),
-        )
-        .routes(routes!(media::api_job))
-        .routes(routes!(media::api_retry))
-        .route("/api/v1/jobs/{id}/events", get(media::job_events))
-        .routes(routes!(lectures::api_progress))
+        .merge(archive::router())
+        .merge(media::router())
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ));
-    // uploads stream for as long as they take, up to their own size limit
-    let uploads = OpenApiRouter::new()
-        .routes(routes!(media::api_upload))
-        .layer(DefaultBodyLimit::max(max_upload));
-    routes.merge(uploads)
+    routes.merge(media::upload_router(max_upload))
 }
 
 /// The OpenAPI document of every API route, as served at `/api/v1/openapi.json`.

@@ -387,16 +387,14 @@ pub struct SessionFormPage {
 
 /// The recording part of an existing session's page.
 pub struct Recording {
-    pub lecture: Option<crate::db::media::LectureRow>,
-    pub job: Option<crate::db::media::JobRow>,
+    pub lecture: Option<crate::db::lectures::LectureRow>,
+    pub job: Option<crate::db::jobs::JobRow>,
     pub max_upload: String,
 }
 
 impl Recording {
     pub fn job_running(&self) -> bool {
-        self.job
-            .as_ref()
-            .is_some_and(|j| j.state == "queued" || j.state == "running")
+        self.job.as_ref().is_some_and(|j| !j.state.is_finished())
     }
     pub fn progress_percent(&self) -> u32 {
         self.job

@@ -98,8 +98,8 @@ impl From<RosterLine> for RosterEntry {
             confirmed_at: r.confirmed_at,
             position: r.position,
             attendees: r.attendees.0,
-            watched_share: line.attendance.map(|(share, _)| share),
-            attended: line.attendance.map(|(_, attended)| attended),
+            watched_share: line.attendance.map(|a| a.share),
+            attended: line.attendance.map(|a| a.attended),
         }
     }
 }

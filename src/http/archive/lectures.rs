@@ -1,17 +1,17 @@
 //! The lecture archive: player pages, the archive with search, watch progress, attendance
 //! figures and learning certificates.
 
-use super::extract::{Json, Path, Query};
-use super::layout::Layout;
-use super::session::{CsrfForm, CurrentUser, MaybeUser};
-use super::views::format::datetime_zh;
-use super::AppState;
 use crate::accounts::{industry, Role};
 use crate::app::archive::{self as uc, ArchiveFilter, ViewerFigures};
 use crate::archive::attendance::percent;
 use crate::archive::attendance::COMPLETED_PERCENT;
 use crate::db::lectures::{LectureRow, PublishedRendition};
 use crate::error::AppResult;
+use crate::http::extract::{Json, Path, Query};
+use crate::http::layout::Layout;
+use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
+use crate::http::views::format::datetime_zh;
+use crate::http::AppState;
 use crate::schedule::CATEGORIES;
 use askama::Template;
 use askama_web::WebTemplate;

@@ -1,0 +1,136 @@
+//! Recording upload: the multipart body streamed into the media storage, then a transcode job.
+
+use crate::accounts::Role;
+use crate::app::media as uc;
+use crate::error::{AppError, AppResult};
+use crate::http::extract::{Json, Path};
+use crate::http::session::{cookie, CurrentUser, CSRF_COOKIE};
+use crate::http::AppState;
+use crate::media::storage::{SourceError, StoredUpload};
+use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{Multipart, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::stream::{self, Stream};
+use serde::Serialize;
+
+impl From<axum::extract::multipart::MultipartRejection> for AppError {
+    fn from(_: axum::extract::multipart::MultipartRejection) -> Self {
+        AppError::bad_request(
+            "invalid_multipart",
+            "上传请求应为 multipart/form-data，录像放在 file 字段",
+        )
+    }
+}
+
+fn source_error(e: &MultipartError) -> SourceError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        SourceError::TooLarge
+    } else {
+        SourceError::Interrupted
+    }
+}
+
+fn multipart_error(e: &MultipartError) -> AppError {
+    match source_error(e) {
+        SourceError::TooLarge => uc::MediaError::UploadTooLarge.into(),
+        SourceError::Interrupted => uc::MediaError::UploadInterrupted.into(),
+    }
+}
+
+/// The bytes of a multipart field as they arrive; a broken field ends the stream with the
+/// reason.
+fn chunks(field: Field<'_>) -> impl Stream<Item = Result<Bytes, SourceError>> + '_ {
+    stream::unfold(Some(field), |field| async move {
+        let mut field = field?;
+        match field.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(field))),
+            Ok(None) => None,
+            Err(e) => Some((Err(source_error(&e)), None)),
+        }
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadAnswer {
+    pub job_id: i64,
+    pub lecture_id: i64,
+}
+
+/// The double-submit CSRF check for multipart uploads: the `X-CSRF-Token` header (scripts) or
+/// a `csrf` field sent before the file (plain forms) must equal the `pufa_csrf` cookie.
+fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
+    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
+        return false;
+    };
+    let given = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .or(field);
+    given.is_some_and(|g| !expected.is_empty() && g == expected)
+}
+
+/// Upload a session's recording (organizer): multipart field `file`, streamed into the media
+/// storage; answers `202 {job_id}` and the transcode runs in the background.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/recording", tag = "media",
+    params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "field `file`: the recording; header X-CSRF-Token = the pufa_csrf cookie"),
+    responses((status = 202, body = UploadAnswer), (status = 413, body = crate::error::Problem),
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn api_upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    uc::check_recording_target(&state.db, id).await?;
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let mut csrf_field: Option<String> = None;
+    let mut stored: Option<StoredUpload> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        match field.name() {
+            Some("csrf") => {
+                csrf_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
+            }
+            Some("file") => {
+                if !csrf_matches(&headers, csrf_field.as_deref()) {
+                    return Err(AppError::CsrfRejected);
+                }
+                let file_name = field.file_name().map(str::to_string);
+                let upload =
+                    uc::store_recording(&*state.storage, file_name.as_deref(), chunks(field))
+                        .await?;
+                // a second file in one request replaces the first
+                if let Some(earlier) = stored.replace(upload) {
+                    uc::discard_recording(&*state.storage, &earlier);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(upload) = stored else {
+        return Err(uc::MediaError::NoFile.into());
+    };
+    let queued = uc::queue_recording(&state.db, &*state.storage, &state.wake, id, upload).await?;
+    if wants_html {
+        return Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(UploadAnswer {
+            job_id: queued.job_id,
+            lecture_id: queued.lecture_id,
+        }),
+    )
+        .into_response())
+}
