@@ -1,8 +1,10 @@
-//! Issue 3: programs, sessions, auto-scheduler, conflict checks, calendar feeds.
+//! Planning: only organizers create programs, and every bad field is explained; the
+//! auto-scheduler proposes, applies on request and says why a session stays unplaced; hand
+//! placement is checked for clashes, blackout dates and the lecturer's other sessions; calendar
+//! feeds parse back with an independent parser and track moves and cancellations; the demo
+//! month arrives fully placed; the HTML forms do the same as the API.
 
-mod common;
-
-use common::{problem, TestApp};
+use crate::helpers::{problem, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -55,7 +57,7 @@ async fn only_organizers_plan_and_bad_programs_are_explained() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (ent, _) = app.enterprise(1).await;
+    let (ent, _) = app.register_enterprise(1).await;
     let r = ent
         .post(app.url("/api/v1/programs"))
         .json(&body)
@@ -175,14 +177,7 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         assert!(!at.starts_with("2027-03-04"), "blackout used");
     }
     // proposing does not save
-    let prog: Value = org
-        .get(app.url(&format!("/api/v1/programs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prog: Value = app.get_json(&org, &format!("/api/v1/programs/{id}")).await;
     assert!(prog["sessions"]
         .as_array()
         .unwrap()
@@ -197,14 +192,8 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["applied"], true);
     let prog: Value = app
-        .anonymous()
-        .get(app.url(&format!("/api/v1/programs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.anonymous(), &format!("/api/v1/programs/{id}"))
+        .await;
     let sessions = prog["sessions"].as_array().unwrap();
     let placed_now = sessions
         .iter()
@@ -376,15 +365,7 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
 #[tokio::test]
 async fn demo_month_has_16_placed_sessions_next_month() {
     let app = TestApp::spawn().await;
-    let programs: Value = app
-        .anonymous()
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let programs: Value = app.get_json(&app.anonymous(), "/api/v1/programs").await;
     let p = &programs[0];
     assert!(p["title"].as_str().unwrap().contains("示例"));
     let today = chrono::Utc::now().date_naive();
@@ -392,14 +373,8 @@ async fn demo_month_has_16_placed_sessions_next_month() {
     assert_eq!(p["starts_on"], first.to_string());
     assert_eq!(p["ends_on"], last.to_string());
     let full: Value = app
-        .anonymous()
-        .get(app.url(&format!("/api/v1/programs/{}", p["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.anonymous(), &format!("/api/v1/programs/{}", p["id"]))
+        .await;
     let sessions = full["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 16);
     assert!(
@@ -411,14 +386,8 @@ async fn demo_month_has_16_placed_sessions_next_month() {
         .all(|s| s["lecturer"]["name"].as_str().unwrap().contains("示例")));
     // the public pages render the calendar and the list
     let html = app
-        .anonymous()
-        .get(app.url(&format!("/programs/{}", p["id"])))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&app.anonymous(), &format!("/programs/{}", p["id"]))
+        .await;
     assert!(html.contains("class=\"month\""));
     assert!(html.contains(sessions[0]["title"].as_str().unwrap()));
     app.stop().await;
@@ -428,7 +397,7 @@ async fn demo_month_has_16_placed_sessions_next_month() {
 async fn organizer_plans_through_the_html_forms() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
-    let csrf = common::csrf_token(&org, &app, "/admin/programs/new").await;
+    let csrf = app.csrf_token(&org, "/admin/programs/new").await;
     // a bad slot line comes back with its message
     let r = org
         .post(app.url("/admin/programs"))
@@ -520,14 +489,7 @@ async fn organizer_plans_through_the_html_forms() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let prog: Value = org
-        .get(app.url(&format!("/api/v1/programs/{pid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prog: Value = app.get_json(&org, &format!("/api/v1/programs/{pid}")).await;
     let s = &prog["sessions"].as_array().unwrap();
     assert_eq!(s.len(), 2);
     assert!(s.iter().all(|s| !s["starts_at"].is_null()));
@@ -547,31 +509,12 @@ async fn organizer_plans_through_the_html_forms() {
 async fn feed_parses_back_with_an_independent_parser() {
     let app = TestApp::spawn().await;
     let c = app.anonymous();
-    let programs: Value = c
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let programs: Value = app.get_json(&c, "/api/v1/programs").await;
     let pid = programs[0]["id"].as_i64().unwrap();
-    let program: Value = c
-        .get(app.url(&format!("/api/v1/programs/{pid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = c
-        .get(app.url(&format!("/programs/{pid}/calendar.ics")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let program: Value = app.get_json(&c, &format!("/api/v1/programs/{pid}")).await;
+    let text = app
+        .get_text(&c, &format!("/programs/{pid}/calendar.ics"))
+        .await;
     let mut parser = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
     let cal = parser.next().expect("a calendar").expect("parses");
     assert!(parser.next().is_none());
