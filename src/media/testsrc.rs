@@ -25,6 +25,9 @@
 //! generate_clip(&spec, std::path::Path::new("/tmp/lecture.mp4")).unwrap();
 //! ```
 
+// FFmpeg FFI for the lavfi input device and the display matrix; every block has a SAFETY note.
+#![allow(unsafe_code)]
+
 use anyhow::{anyhow, bail, Context as _, Result};
 use ff::format::{Pixel, Sample};
 use ff::software::{resampling, scaling};

@@ -34,6 +34,9 @@
 //! Untrusted input: only plain media demuxers and the `file` protocol are allowed, so an
 //! uploaded playlist (HLS, concat, …) cannot make FFmpeg read other files.
 
+// FFmpeg FFI for the HLS muxer context; every block has a SAFETY note.
+#![allow(unsafe_code)]
+
 use crate::media::ladder::{self, FrameRate, Plan, Rendition, SourceVideo};
 use ff::format::{Pixel, Sample};
 use ff::software::{resampling, scaling};

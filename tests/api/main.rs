@@ -3,6 +3,10 @@
 //!
 //! Run one area with `cargo test --test api signups::`.
 
+// A test states its expectations by unwrapping; clippy.toml allows that inside `#[test]`
+// functions, and this extends it to the helpers and scenario functions they call.
+#![allow(clippy::unwrap_used)]
+
 mod credit_code;
 mod helpers;
 mod webdriver;
