@@ -259,6 +259,32 @@ impl TestApp {
             .collect()
     }
 
+    /// `POST /api/v1/programs/{program}/sessions`: add a session described by `body`.
+    pub async fn add_session(&self, c: &Client, program: i64, body: &Value) -> Response {
+        c.post(self.url(&format!("/api/v1/programs/{program}/sessions")))
+            .json(body)
+            .send()
+            .await
+            .expect("add session")
+    }
+
+    /// `PUT /api/v1/sessions/{session}`: change the fields in `changes`.
+    pub async fn update_session(&self, c: &Client, session: i64, changes: &Value) -> Response {
+        c.put(self.url(&format!("/api/v1/sessions/{session}")))
+            .json(changes)
+            .send()
+            .await
+            .expect("update session")
+    }
+
+    /// `DELETE /api/v1/sessions/{session}`: cancel the session.
+    pub async fn cancel_session(&self, c: &Client, session: i64) -> Response {
+        c.delete(self.url(&format!("/api/v1/sessions/{session}")))
+            .send()
+            .await
+            .expect("cancel session")
+    }
+
     /// Sign `c`'s enterprise up for `seats` seats of `session`: the status and the JSON answer
     /// (the registration, or a problem document).
     pub async fn sign_up(&self, c: &Client, session: i64, seats: i64) -> (StatusCode, Value) {

@@ -27,14 +27,6 @@ async fn create_program(app: &TestApp, org: &Client) -> i64 {
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
-async fn add_session(app: &TestApp, org: &Client, program: i64, body: Value) -> reqwest::Response {
-    org.post(app.url(&format!("/api/v1/programs/{program}/sessions")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn session(title: &str, category: &str, lecturer: &str, weekdays: Option<Vec<u8>>) -> Value {
     let mut l = json!({"name": lecturer, "firm": "示例律师事务所"});
     if let Some(w) = weekdays {
@@ -85,13 +77,9 @@ async fn only_organizers_plan_and_bad_programs_are_explained() {
     }
     // a session with bad fields
     let id = create_program(&app, &org).await;
-    let r = add_session(
-        &app,
-        &org,
-        id,
-        json!({"title": "课", "category": "烹饪", "lecturer": {"name": "", "firm": ""}, "minutes": 0, "capacity": -1}),
-    )
-    .await;
+    let bad = json!({"title": "课", "category": "烹饪", "lecturer": {"name": "", "firm": ""},
+                     "minutes": 0, "capacity": -1});
+    let r = app.add_session(&org, id, &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let p = problem(r).await;
     assert!(p["detail"].as_str().unwrap().contains("主题类别"));
@@ -115,40 +103,40 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         .iter()
         .enumerate()
     {
-        let r = add_session(
-            &app,
-            &org,
-            id,
-            session(&format!("课程{i}"), cat, &format!("示例律师{i}"), None),
-        )
-        .await;
+        let r = app
+            .add_session(
+                &org,
+                id,
+                &session(&format!("课程{i}"), cat, &format!("示例律师{i}"), None),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
     // a lecturer who only teaches on Mondays cannot be placed
-    let r = add_session(
-        &app,
-        &org,
-        id,
-        session("周一课程", "财税", "示例律师周一", Some(vec![1])),
-    )
-    .await;
+    let r = app
+        .add_session(
+            &org,
+            id,
+            &session("周一课程", "财税", "示例律师周一", Some(vec![1])),
+        )
+        .await;
     let monday = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     // 4 sessions of one Thursday-only lecturer compete for 3 Thursdays
     let mut thursday = Vec::new();
     for i in 0..4 {
-        let r = add_session(
-            &app,
-            &org,
-            id,
-            session(
-                &format!("周四课程{i}"),
-                "知识产权",
-                "示例律师周四",
-                Some(vec![4]),
-            ),
-        )
-        .await;
+        let r = app
+            .add_session(
+                &org,
+                id,
+                &session(
+                    &format!("周四课程{i}"),
+                    "知识产权",
+                    "示例律师周四",
+                    Some(vec![4]),
+                ),
+            )
+            .await;
         thursday.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
 
@@ -224,14 +212,14 @@ async fn hand_placement_is_checked_for_conflicts() {
     let id = create_program(&app, &org).await;
     let mut a = session("合同课", "合同管理", "示例律师甲", None);
     a["starts_at"] = json!("2027-03-02T14:30:00+08:00");
-    let r = add_session(&app, &org, id, a).await;
+    let r = app.add_session(&org, id, &a).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let a_id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
 
     // overlapping another session
     let mut b = session("用工课", "劳动用工", "示例律师乙", None);
     b["starts_at"] = json!("2027-03-02T15:00");
-    let r = add_session(&app, &org, id, b.clone()).await;
+    let r = app.add_session(&org, id, &b.clone()).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let p = problem(r).await;
     assert_eq!(p["code"], "schedule_conflict");
@@ -242,7 +230,7 @@ async fn hand_placement_is_checked_for_conflicts() {
 
     // on a blackout date
     b["starts_at"] = json!("2027-03-04T14:30");
-    let r = add_session(&app, &org, id, b.clone()).await;
+    let r = app.add_session(&org, id, &b.clone()).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(problem(r).await["detail"]
         .as_str()
@@ -252,28 +240,26 @@ async fn hand_placement_is_checked_for_conflicts() {
     // the same lecturer at an overlapping time in another slot of the day
     let mut c = session("合同课二", "合同管理", "示例律师甲", None);
     c["starts_at"] = json!("2027-03-02T15:30");
-    let r = add_session(&app, &org, id, c).await;
+    let r = app.add_session(&org, id, &c).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // a free time is fine; then moving it onto the first session is refused
     b["starts_at"] = json!("2027-03-09T14:30");
-    let r = add_session(&app, &org, id, b).await;
+    let r = app.add_session(&org, id, &b).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let b_id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{b_id}")))
-        .json(&json!({"starts_at": "2027-03-02T14:00+08:00"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .update_session(&org, b_id, &json!({"starts_at": "2027-03-02T14:00+08:00"}))
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     // a valid move and a capacity change
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{b_id}")))
-        .json(&json!({"starts_at": "2027-03-16T14:30+08:00", "capacity": 80}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .update_session(
+            &org,
+            b_id,
+            &json!({"starts_at": "2027-03-16T14:30+08:00", "capacity": 80}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["starts_at"], "2027-03-16T14:30:00+08:00");
@@ -296,7 +282,8 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
     let id = create_program(&app, &org).await;
     let mut a = session("合同纠纷预防", "合同管理", "示例律师甲", None);
     a["starts_at"] = json!("2027-03-02T14:30");
-    let a_id = add_session(&app, &org, id, a)
+    let a_id = app
+        .add_session(&org, id, &a)
         .await
         .json::<Value>()
         .await
@@ -331,11 +318,8 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
             .unwrap()
     };
     let s0 = seq(&first);
-    org.put(app.url(&format!("/api/v1/sessions/{a_id}")))
-        .json(&json!({"starts_at": "2027-03-09T14:30"}))
-        .send()
-        .await
-        .unwrap();
+    app.update_session(&org, a_id, &json!({"starts_at": "2027-03-09T14:30"}))
+        .await;
     let second = feed().await;
     assert!(seq(&second) > s0);
     assert!(
@@ -343,11 +327,7 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
         "UID stays"
     );
     assert!(second.contains("DTSTART:20270309T063000Z"));
-    let r = org
-        .delete(app.url(&format!("/api/v1/sessions/{a_id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.cancel_session(&org, a_id).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let third = feed().await;
     assert!(third.contains("STATUS:CANCELLED"));

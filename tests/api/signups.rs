@@ -34,12 +34,7 @@ async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) 
             b.insert(k.clone(), v.clone());
         }
     }
-    let r = org
-        .post(app.url(&format!("/api/v1/programs/{pid}/sessions")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.add_session(org, pid, &body).await;
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
@@ -214,10 +209,7 @@ async fn sign_up_is_idempotent_and_bad_input_is_refused() {
     assert_eq!(r.json::<Value>().await.unwrap()["seats"], 1);
 
     // cancelled session
-    org.delete(app.url(&format!("/api/v1/sessions/{sid}")))
-        .send()
-        .await
-        .unwrap();
+    app.cancel_session(&org, sid).await;
     let (c3, _) = app.register_enterprise(3).await;
     let (status, body) = app.sign_up(&c3, sid, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -294,19 +286,9 @@ async fn capacity_raise_and_removal_promote_the_waitlist() {
         app.sign_up(c, sid, 1).await;
     }
     // lowering below the confirmed seats is refused
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 0}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.update_session(&org, sid, &json!({"capacity": 0})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 2}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.update_session(&org, sid, &json!({"capacity": 2})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["seats_left"], 0);
     let rows = app.roster(&org, sid).await;
@@ -455,19 +437,15 @@ async fn the_linked_lawyer_reads_the_roster_and_others_do_not() {
     let org = app.organizer().await;
     // an unknown account is refused before anything is saved
     let sid = session_with(&app, &org, 5, json!({})).await;
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"lecturer": {"name": "示例律师", "firm": "示例律师事务所", "account": "nobody"}}))
-        .send()
-        .await
-        .unwrap();
+    let lecturer = json!({"name": "示例律师", "firm": "示例律师事务所", "account": "nobody"});
+    let r = app
+        .update_session(&org, sid, &json!({ "lecturer": lecturer }))
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"lecturer": {"name": "示例律师", "firm": "示例律师事务所", "account": "lawyer-one"}}))
-        .send()
-        .await
-        .unwrap();
+    let lecturer = json!({"name": "示例律师", "firm": "示例律师事务所", "account": "lawyer-one"});
+    let r = app
+        .update_session(&org, sid, &json!({ "lecturer": lecturer }))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let (c, uscc) = app.register_enterprise(1).await;
     app.sign_up(&c, sid, 1).await;
@@ -505,12 +483,7 @@ async fn capacity_cannot_drop_below_confirmed_seats() {
     let sid = session_with(&app, &org, 3, json!({})).await;
     let (c, _) = app.register_enterprise(1).await;
     app.sign_up(&c, sid, 2).await;
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 1}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.update_session(&org, sid, &json!({"capacity": 1})).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(problem(r).await["code"], "capacity_below_confirmed");
 }
