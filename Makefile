@@ -7,7 +7,12 @@ APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev lib
 	libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev ffmpeg \
 	chromium chromium-driver fonts-wqy-zenhei sqlite3 ca-certificates
 
-.PHONY: run test deps build release fmt check bench clean
+# cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
+CARGO_DENY_VERSION := 0.20.2
+# Where cargo-deny keeps the RustSec advisory database (its default).
+ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
+
+.PHONY: run test deps deny-tool build release fmt check bench clean
 
 ## Install missing system packages (Debian; uses sudo when not root).
 deps:
@@ -26,12 +31,27 @@ build: deps
 run: build
 	./target/release/pufa serve --demo --listen $(LISTEN)
 
-## fmt, clippy -D warnings (with and without features), all tests (the clip tests need `demo`)
-test: deps
+## fmt, clippy -D warnings (with and without features), cargo-deny (deny.toml), all tests
+## (the integration tests generate clips with the `demo` feature)
+test: deps deny-tool
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) deny --locked check --hide-inclusion-graph licenses bans sources
+	@# The advisory database is a git repository on GitHub; without a copy on this machine
+	@# the advisories check cannot run, so it is skipped with a note rather than failing.
+	@if ls -d "$(ADVISORY_DBS)"/*/.git >/dev/null 2>&1; then \
+		echo "$(CARGO) deny --locked check --hide-inclusion-graph advisories"; $(CARGO) deny --locked check --hide-inclusion-graph advisories; \
+	else \
+		echo "cargo deny: advisories SKIPPED: no RustSec database in $(ADVISORY_DBS)" \
+			"('cargo deny fetch db' needs GitHub)"; \
+	fi
 	$(CARGO) test --all-features
+
+## Install cargo-deny $(CARGO_DENY_VERSION) from crates.io unless it is already there.
+deny-tool: deps
+	@$(CARGO) deny --version 2>/dev/null | grep -qx 'cargo-deny $(CARGO_DENY_VERSION)' || \
+		$(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION)
 
 bench: deps
 	$(CARGO) bench

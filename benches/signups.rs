@@ -31,6 +31,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+// The integration tests' credit-code fixtures (check characters from pufa's own validator).
+#[path = "../tests/api/credit_code.rs"]
+mod credit_code;
+use credit_code::valid_uscc;
+
 const ADMIN_PASSWORD: &str = "admin-bench-pass-1";
 const ENTERPRISE_PASSWORD: &str = "enterprise-bench-1";
 /// Concurrent load tasks.
@@ -322,35 +327,6 @@ async fn create_program(
         );
     }
     Ok((pid, sessions))
-}
-
-const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-
-/// A valid credit code derived from `n` (as `valid_uscc` in tests/common/mod.rs).
-fn valid_uscc(n: u32) -> String {
-    let org_body = format!("{:08}", n);
-    let org_weights = [3u32, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = org_body
-        .bytes()
-        .zip(org_weights)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let org_check = match 11 - sum % 11 {
-        10 => 'X',
-        11 => '0',
-        d => char::from(b'0' + d as u8),
-    };
-    let first17 = format!("91350100{org_body}{org_check}");
-    let total: u32 = first17
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            let v = ALPHABET.iter().position(|a| *a == b).unwrap_or(0) as u32;
-            v * 3u32.pow(i as u32) % 31
-        })
-        .sum();
-    let check = (31 - total % 31) % 31;
-    format!("{first17}{}", ALPHABET[check as usize] as char)
 }
 
 /// Register enterprise `n` and log it in with its own cookie jar.

@@ -1,8 +1,10 @@
-//! Issue 4: sign-ups with capacity, waitlist promotion, cancellation, rosters.
+//! Sign-ups never oversell: under 200 concurrent requests exactly the capacity is confirmed
+//! and the rest wait in order; a sign-up is idempotent and bad input is refused with a reason;
+//! sign-up windows are enforced; cancellations, capacity raises and removals promote the
+//! waitlist head first (a large group at the head keeps its place); rosters are for organizers
+//! and the session's own lecturer, as JSON, HTML and an Excel-ready CSV.
 
-mod common;
-
-use common::{problem, TestApp};
+use crate::helpers::{problem, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -32,12 +34,7 @@ async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) 
             b.insert(k.clone(), v.clone());
         }
     }
-    let r = org
-        .post(app.url(&format!("/api/v1/programs/{pid}/sessions")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.add_session(org, pid, &body).await;
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
@@ -45,27 +42,6 @@ async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) 
         r.text().await.unwrap()
     );
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
-}
-
-async fn sign_up(app: &TestApp, c: &Client, sid: i64, seats: i64) -> (StatusCode, Value) {
-    let r = c
-        .post(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
-        .json(&json!({"seats": seats}))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn roster(app: &TestApp, org: &Client, sid: i64) -> Vec<Value> {
-    org.get(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
-        .send()
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
 }
 
 /// `n` logged-in enterprises, created a few at a time (Argon2 is memory-hungry).
@@ -77,7 +53,7 @@ async fn enterprises(app: &Arc<TestApp>, first: u32, n: u32) -> Vec<(Client, Str
         let gate = gate.clone();
         set.spawn(async move {
             let _permit = gate.acquire().await.unwrap();
-            (i, app.enterprise(i).await)
+            (i, app.register_enterprise(i).await)
         });
     }
     let mut out: Vec<(u32, (Client, String))> = set.join_all().await;
@@ -99,7 +75,7 @@ async fn capacity_holds_under_200_concurrent_sign_ups() {
         let barrier = barrier.clone();
         set.spawn(async move {
             barrier.wait().await;
-            let (status, body) = sign_up(&app, &c, sid, 1).await;
+            let (status, body) = app.sign_up(&c, sid, 1).await;
             (uscc, status, body)
         });
     }
@@ -119,7 +95,7 @@ async fn capacity_holds_under_200_concurrent_sign_ups() {
     // each answer carries the position at the time of its own sign-up; the roster shows 1..150
     assert_eq!(positions, (1..=150).collect::<Vec<_>>());
 
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     let confirmed_rows: Vec<&Value> = rows.iter().filter(|r| r["status"] == "confirmed").collect();
     let waiting: Vec<&Value> = rows
         .iter()
@@ -133,14 +109,8 @@ async fn capacity_holds_under_200_concurrent_sign_ups() {
         .collect();
     assert_eq!(roster_positions, (1..=150).collect::<Vec<_>>());
     let s: Value = app
-        .anonymous()
-        .get(app.url(&format!("/api/v1/programs/{}", 1)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.anonymous(), &format!("/api/v1/programs/{}", 1))
+        .await;
     assert!(s.is_object());
 
     // cancellations promote in queue order
@@ -156,14 +126,9 @@ async fn capacity_holds_under_200_concurrent_sign_ups() {
         .collect();
     for uscc in &to_cancel {
         let (c, _) = ents.iter().find(|(_, u)| u == uscc).unwrap();
-        let r = c
-            .delete(app.url(&format!("/api/v1/sessions/{sid}/registrations/mine")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.cancel_sign_up(c, sid).await, StatusCode::NO_CONTENT);
     }
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     let confirmed_now: Vec<&str> = rows
         .iter()
         .filter(|r| r["status"] == "confirmed")
@@ -189,10 +154,10 @@ async fn capacity_holds_under_200_concurrent_sign_ups() {
 
 #[tokio::test]
 async fn sign_up_is_idempotent_and_bad_input_is_refused() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let sid = session_with(&app, &org, 10, json!({"max_seats_per_enterprise": 3})).await;
-    let (c, _) = app.enterprise(1).await;
+    let (c, _) = app.register_enterprise(1).await;
 
     // not logged in
     let r = app
@@ -205,15 +170,15 @@ async fn sign_up_is_idempotent_and_bad_input_is_refused() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // seats
     for seats in [0, -2, 4] {
-        let (status, body) = sign_up(&app, &c, sid, seats).await;
+        let (status, body) = app.sign_up(&c, sid, seats).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{seats}");
         assert!(!body["detail"].as_str().unwrap().is_empty());
     }
     // unknown session
-    let (status, _) = sign_up(&app, &c, 9999, 1).await;
+    let (status, _) = app.sign_up(&c, 9999, 1).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // an organizer is not an enterprise
-    let (status, _) = sign_up(&app, &org, sid, 1).await;
+    let (status, _) = app.sign_up(&org, sid, 1).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let r = c
@@ -226,15 +191,15 @@ async fn sign_up_is_idempotent_and_bad_input_is_refused() {
     let first: Value = r.json().await.unwrap();
     assert_eq!(first["status"], "confirmed");
     // again: same state, nothing changes
-    let (status, again) = sign_up(&app, &c, sid, 3).await;
+    let (status, again) = app.sign_up(&c, sid, 3).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, first);
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["seats"], 2);
     assert_eq!(rows[0]["attendees"], json!(["示例甲", "示例乙"]));
     // an empty body means one seat
-    let (c2, _) = app.enterprise(2).await;
+    let (c2, _) = app.register_enterprise(2).await;
     let r = c2
         .post(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
         .send()
@@ -244,30 +209,27 @@ async fn sign_up_is_idempotent_and_bad_input_is_refused() {
     assert_eq!(r.json::<Value>().await.unwrap()["seats"], 1);
 
     // cancelled session
-    org.delete(app.url(&format!("/api/v1/sessions/{sid}")))
-        .send()
-        .await
-        .unwrap();
-    let (c3, _) = app.enterprise(3).await;
-    let (status, body) = sign_up(&app, &c3, sid, 1).await;
+    app.cancel_session(&org, sid).await;
+    let (c3, _) = app.register_enterprise(3).await;
+    let (status, body) = app.sign_up(&c3, sid, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "session_cancelled");
 }
 
 #[tokio::test]
 async fn window_closed_is_a_409_with_the_reason() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let past = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     let sid = session_with(&app, &org, 10, json!({"signup_closes_at": past})).await;
-    let (c, _) = app.enterprise(1).await;
-    let (status, body) = sign_up(&app, &c, sid, 1).await;
+    let (c, _) = app.register_enterprise(1).await;
+    let (status, body) = app.sign_up(&c, sid, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "signup_closed");
     assert!(body["detail"].as_str().unwrap().contains("截止"));
     let future = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
     let sid = session_with(&app, &org, 10, json!({"signup_opens_at": future})).await;
-    let (status, body) = sign_up(&app, &c, sid, 1).await;
+    let (status, body) = app.sign_up(&c, sid, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], "signup_not_open");
 }
@@ -282,21 +244,18 @@ async fn large_group_at_the_head_keeps_its_place() {
     let sid = session_with(&app, &org, 3, json!({})).await;
     let e = enterprises(&app, 1, 4).await;
     let (a, b, c, d) = (&e[0].0, &e[1].0, &e[2].0, &e[3].0);
-    assert_eq!(sign_up(&app, a, sid, 2).await.1["status"], "confirmed");
-    assert_eq!(sign_up(&app, b, sid, 1).await.1["status"], "confirmed");
-    let c_ans = sign_up(&app, c, sid, 3).await.1;
+    assert_eq!(app.sign_up(a, sid, 2).await.1["status"], "confirmed");
+    assert_eq!(app.sign_up(b, sid, 1).await.1["status"], "confirmed");
+    let c_ans = app.sign_up(c, sid, 3).await.1;
     assert_eq!(
         (c_ans["status"].as_str(), c_ans["position"].as_i64()),
         (Some("waitlisted"), Some(1))
     );
-    let d_ans = sign_up(&app, d, sid, 1).await.1;
+    let d_ans = app.sign_up(d, sid, 1).await.1;
     assert_eq!(d_ans["position"], 2);
     // A leaves: 2 free. C (3) does not fit and keeps position 1; D (1) fits and is confirmed.
-    a.delete(app.url(&format!("/api/v1/sessions/{sid}/registrations/mine")))
-        .send()
-        .await
-        .unwrap();
-    let rows = roster(&app, &org, sid).await;
+    app.cancel_sign_up(a, sid).await;
+    let rows = app.roster(&org, sid).await;
     let status_of = |uscc: &str| {
         rows.iter().find(|r| r["uscc"] == uscc).map(|r| {
             (
@@ -309,12 +268,9 @@ async fn large_group_at_the_head_keeps_its_place() {
     assert_eq!(status_of(&e[2].1), Some(("waitlisted".into(), Some(1))));
     // B and D leave: 3 free, C is confirmed.
     for x in [b, d] {
-        x.delete(app.url(&format!("/api/v1/sessions/{sid}/registrations/mine")))
-            .send()
-            .await
-            .unwrap();
+        app.cancel_sign_up(x, sid).await;
     }
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["uscc"], e[2].1.as_str());
     assert_eq!(rows[0]["status"], "confirmed");
@@ -327,25 +283,15 @@ async fn capacity_raise_and_removal_promote_the_waitlist() {
     let sid = session_with(&app, &org, 1, json!({})).await;
     let e = enterprises(&app, 1, 3).await;
     for (c, _) in &e {
-        sign_up(&app, c, sid, 1).await;
+        app.sign_up(c, sid, 1).await;
     }
     // lowering below the confirmed seats is refused
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 0}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.update_session(&org, sid, &json!({"capacity": 0})).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 2}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.update_session(&org, sid, &json!({"capacity": 2})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["seats_left"], 0);
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     assert_eq!(
         rows.iter().filter(|r| r["status"] == "confirmed").count(),
         2
@@ -379,31 +325,15 @@ async fn capacity_raise_and_removal_promote_the_waitlist() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r["status"] == "confirmed"));
     // the promoted enterprise sees it on its page and in its calendar feed
-    let me = e[2]
-        .0
-        .get(app.url("/me"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let me = app.get_text(&e[2].0, "/me").await;
     assert!(me.contains("报名测试课程") && me.contains("已确认"));
     let start = me.find("/calendar/").unwrap();
     let end = me[start..].find(".ics").unwrap() + start + 4;
-    let feed = app
-        .anonymous()
-        .get(app.url(&me[start..end]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let feed = app.get_text(&app.anonymous(), &me[start..end]).await;
     assert!(feed.contains(&format!("UID:session-{sid}@pufa")));
     // someone still waiting is not in their feed yet: nothing but confirmed sessions there
     let r = app
@@ -417,11 +347,11 @@ async fn capacity_raise_and_removal_promote_the_waitlist() {
 
 #[tokio::test]
 async fn rosters_are_for_organizers_and_the_sessions_lecturer() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let sid = session_with(&app, &org, 5, json!({})).await;
-    let (c, uscc) = app.enterprise(1).await;
-    sign_up(&app, &c, sid, 1).await;
+    let (c, uscc) = app.register_enterprise(1).await;
+    app.sign_up(&c, sid, 1).await;
     let r = c
         .get(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
         .send()
@@ -436,7 +366,7 @@ async fn rosters_are_for_organizers_and_the_sessions_lecturer() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    let rows = roster(&app, &org, sid).await;
+    let rows = app.roster(&org, sid).await;
     assert_eq!(rows[0]["uscc"], uscc.as_str());
     assert_eq!(rows[0]["status"], "confirmed");
 
@@ -472,7 +402,7 @@ fn add_lawyer(app: &TestApp, name: &str) {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pufa"))
         .args(["admin", "--data"])
-        .arg(app.dir.path().join("data"))
+        .arg(app.dir.join("data"))
         .args([
             "add-user",
             "--role",
@@ -499,61 +429,31 @@ fn add_lawyer(app: &TestApp, name: &str) {
     );
 }
 
-async fn login(app: &TestApp, login: &str, password: &str) -> Client {
-    let c = app.client();
-    let r = c
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"login": login, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    c
-}
-
 #[tokio::test]
 async fn the_linked_lawyer_reads_the_roster_and_others_do_not() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     add_lawyer(&app, "lawyer-one");
     add_lawyer(&app, "lawyer-two");
     let org = app.organizer().await;
     // an unknown account is refused before anything is saved
     let sid = session_with(&app, &org, 5, json!({})).await;
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"lecturer": {"name": "示例律师", "firm": "示例律师事务所", "account": "nobody"}}))
-        .send()
-        .await
-        .unwrap();
+    let lecturer = json!({"name": "示例律师", "firm": "示例律师事务所", "account": "nobody"});
+    let r = app
+        .update_session(&org, sid, &json!({ "lecturer": lecturer }))
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"lecturer": {"name": "示例律师", "firm": "示例律师事务所", "account": "lawyer-one"}}))
-        .send()
-        .await
-        .unwrap();
+    let lecturer = json!({"name": "示例律师", "firm": "示例律师事务所", "account": "lawyer-one"});
+    let r = app
+        .update_session(&org, sid, &json!({ "lecturer": lecturer }))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let (c, uscc) = app.enterprise(1).await;
-    sign_up(&app, &c, sid, 1).await;
+    let (c, uscc) = app.register_enterprise(1).await;
+    app.sign_up(&c, sid, 1).await;
 
-    let one = login(&app, "lawyer-one", "lawyer-pass-1").await;
-    let rows: Vec<Value> = one
-        .get(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = app.logged_in("lawyer-one", "lawyer-pass-1").await;
+    let rows = app.roster(&one, sid).await;
     assert_eq!(rows[0]["uscc"], uscc.as_str());
-    let me = one
-        .get(app.url("/me"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let me = app.get_text(&one, "/me").await;
     assert!(me.contains("报名测试课程"), "lawyer sees own sessions");
     // read-only: no removal
     let r = one
@@ -567,7 +467,7 @@ async fn the_linked_lawyer_reads_the_roster_and_others_do_not() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    let two = login(&app, "lawyer-two", "lawyer-pass-1").await;
+    let two = app.logged_in("lawyer-two", "lawyer-pass-1").await;
     let r = two
         .get(app.url(&format!("/api/v1/sessions/{sid}/registrations")))
         .send()
@@ -578,17 +478,12 @@ async fn the_linked_lawyer_reads_the_roster_and_others_do_not() {
 
 #[tokio::test]
 async fn capacity_cannot_drop_below_confirmed_seats() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let sid = session_with(&app, &org, 3, json!({})).await;
-    let (c, _) = app.enterprise(1).await;
-    sign_up(&app, &c, sid, 2).await;
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{sid}")))
-        .json(&json!({"capacity": 1}))
-        .send()
-        .await
-        .unwrap();
+    let (c, _) = app.register_enterprise(1).await;
+    app.sign_up(&c, sid, 2).await;
+    let r = app.update_session(&org, sid, &json!({"capacity": 1})).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(problem(r).await["code"], "capacity_below_confirmed");
 }

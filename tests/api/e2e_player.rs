@@ -2,10 +2,8 @@
 //! upload is transcoded, a logged-in enterprise opens the lecture page, the video plays past
 //! 2 s, and the quality menu lists the rungs. A screenshot is saved to target/e2e-lecture.png.
 
-mod common;
-
-use common::webdriver::Browser;
-use common::TestApp;
+use crate::helpers::{valid_uscc, TestApp};
+use crate::webdriver::Browser;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -13,34 +11,31 @@ use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn enterprise_watches_a_lecture_in_chromium() {
-    let app = TestApp::spawn_with(|c| c.transcode_workers = 0).await;
+    let app = TestApp::spawn().await;
     let org = app.organizer().await;
-    let session = common::demo_sessions(&app, &org).await[0]["id"]
-        .as_i64()
-        .unwrap();
+    let session = app.demo_session_ids(&org).await[0];
 
-    let clip = app.dir.path().join("lecture.mp4");
+    let clip = app.dir.join("lecture.mp4");
     generate_clip(
         &ClipSpec::new(1280, 720, 25, 12.0).with_audio(2, 48_000),
         &clip,
     )
     .unwrap();
-    let r = common::upload_recording(&app, &org, session, &clip).await;
+    let r = app.upload(&org, session, &clip).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let lecture = r.json::<Value>().await.unwrap()["lecture_id"]
         .as_i64()
         .unwrap();
-    common::drain_jobs(&app).await;
+    app.drain_jobs().await;
 
     // an enterprise account to log in with
-    let c = app.client();
-    let r = c
-        .post(app.url("/api/v1/enterprises"))
-        .json(&json!({"name": "示例浏览器测试企业", "uscc": common::valid_uscc(4242), "industry": "C",
-                      "contact_name": "示例", "mobile": "13912345678", "password": "browser-pass-1"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_enterprise(
+            &app.client(),
+            &json!({"name": "示例浏览器测试企业", "uscc": valid_uscc(4242), "industry": "C",
+                    "contact_name": "示例", "mobile": "13912345678", "password": "browser-pass-1"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     let browser = Browser::start(1280, 900).await;

@@ -2,37 +2,36 @@
 //! (The protocol is a handful of JSON calls; a dedicated crate would bring a TLS stack for a
 //! loopback connection.)
 
+use crate::helpers::{first_line_after, ChildGuard};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A running chromedriver with one headless chromium session.
+/// A running chromedriver with one headless chromium session. Dropping it stops the driver
+/// (and with it the browser).
 pub struct Browser {
-    driver: Child,
+    // Declared first so the driver is stopped before the profile folder is removed.
+    driver: ChildGuard,
     base: String,
     session: String,
     http: reqwest::Client,
     _profile: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Browser {
     /// Start chromedriver and a headless chromium window of `width`×`height`.
     pub async fn start(width: u32, height: u32) -> Browser {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian package chromium-driver) must be installed");
-        let base = format!("http://127.0.0.1:{port}");
+        // Port 0: chromedriver binds a free port itself and names it, so no other process can
+        // take the port between choosing and binding it.
+        let (driver, stdout) = ChildGuard::spawn_piped(
+            Command::new("chromedriver")
+                .arg("--port=0")
+                .stderr(Stdio::null()),
+        )
+        .expect("chromedriver (Debian package chromium-driver) must be installed");
+        let port = first_line_after(stdout, "ChromeDriver was started successfully on port ")
+            .expect("chromedriver exited before it named its port");
+        let base = format!("http://127.0.0.1:{}", port.trim_end_matches('.'));
         let http = reqwest::Client::new();
         for _ in 0..100 {
             if http.get(format!("{base}/status")).send().await.is_ok() {
@@ -146,18 +145,11 @@ impl Browser {
 }
 
 impl Browser {
-    /// End the browser session and stop the driver.
-    pub async fn quit(mut self) {
+    /// End the browser session (chromium closes) and stop the driver.
+    pub async fn quit(self) {
         let url = format!("{}/session/{}", self.base, self.session);
-        let _ = self.http.delete(url).send().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let r = self.http.delete(url).send().await.expect("end session");
+        assert!(r.status().is_success(), "end session: {}", r.status());
+        self.driver.kill();
     }
 }

@@ -1,8 +1,9 @@
-//! Issue 2: accounts, enterprise identity, sessions, CSRF, errors — against the real server.
+//! Accounts: an enterprise registers with its credit code (normalised, each bad field named
+//! in Chinese), logs in by code or mobile, and logs out; failed logins are throttled per account
+//! and per address; forms carry a CSRF token and cross-site posts are refused; unknown routes
+//! and missing logins answer as a browser or an API client expects.
 
-mod common;
-
-use common::{csrf_token, problem, valid_uscc, TestApp, ADMIN_PASSWORD};
+use crate::helpers::{problem, valid_uscc, TestApp, ADMIN_PASSWORD, ENTERPRISE_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -14,14 +15,7 @@ async fn health_and_openapi() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
 
-    let doc: Value = c
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json(&c, "/api/v1/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in ["/api/v1/login", "/api/v1/enterprises", "/api/v1/logout"] {
         assert!(
@@ -43,20 +37,20 @@ async fn enterprise_registers_logs_in_and_sees_me() {
         .chars()
         .map(|ch| char::from_u32(ch as u32 + 0xFEE0).unwrap())
         .collect();
-    let r = c
-        .post(app.url("/api/v1/enterprises"))
-        .json(&json!({
-            "name": "示例建筑有限公司",
-            "uscc": fullwidth,
-            "industry": "e",
-            "district": "示例区",
-            "contact_name": "示例联系人",
-            "mobile": "+86 139-0000-0001",
-            "password": "a-good-password",
-        }))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_enterprise(
+            &c,
+            &json!({
+                "name": "示例建筑有限公司",
+                "uscc": fullwidth,
+                "industry": "e",
+                "district": "示例区",
+                "contact_name": "示例联系人",
+                "mobile": "+86 139-0000-0001",
+                "password": "a-good-password",
+            }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["uscc"], uscc);
@@ -64,15 +58,15 @@ async fn enterprise_registers_logs_in_and_sees_me() {
     assert_eq!(body["mobile"], "13900000001");
 
     // second account for the same code is refused
-    let r = c
-        .post(app.url("/api/v1/enterprises"))
-        .json(&json!({
-            "name": "另一家示例公司", "uscc": uscc, "industry": "C",
-            "contact_name": "示例", "mobile": "13900000002", "password": "a-good-password",
-        }))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_enterprise(
+            &c,
+            &json!({
+                "name": "另一家示例公司", "uscc": uscc, "industry": "C",
+                "contact_name": "示例", "mobile": "13900000002", "password": "a-good-password",
+            }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let p = problem(r).await;
     assert_eq!(p["code"], "uscc_taken");
@@ -81,12 +75,7 @@ async fn enterprise_registers_logs_in_and_sees_me() {
     // log in by credit code, then by mobile
     for login in [uscc.as_str(), "139 0000 0001"] {
         let c = app.client();
-        let r = c
-            .post(app.url("/api/v1/login"))
-            .json(&json!({"login": login, "password": "a-good-password"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.login(&c, login, "a-good-password").await;
         assert_eq!(r.status(), StatusCode::OK, "login by {login}");
         let cookie = r
             .headers()
@@ -96,14 +85,7 @@ async fn enterprise_registers_logs_in_and_sees_me() {
             .find(|v| v.starts_with("pufa_session="))
             .expect("session cookie");
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
-        let me: Value = c
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = app.get_json(&c, "/api/v1/me").await;
         assert_eq!(me["role"], "enterprise");
         let page = c.get(app.url("/me")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
@@ -117,15 +99,15 @@ async fn enterprise_registers_logs_in_and_sees_me() {
 async fn each_bad_field_gets_a_specific_message() {
     let app = TestApp::spawn().await;
     let c = app.client();
-    let r = c
-        .post(app.url("/api/v1/enterprises"))
-        .json(&json!({
-            "name": "", "uscc": "91350100M000100Y44", "industry": "Z",
-            "contact_name": "", "mobile": "12345", "password": "123",
-        }))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_enterprise(
+            &c,
+            &json!({
+                "name": "", "uscc": "91350100M000100Y44", "industry": "Z",
+                "contact_name": "", "mobile": "12345", "password": "123",
+            }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let p = problem(r).await;
     assert_eq!(p["code"], "validation_failed");
@@ -164,12 +146,7 @@ async fn each_bad_field_gets_a_specific_message() {
 
     // oversized body
     let big = "x".repeat(2 * 1024 * 1024);
-    let r = c
-        .post(app.url("/api/v1/enterprises"))
-        .json(&json!({"name": big}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_enterprise(&c, &json!({"name": big})).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     app.stop().await;
 }
@@ -177,46 +154,25 @@ async fn each_bad_field_gets_a_specific_message() {
 #[tokio::test]
 async fn wrong_password_is_401_and_failures_are_throttled() {
     let app = TestApp::spawn().await;
-    let (_, uscc) = app.enterprise(7).await;
+    let (_, uscc) = app.register_enterprise(7).await;
     let c = app.client();
     for _ in 0..5 {
-        let r = c
-            .post(app.url("/api/v1/login"))
-            .json(&json!({"login": uscc, "password": "wrong-password"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.login(&c, &uscc, "wrong-password").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let p = problem(r).await;
         assert_eq!(p["code"], "bad_credentials");
         assert_eq!(p["detail"], "账号或密码错误，请重新输入。");
     }
     // the account is now throttled: even the right password is refused for a while
-    let r = c
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"login": uscc, "password": "enterprise-pass-1"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.login(&c, &uscc, ENTERPRISE_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
     // another account from the same address is not affected
-    let r = c
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"login": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.login(&c, "admin", ADMIN_PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
     // successful logins are not throttled
     for _ in 0..8 {
-        let r = app
-            .client()
-            .post(app.url("/api/v1/login"))
-            .json(&json!({"login": "admin", "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.login(&app.client(), "admin", ADMIN_PASSWORD).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     app.stop().await;
@@ -228,20 +184,10 @@ async fn failures_are_throttled_per_address() {
     let c = app.client();
     // 20 failures spread over unknown accounts from one address
     for i in 0..20 {
-        let r = c
-            .post(app.url("/api/v1/login"))
-            .json(&json!({"login": format!("nobody{i}"), "password": "wrong-password"}))
-            .send()
-            .await
-            .unwrap();
+        let r = app.login(&c, &format!("nobody{i}"), "wrong-password").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = c
-        .post(app.url("/api/v1/login"))
-        .json(&json!({"login": "someone-else", "password": "wrong-password"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.login(&c, "someone-else", "wrong-password").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }
@@ -249,7 +195,7 @@ async fn failures_are_throttled_per_address() {
 #[tokio::test]
 async fn logout_ends_the_session() {
     let app = TestApp::spawn().await;
-    let (c, _) = app.enterprise(3).await;
+    let (c, _) = app.register_enterprise(3).await;
     assert_eq!(
         c.get(app.url("/api/v1/me")).send().await.unwrap().status(),
         StatusCode::OK
@@ -262,6 +208,19 @@ async fn logout_ends_the_session() {
     app.stop().await;
 }
 
+/// The registration form as a browser posts it, for the credit code `uscc`.
+fn registration_form<'a>(csrf: &'a str, uscc: &'a str) -> [(&'static str, &'a str); 7] {
+    [
+        ("csrf", csrf),
+        ("name", "示例表单公司"),
+        ("uscc", uscc),
+        ("industry", "F"),
+        ("contact_name", "示例"),
+        ("mobile", "13900000009"),
+        ("password", "form-pass-1"),
+    ]
+}
+
 #[tokio::test]
 async fn html_registration_and_login_forms() {
     let app = TestApp::spawn().await;
@@ -269,20 +228,12 @@ async fn html_registration_and_login_forms() {
     let page = c.get(app.url("/register")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("统一社会信用代码"));
-    let csrf = csrf_token(&c, &app, "/register").await;
+    let csrf = app.csrf_token(&c, "/register").await;
 
     // invalid: the form comes back with the message and the entered values
     let r = c
         .post(app.url("/register"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("name", "示例表单公司"),
-            ("uscc", "91110000600037341M"),
-            ("industry", "F"),
-            ("contact_name", "示例"),
-            ("mobile", "13900000009"),
-            ("password", "form-pass-1"),
-        ])
+        .form(&registration_form(&csrf, "91110000600037341M"))
         .send()
         .await
         .unwrap();
@@ -293,32 +244,17 @@ async fn html_registration_and_login_forms() {
 
     let r = c
         .post(app.url("/register"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("name", "示例表单公司"),
-            ("uscc", "91110000600037341L"),
-            ("industry", "F"),
-            ("contact_name", "示例"),
-            ("mobile", "13900000009"),
-            ("password", "form-pass-1"),
-        ])
+        .form(&registration_form(&csrf, "91110000600037341L"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let html = c
-        .get(app.url("/me"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&c, "/me").await;
     assert!(html.contains("示例表单公司"));
 
     // organizer logs in through the form and lands on the workspace, which lists it
     let o = app.client();
-    let csrf = csrf_token(&o, &app, "/login").await;
+    let csrf = app.csrf_token(&o, "/login").await;
     let r = o
         .post(app.url("/login"))
         .form(&[
@@ -340,7 +276,7 @@ async fn html_registration_and_login_forms() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // logout through the form
-    let csrf = csrf_token(&o, &app, "/admin").await;
+    let csrf = app.csrf_token(&o, "/admin").await;
     let r = o
         .post(app.url("/logout"))
         .form(&[("csrf", csrf.as_str())])
@@ -366,7 +302,7 @@ async fn html_registration_and_login_forms() {
 async fn csrf_is_enforced() {
     let app = TestApp::spawn().await;
     let c = app.client();
-    let csrf = csrf_token(&c, &app, "/login").await;
+    let csrf = app.csrf_token(&c, "/login").await;
     // cross-origin form post
     let r = c
         .post(app.url("/login"))
@@ -383,7 +319,7 @@ async fn csrf_is_enforced() {
     // same-origin post without the token
     let r = c
         .post(app.url("/login"))
-        .header("origin", format!("http://{}", app.addr))
+        .header("origin", &app.address)
         .form(&[("login", "admin"), ("password", ADMIN_PASSWORD)])
         .send()
         .await

@@ -1,20 +1,15 @@
-//! Issue 7: the legal health check — questionnaire, validation, scoring, reports, dashboard.
+//! The legal health check: the questionnaire has the promised shape; bad answers are named
+//! item by item; a report scores each dimension, cites the law, recommends lectures and is
+//! private to its enterprise; the check can be filled page by page with a draft; organizers see
+//! a risk dashboard and a CSV; a broken questionnaire file stops the server with its line.
 
-mod common;
-
-use common::{csrf_token, problem, TestApp};
+use crate::helpers::{problem, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Map, Value};
 
 async fn questionnaire(app: &TestApp) -> Value {
-    app.anonymous()
-        .get(app.url("/api/v1/checkup/questionnaire"))
-        .send()
+    app.get_json(&app.anonymous(), "/api/v1/checkup/questionnaire")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Answers for every item that applies to `industry`, choosing with `pick(item)`.
@@ -85,7 +80,7 @@ async fn questionnaire_has_the_promised_shape() {
 async fn bad_answers_are_named() {
     let app = TestApp::spawn().await;
     let q = questionnaire(&app).await;
-    let (c, _) = app.enterprise(1).await; // industry E
+    let (c, _) = app.register_enterprise(1).await; // industry E
     let mut a = answers(&q, "E", safest);
     a.insert("no-such-item".into(), json!("yes"));
     a.insert("gov-capital-paid-5y".into(), json!("no-such-option"));
@@ -120,7 +115,7 @@ async fn bad_answers_are_named() {
 async fn report_scores_links_lectures_and_is_private() {
     let app = TestApp::spawn().await;
     let q = questionnaire(&app).await;
-    let (c, _) = app.enterprise(1).await;
+    let (c, _) = app.register_enterprise(1).await;
     // compliant everywhere except labour
     let mut a = answers(&q, "E", safest);
     for i in q["items"]
@@ -180,7 +175,7 @@ async fn report_scores_links_lectures_and_is_private() {
     assert!(html.contains("法律依据") && html.contains(recs[0]["title"].as_str().unwrap()));
 
     // another enterprise cannot see it, an organizer can
-    let (other, _) = app.enterprise(2).await;
+    let (other, _) = app.register_enterprise(2).await;
     let r = other
         .get(app.url(&format!("/api/v1/checkup/reports/{id}")))
         .send()
@@ -207,14 +202,9 @@ async fn report_scores_links_lectures_and_is_private() {
     let second: Value = r.json().await.unwrap();
     assert_eq!(second["overall_level"], "low");
     assert!(second["findings"].as_array().unwrap().is_empty());
-    let html = c
-        .get(app.url(&format!("/checkup/reports/{}", second["report_id"])))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app
+        .get_text(&c, &format!("/checkup/reports/{}", second["report_id"]))
+        .await;
     assert!(html.contains("较上次") && html.contains("↑"));
     app.stop().await;
 }
@@ -223,15 +213,8 @@ async fn report_scores_links_lectures_and_is_private() {
 async fn page_by_page_with_drafts_and_missing_items() {
     let app = TestApp::spawn().await;
     let q = questionnaire(&app).await;
-    let (c, _) = app.enterprise(1).await;
-    let page1 = c
-        .get(app.url("/checkup/fill/1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (c, _) = app.register_enterprise(1).await;
+    let page1 = app.get_text(&c, "/checkup/fill/1").await;
     assert!(page1.contains("公司治理"));
     // construction appears for section E
     let all_pages: Vec<String> = {
@@ -251,7 +234,7 @@ async fn page_by_page_with_drafts_and_missing_items() {
     let r = c.get(app.url("/checkup/fill/13")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-    let csrf = csrf_token(&c, &app, "/checkup/fill/1").await;
+    let csrf = app.csrf_token(&c, "/checkup/fill/1").await;
     let gov: Vec<(String, String)> = q["items"]
         .as_array()
         .unwrap()
@@ -278,14 +261,7 @@ async fn page_by_page_with_drafts_and_missing_items() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/checkup/fill/2");
     // the draft is kept
-    let draft: Value = c
-        .get(app.url("/api/v1/checkup/draft"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let draft: Value = app.get_json(&c, "/api/v1/checkup/draft").await;
     assert_eq!(draft["answers"].as_object().unwrap().len(), gov.len());
     assert!(!draft["unanswered"].as_array().unwrap().is_empty());
     // submitting now lists every open item
@@ -337,8 +313,8 @@ async fn page_by_page_with_drafts_and_missing_items() {
 async fn organizer_dashboard_and_csv() {
     let app = TestApp::spawn().await;
     let q = questionnaire(&app).await;
-    let (c1, uscc1) = app.enterprise(1).await;
-    let (c2, _) = app.enterprise(2).await;
+    let (c1, uscc1) = app.register_enterprise(1).await;
+    let (c2, _) = app.register_enterprise(2).await;
     submit(&app, &c1, &answers(&q, "E", riskiest)).await;
     submit(&app, &c2, &answers(&q, "E", safest)).await;
     let org = app.organizer().await;

@@ -1,8 +1,10 @@
-//! Issue 3: programs, sessions, auto-scheduler, conflict checks, calendar feeds.
+//! Planning: only organizers create programs, and every bad field is explained; the
+//! auto-scheduler proposes, applies on request and says why a session stays unplaced; hand
+//! placement is checked for clashes, blackout dates and the lecturer's other sessions; calendar
+//! feeds parse back with an independent parser and track moves and cancellations; the demo
+//! month arrives fully placed; the HTML forms do the same as the API.
 
-mod common;
-
-use common::{problem, TestApp};
+use crate::helpers::{problem, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -23,14 +25,6 @@ async fn create_program(app: &TestApp, org: &Client) -> i64 {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
-}
-
-async fn add_session(app: &TestApp, org: &Client, program: i64, body: Value) -> reqwest::Response {
-    org.post(app.url(&format!("/api/v1/programs/{program}/sessions")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 fn session(title: &str, category: &str, lecturer: &str, weekdays: Option<Vec<u8>>) -> Value {
@@ -55,7 +49,7 @@ async fn only_organizers_plan_and_bad_programs_are_explained() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (ent, _) = app.enterprise(1).await;
+    let (ent, _) = app.register_enterprise(1).await;
     let r = ent
         .post(app.url("/api/v1/programs"))
         .json(&body)
@@ -83,13 +77,9 @@ async fn only_organizers_plan_and_bad_programs_are_explained() {
     }
     // a session with bad fields
     let id = create_program(&app, &org).await;
-    let r = add_session(
-        &app,
-        &org,
-        id,
-        json!({"title": "课", "category": "烹饪", "lecturer": {"name": "", "firm": ""}, "minutes": 0, "capacity": -1}),
-    )
-    .await;
+    let bad = json!({"title": "课", "category": "烹饪", "lecturer": {"name": "", "firm": ""},
+                     "minutes": 0, "capacity": -1});
+    let r = app.add_session(&org, id, &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let p = problem(r).await;
     assert!(p["detail"].as_str().unwrap().contains("主题类别"));
@@ -113,40 +103,40 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         .iter()
         .enumerate()
     {
-        let r = add_session(
-            &app,
-            &org,
-            id,
-            session(&format!("课程{i}"), cat, &format!("示例律师{i}"), None),
-        )
-        .await;
+        let r = app
+            .add_session(
+                &org,
+                id,
+                &session(&format!("课程{i}"), cat, &format!("示例律师{i}"), None),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
     // a lecturer who only teaches on Mondays cannot be placed
-    let r = add_session(
-        &app,
-        &org,
-        id,
-        session("周一课程", "财税", "示例律师周一", Some(vec![1])),
-    )
-    .await;
+    let r = app
+        .add_session(
+            &org,
+            id,
+            &session("周一课程", "财税", "示例律师周一", Some(vec![1])),
+        )
+        .await;
     let monday = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     // 4 sessions of one Thursday-only lecturer compete for 3 Thursdays
     let mut thursday = Vec::new();
     for i in 0..4 {
-        let r = add_session(
-            &app,
-            &org,
-            id,
-            session(
-                &format!("周四课程{i}"),
-                "知识产权",
-                "示例律师周四",
-                Some(vec![4]),
-            ),
-        )
-        .await;
+        let r = app
+            .add_session(
+                &org,
+                id,
+                &session(
+                    &format!("周四课程{i}"),
+                    "知识产权",
+                    "示例律师周四",
+                    Some(vec![4]),
+                ),
+            )
+            .await;
         thursday.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
     }
 
@@ -175,14 +165,7 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         assert!(!at.starts_with("2027-03-04"), "blackout used");
     }
     // proposing does not save
-    let prog: Value = org
-        .get(app.url(&format!("/api/v1/programs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prog: Value = app.get_json(&org, &format!("/api/v1/programs/{id}")).await;
     assert!(prog["sessions"]
         .as_array()
         .unwrap()
@@ -197,14 +180,8 @@ async fn auto_scheduler_proposes_then_applies_and_explains_the_rest() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["applied"], true);
     let prog: Value = app
-        .anonymous()
-        .get(app.url(&format!("/api/v1/programs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.anonymous(), &format!("/api/v1/programs/{id}"))
+        .await;
     let sessions = prog["sessions"].as_array().unwrap();
     let placed_now = sessions
         .iter()
@@ -235,14 +212,14 @@ async fn hand_placement_is_checked_for_conflicts() {
     let id = create_program(&app, &org).await;
     let mut a = session("合同课", "合同管理", "示例律师甲", None);
     a["starts_at"] = json!("2027-03-02T14:30:00+08:00");
-    let r = add_session(&app, &org, id, a).await;
+    let r = app.add_session(&org, id, &a).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let a_id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
 
     // overlapping another session
     let mut b = session("用工课", "劳动用工", "示例律师乙", None);
     b["starts_at"] = json!("2027-03-02T15:00");
-    let r = add_session(&app, &org, id, b.clone()).await;
+    let r = app.add_session(&org, id, &b.clone()).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let p = problem(r).await;
     assert_eq!(p["code"], "schedule_conflict");
@@ -253,7 +230,7 @@ async fn hand_placement_is_checked_for_conflicts() {
 
     // on a blackout date
     b["starts_at"] = json!("2027-03-04T14:30");
-    let r = add_session(&app, &org, id, b.clone()).await;
+    let r = app.add_session(&org, id, &b.clone()).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(problem(r).await["detail"]
         .as_str()
@@ -263,28 +240,26 @@ async fn hand_placement_is_checked_for_conflicts() {
     // the same lecturer at an overlapping time in another slot of the day
     let mut c = session("合同课二", "合同管理", "示例律师甲", None);
     c["starts_at"] = json!("2027-03-02T15:30");
-    let r = add_session(&app, &org, id, c).await;
+    let r = app.add_session(&org, id, &c).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // a free time is fine; then moving it onto the first session is refused
     b["starts_at"] = json!("2027-03-09T14:30");
-    let r = add_session(&app, &org, id, b).await;
+    let r = app.add_session(&org, id, &b).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let b_id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{b_id}")))
-        .json(&json!({"starts_at": "2027-03-02T14:00+08:00"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .update_session(&org, b_id, &json!({"starts_at": "2027-03-02T14:00+08:00"}))
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     // a valid move and a capacity change
-    let r = org
-        .put(app.url(&format!("/api/v1/sessions/{b_id}")))
-        .json(&json!({"starts_at": "2027-03-16T14:30+08:00", "capacity": 80}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .update_session(
+            &org,
+            b_id,
+            &json!({"starts_at": "2027-03-16T14:30+08:00", "capacity": 80}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["starts_at"], "2027-03-16T14:30:00+08:00");
@@ -307,7 +282,8 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
     let id = create_program(&app, &org).await;
     let mut a = session("合同纠纷预防", "合同管理", "示例律师甲", None);
     a["starts_at"] = json!("2027-03-02T14:30");
-    let a_id = add_session(&app, &org, id, a)
+    let a_id = app
+        .add_session(&org, id, &a)
         .await
         .json::<Value>()
         .await
@@ -342,11 +318,8 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
             .unwrap()
     };
     let s0 = seq(&first);
-    org.put(app.url(&format!("/api/v1/sessions/{a_id}")))
-        .json(&json!({"starts_at": "2027-03-09T14:30"}))
-        .send()
-        .await
-        .unwrap();
+    app.update_session(&org, a_id, &json!({"starts_at": "2027-03-09T14:30"}))
+        .await;
     let second = feed().await;
     assert!(seq(&second) > s0);
     assert!(
@@ -354,11 +327,7 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
         "UID stays"
     );
     assert!(second.contains("DTSTART:20270309T063000Z"));
-    let r = org
-        .delete(app.url(&format!("/api/v1/sessions/{a_id}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.cancel_session(&org, a_id).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let third = feed().await;
     assert!(third.contains("STATUS:CANCELLED"));
@@ -376,15 +345,7 @@ async fn calendar_feeds_are_subscribable_and_track_changes() {
 #[tokio::test]
 async fn demo_month_has_16_placed_sessions_next_month() {
     let app = TestApp::spawn().await;
-    let programs: Value = app
-        .anonymous()
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let programs: Value = app.get_json(&app.anonymous(), "/api/v1/programs").await;
     let p = &programs[0];
     assert!(p["title"].as_str().unwrap().contains("示例"));
     let today = chrono::Utc::now().date_naive();
@@ -392,14 +353,8 @@ async fn demo_month_has_16_placed_sessions_next_month() {
     assert_eq!(p["starts_on"], first.to_string());
     assert_eq!(p["ends_on"], last.to_string());
     let full: Value = app
-        .anonymous()
-        .get(app.url(&format!("/api/v1/programs/{}", p["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&app.anonymous(), &format!("/api/v1/programs/{}", p["id"]))
+        .await;
     let sessions = full["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 16);
     assert!(
@@ -411,14 +366,8 @@ async fn demo_month_has_16_placed_sessions_next_month() {
         .all(|s| s["lecturer"]["name"].as_str().unwrap().contains("示例")));
     // the public pages render the calendar and the list
     let html = app
-        .anonymous()
-        .get(app.url(&format!("/programs/{}", p["id"])))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&app.anonymous(), &format!("/programs/{}", p["id"]))
+        .await;
     assert!(html.contains("class=\"month\""));
     assert!(html.contains(sessions[0]["title"].as_str().unwrap()));
     app.stop().await;
@@ -428,7 +377,7 @@ async fn demo_month_has_16_placed_sessions_next_month() {
 async fn organizer_plans_through_the_html_forms() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
-    let csrf = common::csrf_token(&org, &app, "/admin/programs/new").await;
+    let csrf = app.csrf_token(&org, "/admin/programs/new").await;
     // a bad slot line comes back with its message
     let r = org
         .post(app.url("/admin/programs"))
@@ -520,14 +469,7 @@ async fn organizer_plans_through_the_html_forms() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let prog: Value = org
-        .get(app.url(&format!("/api/v1/programs/{pid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prog: Value = app.get_json(&org, &format!("/api/v1/programs/{pid}")).await;
     let s = &prog["sessions"].as_array().unwrap();
     assert_eq!(s.len(), 2);
     assert!(s.iter().all(|s| !s["starts_at"].is_null()));
@@ -547,31 +489,12 @@ async fn organizer_plans_through_the_html_forms() {
 async fn feed_parses_back_with_an_independent_parser() {
     let app = TestApp::spawn().await;
     let c = app.anonymous();
-    let programs: Value = c
-        .get(app.url("/api/v1/programs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let programs: Value = app.get_json(&c, "/api/v1/programs").await;
     let pid = programs[0]["id"].as_i64().unwrap();
-    let program: Value = c
-        .get(app.url(&format!("/api/v1/programs/{pid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let text = c
-        .get(app.url(&format!("/programs/{pid}/calendar.ics")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let program: Value = app.get_json(&c, &format!("/api/v1/programs/{pid}")).await;
+    let text = app
+        .get_text(&c, &format!("/programs/{pid}/calendar.ics"))
+        .await;
     let mut parser = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
     let cal = parser.next().expect("a calendar").expect("parses");
     assert!(parser.next().is_none());

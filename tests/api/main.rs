@@ -1,0 +1,22 @@
+//! Integration tests of pufa against the real server, compiled as one test binary: every test
+//! binary links FFmpeg and SQLite, so one binary links them once.
+//!
+//! Run one area with `cargo test --test api signups::`.
+
+// A test states its expectations by unwrapping; clippy.toml allows that inside `#[test]`
+// functions, and this extends it to the helpers and scenario functions they call.
+#![allow(clippy::unwrap_used)]
+
+mod credit_code;
+mod helpers;
+mod webdriver;
+
+mod accounts;
+mod checkup;
+mod durability;
+mod e2e_player;
+mod job_recovery;
+mod media;
+mod schedule;
+mod signups;
+mod transcode;

@@ -1,0 +1,434 @@
+//! Recordings: only an organizer uploads (with a CSRF token); the upload becomes a durable
+//! transcode job, drained here deterministically; the published lecture is private by default
+//! and served the way a player expects (playlists, byte ranges, poster, nothing outside the
+//! lecture's folder); a public lecture is found in the archive; a corrupt or oversized upload
+//! fails with a reason and leaves nothing; watch progress becomes attendance and a certificate.
+
+use crate::helpers::{master_playlist, problem, TestApp};
+use pufa::media::testsrc::{generate_clip, ClipSpec};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use std::future::Future;
+
+/// A lecture published from an 8 s 640×360 clip with stereo audio.
+struct Lecture {
+    session: i64,
+    id: i64,
+    /// Path of the master playlist, as the player page names it.
+    master: String,
+}
+
+/// Upload a clip for the first demo session as `org`, transcode it and return the lecture.
+async fn publish(app: &TestApp, org: &Client) -> Lecture {
+    let session = app.demo_session_ids(org).await[0];
+    let clip = app.dir.join("clip.mp4");
+    generate_clip(
+        &ClipSpec::new(640, 360, 25, 8.0).with_audio(2, 48_000),
+        &clip,
+    )
+    .unwrap();
+    let r = app.upload(org, session, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let job = r.json::<Value>().await.unwrap()["job_id"].as_i64().unwrap();
+    assert_eq!(app.drain_jobs().await, 1);
+    let state = app.job(org, job).await;
+    assert_eq!(state["state"], "done", "{state}");
+    let id = state["lecture_id"].as_i64().unwrap();
+    let page = app.get_text(org, &format!("/lectures/{id}")).await;
+    Lecture {
+        session,
+        id,
+        master: master_playlist(&page),
+    }
+}
+
+#[tokio::test]
+async fn upload_needs_an_organizer_and_a_csrf_token_and_queues_a_job() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let clip = app.dir.join("clip.mp4");
+    generate_clip(
+        &ClipSpec::new(640, 360, 25, 8.0).with_audio(2, 48_000),
+        &clip,
+    )
+    .unwrap();
+
+    // enterprises cannot upload; a request without the CSRF token is refused
+    let (ent, _) = app.register_enterprise(1).await;
+    assert_eq!(
+        app.upload(&ent, session, &clip).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = org
+        .post(app.url(&format!("/api/v1/sessions/{session}/recording")))
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("file", reqwest::multipart::Part::bytes(vec![1, 2, 3])),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = app.upload(&org, session, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let answer: Value = r.json().await.unwrap();
+    let job = answer["job_id"].as_i64().unwrap();
+    assert_eq!(app.job(&org, job).await["state"], "queued");
+
+    assert_eq!(app.drain_jobs().await, 1);
+    let state = app.job(&org, job).await;
+    assert_eq!(state["state"], "done", "{state}");
+    assert_eq!(state["progress"], 1.0);
+    assert_eq!(state["lecture_id"], answer["lecture_id"]);
+}
+
+#[tokio::test]
+async fn published_lecture_is_private_and_served_as_a_player_expects() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let lecture = publish(&app, &org).await;
+    let (ent, _) = app.register_enterprise(1).await;
+
+    // the player page shows the quality menu and the master playlist
+    let page = app
+        .get_text(&ent, &format!("/lectures/{}", lecture.id))
+        .await;
+    let master = master_playlist(&page);
+    assert_eq!(master, lecture.master);
+    assert!(master.ends_with("/master.m3u8"));
+    assert!(page.contains("360p"), "quality menu lists the rung");
+
+    // private by default: every playlist and segment needs a login
+    let anon = app.anonymous();
+    assert_eq!(
+        anon.get(app.url(&master)).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = ent.get(app.url(&master)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/vnd.apple.mpegurl");
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=10"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("#EXT-X-STREAM-INF") && text.contains("RESOLUTION=640x360"));
+    let media_name = text.lines().find(|l| l.ends_with(".m3u8")).unwrap();
+    let base = master.trim_end_matches("master.m3u8");
+    let media = app.get_text(&ent, &format!("{base}{media_name}")).await;
+    let rel_dir = media_name
+        .rsplit_once('/')
+        .map(|(d, _)| format!("{d}/"))
+        .unwrap_or_default();
+    let segment = media.lines().find(|l| l.ends_with(".m4s")).unwrap();
+    let seg_url = app.url(&format!("{base}{rel_dir}{segment}"));
+    assert_eq!(
+        anon.get(&seg_url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = ent
+        .get(&seg_url)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(r.bytes().await.unwrap().len(), 100);
+    // poster
+    let poster = ent
+        .get(app.url(&format!("{base}poster.jpg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poster.headers()["content-type"], "image/jpeg");
+
+    // path traversal and other versions are not served
+    for bad in [
+        format!("{base}..%2F..%2F..%2Fdata%2Fpufa.db"),
+        format!("/media/lectures/{}/v999/master.m3u8", lecture.id),
+        format!("{base}.hidden"),
+    ] {
+        let r = ent.get(app.url(&bad)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn public_lecture_is_open_to_anyone_and_found_in_the_archive() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let lecture = publish(&app, &org).await;
+    let anon = app.anonymous();
+
+    // made public, anyone may watch
+    let token = app.csrf_token(&org, "/").await;
+    let r = org
+        .post(app.url(&format!("/admin/lectures/{}/visibility", lecture.id)))
+        .form(&[("csrf", token.as_str()), ("visibility", "public")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        anon.get(app.url(&lecture.master))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // the archive lists and finds it (Chinese full-text search)
+    let link = format!("/lectures/{}", lecture.id);
+    let title = session_title(&app, &org, lecture.session).await;
+    let needle: String = title.chars().take(4).collect();
+    let archive = app
+        .get_text(&anon, &format!("/archive?q={}", urlencode(&needle)))
+        .await;
+    assert!(archive.contains(&link), "search for {needle}");
+    let short: String = title.chars().take(2).collect();
+    let archive = app
+        .get_text(&anon, &format!("/archive?q={}", urlencode(&short)))
+        .await;
+    assert!(archive.contains(&link), "two-character search");
+    let none = app
+        .get_text(
+            &anon,
+            "/archive?q=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E8%AF%BE",
+        )
+        .await;
+    assert!(!none.contains(&link));
+}
+
+async fn session_title(app: &TestApp, c: &Client, session: i64) -> String {
+    app.demo_sessions(c)
+        .await
+        .iter()
+        .find(|s| s["id"] == session)
+        .unwrap()["title"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn corrupt_upload_fails_with_a_reason_and_can_be_rerun() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let junk = app.dir.join("junk.mp4");
+    std::fs::write(
+        &junk,
+        (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let r = app.upload(&org, session, &junk).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let job = r.json::<Value>().await.unwrap()["job_id"].as_i64().unwrap();
+    app.drain_jobs().await;
+    let state = app.job(&org, job).await;
+    assert_eq!(state["state"], "failed");
+    let reason = state["error"].as_str().unwrap();
+    assert!(
+        reason
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "Chinese reason: {reason}"
+    );
+    // the organizer page shows it with a re-run button
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    assert!(page.contains("失败原因") && page.contains("重新转码"));
+    let retry = app.url(&format!("/api/v1/jobs/{job}/retry"));
+    let r = org.post(&retry).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["state"], "queued");
+    app.drain_jobs().await;
+    let r = org.post(&retry).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "failed again, may be re-run again"
+    );
+    // the server keeps serving
+    let r = app
+        .anonymous()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // no lecture was published
+    let lecture = app.job(&org, job).await["lecture_id"].as_i64().unwrap();
+    let r = app
+        .anonymous()
+        .get(app.url(&format!("/lectures/{lecture}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn too_large_upload_is_413_and_leaves_nothing() {
+    let app = TestApp::spawn_with(|c| c.max_upload_bytes = 64 * 1024).await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let big = app.dir.join("big.mp4");
+    std::fs::write(&big, vec![7u8; 300 * 1024]).unwrap();
+    let r = app.upload(&org, session, &big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(problem(r).await["code"], "payload_too_large");
+    let uploads = app.dir.join("media").join("uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // no job was queued
+    assert_eq!(app.drain_jobs().await, 0);
+    // a request without a file is a clear 422
+    let token = app.csrf_token(&org, "/").await;
+    let r = org
+        .post(app.url(&format!("/api/v1/sessions/{session}/recording")))
+        .header("x-csrf-token", token)
+        .multipart(reqwest::multipart::Form::new().text("note", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Watched time may not outrun the server's clock, so the scenario runs on a manual clock that
+/// is moved instead of waited for.
+#[tokio::test]
+async fn watch_progress_becomes_attendance() {
+    let clock = pufa::clock::Clock::manual(chrono::Utc::now());
+    let app = TestApp::spawn_with(|c| c.clock = clock.clone()).await;
+    watch_progress_becomes_attendance_after(&app, || {
+        assert!(clock.advance(chrono::Duration::milliseconds(1100)));
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// Publish a 6 s 320×180 clip without audio for `session`; returns the lecture id.
+async fn six_second_lecture(app: &TestApp, org: &Client, session: i64) -> i64 {
+    let clip = app.dir.join("clip.mp4");
+    generate_clip(&ClipSpec::new(320, 180, 10, 6.0), &clip).unwrap();
+    let job = app
+        .upload(org, session, &clip)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    app.drain_jobs().await;
+    job["lecture_id"].as_i64().unwrap()
+}
+
+/// An enterprise signs up, plays the lecture with reports `pause()` apart, and is counted as
+/// attending; forged or repeated reports do not add watched time.
+async fn watch_progress_becomes_attendance_after<F: Future<Output = ()>>(
+    app: &TestApp,
+    pause: impl Fn() -> F,
+) {
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let (ent, uscc) = app.register_enterprise(1).await;
+    let (status, _) = app.sign_up(&ent, session, 1).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let lecture = six_second_lecture(app, &org, session).await;
+    let url = app.url(&format!("/api/v1/lectures/{lecture}/progress"));
+    let report = |c: &Client, position_s: f64| {
+        c.post(&url)
+            .json(&json!({ "position_s": position_s }))
+            .send()
+    };
+    // anonymous reports are refused; a forged position beyond the end too
+    let r = report(&app.anonymous(), 1.0).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = report(&ent, 9999.0).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // real playback: reports a few seconds apart
+    let mut last = Value::Null;
+    for pos in [0.0, 2.0, 4.0, 5.9] {
+        last = report(&ent, pos).await.unwrap().json().await.unwrap();
+        pause().await;
+    }
+    assert!(last["share"].as_f64().unwrap() > 0.9, "{last}");
+    assert_eq!(last["attended"], true);
+    // seeking back does not count twice
+    report(&ent, 1.0).await.unwrap();
+    let again: Value = report(&ent, 2.0).await.unwrap().json().await.unwrap();
+    assert!(
+        (again["watched_s"].as_f64().unwrap() - last["watched_s"].as_f64().unwrap()).abs() < 1e-6
+    );
+    // attendance shows for the enterprise and the organizer
+    let me = app.get_text(&ent, "/me").await;
+    assert!(me.contains("已出勤"));
+    let roster = app.roster(&org, session).await;
+    let row = roster.iter().find(|r| r["uscc"] == uscc.as_str()).unwrap();
+    assert_eq!(row["attended"], true);
+    let stats = app
+        .get_text(&org, &format!("/admin/lectures/{lecture}"))
+        .await;
+    assert!(stats.contains(&uscc) && stats.contains("已出勤"));
+    // the certificate prints for the organizer and the enterprise, not for another enterprise
+    let eid = row["enterprise_id"].as_i64().unwrap();
+    let cert = app.url(&format!("/lectures/{lecture}/certificate/{eid}"));
+    let r = org.get(&cert).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("学习证明"));
+    assert_eq!(
+        ent.get(&cert).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let (other, _) = app.register_enterprise(2).await;
+    assert_eq!(
+        other.get(&cert).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Watched time is measured on the server's clock: a 5.9 s step right after the previous
+/// report is a jump and earns nothing; the same step once the clock has moved on 3 s is
+/// playback.
+#[tokio::test]
+async fn watched_time_follows_the_servers_clock() {
+    let clock = pufa::clock::Clock::manual(chrono::Utc::now());
+    let app = TestApp::spawn_with(|c| c.clock = clock.clone()).await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let lecture = six_second_lecture(&app, &org, session).await;
+    let (ent, _) = app.register_enterprise(1).await;
+    let url = app.url(&format!("/api/v1/lectures/{lecture}/progress"));
+    let watched = |position_s: f64| {
+        let request = ent.post(&url).json(&json!({ "position_s": position_s }));
+        async move {
+            let answer: Value = request.send().await.unwrap().json().await.unwrap();
+            answer["watched_s"].as_f64().unwrap()
+        }
+    };
+    assert_eq!(watched(0.0).await, 0.0);
+    assert_eq!(watched(5.9).await, 0.0, "a jump is not playback");
+    assert_eq!(watched(0.0).await, 0.0, "seeking back earns nothing");
+    assert!(clock.advance(chrono::Duration::seconds(3)));
+    let after = watched(5.9).await;
+    assert!(
+        (after - 5.9).abs() < 1e-6,
+        "3 s of clock time allow 5.9 s: {after}"
+    );
+}
