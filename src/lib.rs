@@ -48,7 +48,7 @@ pub async fn serve(
         wake: Arc::new(tokio::sync::Notify::new()),
         clock,
     };
-    let janitor = tokio::spawn(purge_sessions_periodically(db.clone()));
+    let janitor = tokio::spawn(purge_sessions_periodically(db.clone(), state.clock.clone()));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     if state.config.transcode_workers > 0 {
@@ -119,11 +119,11 @@ async fn register_questionnaire(
     Ok(())
 }
 
-async fn purge_sessions_periodically(db: Db) {
+async fn purge_sessions_periodically(db: Db, clock: clock::Clock) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        if let Err(e) = db.purge_expired_sessions(chrono::Utc::now()).await {
+        if let Err(e) = db.purge_expired_sessions(clock.now()).await {
             tracing::warn!(error = ?e, "purging expired sessions failed");
         }
     }

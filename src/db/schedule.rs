@@ -7,7 +7,6 @@ use crate::schedule::{
 };
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeSet;
@@ -98,15 +97,6 @@ pub struct SessionRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Lecturer as shown publicly.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LecturerView {
-    pub id: i64,
-    pub name: String,
-    pub firm: String,
-    pub bio: String,
-}
-
 impl SessionRow {
     /// The program's time zone (see [`ProgramRow::tz`]).
     pub fn tz(&self) -> Tz {
@@ -123,15 +113,6 @@ impl SessionRow {
 
     pub fn industries(&self) -> Vec<String> {
         self.target_industries.0.clone()
-    }
-
-    pub fn lecturer(&self) -> LecturerView {
-        LecturerView {
-            id: self.lecturer_id,
-            name: self.lecturer_name.clone(),
-            firm: self.lecturer_firm.clone(),
-            bio: self.lecturer_bio.clone(),
-        }
     }
 
     pub fn availability(&self) -> Availability {

@@ -2,7 +2,7 @@
 
 use crate::accounts::Role;
 use crate::app::schedule as uc;
-use crate::db::schedule::{LecturerView, ProgramRow, SessionRow};
+use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::AppResult;
 use crate::http::extract::{Json, OptionalJson, Path};
 use crate::http::session::CurrentUser;
@@ -15,6 +15,26 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+
+/// Lecturer as shown publicly.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LecturerView {
+    pub id: i64,
+    pub name: String,
+    pub firm: String,
+    pub bio: String,
+}
+
+impl LecturerView {
+    fn of(s: &SessionRow) -> LecturerView {
+        LecturerView {
+            id: s.lecturer_id,
+            name: s.lecturer_name.clone(),
+            firm: s.lecturer_firm.clone(),
+            bio: s.lecturer_bio.clone(),
+        }
+    }
+}
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -55,7 +75,7 @@ impl SessionView {
             seats_left: s.seats_left(),
             waitlisted: s.waitlisted,
             max_seats_per_enterprise: s.max_seats_per_enterprise,
-            lecturer: s.lecturer(),
+            lecturer: LecturerView::of(s),
             status: s.status,
             signup_opens_at: s.signup_opens_at.as_ref().map(local),
             signup_closes_at: s.signup_closes_at.as_ref().map(local),
