@@ -3,6 +3,7 @@
 
 pub mod industry;
 pub mod mobile;
+pub mod redirect;
 pub mod uscc;
 
 use crate::validation::FieldErrors;

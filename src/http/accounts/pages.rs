@@ -25,10 +25,10 @@ pub struct NextQuery {
     pub next: Option<String>,
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only local paths are followed after login (no open redirect, no header injection); see
+/// [`crate::accounts::redirect::safe_next`].
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(|n| n.to_string())
+    next.and_then(crate::accounts::redirect::safe_next)
 }
 
 #[derive(Template, WebTemplate)]
