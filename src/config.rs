@@ -138,6 +138,9 @@ pub struct Config {
     pub attendance_share: f64,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
+    /// Counts the passwords this server checks (tests read it; see
+    /// [`crate::app::login::Verifications`]).
+    pub password_verifications: crate::app::login::Verifications,
 }
 
 impl Config {
@@ -158,6 +161,7 @@ impl Config {
             job_stale_secs: 60,
             attendance_share: 0.6,
             clock: crate::clock::Clock::system(),
+            password_verifications: Default::default(),
         }
     }
 

@@ -2,11 +2,15 @@
 //! password hashing every account creation goes through.
 
 use crate::accounts::{self, LoginKey, User};
+use crate::db::throttle::Reservation;
 use crate::db::Db;
 use crate::validation::FieldErrors;
 use chrono::{DateTime, Duration, Utc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// Failed attempts allowed per account in one window before logins are refused.
+/// Failed attempts allowed per account (all its login names together) in one window before
+/// logins are refused.
 pub const ACCOUNT_FAILURE_LIMIT: i64 = 5;
 /// Failed attempts allowed per client address in one window.
 pub const IP_FAILURE_LIMIT: i64 = 20;
@@ -54,10 +58,34 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || accounts::hash_password_blocking(&password)).await?
 }
 
+/// Counts the passwords a server has checked (Argon2 runs, including those against the dummy
+/// hash): a figure for monitoring, and what the throttle tests count instead of timing
+/// requests. Clones share the count; each server has its own (in [`crate::config::Config`]),
+/// so servers of parallel tests do not add to each other's figure.
+#[derive(Debug, Clone, Default)]
+pub struct Verifications(Arc<AtomicU64>);
+
+impl Verifications {
+    /// Passwords checked so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Check `password` against a stored hash on the blocking pool. With no stored hash (an
 /// unknown login) it is checked against a dummy hash and fails, taking as long as for a known
-/// account, so the answer time does not tell which logins exist.
-pub async fn verify_password(password: String, phc: Option<String>) -> anyhow::Result<bool> {
+/// account, so the answer time does not tell which logins exist. Every call is counted in
+/// `verifications`.
+pub async fn verify_password(
+    password: String,
+    phc: Option<String>,
+    verifications: &Verifications,
+) -> anyhow::Result<bool> {
+    verifications.add_one();
     let checked = tokio::task::spawn_blocking(move || match phc {
         Some(phc) => accounts::verify_password_blocking(&password, &phc),
         None => {
@@ -68,15 +96,47 @@ pub async fn verify_password(password: String, phc: Option<String>) -> anyhow::R
     Ok(checked.await?)
 }
 
-/// Check credentials with throttling of failures per account and per client address. A
-/// throttled login is refused before the password is looked at, so guessing cannot continue;
-/// successful logins do not count and reset the account's counter.
+/// Reserve one attempt in `scope`, or say how long the caller has to wait.
+async fn reserve(
+    db: &Db,
+    scope: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<DateTime<Utc>, LoginError> {
+    let window = failure_window();
+    match db.reserve_login_attempt(scope, now, window, limit).await? {
+        Reservation::Granted { window_start } => Ok(window_start),
+        Reservation::Refused { window_start } => {
+            let retry_after_s = (window_start + window - now).num_seconds().max(1) as u64;
+            Err(LoginError::Throttled { retry_after_s })
+        }
+    }
+}
+
+/// The throttle counter of a login: the account's own when the login names one (its credit
+/// code and its mobile number share it), else one per unknown login, so probing for accounts
+/// is throttled too.
+fn subject_scope(found: Option<&User>, key: &LoginKey) -> String {
+    match found {
+        Some(user) => format!("user:{}", user.id),
+        None => format!("login:{}", key.canonical()),
+    }
+}
+
+/// Check credentials with throttling per account and per client address.
+///
+/// The attempt is counted *before* the password is looked at, in the database and atomically
+/// (see [`Db::reserve_login_attempt`]): however many attempts arrive at once, at most
+/// [`ACCOUNT_FAILURE_LIMIT`] passwords are checked per account and window, and at most
+/// [`IP_FAILURE_LIMIT`] per address; the others are refused as throttled. Successful logins do
+/// not count: they give their reservation back and reset the account's counter.
 pub async fn authenticate(
     db: &Db,
     now: DateTime<Utc>,
     login: &str,
     password: &str,
     client_ip: &str,
+    verifications: &Verifications,
 ) -> Result<User, LoginError> {
     let mut errors = FieldErrors::default();
     if login.trim().is_empty() {
@@ -88,33 +148,28 @@ pub async fn authenticate(
     errors.into_result().map_err(LoginError::Invalid)?;
 
     let key = LoginKey::from_login(login);
-    let account_scope = format!("account:{}", key.canonical());
-    let ip_scope = format!("ip:{client_ip}");
-    let window = failure_window();
-    for (scope, limit) in [
-        (&account_scope, ACCOUNT_FAILURE_LIMIT),
-        (&ip_scope, IP_FAILURE_LIMIT),
-    ] {
-        let (failures, started) = db.login_failures(scope, now, window).await?;
-        if failures >= limit {
-            let retry_after_s = (started + window - now).num_seconds().max(1) as u64;
-            return Err(LoginError::Throttled { retry_after_s });
-        }
-    }
-
     let found = db.find_login(&key).await?;
+    let subject = subject_scope(found.as_ref().map(|(user, _)| user), &key);
+    let ip_scope = format!("ip:{client_ip}");
+    let subject_window = reserve(db, &subject, now, ACCOUNT_FAILURE_LIMIT).await?;
+    let ip_window = match reserve(db, &ip_scope, now, IP_FAILURE_LIMIT).await {
+        Ok(window_start) => window_start,
+        Err(e) => {
+            // refused for the address: this attempt was never made for the account either
+            db.release_login_attempt(&subject, subject_window).await?;
+            return Err(e);
+        }
+    };
+
     let stored = found.as_ref().map(|(_, hash)| hash.clone());
-    let ok = verify_password(password.to_string(), stored).await?;
+    let ok = verify_password(password.to_string(), stored, verifications).await?;
     match found {
         Some((user, _)) if ok => {
-            db.clear_login_failures(&account_scope).await?;
+            db.clear_login_failures(&subject).await?;
+            db.release_login_attempt(&ip_scope, ip_window).await?;
             Ok(user)
         }
-        _ => {
-            db.record_login_failure(&account_scope, now, window).await?;
-            db.record_login_failure(&ip_scope, now, window).await?;
-            Err(LoginError::BadCredentials)
-        }
+        _ => Err(LoginError::BadCredentials),
     }
 }
 
@@ -182,11 +237,15 @@ mod tests {
         db
     }
 
+    fn none() -> Verifications {
+        Verifications::default()
+    }
+
     #[tokio::test]
     async fn empty_fields_are_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(dir.path()).await.expect("open");
-        let e = authenticate(&db, Utc::now(), " ", "", "10.0.0.1")
+        let e = authenticate(&db, Utc::now(), " ", "", "10.0.0.1", &none())
             .await
             .expect_err("invalid");
         let LoginError::Invalid(errors) = e else {
@@ -201,14 +260,14 @@ mod tests {
         let db = db_with_staff(&dir).await;
         let start = Utc::now();
         for _ in 0..ACCOUNT_FAILURE_LIMIT {
-            let e = authenticate(&db, start, "admin", "wrong-pass", "10.0.0.1")
+            let e = authenticate(&db, start, "admin", "wrong-pass", "10.0.0.1", &none())
                 .await
                 .expect_err("wrong password");
             assert!(matches!(e, LoginError::BadCredentials), "{e:?}");
         }
         // even the right password is refused now, from another address too
         let later = start + Duration::minutes(5);
-        let e = authenticate(&db, later, "ADMIN", "organizer-pass-1", "10.0.0.2")
+        let e = authenticate(&db, later, "admin", "organizer-pass-1", "10.0.0.2", &none())
             .await
             .expect_err("throttled");
         let LoginError::Throttled { retry_after_s } = e else {
@@ -225,6 +284,7 @@ mod tests {
             "admin",
             "organizer-pass-1",
             "10.0.0.2",
+            &none(),
         )
         .await
         .expect("window over");
@@ -236,7 +296,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = db_with_staff(&dir).await;
         let now = Utc::now();
-        let user = authenticate(&db, now, "admin", "organizer-pass-1", "10.0.0.1")
+        let user = authenticate(&db, now, "admin", "organizer-pass-1", "10.0.0.1", &none())
             .await
             .expect("login");
         let session = start_session(&db, now, user.id, 2).await.expect("session");
@@ -254,5 +314,89 @@ mod tests {
             .await
             .expect("lookup");
         assert!(ended.is_none());
+    }
+
+    /// Before the fix each login name of an enterprise had its own counter: 5 wrong passwords
+    /// by credit code, then 5 more by mobile number.
+    #[tokio::test]
+    async fn credit_code_and_mobile_share_one_counter() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let now = Utc::now();
+        let signup = accounts::EnterpriseSignup {
+            name: "示例科技有限公司".into(),
+            uscc: "91350100M000100Y43".into(),
+            industry: "E".into(),
+            district: None,
+            contact_name: "示例联系人".into(),
+            mobile: "13800138000".into(),
+            password: "enterprise-pass-1".into(),
+        };
+        crate::app::accounts::register_enterprise(&db, now, &signup)
+            .await
+            .expect("registered");
+        let counted = none();
+        for (i, login) in ["91350100M000100Y43", "138 0013 8000"]
+            .iter()
+            .cycle()
+            .take(ACCOUNT_FAILURE_LIMIT as usize)
+            .enumerate()
+        {
+            let ip = format!("10.0.0.{i}");
+            let e = authenticate(&db, now, login, "wrong-pass", &ip, &counted).await;
+            assert!(matches!(e, Err(LoginError::BadCredentials)), "{e:?}");
+        }
+        for login in ["13800138000", "91350100m000100y43"] {
+            let e = authenticate(&db, now, login, "enterprise-pass-1", "10.0.1.1", &counted).await;
+            assert!(matches!(e, Err(LoginError::Throttled { .. })), "{e:?}");
+        }
+        assert_eq!(counted.count(), ACCOUNT_FAILURE_LIMIT as u64);
+    }
+
+    #[tokio::test]
+    async fn unknown_logins_are_throttled_per_login() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = db_with_staff(&dir).await;
+        let now = Utc::now();
+        for i in 0..ACCOUNT_FAILURE_LIMIT {
+            let ip = format!("10.0.0.{i}");
+            let e = authenticate(&db, now, "nobody", "wrong-pass", &ip, &none()).await;
+            assert!(matches!(e, Err(LoginError::BadCredentials)), "{e:?}");
+        }
+        let e = authenticate(&db, now, " NOBODY ", "wrong-pass", "10.0.1.1", &none()).await;
+        assert!(matches!(e, Err(LoginError::Throttled { .. })), "{e:?}");
+        // a real account is not touched by the probing
+        let user = authenticate(&db, now, "admin", "organizer-pass-1", "10.0.1.1", &none()).await;
+        assert!(user.is_ok(), "{user:?}");
+    }
+
+    #[tokio::test]
+    async fn successful_logins_give_their_reservation_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = db_with_staff(&dir).await;
+        let now = Utc::now();
+        let counted = none();
+        for _ in 0..(IP_FAILURE_LIMIT + 5) {
+            let user = authenticate(&db, now, "admin", "organizer-pass-1", "10.0.0.1", &counted);
+            assert!(user.await.is_ok());
+        }
+        assert_eq!(counted.count(), (IP_FAILURE_LIMIT + 5) as u64);
+        // the address's budget of failures is untouched
+        for i in 0..IP_FAILURE_LIMIT {
+            let login = format!("nobody{i}");
+            let e = authenticate(&db, now, &login, "wrong-pass", "10.0.0.1", &none()).await;
+            assert!(matches!(e, Err(LoginError::BadCredentials)), "{e:?}");
+        }
+        let e = authenticate(&db, now, "admin", "organizer-pass-1", "10.0.0.1", &counted).await;
+        assert!(matches!(e, Err(LoginError::Throttled { .. })), "{e:?}");
+        // the refusal by address left the account's counter as it was: five failures still
+        // fit before the account is throttled, from another address
+        for i in 0..ACCOUNT_FAILURE_LIMIT {
+            let ip = format!("10.0.1.{i}");
+            let e = authenticate(&db, now, "admin", "wrong-pass", &ip, &none()).await;
+            assert!(matches!(e, Err(LoginError::BadCredentials)), "{e:?}");
+        }
+        let e = authenticate(&db, now, "admin", "wrong-pass", "10.0.2.1", &none()).await;
+        assert!(matches!(e, Err(LoginError::Throttled { .. })), "{e:?}");
     }
 }

@@ -70,7 +70,15 @@ pub(super) async fn authenticate(
     password: &str,
 ) -> Result<User, LoginError> {
     let ip = client_ip(state, headers, peer);
-    login::authenticate(&state.db, state.clock.now(), login, password, &ip).await
+    login::authenticate(
+        &state.db,
+        state.clock.now(),
+        login,
+        password,
+        &ip,
+        &state.config.password_verifications,
+    )
+    .await
 }
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
