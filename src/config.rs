@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// Login session lifetime in hours.
     #[arg(long, env = "PUFA_SESSION_HOURS", default_value_t = 72)]
     pub session_hours: u32,
+    /// The address users reach pufa at, e.g. `https://pufa.example.cn`: absolute links (calendar
+    /// feeds, the personal calendar URL) are built from it, never from the request's `Host`.
+    /// Defaults to `http://` and the listen address.
+    #[arg(long, env = "PUFA_PUBLIC_URL")]
+    pub public_url: Option<PublicUrl>,
     /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
     #[arg(long, env = "PUFA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
@@ -122,6 +127,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub session_hours: u32,
     pub trust_forwarded_for: bool,
+    /// Where users reach the server; the base of every absolute link it hands out.
+    pub public_url: PublicUrl,
     /// Largest request body accepted by ordinary (non-upload) routes.
     pub max_body_bytes: usize,
     /// Password for the demo organizer `admin`; generated and printed when absent.
@@ -153,6 +160,7 @@ impl Config {
             secure_cookies: false,
             session_hours: 72,
             trust_forwarded_for: false,
+            public_url: PublicUrl::for_listen(SocketAddr::from(([127, 0, 0, 1], 8080))),
             max_body_bytes: 1024 * 1024,
             admin_password: None,
             questionnaire_path: None,
@@ -171,6 +179,10 @@ impl Config {
         config.secure_cookies = args.secure_cookies;
         config.session_hours = args.session_hours.max(1);
         config.trust_forwarded_for = args.trust_forwarded_for;
+        config.public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl::for_listen(args.listen));
         config.questionnaire_path = args.questionnaire.clone();
         config.max_upload_bytes = args.max_upload_bytes;
         config.transcode_workers = args.transcode_workers;
@@ -192,6 +204,7 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("session_hours", &self.session_hours)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("public_url", &self.public_url.as_str())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("questionnaire_path", &self.questionnaire_path)
             .field("max_upload_bytes", &self.max_upload_bytes)
@@ -206,9 +219,158 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// The address users reach pufa at: `http` or `https`, a host and an optional port, nothing
+/// after it (no path, query, fragment or user name). Kept without a trailing `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    /// `http://` and `addr` (the default when no public URL is configured).
+    pub fn for_listen(addr: SocketAddr) -> PublicUrl {
+        PublicUrl(format!("http://{addr}"))
+    }
+
+    /// The URL, e.g. `https://pufa.example.cn`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The absolute URL of `path` (which starts with `/`) on this site.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<PublicUrl, String> {
+        let refuse = |why: &str| {
+            format!(
+                "public URL {s:?} {why}: give the scheme and host users open pufa at, \
+                 e.g. https://pufa.example.cn or http://192.0.2.10:8080"
+            )
+        };
+        let lower = s.to_ascii_lowercase();
+        let (scheme, rest) = if let Some(rest) = lower.strip_prefix("https://") {
+            ("https", rest)
+        } else if let Some(rest) = lower.strip_prefix("http://") {
+            ("http", rest)
+        } else {
+            return Err(refuse("must start with http:// or https://"));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '?', '#', '\\']) {
+            return Err(refuse("may not have a path, query or fragment"));
+        }
+        if authority.contains('@') {
+            return Err(refuse("may not hold a user name or password"));
+        }
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (addr, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| refuse("has an unclosed [ in its host"))?;
+                if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                    return Err(refuse("has an invalid IPv6 address"));
+                }
+                match after {
+                    "" => (authority, None),
+                    _ => match after.strip_prefix(':') {
+                        Some(port) => (&authority[..addr.len() + 2], Some(port)),
+                        None => return Err(refuse("has characters after its IPv6 address")),
+                    },
+                }
+            }
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let host_ok = host.starts_with('[')
+            || (!host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && !host.starts_with(['.', '-'])
+                && !host.ends_with('-'));
+        if !host_ok {
+            return Err(refuse(
+                "needs a host of letters, digits, '.' and '-' (an international name in its xn-- form)",
+            ));
+        }
+        if let Some(port) = port {
+            if port.parse::<u16>().map_or(true, |p| p == 0) || port.starts_with('+') {
+                return Err(refuse("has an invalid port"));
+            }
+        }
+        Ok(PublicUrl(format!("{scheme}://{authority}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls_are_origins() {
+        for (given, kept) in [
+            ("https://pufa.example.cn", "https://pufa.example.cn"),
+            ("https://pufa.example.cn/", "https://pufa.example.cn"),
+            ("HTTPS://Pufa.Example.CN", "https://pufa.example.cn"),
+            ("http://192.0.2.10:8080", "http://192.0.2.10:8080"),
+            ("http://localhost:8080/", "http://localhost:8080"),
+            ("http://[2001:db8::1]:8080", "http://[2001:db8::1]:8080"),
+            ("http://[::1]", "http://[::1]"),
+        ] {
+            let url: PublicUrl = given.parse().unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(url.as_str(), kept);
+        }
+        let url: PublicUrl = "https://pufa.example.cn".parse().expect("valid");
+        assert_eq!(
+            url.join("/calendar/t.ics"),
+            "https://pufa.example.cn/calendar/t.ics"
+        );
+        assert_eq!(
+            PublicUrl::for_listen("127.0.0.1:8080".parse().expect("addr")).as_str(),
+            "http://127.0.0.1:8080"
+        );
+    }
+
+    #[test]
+    fn anything_but_an_origin_is_refused_with_the_reason() {
+        for (bad, why) in [
+            ("pufa.example.cn", "http:// or https://"),
+            ("ftp://pufa.example.cn", "http:// or https://"),
+            ("https://", "host"),
+            ("https://pufa.example.cn/app", "path"),
+            ("https://pufa.example.cn/?x=1", "path"),
+            ("https://pufa.example.cn#top", "path"),
+            ("https://pufa.example.cn\\evil", "path"),
+            ("https://user@pufa.example.cn", "user name"),
+            ("https://pufa .example.cn", "host"),
+            ("https://pufa.example.cn\r\nx", "host"),
+            ("https://普法.cn", "host"),
+            ("https://-pufa.cn", "host"),
+            ("https://pufa.example.cn:", "port"),
+            ("https://pufa.example.cn:0", "port"),
+            ("https://pufa.example.cn:70000", "port"),
+            ("https://pufa.example.cn:80:80", "port"),
+            ("http://[::1", "unclosed"),
+            ("http://[zz::1]", "IPv6"),
+            ("http://[::1]x", "after"),
+        ] {
+            let e = bad.parse::<PublicUrl>().expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+            assert!(e.contains("e.g. https://"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn debug_redacts_admin_password() {

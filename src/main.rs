@@ -42,10 +42,19 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             init_tracing(args.log_format == "json");
-            let config = Config::from_args(&args);
+            let mut config = Config::from_args(&args);
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
+            if args.public_url.is_none() {
+                // the address actually bound (a port of 0 is chosen by the system)
+                let bound = listener.local_addr()?;
+                config.public_url = pufa::config::PublicUrl::for_listen(bound);
+                if bound.ip().is_unspecified() {
+                    tracing::warn!(public_url = %config.public_url,
+                        "no --public-url (PUFA_PUBLIC_URL) given: calendar links will not open elsewhere");
+                }
+            }
             println!("pufa serving on http://{}", listener.local_addr()?);
             pufa::serve(config, listener, shutdown_signal()).await?;
             Ok(std::process::ExitCode::SUCCESS)

@@ -39,6 +39,14 @@ pub struct MePage {
     pub notice: Option<String>,
 }
 
+/// The personal calendar feed's address, below the configured public URL.
+pub fn personal_calendar_url(state: &AppState, token: &str) -> String {
+    state
+        .config
+        .public_url
+        .join(&format!("/calendar/{token}.ics"))
+}
+
 /// A row of "我的课程".
 pub struct MyCourse {
     pub reg: MyRegistration,
@@ -58,7 +66,6 @@ pub struct MeQuery {
 /// "我的": the account's own page. Staff are sent to their workspace.
 pub async fn me(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     layout: Layout,
     axum::extract::Query(q): axum::extract::Query<MeQuery>,
 ) -> AppResult<Response> {
@@ -86,16 +93,7 @@ pub async fn me(
             let lecture = course.lecture.map(|(id, a)| (id, a.percent, a.attended));
             courses.push(MyCourse { reg, when, lecture });
         }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let scheme = if state.config.secure_cookies {
-            "https"
-        } else {
-            "http"
-        };
-        calendar_url = format!("{scheme}://{host}/calendar/{}.ics", e.calendar_token);
+        calendar_url = personal_calendar_url(&state, &e.calendar_token);
     }
     let mut lawyer_sessions = Vec::new();
     if user.is_lawyer() {

@@ -1,4 +1,5 @@
-//! Calendar feeds: a program's public feed and an enterprise's personal one.
+//! Calendar feeds: a program's public feed and an enterprise's personal one. Their links point
+//! below the configured public URL, never below the request's `Host` (which anyone can set).
 
 use crate::app::schedule as uc;
 use crate::error::{AppError, AppResult};
@@ -7,18 +8,6 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-
-fn base_url(headers: &axum::http::HeaderMap, secure: bool) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    format!("{}://{host}", if secure { "https" } else { "http" })
-}
 
 fn ics_response(body: String) -> Response {
     (
@@ -34,25 +23,23 @@ fn ics_response(body: String) -> Response {
 /// `GET /programs/{id}/calendar.ics` — the program's public, subscribable feed.
 pub async fn program_feed_file(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     Path((id, feed)): Path<(i64, String)>,
 ) -> AppResult<Response> {
     if feed != "calendar.ics" {
         return Err(AppError::NotFound);
     }
-    let base = base_url(&headers, state.config.secure_cookies);
-    Ok(ics_response(uc::program_feed(&state.db, id, &base).await?))
+    let base = state.config.public_url.as_str();
+    Ok(ics_response(uc::program_feed(&state.db, id, base).await?))
 }
 
 /// `GET /calendar/{token}.ics` — an enterprise's confirmed sessions.
 pub async fn personal_feed(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     Path(file): Path<String>,
 ) -> AppResult<Response> {
     let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
-    let base = base_url(&headers, state.config.secure_cookies);
+    let base = state.config.public_url.as_str();
     Ok(ics_response(
-        uc::personal_feed(&state.db, token, &base).await?,
+        uc::personal_feed(&state.db, token, base).await?,
     ))
 }
