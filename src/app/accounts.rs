@@ -1,4 +1,4 @@
-//! Enterprise self-registration.
+//! Enterprise self-registration and the enterprise's own secrets (the calendar feed token).
 
 use crate::accounts::{self, validate_enterprise, EnterpriseSignup};
 use crate::db::accounts::Enterprise;
@@ -80,6 +80,18 @@ pub async fn register_enterprise(
         .map_err(AccountsError::Internal)
 }
 
+/// Give enterprise `enterprise_id` a new calendar feed token and return it; the old feed
+/// address stops working at once (for a link that was shared or leaked).
+pub async fn rotate_calendar_token(db: &Db, enterprise_id: i64) -> Result<String, AccountsError> {
+    let token = accounts::random_token();
+    if !db.set_calendar_token(enterprise_id, &token).await? {
+        return Err(AccountsError::Internal(anyhow::anyhow!(
+            "no enterprise {enterprise_id} to give a calendar token"
+        )));
+    }
+    Ok(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +132,28 @@ mod tests {
             .await
             .expect_err("invalid");
         assert!(matches!(bad, AccountsError::Invalid(e) if e.get("uscc").is_some()));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_calendar_token_replaces_the_old_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let e = register_enterprise(
+            &db,
+            Utc::now(),
+            &signup("91350100M000100Y43", "13800138000"),
+        )
+        .await
+        .expect("registered");
+        let new = rotate_calendar_token(&db, e.id).await.expect("rotated");
+        assert_ne!(new, e.calendar_token);
+        let found = |t: String| {
+            let db = db.clone();
+            async move { db.enterprise_by_calendar_token(&t).await.expect("lookup") }
+        };
+        assert!(found(e.calendar_token.clone()).await.is_none());
+        assert_eq!(found(new).await.map(|f| f.id), Some(e.id));
+        let none = rotate_calendar_token(&db, e.id + 100).await;
+        assert!(matches!(none, Err(AccountsError::Internal(_))), "{none:?}");
     }
 }

@@ -212,6 +212,26 @@ pub async fn end_session(db: &Db, token: Option<&str>) -> Result<(), LoginError>
     Ok(())
 }
 
+/// End every login session of the account whose session cookie holds `token` (logout on all
+/// devices). An unknown or expired session can end nothing but itself.
+pub async fn end_all_sessions(
+    db: &Db,
+    now: DateTime<Utc>,
+    token: Option<&str>,
+) -> Result<(), LoginError> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    let hash = accounts::token_hash(token);
+    match db.session_user(&hash, now).await? {
+        Some(user) => {
+            db.delete_user_sessions(user.id).await?;
+        }
+        None => db.delete_login_session(&hash).await?,
+    }
+    Ok(())
+}
+
 /// The account of an unexpired login session.
 pub async fn session_user(
     db: &Db,

@@ -157,6 +157,17 @@ impl Db {
         .await
     }
 
+    /// Replace the calendar feed token of enterprise `user_id`; false when there is no such
+    /// enterprise. The old token stops working at once.
+    pub async fn set_calendar_token(&self, user_id: i64, token: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE enterprises SET calendar_token = ? WHERE user_id = ?")
+            .bind(token)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// All enterprises, newest first (organizer view).
     pub async fn enterprises(&self) -> Result<Vec<Enterprise>, sqlx::Error> {
         sqlx::query_as(

@@ -56,6 +56,15 @@ impl Db {
         Ok(())
     }
 
+    /// End every session of `user_id`; returns how many there were.
+    pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Remove expired sessions (run periodically).
     pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= ?")

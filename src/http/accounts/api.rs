@@ -1,11 +1,12 @@
 //! The accounts JSON API.
 
 use super::{authenticate, end_session, start_session};
-use crate::accounts::{EnterpriseSignup, User};
-use crate::app::accounts::register_enterprise;
+use crate::accounts::{EnterpriseSignup, Role, User};
+use crate::app::accounts::{register_enterprise, rotate_calendar_token};
 use crate::db::accounts::Enterprise;
 use crate::error::AppResult;
-use crate::http::extract::Json;
+use crate::http::extract::{Json, OptionalJson};
+use crate::http::home::personal_calendar_url;
 use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -48,11 +49,50 @@ pub async fn api_login(
     Ok(response)
 }
 
-/// Log out: ends the session.
-#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204)))]
-pub async fn api_logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    let cookie = end_session(&state, &headers).await?;
+/// Logout request; the body may be left out or `null` (this session only).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// End every session of the account, on all devices, not only this one.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
+/// Log out: ends the session, or with `{"everywhere": true}` every session of the account.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts",
+    request_body(content = Option<LogoutRequest>, description = "optional; an empty body or `null` ends this session only"),
+    responses((status = 204, description = "logged out; the session cookie is cleared"),
+              (status = 400, body = crate::error::Problem), (status = 415, body = crate::error::Problem)))]
+pub async fn api_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(req): OptionalJson<Option<LogoutRequest>>,
+) -> AppResult<Response> {
+    let everywhere = req.is_some_and(|r| r.everywhere);
+    let cookie = end_session(&state, &headers, everywhere).await?;
     Ok(([(SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
+}
+
+/// The new address of the personal calendar feed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CalendarTokenResponse {
+    /// The feed's new subscription URL; the old one now answers 404.
+    pub calendar_url: String,
+}
+
+/// Replace the enterprise's personal calendar feed address (when it was shared or leaked).
+#[utoipa::path(post, path = "/api/v1/me/calendar-token", tag = "accounts",
+    responses((status = 200, body = CalendarTokenResponse), (status = 401, body = crate::error::Problem),
+              (status = 403, body = crate::error::Problem, description = "not an enterprise account")))]
+pub async fn api_rotate_calendar_token(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> AppResult<Json<CalendarTokenResponse>> {
+    let enterprise = user.require(Role::Enterprise)?;
+    let token = rotate_calendar_token(&state.db, enterprise.id).await?;
+    Ok(Json(CalendarTokenResponse {
+        calendar_url: personal_calendar_url(&state, &token),
+    }))
 }
 
 /// The logged-in account.

@@ -1,5 +1,6 @@
-//! The accounts room: login and logout, enterprise self-registration, the own account. The
-//! JSON API and the HTML forms call the same use cases in `crate::app::{login, accounts}`.
+//! The accounts room: login and logout (of this device or of all), enterprise
+//! self-registration, the own account and its calendar token. The JSON API and the HTML forms
+//! call the same use cases in `crate::app::{login, accounts}`.
 
 pub mod api;
 pub mod pages;
@@ -50,10 +51,19 @@ pub(super) async fn start_session(state: &AppState, user_id: i64) -> AppResult<H
     Ok(session_cookie(state, &session))
 }
 
-/// End the request's login session and return the `Set-Cookie` value that clears the cookie.
-pub(super) async fn end_session(state: &AppState, headers: &HeaderMap) -> AppResult<HeaderValue> {
+/// End the request's login session, or with `everywhere` every session of its account, and
+/// return the `Set-Cookie` value that clears the cookie.
+pub(super) async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    everywhere: bool,
+) -> AppResult<HeaderValue> {
     let token = super::session::cookie(headers, SESSION_COOKIE);
-    login::end_session(&state.db, token.as_deref()).await?;
+    if everywhere {
+        login::end_all_sessions(&state.db, state.clock.now(), token.as_deref()).await?;
+    } else {
+        login::end_session(&state.db, token.as_deref()).await?;
+    }
     Ok(set_cookie(
         SESSION_COOKIE,
         "",
@@ -88,8 +98,13 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(api::api_logout))
         .routes(utoipa_axum::routes!(api::api_register))
         .routes(utoipa_axum::routes!(api::api_me))
+        .routes(utoipa_axum::routes!(api::api_rotate_calendar_token))
         .route("/login", get(pages::login_page).post(pages::login_form))
         .route("/logout", post(pages::logout_form))
+        .route(
+            "/me/calendar-token",
+            post(pages::rotate_calendar_token_form),
+        )
         .route(
             "/register",
             get(pages::register_page).post(pages::register_form),

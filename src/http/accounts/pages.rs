@@ -1,13 +1,13 @@
 //! Login, logout and registration pages.
 
 use super::{authenticate, end_session, start_session};
-use crate::accounts::{industry, EnterpriseSignup};
-use crate::app::accounts::{register_enterprise, AccountsError};
+use crate::accounts::{industry, EnterpriseSignup, Role};
+use crate::app::accounts::{register_enterprise, rotate_calendar_token, AccountsError};
 use crate::app::login::LoginError;
 use crate::db::accounts::Enterprise;
 use crate::error::{AppError, AppResult};
 use crate::http::layout::Layout;
-use crate::http::session::{CsrfForm, MaybeUser};
+use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
 use crate::http::AppState;
 use crate::validation::FieldErrors;
 use askama::Template;
@@ -99,15 +99,31 @@ pub async fn login_form(
     }
 }
 
+/// The logout form; with `everywhere=1` (「退出所有设备」 on 我的) every session of the account
+/// ends.
 pub async fn logout_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
-    let cookie = end_session(&state, &headers).await?;
+    let everywhere = form
+        .get("everywhere")
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "on"));
+    let cookie = end_session(&state, &headers, everywhere).await?;
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().append(SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// `POST /me/calendar-token`: the 「更换订阅地址」 button on 我的.
+pub async fn rotate_calendar_token_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> AppResult<Response> {
+    let enterprise = user.require(Role::Enterprise)?;
+    rotate_calendar_token(&state.db, enterprise.id).await?;
+    Ok(Redirect::to("/me?notice=calendar_token#calendar").into_response())
 }
 
 /// An option of the industry select.
