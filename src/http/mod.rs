@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::csrf_guard,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), session::no_store_when_logged_in))
         .layer(middleware::from_fn(errors::render_html_errors))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(SetResponseHeaderLayer::if_not_present(

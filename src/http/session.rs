@@ -1,4 +1,5 @@
-//! Cookies, login sessions, the current user and CSRF protection.
+//! Cookies, login sessions, the current user, CSRF protection and the no-store rule for
+//! personal responses.
 //!
 //! CSRF has two layers: (1) every state-changing request whose `Origin` names another site, or
 //! whose `Sec-Fetch-Site` is `cross-site`, is refused with 403 before any handler runs; (2) every
@@ -11,7 +12,7 @@ use crate::accounts::{Role, User};
 use crate::error::AppError;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -178,6 +179,45 @@ pub async fn csrf_guard(
         );
     }
     Ok(response)
+}
+
+/// Middleware: `Cache-Control: no-store` on every response to a request with a valid login
+/// session, and on every response that opens one, unless the handler chose its caching itself
+/// (media segments, assets and feeds do). Such responses hold personal data (reports, drafts,
+/// rosters, CSV exports, 我的 with the calendar token) that no browser or proxy cache should
+/// keep after logout. The session looked up here is handed to the handlers' [`MaybeUser`] and
+/// [`CurrentUser`], so it costs no second query.
+pub async fn no_store_when_logged_in(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let mut personal = false;
+    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
+        match crate::app::login::session_user(&state.db, state.clock.now(), &token).await {
+            Ok(user) => {
+                personal = user.is_some();
+                req.extensions_mut().insert(MaybeUser(user));
+            }
+            Err(e) => {
+                // the handler looks again and reports the fault; meanwhile assume the worst
+                tracing::warn!(error = ?e, "looking up the login session for caching failed");
+                personal = true;
+            }
+        }
+    }
+    let mut response = next.run(req).await;
+    let opens_session = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(SESSION_COOKIE.as_bytes()));
+    if (personal || opens_session) && !response.headers().contains_key(CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 #[derive(Deserialize)]
