@@ -12,6 +12,7 @@ mod helpers;
 mod webdriver;
 
 mod accounts;
+mod auth_security;
 mod checkup;
 mod durability;
 mod e2e_player;
