@@ -193,7 +193,10 @@ pub async fn no_store_when_logged_in(
     next: Next,
 ) -> Response {
     let mut personal = false;
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
+    // assets are the same for everyone and set their own caching: no lookup for them
+    let token =
+        cookie(req.headers(), SESSION_COOKIE).filter(|_| !req.uri().path().starts_with("/assets/"));
+    if let Some(token) = token {
         match crate::app::login::session_user(&state.db, state.clock.now(), &token).await {
             Ok(user) => {
                 personal = user.is_some();
