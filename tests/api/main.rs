@@ -15,6 +15,7 @@ mod accounts;
 mod checkup;
 mod durability;
 mod e2e_player;
+mod edges;
 mod job_recovery;
 mod media;
 mod schedule;
