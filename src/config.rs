@@ -116,6 +116,14 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "PUFA_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Connections served at the same time; further clients wait until one closes (keep it
+    /// below the open-files limit, `ulimit -n`).
+    #[arg(long, env = "PUFA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection is kept); then the connection is closed. Bodies are not limited by it.
+    #[arg(long, env = "PUFA_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_timeout_secs: u64,
 }
 
 /// Runtime configuration of the server, built from [`ServeArgs`] or by tests.
@@ -143,6 +151,11 @@ pub struct Config {
     pub job_stale_secs: u64,
     /// Share of a recording to watch to count as attended.
     pub attendance_share: f64,
+    /// Connections served at the same time; the accept loop waits for a free one beyond it.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and to start the next request on a
+    /// kept-alive connection; an idle or half-sent connection is closed after it.
+    pub header_timeout: std::time::Duration,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
     /// Counts the passwords this server checks (tests read it; see
@@ -168,6 +181,8 @@ impl Config {
             transcode_workers: 1,
             job_stale_secs: 60,
             attendance_share: 0.6,
+            max_connections: 10_000,
+            header_timeout: std::time::Duration::from_secs(30),
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
         }
@@ -188,6 +203,8 @@ impl Config {
         config.transcode_workers = args.transcode_workers;
         config.job_stale_secs = args.job_stale_secs.max(5);
         config.attendance_share = args.attendance_share.clamp(0.05, 1.0);
+        config.max_connections = args.max_connections.max(1);
+        config.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs.max(1));
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -211,6 +228,8 @@ impl std::fmt::Debug for Config {
             .field("transcode_workers", &self.transcode_workers)
             .field("job_stale_secs", &self.job_stale_secs)
             .field("attendance_share", &self.attendance_share)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),

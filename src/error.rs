@@ -17,6 +17,10 @@ pub enum AppError {
     Validation(FieldErrors),
     #[error("bad request: {message}")]
     BadRequest { code: &'static str, message: String },
+    /// A JSON body that parses but does not fit: a field of the wrong type, a missing or an
+    /// unknown field, or not an object at all (400 `invalid_json_fields`, one message each).
+    #[error("invalid JSON fields")]
+    InvalidJson(FieldErrors),
     #[error("not logged in")]
     Unauthorized,
     #[error("bad credentials")]
@@ -82,7 +86,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadRequest { .. } | AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -100,6 +104,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => "validation_failed",
             AppError::BadRequest { code, .. } => code,
+            AppError::InvalidJson(_) => "invalid_json_fields",
             AppError::Unauthorized => "unauthenticated",
             AppError::BadCredentials => "bad_credentials",
             AppError::Forbidden => "forbidden",
@@ -118,7 +123,7 @@ impl AppError {
     pub fn title(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "提交的内容有误",
-            AppError::BadRequest { .. } => "请求有误",
+            AppError::BadRequest { .. } | AppError::InvalidJson(_) => "请求有误",
             AppError::Unauthorized => "需要登录",
             AppError::BadCredentials => "登录失败",
             AppError::Forbidden => "无权访问",
@@ -136,13 +141,21 @@ impl AppError {
     /// The human explanation in Chinese. Never contains internal details.
     pub fn detail(&self) -> String {
         match self {
-            AppError::Validation(errors) => {
-                let parts: Vec<&str> = errors.0.iter().map(|e| e.message.as_str()).collect();
+            AppError::Validation(errors) | AppError::InvalidJson(errors) => {
+                let parts: Vec<&str> = errors
+                    .0
+                    .iter()
+                    .take(MAX_LISTED_ERRORS)
+                    .map(|e| e.message.as_str())
+                    .collect();
                 if parts.is_empty() {
-                    "提交的内容有误，请检查后重试。".to_string()
-                } else {
-                    parts.join("；")
+                    return "提交的内容有误，请检查后重试。".to_string();
                 }
+                let mut detail = parts.join("；");
+                if errors.0.len() > MAX_LISTED_ERRORS {
+                    detail.push_str(&format!("；……共{}处错误", errors.0.len()));
+                }
+                detail
             }
             AppError::BadRequest { message, .. } => message.clone(),
             AppError::Unauthorized => "请先登录后再进行此操作。".into(),
@@ -163,6 +176,10 @@ impl AppError {
         }
     }
 }
+
+/// At most this many field messages are listed in one error: a body of 100,000 bad entries must
+/// not come back as megabytes of messages.
+pub const MAX_LISTED_ERRORS: usize = 20;
 
 /// The problem+json body (RFC 9457) with pufa's extensions.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -200,7 +217,9 @@ impl IntoResponse for AppError {
             detail: self.detail(),
             code: self.code().to_string(),
             errors: match &self {
-                AppError::Validation(errors) => errors.0.clone(),
+                AppError::Validation(errors) | AppError::InvalidJson(errors) => {
+                    errors.0.iter().take(MAX_LISTED_ERRORS).cloned().collect()
+                }
                 _ => Vec::new(),
             },
         };

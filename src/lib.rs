@@ -13,18 +13,19 @@ pub mod error;
 pub mod http;
 pub mod media;
 pub mod schedule;
+pub mod server;
 pub mod signup;
 pub mod validation;
 
 use config::Config;
 use db::Db;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Open the database, load the demo if asked, and serve HTTP on `listener` until `shutdown`
-/// completes; in-flight requests are allowed to finish.
+/// completes; in-flight requests are allowed to finish. Connections are limited as
+/// [`server::run`] describes (`max_connections`, `header_timeout` of the configuration).
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -39,6 +40,15 @@ pub async fn serve(
     }
     let storage: media::storage::SharedStorage =
         Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
+    // uploads cut off by a crash or a kill left their partial files; nothing writes them now
+    match storage.remove_partial_uploads() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            "removed partial uploads left by an interrupted run"
+        ),
+        Err(e) => tracing::warn!(error = %e, "removing partial uploads"),
+    }
     let clock = config.clock.clone();
     let state = http::AppState {
         db: db.clone(),
@@ -63,14 +73,18 @@ pub async fn serve(
             workers.push(tokio::spawn(worker.run(workers_stopped.clone())));
         }
     }
+    let limits = server::Limits {
+        max_connections: state.config.max_connections,
+        header_timeout: state.config.header_timeout,
+    };
     let app = http::router(state);
-    tracing::info!(addr = %listener.local_addr()?, "pufa listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        max_connections = limits.max_connections,
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        "pufa listening"
+    );
+    server::run(listener, app, limits, shutdown).await?;
     // a running transcode is cancelled and its job handed back to the queue (sending fails
     // only when no worker is left to tell)
     let _ = stop_workers.send(true);

@@ -6,7 +6,7 @@ pub mod mobile;
 pub mod redirect;
 pub mod uscc;
 
-use crate::validation::FieldErrors;
+use crate::validation::{FieldErrors, Lines};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
@@ -143,8 +143,10 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What an enterprise submits to register itself.
+/// What an enterprise submits to register itself. Unknown fields are refused (a misspelled
+/// field is an error, not silently dropped); the HTML form wraps it with its `csrf` field.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnterpriseSignup {
     /// Company name as registered.
     #[serde(default)]
@@ -191,6 +193,8 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
         errors.add("name", "请填写企业名称");
     } else if !(2..=100).contains(&name_len) {
         errors.add("name", "企业名称应为2到100个字符");
+    } else {
+        errors.check_text("name", "企业名称", &name, Lines::Single);
     }
     let uscc = match uscc::Uscc::parse(&input.uscc) {
         Ok(code) => code.as_str().to_string(),
@@ -214,6 +218,8 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
     if let Some(d) = &district {
         if d.chars().count() > 50 {
             errors.add("district", "所在区县不能超过50个字符");
+        } else {
+            errors.check_text("district", "所在区县", d, Lines::Single);
         }
     }
     let contact_name = clean_text(&input.contact_name);
@@ -222,6 +228,8 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
         errors.add("contact_name", "请填写联系人姓名");
     } else if contact_len > 50 {
         errors.add("contact_name", "联系人姓名不能超过50个字符");
+    } else {
+        errors.check_text("contact_name", "联系人姓名", &contact_name, Lines::Single);
     }
     let mobile = match mobile::normalize_mobile(&input.mobile) {
         Ok(m) => m,
@@ -323,6 +331,29 @@ mod tests {
             assert!(errors.get(field).is_some(), "no message for {field}");
         }
         assert!(errors.get("uscc").unwrap_or_default().contains("18"));
+    }
+
+    /// Before the fix NUL and direction overrides were stored in enterprise names as given.
+    #[test]
+    fn names_refuse_control_and_direction_characters() {
+        let mut bad = good();
+        bad.name = "示例\0科技有限公司".into();
+        bad.contact_name = "张\u{202E}三".into();
+        bad.district = Some("示例\u{2067}区".into());
+        let errors = validate_enterprise(&bad).expect_err("invalid");
+        assert!(errors.get("name").unwrap_or_default().contains("控制字符"));
+        assert!(errors
+            .get("contact_name")
+            .unwrap_or_default()
+            .contains("文字方向"));
+        assert!(errors.get("district").is_some());
+        // tabs and line breaks are blanks, folded as before
+        let mut ok = good();
+        ok.name = "示例\t科技\n有限公司".into();
+        assert_eq!(
+            validate_enterprise(&ok).map(|v| v.name),
+            Ok("示例 科技 有限公司".to_string())
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::db::watch::{ViewerRow, WatchRow};
 use crate::db::Db;
 use crate::media::storage::{FileSource, Storage};
 use crate::schedule::CATEGORIES;
-use crate::validation::FieldErrors;
+use crate::validation::{check_text, FieldErrors, Lines};
 use chrono::{DateTime, Utc};
 
 /// Longest search text used; the rest is ignored.
@@ -108,8 +108,13 @@ pub struct Archive {
     pub lecturers: Vec<ArchiveLecturer>,
 }
 
-/// Search the published lectures.
+/// Search the published lectures. A search text with control or direction characters is
+/// refused with a message (a NUL used to reach the full-text index and fail there).
 pub async fn search(db: &Db, filter: ArchiveFilter) -> Result<Archive, ArchiveError> {
+    if let Some(query) = &filter.query {
+        check_text("搜索内容", query, Lines::Single)
+            .map_err(|m| ArchiveError::Invalid(FieldErrors::single("q", m)))?;
+    }
     let industry = filter.industry.map(|c| c.to_string());
     let lectures = db
         .published_lectures(

@@ -2,6 +2,7 @@
 //! (`questionnaire.toml` beside this file), loaded and validated at start. A broken file stops
 //! the server with the line at fault.
 
+use crate::validation::excerpt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use toml::Spanned;
@@ -370,19 +371,20 @@ impl AnswerProblem {
         match self {
             AnswerProblem::UnknownItem(i)
             | AnswerProblem::UnknownOption { item: i, .. }
-            | AnswerProblem::NotApplicable(i) => format!("answers.{i}"),
+            | AnswerProblem::NotApplicable(i) => format!("answers.{}", excerpt(i)),
             AnswerProblem::Missing(_) => "answers".into(),
         }
     }
 
     pub fn message_zh(&self) -> String {
         match self {
-            AnswerProblem::UnknownItem(i) => format!("问卷中没有题目“{i}”"),
+            // item and option ids come from the client: quoted capped
+            AnswerProblem::UnknownItem(i) => format!("问卷中没有题目“{}”", excerpt(i)),
             AnswerProblem::UnknownOption { item, option } => {
-                format!("题目“{item}”没有选项“{option}”")
+                format!("题目“{}”没有选项“{}”", excerpt(item), excerpt(option))
             }
             AnswerProblem::NotApplicable(i) => {
-                format!("题目“{i}”不适用于贵企业所属行业，请勿作答")
+                format!("题目“{}”不适用于贵企业所属行业，请勿作答", excerpt(i))
             }
             AnswerProblem::Missing(ids) => {
                 format!("还有{}道题未作答：{}", ids.len(), ids.join("、"))

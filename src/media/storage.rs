@@ -39,6 +39,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Delete an upload; a missing one is not an error.
     fn delete_upload(&self, key: &str) -> io::Result<()>;
 
+    /// Remove what uploads interrupted by a crash or a kill left (their partial files);
+    /// returns how many. Call at startup, before uploads are accepted: committed uploads,
+    /// which queued jobs may still need, are kept.
+    fn remove_partial_uploads(&self) -> io::Result<usize>;
+
     /// An empty local folder to write `version` into; dropping it removes it.
     fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir>;
 
@@ -253,6 +258,30 @@ impl Storage for LocalFs {
         }
     }
 
+    fn remove_partial_uploads(&self) -> io::Result<usize> {
+        let entries = match std::fs::read_dir(self.root.join(UPLOADS)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry?;
+            let partial = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(PARTIAL_SUFFIX));
+            if partial && entry.file_type()?.is_file() {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir> {
         // next to the version's folder, so publishing is a rename on one file system
         let parent = self
@@ -427,6 +456,29 @@ mod tests {
             .expect("deleting twice is fine");
         assert!(uploads(dir.path()).is_empty());
         assert!(s.delete_upload("lectures/1/v2").is_err());
+    }
+
+    /// Before the fix a `.part` left by a crash stayed in `uploads/` for ever.
+    #[tokio::test]
+    async fn partial_uploads_left_by_a_crash_are_removed_and_uploads_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = LocalFs::new(dir.path());
+        assert_eq!(
+            s.remove_partial_uploads().expect("no uploads folder yet"),
+            0
+        );
+        let kept = put_stream(&s, "mp4", chunks(vec![Ok(b"abc")]))
+            .await
+            .expect("stored");
+        let uploads_dir = dir.path().join(UPLOADS);
+        std::fs::write(uploads_dir.join("0123.mp4.part"), b"half").expect("write");
+        std::fs::write(uploads_dir.join("4567.bin.part"), b"").expect("write");
+        std::fs::create_dir(uploads_dir.join("odd.part")).expect("dir");
+        assert_eq!(s.remove_partial_uploads().expect("sweep"), 2);
+        let mut left = uploads(dir.path());
+        left.sort();
+        let kept_name = kept.key.trim_start_matches("uploads/").to_string();
+        assert_eq!(left, vec![kept_name, "odd.part".to_string()]);
     }
 
     #[test]

@@ -7,8 +7,8 @@ pub mod ical;
 pub mod planner;
 
 use crate::accounts::industry;
-use crate::validation::FieldErrors;
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use crate::validation::{excerpt, forbidden_char, FieldErrors, Lines};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use planner::{Availability, ProgramCalendar, SlotRule};
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,7 @@ pub fn weekday_zh(weekday: u8) -> &'static str {
 
 /// A weekly time slot as sent and stored: weekday 1 = Monday … 7 = Sunday, start "HH:MM".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SlotSpec {
     pub weekday: u8,
     pub start: String,
@@ -116,6 +117,7 @@ fn default_timezone() -> String {
 
 /// A program as an organizer submits it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProgramInput {
     #[serde(default)]
     pub title: String,
@@ -164,6 +166,60 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
 }
 
+/// The years a date or time of the schedule may fall in. Anything else is a typo (year 0000,
+/// negative years, +262142 all parse) and would put invalid `DTSTART`s into calendar feeds.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// The message for a date or time outside [`YEARS`].
+fn out_of_range_zh(label: &str) -> String {
+    format!("{label}应在{}年到{}年之间", YEARS.start(), YEARS.end())
+}
+
+/// A date field: parsed and within [`YEARS`], else a message about `field` and `None`.
+fn checked_date(s: &str, field: &str, label: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
+    match parse_date(s) {
+        None => {
+            errors.add(field, format!("{label}格式应为 YYYY-MM-DD"));
+            None
+        }
+        Some(d) if !YEARS.contains(&d.year()) => {
+            errors.add(field, out_of_range_zh(label));
+            None
+        }
+        Some(d) => Some(d),
+    }
+}
+
+/// The dates of a list field (blackout dates, a lecturer's days off); blanks are skipped, each
+/// bad entry gets a message quoting (a capped excerpt of) it.
+fn checked_dates(
+    list: &[String],
+    field: &str,
+    label: &str,
+    errors: &mut FieldErrors,
+) -> BTreeSet<NaiveDate> {
+    let mut dates = BTreeSet::new();
+    for d in list {
+        if d.trim().is_empty() {
+            continue;
+        }
+        match parse_date(d) {
+            Some(date) if YEARS.contains(&date.year()) => {
+                dates.insert(date);
+            }
+            Some(_) => errors.add(
+                field,
+                out_of_range_zh(&format!("{label}“{}”", excerpt(d.trim()))),
+            ),
+            None => errors.add(
+                field,
+                format!("{label}“{}”格式应为 YYYY-MM-DD", excerpt(d.trim())),
+            ),
+        }
+    }
+    dates
+}
+
 fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
 }
@@ -178,18 +234,16 @@ pub fn validate_program(input: &ProgramInput) -> Result<ValidProgram, FieldError
     let title = input.title.trim().to_string();
     if !(2..=100).contains(&text_len(&title)) {
         errors.add("title", "项目名称应为2到100个字符");
+    } else {
+        errors.check_text("title", "项目名称", &title, Lines::Single);
     }
     if text_len(&input.summary) > 2000 {
         errors.add("summary", "项目简介不能超过2000个字符");
+    } else {
+        errors.check_text("summary", "项目简介", &input.summary, Lines::Multi);
     }
-    let starts_on = parse_date(&input.starts_on);
-    let ends_on = parse_date(&input.ends_on);
-    if starts_on.is_none() {
-        errors.add("starts_on", "开始日期格式应为 YYYY-MM-DD");
-    }
-    if ends_on.is_none() {
-        errors.add("ends_on", "结束日期格式应为 YYYY-MM-DD");
-    }
+    let starts_on = checked_date(&input.starts_on, "starts_on", "开始日期", &mut errors);
+    let ends_on = checked_date(&input.ends_on, "ends_on", "结束日期", &mut errors);
     if let (Some(a), Some(b)) = (starts_on, ends_on) {
         if b < a {
             errors.add("ends_on", "结束日期不能早于开始日期");
@@ -247,21 +301,12 @@ pub fn validate_program(input: &ProgramInput) -> Result<ValidProgram, FieldError
             }
         }
     }
-    let mut blackout_dates = BTreeSet::new();
-    for d in &input.blackout_dates {
-        if d.trim().is_empty() {
-            continue;
-        }
-        match parse_date(d) {
-            Some(date) => {
-                blackout_dates.insert(date);
-            }
-            None => errors.add(
-                "blackout_dates",
-                format!("停课日期“{}”格式应为 YYYY-MM-DD", d.trim()),
-            ),
-        }
-    }
+    let blackout_dates = checked_dates(
+        &input.blackout_dates,
+        "blackout_dates",
+        "停课日期",
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -283,6 +328,7 @@ pub fn validate_program(input: &ProgramInput) -> Result<ValidProgram, FieldError
 
 /// A lecturer as submitted with a session.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LecturerInput {
     #[serde(default)]
     pub name: String,
@@ -314,6 +360,7 @@ pub struct ValidLecturer {
 /// A session as an organizer submits it. Times are RFC 3339 with an offset, or local
 /// "YYYY-MM-DDTHH:MM" in the program's timezone.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionInput {
     #[serde(default)]
     pub title: String,
@@ -392,14 +439,20 @@ fn optional_time(
     errors: &mut FieldErrors,
 ) -> Option<DateTime<Utc>> {
     let s = value.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
-    let parsed = parse_time(s, tz);
-    if parsed.is_none() {
-        errors.add(
-            field,
-            format!("{label}格式应为 2026-12-01T14:30+08:00 或 2026-12-01T14:30"),
-        );
+    match parse_time(s, tz) {
+        None => {
+            errors.add(
+                field,
+                format!("{label}格式应为 2026-12-01T14:30+08:00 或 2026-12-01T14:30"),
+            );
+            None
+        }
+        Some(t) if !YEARS.contains(&t.with_timezone(&tz).year()) => {
+            errors.add(field, out_of_range_zh(label));
+            None
+        }
+        Some(t) => Some(t),
     }
-    parsed
 }
 
 pub fn validate_lecturer(input: &LecturerInput, errors: &mut FieldErrors) -> ValidLecturer {
@@ -407,12 +460,26 @@ pub fn validate_lecturer(input: &LecturerInput, errors: &mut FieldErrors) -> Val
     let firm = input.firm.trim().to_string();
     if !(1..=50).contains(&text_len(&name)) {
         errors.add("lecturer.name", "请填写主讲律师姓名（不超过50个字符）");
+    } else {
+        errors.check_text("lecturer.name", "主讲律师姓名", &name, Lines::Single);
     }
     if !(1..=100).contains(&text_len(&firm)) {
         errors.add("lecturer.firm", "请填写律师事务所（不超过100个字符）");
+    } else {
+        errors.check_text("lecturer.firm", "律师事务所", &firm, Lines::Single);
     }
     if text_len(&input.bio) > 2000 {
         errors.add("lecturer.bio", "讲师简介不能超过2000个字符");
+    } else {
+        errors.check_text("lecturer.bio", "讲师简介", &input.bio, Lines::Multi);
+    }
+    // a name that cannot be an account is refused here, before it is looked up (and quoted)
+    if let Some(account) = input.account.as_deref().map(str::trim) {
+        if !account.is_empty() {
+            if let Err(message) = lawyer_account_check(account) {
+                errors.add("lecturer.account", message);
+            }
+        }
     }
     let weekdays = match &input.available_weekdays {
         None => None,
@@ -431,21 +498,12 @@ pub fn validate_lecturer(input: &LecturerInput, errors: &mut FieldErrors) -> Val
             )
         }
     };
-    let mut unavailable_dates = BTreeSet::new();
-    for d in &input.unavailable_dates {
-        if d.trim().is_empty() {
-            continue;
-        }
-        match parse_date(d) {
-            Some(date) => {
-                unavailable_dates.insert(date);
-            }
-            None => errors.add(
-                "lecturer.unavailable_dates",
-                format!("不可授课日期“{}”格式应为 YYYY-MM-DD", d.trim()),
-            ),
-        }
-    }
+    let unavailable_dates = checked_dates(
+        &input.unavailable_dates,
+        "lecturer.unavailable_dates",
+        "不可授课日期",
+        errors,
+    );
     ValidLecturer {
         name,
         firm,
@@ -457,15 +515,26 @@ pub fn validate_lecturer(input: &LecturerInput, errors: &mut FieldErrors) -> Val
     }
 }
 
+/// A lawyer account name as staff login names are written (3–32 of letters, digits, `.`,
+/// `_`, `-`).
+fn lawyer_account_check(account: &str) -> Result<(), String> {
+    crate::accounts::check_username(account)
+        .map_err(|_| "律师账号应为3到32位字母、数字或 . _ - 符号".to_string())
+}
+
 /// Validate a session of a program in timezone `tz`.
 pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, FieldErrors> {
     let mut errors = FieldErrors::default();
     let title = input.title.trim().to_string();
     if !(2..=100).contains(&text_len(&title)) {
         errors.add("title", "课程标题应为2到100个字符");
+    } else {
+        errors.check_text("title", "课程标题", &title, Lines::Single);
     }
     if text_len(&input.summary) > 4000 {
         errors.add("summary", "课程简介不能超过4000个字符");
+    } else {
+        errors.check_text("summary", "课程简介", &input.summary, Lines::Multi);
     }
     let category = input.category.trim().to_string();
     if !is_category(&category) {
@@ -481,7 +550,7 @@ pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, Fi
             Some(_) => {}
             None => errors.add(
                 "target_industries",
-                format!("行业门类“{}”无效，应为 A–T", code.trim()),
+                format!("行业门类“{}”无效，应为 A–T", excerpt(code.trim())),
             ),
         }
     }
@@ -527,7 +596,11 @@ pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, Fi
         let ok_scheme = ["https://", "http://", "rtmp://", "rtmps://", "srt://"]
             .iter()
             .any(|p| url.to_ascii_lowercase().starts_with(p));
-        if !ok_scheme || url.len() > 500 || url.chars().any(char::is_whitespace) {
+        if !ok_scheme
+            || url.len() > 500
+            || url.chars().any(char::is_whitespace)
+            || forbidden_char(url, Lines::Single).is_some()
+        {
             errors.add(
                 "stream_url",
                 "直播地址应以 https:// 、http:// 、rtmp:// 或 srt:// 开头，且不含空格",
@@ -556,6 +629,7 @@ pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, Fi
 /// Changes to a session (`PUT /api/v1/sessions/{id}`): absent fields stay as they are;
 /// `"starts_at": null` takes the session off the timetable.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionPatch {
     pub title: Option<String>,
     pub summary: Option<String>,
@@ -770,5 +844,107 @@ mod tests {
         let patch: SessionPatch = serde_json::from_str(r#"{"title": "新标题"}"#).expect("json");
         let out = patch.apply(session());
         assert!(out.starts_at.is_some());
+    }
+
+    /// Before the fix year 0000, negative years and +262142 were accepted as program dates and
+    /// session times, and the public calendar carried invalid DTSTARTs.
+    #[test]
+    fn dates_are_limited_to_2000_through_2100() {
+        for bad in [
+            "0000-01-01",
+            "-0001-03-01",
+            "+262142-01-01",
+            "1999-12-31",
+            "2101-01-01",
+        ] {
+            let mut p = program();
+            p.starts_on = bad.into();
+            let e = validate_program(&p).expect_err(bad);
+            assert!(
+                e.get("starts_on")
+                    .is_some_and(|m| m.contains("2000年到2100年")),
+                "{bad}: {e:?}"
+            );
+            let mut p = program();
+            p.blackout_dates = vec![bad.into()];
+            assert!(validate_program(&p).is_err(), "blackout {bad}");
+            let mut s = session();
+            s.lecturer.unavailable_dates = vec![bad.into()];
+            let e = validate_session(&s, chrono_tz::Asia::Shanghai).expect_err(bad);
+            assert!(e.get("lecturer.unavailable_dates").is_some(), "{bad}");
+        }
+        for bad in [
+            "0000-01-01T10:00:00Z",
+            "0000-12-01T14:30",
+            "-0001-12-01T14:30",
+            "+262142-12-01T14:30",
+            "2101-01-01T08:00+08:00",
+        ] {
+            let mut s = session();
+            s.starts_at = Some(bad.into());
+            let e = validate_session(&s, chrono_tz::Asia::Shanghai).expect_err(bad);
+            assert!(
+                e.get("starts_at")
+                    .is_some_and(|m| m.contains("2000年到2100年")),
+                "{bad}: {e:?}"
+            );
+            let mut s = session();
+            s.signup_closes_at = Some(bad.into());
+            assert!(
+                validate_session(&s, chrono_tz::Asia::Shanghai).is_err(),
+                "{bad}"
+            );
+        }
+        let mut p = program();
+        p.starts_on = "2000-01-01".into();
+        p.ends_on = "2000-12-31".into();
+        assert!(validate_program(&p).is_ok());
+        let mut s = session();
+        s.starts_at = Some("2100-12-31T20:00".into());
+        assert!(validate_session(&s, chrono_tz::Asia::Shanghai).is_ok());
+    }
+
+    /// Before the fix NUL and direction overrides were stored in titles and names as given.
+    #[test]
+    fn names_refuse_control_and_direction_characters() {
+        let mut p = program();
+        p.title = "普法\0月".into();
+        let e = validate_program(&p).expect_err("NUL");
+        assert!(e.get("title").is_some_and(|m| m.contains("控制字符")));
+        let mut s = session();
+        s.title = "合同\u{202E}管理课".into();
+        s.lecturer.name = "律师\u{1b}甲".into();
+        s.lecturer.firm = "事务所\u{2066}".into();
+        s.summary = "第一行\n第二行".into();
+        let e = validate_session(&s, chrono_tz::Asia::Shanghai).expect_err("bidi");
+        assert!(e.get("title").is_some_and(|m| m.contains("文字方向")));
+        assert!(e.get("lecturer.name").is_some());
+        assert!(e.get("lecturer.firm").is_some());
+        assert!(
+            e.get("summary").is_none(),
+            "line breaks stay allowed in a summary"
+        );
+        let mut s = session();
+        s.stream_url = Some("https://live.example/\0x".into());
+        let e = validate_session(&s, chrono_tz::Asia::Shanghai).expect_err("url");
+        assert!(e.get("stream_url").is_some());
+    }
+
+    #[test]
+    fn echoed_dates_are_capped() {
+        let mut p = program();
+        p.blackout_dates = vec!["9".repeat(100_000)];
+        let e = validate_program(&p).expect_err("bad date");
+        let m = e.get("blackout_dates").expect("message");
+        assert!(m.chars().count() < 200, "{} chars", m.chars().count());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let e = serde_json::from_str::<SessionPatch>(r#"{"capacit": 80}"#).expect_err("typo");
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e = serde_json::from_str::<SessionInput>(r#"{"lecturer": {"nmae": "x"}}"#)
+            .expect_err("typo");
+        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 //! transaction that applies them under the session's lock lives in `db::registrations`.
 
 use crate::accounts::Role;
+use crate::validation::{check_text, excerpt, Lines};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,7 @@ pub fn check_reason(reason: &str) -> Result<String, (&'static str, String)> {
             format!("请填写移除原因（不超过{MAX_REASON_CHARS}个字符）"),
         ));
     }
+    check_text("移除原因", reason, Lines::Multi).map_err(|m| ("reason", m))?;
     Ok(reason.to_string())
 }
 
@@ -247,7 +249,10 @@ pub fn check_request(
         ));
     }
     if let Some(long) = names.iter().find(|n| n.chars().count() > 50) {
-        return Err(("attendees", format!("参加人员姓名过长：{long}")));
+        return Err(("attendees", format!("参加人员姓名过长：{}", excerpt(long))));
+    }
+    for name in &names {
+        check_text("参加人员姓名", name, Lines::Single).map_err(|m| ("attendees", m))?;
     }
     Ok(names)
 }
@@ -330,6 +335,23 @@ mod tests {
         assert!(check_reason("  ").is_err());
         assert!(check_reason(&"很".repeat(201)).is_err());
         assert_eq!(check_reason(" 重复报名 "), Ok("重复报名".to_string()));
+    }
+
+    /// Before the fix a NUL or a direction override went into the roster and the CSV export.
+    #[test]
+    fn control_and_direction_characters_are_refused() {
+        let e = check_reason("重复\0报名").expect_err("NUL");
+        assert_eq!(e.0, "reason");
+        assert!(e.1.contains("控制字符"), "{}", e.1);
+        assert!(check_reason("重复报名\n已电话确认").is_ok());
+        let e = check_request(1, 5, &["张\u{202E}三".into()]).expect_err("bidi");
+        assert_eq!(e.0, "attendees");
+        assert!(e.1.contains("文字方向"), "{}", e.1);
+        let e = check_request(1, 5, &["长".repeat(100_000)]).expect_err("long");
+        assert!(
+            e.1.chars().count() < 150,
+            "the message quotes a capped excerpt"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod auth_security;
 mod checkup;
 mod durability;
 mod e2e_player;
+mod edges;
 mod job_recovery;
 mod media;
 mod schedule;

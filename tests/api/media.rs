@@ -432,3 +432,196 @@ async fn watched_time_follows_the_servers_clock() {
         "3 s of clock time allow 5.9 s: {after}"
     );
 }
+
+/// The `pufa_session=…` pair of a fresh organizer login, for hand-written requests.
+async fn organizer_cookie(app: &TestApp) -> String {
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/login"))
+        .json(&json!({"login": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pufa_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string()
+}
+
+/// Before the fix an upload that declared 10 GB against a 64 KiB limit opened a `.part` file
+/// and waited for the body; now it is answered 413 at once, before a byte of it is sent.
+#[tokio::test]
+async fn declared_oversize_upload_is_refused_before_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.max_upload_bytes = 64 * 1024).await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let cookie = organizer_cookie(&app).await;
+    let mut s = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/sessions/{session}/recording HTTP/1.1\r\nHost: test\r\n\
+         Cookie: {cookie}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n\
+         Content-Length: 10000000000\r\n\r\n--XyZ\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut answer))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    let uploads = app.dir.join("media").join("uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Before the fix a second `file` field silently replaced the first; one request carries one
+/// recording, and nothing of a refused request stays stored.
+#[tokio::test]
+async fn a_second_file_in_one_upload_is_refused() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let token = app.csrf_token(&org, "/").await;
+    let part =
+        |name: &str| reqwest::multipart::Part::bytes(vec![7u8; 2048]).file_name(name.to_string());
+    let r = org
+        .post(app.url(&format!("/api/v1/sessions/{session}/recording")))
+        .header("x-csrf-token", token)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("file", part("a.mp4"))
+                .part("file", part("b.mp4")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p = problem(r).await;
+    assert_eq!(p["errors"][0]["field"], "file");
+    assert!(p["detail"].as_str().unwrap().contains("一个录像"));
+    let left: Vec<_> = std::fs::read_dir(app.dir.join("media").join("uploads"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(app.drain_jobs().await, 0);
+}
+
+/// Before the fix a `.part` file of an upload cut off by a crash stayed for ever; the
+/// server now removes them when it starts, and keeps the finished uploads.
+#[tokio::test]
+async fn partial_uploads_are_removed_at_startup() {
+    let mut planted = None;
+    let app = TestApp::spawn_with(|c| {
+        let uploads = c.media_dir.join("uploads");
+        std::fs::create_dir_all(&uploads).unwrap();
+        std::fs::write(uploads.join("3f2a.mp4.part"), b"half a recording").unwrap();
+        std::fs::write(uploads.join("5b7c.mp4"), b"a finished upload").unwrap();
+        planted = Some(uploads);
+    })
+    .await;
+    let uploads = planted.unwrap();
+    assert!(!uploads.join("3f2a.mp4.part").exists());
+    assert!(uploads.join("5b7c.mp4").exists());
+    app.stop().await;
+}
+
+/// Before the fix these were axum's `400 text/plain` in English ("Invalid `boundary` for
+/// `multipart/form-data` request").
+#[tokio::test]
+async fn multipart_rejections_are_chinese_problems() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let token = app.csrf_token(&org, "/").await;
+    let url = app.url(&format!("/api/v1/sessions/{session}/recording"));
+    for content_type in [
+        "application/json",
+        "multipart/form-data",
+        "text/plain; boundary=abc",
+    ] {
+        let r = org
+            .post(&url)
+            .header("x-csrf-token", &token)
+            .header("content-type", content_type)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        let p = problem(r).await;
+        assert_eq!(p["code"], "invalid_multipart", "{content_type}");
+        assert!(p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("multipart/form-data"));
+    }
+    // bodies that do not match their (empty or other) boundary
+    let body = "--BBB\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nxx\r\n--BBB--\r\n";
+    for content_type in [
+        "multipart/form-data; boundary=AAA",
+        "multipart/form-data; boundary=",
+    ] {
+        let r = org
+            .post(&url)
+            .header("x-csrf-token", &token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+        let p = problem(r).await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            detail
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{detail}"
+        );
+    }
+    assert_eq!(app.drain_jobs().await, 0);
+}
+
+/// Before the fix a folder of a published version (a rung's) was answered `200`,
+/// `Content-Length: 4096`, a one-year immutable cache header and an aborted body.
+#[tokio::test]
+async fn folders_under_media_are_not_served() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[0];
+    let lecture = six_second_lecture(&app, &org, session).await;
+    let page = app.get_text(&org, &format!("/lectures/{lecture}")).await;
+    let master = master_playlist(&page);
+    let text = app.get_text(&org, &master).await;
+    let media_name = text.lines().find(|l| l.ends_with(".m3u8")).unwrap();
+    let (rung, _) = media_name.rsplit_once('/').expect("rungs live in folders");
+    let base = master.trim_end_matches("master.m3u8");
+    // the files are served …
+    let r = org
+        .get(app.url(&format!("{base}{media_name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // … the folders are not
+    for folder in [format!("{base}{rung}"), format!("{base}{rung}/")] {
+        let r = org.get(app.url(&folder)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{folder}");
+        assert!(r
+            .headers()
+            .get("cache-control")
+            .is_none_or(|v| !v.to_str().unwrap().contains("immutable")));
+        assert_eq!(problem(r).await["code"], "not_found");
+    }
+}

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 
 /// Login request: `login` is a staff username, a credit code or a mobile number.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[serde(default)]
     pub login: String,

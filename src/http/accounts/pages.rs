@@ -180,10 +180,18 @@ pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Respon
     .into_response()
 }
 
+/// The registration form: the API's [`EnterpriseSignup`] (which refuses unknown fields) and
+/// the form's own `csrf` token (checked by [`CsrfForm`]).
+#[derive(Debug, Deserialize)]
+pub struct RegisterForm {
+    #[serde(flatten)]
+    pub input: EnterpriseSignup,
+}
+
 pub async fn register_form(
     State(state): State<AppState>,
     layout: Layout,
-    CsrfForm(input): CsrfForm<EnterpriseSignup>,
+    CsrfForm(RegisterForm { input }): CsrfForm<RegisterForm>,
 ) -> AppResult<Response> {
     let values = RegisterValues {
         name: input.name.clone(),

@@ -165,6 +165,7 @@ pub async fn archive_page(
 
 /// A progress report from the player.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProgressReport {
     /// Current playback position in seconds.
     pub position_s: f64,

@@ -97,6 +97,7 @@ pub async fn api_questionnaire(State(state): State<AppState>) -> Json<Questionna
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubmissionRequest {
     /// item id → option id
     #[serde(default)]

@@ -47,6 +47,12 @@ pub async fn serve_lecture_file(
     )
     .await?;
     let FileSource::Local(path) = playable.source;
+    // only regular files are media: a folder (a rung's, the version's) would otherwise be
+    // "served" as 200 with its directory size and an immutable cache header
+    match tokio::fs::metadata(&path).await {
+        Ok(meta) if meta.is_file() => {}
+        _ => return Err(AppError::NotFound),
+    }
     let mut response = ServeFile::new(&path)
         .with_buf_chunk_size(SERVE_CHUNK_BYTES)
         .oneshot(request)

@@ -3,25 +3,27 @@
 use crate::accounts::Role;
 use crate::app::media as uc;
 use crate::error::{AppError, AppResult};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Multipart, Path};
 use crate::http::session::{cookie, CurrentUser, CSRF_COOKIE};
 use crate::http::AppState;
-use crate::media::storage::{SourceError, StoredUpload};
+use crate::media::storage::{SourceError, Storage, StoredUpload};
 use axum::body::Bytes;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
 
-impl From<axum::extract::multipart::MultipartRejection> for AppError {
-    fn from(_: axum::extract::multipart::MultipartRejection) -> Self {
-        AppError::bad_request(
-            "invalid_multipart",
-            "上传请求应为 multipart/form-data，录像放在 file 字段",
-        )
-    }
+/// The body size the client declares, when it declares one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn source_error(e: &MultipartError) -> SourceError {
@@ -52,6 +54,21 @@ fn chunks(field: Field<'_>) -> impl Stream<Item = Result<Bytes, SourceError>> + 
     })
 }
 
+/// The recording stored from the request so far. Dropped while still holding it (a refusal
+/// later in the body, the client going away), it deletes it: only a queued recording stays.
+struct Received<'a> {
+    storage: &'a dyn Storage,
+    upload: Option<StoredUpload>,
+}
+
+impl Drop for Received<'_> {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            uc::discard_recording(self.storage, &upload);
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadAnswer {
     pub job_id: i64,
@@ -77,22 +94,30 @@ fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
     params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "field `file`: the recording; header X-CSRF-Token = the pufa_csrf cookie"),
     responses((status = 202, body = UploadAnswer), (status = 413, body = crate::error::Problem),
-              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
 pub async fn api_upload(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
+    // a body declared larger than the limit is refused before a byte of it is read or stored
+    if declared_length(&headers).is_some_and(|n| n > state.config.max_upload_bytes) {
+        return Err(AppError::PayloadTooLarge);
+    }
     uc::check_recording_target(&state.db, id).await?;
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     let mut csrf_field: Option<String> = None;
-    let mut stored: Option<StoredUpload> = None;
+    let mut stored = Received {
+        storage: &*state.storage,
+        upload: None,
+    };
     while let Some(field) = multipart
         .next_field()
         .await
@@ -106,19 +131,20 @@ pub async fn api_upload(
                 if !csrf_matches(&headers, csrf_field.as_deref()) {
                     return Err(AppError::CsrfRejected);
                 }
+                // one recording per request: a second file is refused (and the first dropped)
+                if stored.upload.is_some() {
+                    return Err(AppError::field("file", "每次只能上传一个录像文件"));
+                }
                 let file_name = field.file_name().map(str::to_string);
                 let upload =
                     uc::store_recording(&*state.storage, file_name.as_deref(), chunks(field))
                         .await?;
-                // a second file in one request replaces the first
-                if let Some(earlier) = stored.replace(upload) {
-                    uc::discard_recording(&*state.storage, &earlier);
-                }
+                stored.upload = Some(upload);
             }
             _ => {}
         }
     }
-    let Some(upload) = stored else {
+    let Some(upload) = stored.upload.take() else {
         return Err(uc::MediaError::NoFile.into());
     };
     let queued = uc::queue_recording(&state.db, &*state.storage, &state.wake, id, upload).await?;

@@ -225,6 +225,7 @@ pub async fn api_delete_session(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// Save the proposal (default: only propose).
     #[serde(default)]

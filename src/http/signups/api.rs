@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// A sign-up request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// People from the company (default 1, at most the session's per-enterprise limit).
     #[serde(default = "one")]
@@ -148,6 +149,7 @@ pub async fn api_cancel_mine(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemovalRequest {
     /// Why the organizer removes the registration (shown to nobody but organizers).
     #[serde(default)]
