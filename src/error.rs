@@ -41,6 +41,8 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("request took too long")]
+    Timeout,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -95,6 +97,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +118,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::Timeout => "request_timeout",
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -134,6 +138,7 @@ impl AppError {
             AppError::PayloadTooLarge => "内容过大",
             AppError::UnsupportedMediaType => "格式不受支持",
             AppError::MethodNotAllowed => "不支持的请求方式",
+            AppError::Timeout => "请求超时",
             AppError::Internal(_) => "服务器内部错误",
         }
     }
@@ -172,6 +177,7 @@ impl AppError {
                 "请求的内容格式不受支持，请使用 application/json。".into()
             }
             AppError::MethodNotAllowed => "此地址不支持该请求方式。".into(),
+            AppError::Timeout => "请求处理时间过长，已中止，请稍后重试。".into(),
             AppError::Internal(_) => "服务器处理请求时出错，请稍后重试。".into(),
         }
     }

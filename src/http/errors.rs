@@ -97,3 +97,55 @@ pub fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Longest a request (other than an upload, which streams for as long as it takes) may run.
+pub const REQUEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Middleware: a request still running after [`REQUEST_TIME_LIMIT`] is answered with a 408
+/// problem (or page) instead of an empty body.
+pub async fn time_limit(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    /// Before this middleware a slow request got tower-http's bare 408 with an empty body.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_over_the_time_limit_gets_a_chinese_problem() {
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(REQUEST_TIME_LIMIT * 2).await;
+                    "late"
+                }),
+            )
+            .layer(axum::middleware::from_fn(time_limit));
+        let response = app
+            .oneshot(Request::get("/slow").body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("request_timeout") && text.contains("请求处理时间过长"),
+            "{text}"
+        );
+    }
+}

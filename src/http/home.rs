@@ -67,7 +67,7 @@ pub struct MeQuery {
 pub async fn me(
     State(state): State<AppState>,
     layout: Layout,
-    axum::extract::Query(q): axum::extract::Query<MeQuery>,
+    super::extract::Query(q): super::extract::Query<MeQuery>,
 ) -> AppResult<Response> {
     let Some(user) = layout.user.clone() else {
         return Err(AppError::Unauthorized);

@@ -32,13 +32,11 @@ use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
-use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -71,10 +69,7 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(media::router())
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
-        ));
+        .layer(middleware::from_fn(errors::time_limit));
     routes.merge(media::upload_router(max_upload))
 }
 

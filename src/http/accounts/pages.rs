@@ -6,13 +6,14 @@ use crate::app::accounts::{register_enterprise, rotate_calendar_token, AccountsE
 use crate::app::login::LoginError;
 use crate::db::accounts::Enterprise;
 use crate::error::{AppError, AppResult};
+use crate::http::extract::Query;
 use crate::http::layout::Layout;
 use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
 use crate::http::AppState;
 use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
