@@ -65,7 +65,8 @@ impl From<QueryRejection> for AppError {
     }
 }
 
-/// A JSON body that may be left out entirely (an empty body means `T::default()`).
+/// A JSON body that may be left out entirely: an empty body, or JSON `null` (how the API
+/// document writes an optional body), means `T::default()`.
 #[derive(Debug, Clone, Default)]
 pub struct OptionalJson<T>(pub T);
 
@@ -89,7 +90,7 @@ where
         if !has_body {
             return Ok(OptionalJson(T::default()));
         }
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(OptionalJson(value))
+        let Json(value) = Json::<Option<T>>::from_request(req, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
     }
 }
