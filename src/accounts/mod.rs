@@ -147,22 +147,28 @@ pub fn check_username(name: &str) -> Result<(), String> {
 pub struct EnterpriseSignup {
     /// Company name as registered.
     #[serde(default)]
+    #[schema(required = true)]
     pub name: String,
     /// 统一社会信用代码 (18 characters; lower case and full-width accepted).
     #[serde(default)]
+    #[schema(required = true)]
     pub uscc: String,
     /// GB/T 4754-2017 industry section letter A–T.
     #[serde(default)]
+    #[schema(required = true)]
     pub industry: String,
     /// District (区县) within the city.
     #[serde(default)]
     pub district: Option<String>,
     #[serde(default)]
+    #[schema(required = true)]
     pub contact_name: String,
     /// Mainland mobile number.
     #[serde(default)]
+    #[schema(required = true)]
     pub mobile: String,
     #[serde(default)]
+    #[schema(required = true)]
     pub password: String,
 }
 
