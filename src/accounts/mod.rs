@@ -144,6 +144,11 @@ pub fn check_username(name: &str) -> Result<(), String> {
 
 /// What an enterprise submits to register itself.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "name": "示例科技有限公司", "uscc": "9135010000004242XH", "industry": "I",
+    "district": "鼓楼区", "contact_name": "示例联系人", "mobile": "13800138000",
+    "password": "correct horse 1"
+}))]
 pub struct EnterpriseSignup {
     /// Company name as registered.
     #[serde(default)]

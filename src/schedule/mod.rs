@@ -120,6 +120,12 @@ fn default_timezone() -> String {
 
 /// A program as an organizer submits it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "title": "2027年3月普法月（示例）", "summary": "面向民营企业的系列普法讲座",
+    "starts_on": "2027-03-01", "ends_on": "2027-03-31", "timezone": "Asia/Shanghai",
+    "slots": [{"weekday": 2, "start": "14:30", "minutes": 90}],
+    "blackout_dates": ["2027-03-04"]
+}))]
 pub struct ProgramInput {
     /// 2 to 100 characters.
     #[serde(default)]
@@ -346,6 +352,12 @@ pub struct ValidLecturer {
 /// A session as an organizer submits it. Times are RFC 3339 with an offset, or local
 /// "YYYY-MM-DDTHH:MM" in the program's timezone.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "title": "劳动合同签订与解除实务（示例）", "summary": "", "category": "劳动用工",
+    "target_industries": ["C", "I"],
+    "lecturer": {"name": "示例律师", "firm": "示例律师事务所", "bio": ""},
+    "minutes": 90, "capacity": 60, "max_seats_per_enterprise": 3
+}))]
 pub struct SessionInput {
     /// 2 to 100 characters.
     #[serde(default)]
@@ -595,6 +607,7 @@ pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, Fi
 /// Changes to a session (`PUT /api/v1/sessions/{id}`): absent fields stay as they are;
 /// `"starts_at": null` takes the session off the timetable.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"capacity": 80, "summary": "名额已增加"}))]
 pub struct SessionPatch {
     pub title: Option<String>,
     pub summary: Option<String>,

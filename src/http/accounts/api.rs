@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 
 /// Login request: `login` is a staff username, a credit code or a mobile number.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"login": "9135010000004242XH", "password": "correct horse 1"}))]
 pub struct LoginRequest {
     #[serde(default)]
     #[schema(required = true)]

@@ -169,6 +169,7 @@ pub async fn archive_page(
 
 /// A progress report from the player.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"position_s": 12.5}))]
 pub struct ProgressReport {
     /// Current playback position in seconds.
     pub position_s: f64,

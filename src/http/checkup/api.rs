@@ -102,6 +102,7 @@ pub async fn api_questionnaire(State(state): State<AppState>) -> Json<Questionna
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"answers": {}, "draft": true}))]
 pub struct SubmissionRequest {
     /// item id → option id
     #[serde(default)]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// A sign-up request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"seats": 2, "attendees": ["张三", "李四"]}))]
 pub struct SignupRequest {
     /// People from the company (default 1, at most the session's per-enterprise limit).
     #[serde(default = "one")]
@@ -163,6 +164,7 @@ pub async fn api_cancel_mine(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"reason": "重复报名"}))]
 pub struct RemovalRequest {
     /// Why the organizer removes the registration (shown to nobody but organizers).
     #[serde(default)]
