@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:8080
 
 APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev \
 	libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev ffmpeg \
-	chromium chromium-driver fonts-wqy-zenhei sqlite3 ca-certificates
+	chromium chromium-driver fonts-wqy-zenhei sqlite3 ca-certificates curl python3-venv
 
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2
@@ -32,7 +32,8 @@ run: build
 	./target/release/pufa serve --demo --listen $(LISTEN)
 
 ## fmt, clippy -D warnings (with and without features), cargo-deny (deny.toml), all tests
-## (the integration tests generate clips with the `demo` feature)
+## (the integration tests generate clips with the `demo` feature), then the API contract:
+## schemathesis against `pufa serve --demo` (tests/schemathesis/run.sh)
 test: deps deny-tool
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -47,6 +48,8 @@ test: deps deny-tool
 			"('cargo deny fetch db' needs GitHub)"; \
 	fi
 	$(CARGO) test --all-features
+	$(CARGO) build --features demo
+	tests/schemathesis/run.sh
 
 ## Install cargo-deny $(CARGO_DENY_VERSION) from crates.io unless it is already there.
 deny-tool: deps

@@ -147,25 +147,36 @@ pub fn check_username(name: &str) -> Result<(), String> {
 /// field is an error, not silently dropped); the HTML form wraps it with its `csrf` field.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "示例科技有限公司", "uscc": "9135010000004242XH", "industry": "I",
+    "district": "鼓楼区", "contact_name": "示例联系人", "mobile": "13800138000",
+    "password": "correct horse 1"
+}))]
 pub struct EnterpriseSignup {
     /// Company name as registered.
     #[serde(default)]
+    #[schema(required = true)]
     pub name: String,
     /// 统一社会信用代码 (18 characters; lower case and full-width accepted).
     #[serde(default)]
+    #[schema(required = true)]
     pub uscc: String,
     /// GB/T 4754-2017 industry section letter A–T.
     #[serde(default)]
+    #[schema(required = true)]
     pub industry: String,
     /// District (区县) within the city.
     #[serde(default)]
     pub district: Option<String>,
     #[serde(default)]
+    #[schema(required = true)]
     pub contact_name: String,
     /// Mainland mobile number.
     #[serde(default)]
+    #[schema(required = true)]
     pub mobile: String,
     #[serde(default)]
+    #[schema(required = true)]
     pub password: String,
 }
 

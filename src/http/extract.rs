@@ -275,7 +275,8 @@ impl From<QueryRejection> for AppError {
     }
 }
 
-/// A JSON body that may be left out entirely (an empty body means `T::default()`).
+/// A JSON body that may be left out entirely: an empty body, or JSON `null` (how the API
+/// document writes an optional body), means `T::default()`.
 #[derive(Debug, Clone, Default)]
 pub struct OptionalJson<T>(pub T);
 
@@ -299,8 +300,8 @@ where
         if !has_body {
             return Ok(OptionalJson(T::default()));
         }
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(OptionalJson(value))
+        let Json(value) = Json::<Option<T>>::from_request(req, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
     }
 }
 
@@ -405,6 +406,13 @@ mod strict {
         }
 
         fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            // JSON has one number type: 404.0 is the integer 404 (JSON Schema agrees), so a
+            // whole number written with a fraction is read as an integer; integer fields
+            // accept it and float fields take integers anyway.
+            const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: beyond it f64 skips integers
+            if v.fract() == 0.0 && v.abs() <= EXACT {
+                return Ok(serde_json::Value::Number(Number::from(v as i64)));
+            }
             Ok(Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
         }
 
@@ -705,6 +713,22 @@ mod tests {
         slots: Vec<Lecturer>,
         #[serde(default)]
         draft: bool,
+    }
+
+    /// JSON Schema (and so schemathesis) counts 2.0 as an integer; serde alone refused it for
+    /// an integer field with 400.
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        let input: Input = decode_json(br#"{"login": "a", "seats": 2.0, "weekday": 3.0}"#)
+            .expect("whole floats are integers");
+        assert_eq!((input.seats, input.weekday), (2, Some(3)));
+        assert!(decode_json::<Input>(br#"{"login": "a", "seats": 2.5}"#).is_err());
+        #[derive(serde::Deserialize)]
+        struct Position {
+            position_s: f64,
+        }
+        let p: Position = decode_json(br#"{"position_s": 12.0}"#).expect("float field");
+        assert_eq!(p.position_s, 12.0);
     }
 
     /// The field and message a body is refused with.

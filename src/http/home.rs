@@ -129,9 +129,18 @@ pub async fn me(
     .into_response())
 }
 
+/// The body of `/healthz`, for the API document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the database cannot be reached.
+    pub status: String,
+}
+
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "serving"), (status = 503, description = "database unreachable")))]
+    responses((status = 200, body = Health, description = "serving: `{\"status\": \"ok\"}`"),
+              (status = 503, body = Health, description = "database unreachable: `{\"status\": \"unavailable\"}`")))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.db.ping().await {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),

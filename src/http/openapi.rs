@@ -1,12 +1,98 @@
-//! The parts of the OpenAPI document that belong to no route: title, tags and shared schemas.
-//! The operations come from the routes themselves (see [`super::router`]).
+//! The parts of the OpenAPI document that belong to no route: title, tags, shared schemas, the
+//! error responses every operation refers to and the session cookie security scheme. The
+//! operations come from the routes themselves (see [`super::router`]).
+//!
+//! Every error an API handler can answer with is `application/problem+json` ([`Problem`]); the
+//! responses below are the ones operations list by status (`(status = 404, response =
+//! NotFound)`), so a client reads the same description and schema everywhere. An operation
+//! that needs a login carries `security(("pufa_session" = []))` and lists 401.
 
+use crate::error::Problem;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::OpenApi;
+
+/// The name of the security scheme (the login session cookie) in the document.
+pub const SESSION_SCHEME: &str = "pufa_session";
+
+/// 请求有误：请求体不是有效的 JSON（`malformed_json`）、字段类型不对（`invalid_json_fields`）、
+/// 或上传请求不是 multipart/form-data（`invalid_multipart`）、上传中断（`upload_interrupted`）。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BadRequest(pub Problem);
+
+/// 需要登录（`unauthenticated`：没有或已失效的 `pufa_session` Cookie）；登录接口为账号或密码错误
+/// （`bad_credentials`）。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unauthorized(pub Problem);
+
+/// 无权访问：账号角色不允许此操作（`forbidden`），或改变状态的请求来自其他网站
+/// （`csrf_rejected`：`Origin` 与 `Host` 不符，或 `Sec-Fetch-Site: cross-site`）。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Forbidden(pub Problem);
+
+/// 内容不存在或已被删除（`not_found`），也用于对当前账号不可见的内容。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct NotFound(pub Problem);
+
+/// 操作冲突：`code` 说明原因（如 `schedule_conflict`、`signup_closed`、`mobile_taken`）。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Conflict(pub Problem);
+
+/// 提交的内容超过了允许的大小（`payload_too_large`）。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct PayloadTooLarge(pub Problem);
+
+/// 请求体的格式不受支持（`unsupported_media_type`）：JSON 接口需要 `Content-Type: application/json`。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct UnsupportedMediaType(pub Problem);
+
+/// 提交的内容有误（`validation_failed`）：`errors` 按字段给出中文说明。
+#[derive(utoipa::ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct Unprocessable(pub Problem);
+
+/// 尝试次数过多（`too_many_requests`）：`Retry-After` 秒后再试。
+#[derive(utoipa::ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "再次尝试前需等待的秒数"))
+)]
+pub struct TooManyRequests(pub Problem);
+
+/// Adds the `pufa_session` cookie as the document's security scheme.
+struct SessionCookie;
+
+impl utoipa::Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "pufa_session",
+                "登录会话：POST /api/v1/login 成功后由 Set-Cookie 设置（HttpOnly, SameSite=Lax）",
+            ))),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "pufa API", description = "精准普法：普法月日程、报名、课程回放与法治体检"),
-    components(schemas(crate::error::Problem, crate::validation::FieldError)),
+    info(title = "pufa API", description = "精准普法：普法月日程、报名、课程回放与法治体检。\n\n\
+        错误一律以 `application/problem+json`（RFC 9457）返回，`code` 为稳定的机器可读代码，`detail` \
+        为中文说明。需要登录的接口使用 `pufa_session` Cookie；改变状态的请求若带 `Origin`，须与 \
+        `Host` 一致。"),
+    modifiers(&SessionCookie),
+    components(
+        schemas(crate::error::Problem, crate::validation::FieldError),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+                  UnsupportedMediaType, Unprocessable, TooManyRequests)
+    ),
     tags((name = "accounts", description = "登录与企业注册"),
          (name = "schedule", description = "普法月项目、课程与自动排课"),
          (name = "signups", description = "报名、候补与名单"),
@@ -19,6 +105,77 @@ pub struct ApiDoc;
 
 #[cfg(test)]
 mod tests {
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::{RefOr, Required};
+
+    /// Every operation of the API, by method and path: one that goes missing fails here
+    /// before the snapshot shows it.
+    const OPERATIONS: &[(&str, &str)] = &[
+        ("post", "/api/v1/login"),
+        ("post", "/api/v1/logout"),
+        ("get", "/api/v1/me"),
+        ("post", "/api/v1/me/calendar-token"),
+        ("post", "/api/v1/enterprises"),
+        ("get", "/api/v1/programs"),
+        ("post", "/api/v1/programs"),
+        ("get", "/api/v1/programs/{id}"),
+        ("post", "/api/v1/programs/{id}/sessions"),
+        ("post", "/api/v1/programs/{id}/schedule"),
+        ("put", "/api/v1/sessions/{id}"),
+        ("delete", "/api/v1/sessions/{id}"),
+        ("get", "/api/v1/sessions/{id}/registrations"),
+        ("post", "/api/v1/sessions/{id}/registrations"),
+        ("delete", "/api/v1/sessions/{id}/registrations/mine"),
+        (
+            "post",
+            "/api/v1/sessions/{id}/registrations/{enterprise_id}/removal",
+        ),
+        ("post", "/api/v1/sessions/{id}/recording"),
+        ("get", "/api/v1/jobs/{id}"),
+        ("post", "/api/v1/jobs/{id}/retry"),
+        ("get", "/api/v1/jobs/{id}/events"),
+        ("post", "/api/v1/lectures/{id}/progress"),
+        ("get", "/api/v1/checkup/questionnaire"),
+        ("post", "/api/v1/checkup/submissions"),
+        ("get", "/api/v1/checkup/draft"),
+        ("get", "/api/v1/checkup/reports/{id}"),
+        ("get", "/healthz"),
+    ];
+
+    /// Operations a visitor without a login may call.
+    const PUBLIC: &[&str] = &[
+        "post /api/v1/login",
+        "post /api/v1/logout",
+        "post /api/v1/enterprises",
+        "get /api/v1/programs",
+        "get /api/v1/programs/{id}",
+        "get /api/v1/checkup/questionnaire",
+        "get /healthz",
+    ];
+
+    fn operations() -> Vec<(String, Operation)> {
+        let doc = crate::http::openapi_document();
+        let mut found = Vec::new();
+        for (path, item) in doc.paths.paths {
+            for (method, op) in [
+                ("get", item.get),
+                ("post", item.post),
+                ("put", item.put),
+                ("delete", item.delete),
+                ("patch", item.patch),
+            ] {
+                if let Some(op) = op {
+                    found.push((format!("{method} {path}"), op));
+                }
+            }
+        }
+        found
+    }
+
+    fn statuses(op: &Operation) -> Vec<&str> {
+        op.responses.responses.keys().map(String::as_str).collect()
+    }
+
     /// The whole document is snapshotted, so an operation that goes missing, changes its
     /// shape or appears without review fails the build (`cargo insta review` or
     /// `INSTA_UPDATE=always cargo test` accepts an intended change).
@@ -29,24 +186,116 @@ mod tests {
 
     #[test]
     fn every_api_operation_is_documented() {
+        let found: Vec<String> = operations().into_iter().map(|(name, _)| name).collect();
+        for (method, path) in OPERATIONS {
+            let name = format!("{method} {path}");
+            assert!(found.contains(&name), "{name} missing from {found:?}");
+        }
+        assert_eq!(
+            found.len(),
+            OPERATIONS.len(),
+            "an operation is documented that OPERATIONS does not list: {found:?}"
+        );
+    }
+
+    /// Error responses are problem+json with the `Problem` schema, through the shared
+    /// response components.
+    #[test]
+    fn every_error_response_is_problem_json() {
         let doc = crate::http::openapi_document();
-        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
-        for expected in [
-            "/api/v1/login",
-            "/api/v1/programs/{id}/schedule",
-            "/api/v1/sessions/{id}/registrations",
-            "/api/v1/sessions/{id}/recording",
-            "/api/v1/jobs/{id}",
-            "/api/v1/jobs/{id}/retry",
-            "/api/v1/lectures/{id}/progress",
-            "/api/v1/checkup/submissions",
-            "/api/v1/checkup/reports/{id}",
-            "/healthz",
-        ] {
+        let components = doc.components.expect("components");
+        for (name, op) in operations() {
+            if name == "get /healthz" {
+                continue; // 503 {"status": "unavailable"} for load balancers, not a problem
+            }
+            let errors: Vec<_> = op
+                .responses
+                .responses
+                .iter()
+                .filter(|(status, _)| !status.starts_with('2'))
+                .collect();
             assert!(
-                paths.contains(&expected),
-                "{expected} missing from {paths:?}"
+                !errors.is_empty()
+                    || name == "get /api/v1/programs"
+                    || name == "get /api/v1/checkup/questionnaire",
+                "{name} documents no error response"
             );
+            for (status, response) in errors {
+                let RefOr::Ref(r) = response else {
+                    panic!(
+                        "{name} {status}: inline error response; use a shared one from openapi.rs"
+                    );
+                };
+                let component = r.ref_location.trim_start_matches("#/components/responses/");
+                let Some(RefOr::T(resp)) = components.responses.get(component) else {
+                    panic!("{name} {status}: unknown response {component}");
+                };
+                assert!(
+                    resp.content.contains_key("application/problem+json"),
+                    "{name} {status}: not problem+json"
+                );
+            }
+        }
+    }
+
+    /// Operations that need a login say so (security scheme + 401); public ones do not.
+    #[test]
+    fn login_is_declared_where_needed() {
+        for (name, op) in operations() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            if PUBLIC.contains(&name.as_str()) {
+                assert!(!secured, "{name} is public but declares security");
+            } else {
+                assert!(secured, "{name} needs a login but declares no security");
+                assert!(statuses(&op).contains(&"401"), "{name}: 401 missing");
+            }
+        }
+    }
+
+    /// The middleware and extractors answer these for every operation of the kind, so each
+    /// such operation lists them: 403 (cross-site `Origin`) on state-changing requests; 400
+    /// (not JSON, wrong types), 413 and 415 on JSON bodies; 404 for a path id that is not a
+    /// number or not found.
+    #[test]
+    fn generic_errors_are_declared() {
+        for (name, op) in operations() {
+            let listed = statuses(&op);
+            let state_changing = !name.starts_with("get ");
+            if state_changing {
+                assert!(listed.contains(&"403"), "{name}: 403 (CSRF) missing");
+            }
+            let json_body = op
+                .request_body
+                .as_ref()
+                .is_some_and(|b| b.content.contains_key("application/json"));
+            if json_body {
+                for status in ["400", "413", "415"] {
+                    assert!(listed.contains(&status), "{name}: {status} missing");
+                }
+            }
+            if name.contains('{') {
+                assert!(listed.contains(&"404"), "{name}: 404 missing");
+            }
+        }
+    }
+
+    /// A body the server accepts without (an empty POST) is documented as optional.
+    #[test]
+    fn optional_bodies_are_optional() {
+        for (name, op) in operations() {
+            let optional = [
+                "post /api/v1/sessions/{id}/registrations",
+                "post /api/v1/programs/{id}/schedule",
+                "post /api/v1/logout",
+            ];
+            if let Some(body) = &op.request_body {
+                let required = matches!(body.required, Some(Required::True));
+                assert_eq!(
+                    required,
+                    !optional.contains(&name.as_str()),
+                    "{name}: request body required = {required}"
+                );
+            }
         }
     }
 }

@@ -106,8 +106,12 @@ pub fn weekday_zh(weekday: u8) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotSpec {
+    /// 1 = Monday … 7 = Sunday.
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: u8,
+    /// Local start time, HH:MM.
     pub start: String,
+    #[schema(minimum = 15, maximum = 480)]
     pub minutes: u32,
 }
 
@@ -118,21 +122,33 @@ fn default_timezone() -> String {
 /// A program as an organizer submits it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "2027年3月普法月（示例）", "summary": "面向民营企业的系列普法讲座",
+    "starts_on": "2027-03-01", "ends_on": "2027-03-31", "timezone": "Asia/Shanghai",
+    "slots": [{"weekday": 2, "start": "14:30", "minutes": 90}],
+    "blackout_dates": ["2027-03-04"]
+}))]
 pub struct ProgramInput {
+    /// 2 to 100 characters.
     #[serde(default)]
+    #[schema(required = true)]
     pub title: String,
     #[serde(default)]
     pub summary: String,
     /// First day, YYYY-MM-DD.
     #[serde(default)]
+    #[schema(required = true)]
     pub starts_on: String,
     /// Last day (inclusive), YYYY-MM-DD.
     #[serde(default)]
+    #[schema(required = true)]
     pub ends_on: String,
     /// IANA timezone, default Asia/Shanghai.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// Weekly slots, 1 to 21, not overlapping on the same weekday.
     #[serde(default)]
+    #[schema(required = true)]
     pub slots: Vec<SlotSpec>,
     /// Days without sessions (public holidays), YYYY-MM-DD.
     #[serde(default)]
@@ -326,19 +342,41 @@ pub fn validate_program(input: &ProgramInput) -> Result<ValidProgram, FieldError
     }
 }
 
+/// The API document's schema of [`LecturerInput::available_weekdays`]: null, or at least one
+/// weekday 1–7 (what [`validate_lecturer`] accepts).
+fn weekday_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(7)),
+        )
+        .min_items(Some(1))
+        .description(Some(
+            "Weekdays the lecturer can teach (1 = Monday … 7 = Sunday); absent = every day.",
+        ))
+        .build()
+}
+
 /// A lecturer as submitted with a session.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LecturerInput {
     #[serde(default)]
+    #[schema(required = true)]
     pub name: String,
     /// Law firm.
     #[serde(default)]
+    #[schema(required = true)]
     pub firm: String,
     #[serde(default)]
     pub bio: String,
     /// Weekdays the lecturer can teach (1 = Monday … 7 = Sunday); absent = every day.
     #[serde(default)]
+    #[schema(schema_with = weekday_list_schema)]
     pub available_weekdays: Option<Vec<u8>>,
     /// Dates the lecturer cannot teach, YYYY-MM-DD.
     #[serde(default)]
@@ -361,26 +399,39 @@ pub struct ValidLecturer {
 /// "YYYY-MM-DDTHH:MM" in the program's timezone.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "劳动合同签订与解除实务（示例）", "summary": "", "category": "劳动用工",
+    "target_industries": ["C", "I"],
+    "lecturer": {"name": "示例律师", "firm": "示例律师事务所", "bio": ""},
+    "minutes": 90, "capacity": 60, "max_seats_per_enterprise": 3
+}))]
 pub struct SessionInput {
+    /// 2 to 100 characters.
     #[serde(default)]
+    #[schema(required = true)]
     pub title: String,
     #[serde(default)]
     pub summary: String,
     /// One of the topic categories (合同管理, 劳动用工, …).
     #[serde(default)]
+    #[schema(required = true)]
     pub category: String,
     /// GB/T 4754 sections the session is aimed at; empty = all industries.
     #[serde(default)]
     pub target_industries: Vec<String>,
     #[serde(default)]
+    #[schema(required = true)]
     pub lecturer: LecturerInput,
     #[serde(default)]
+    #[schema(required = true, minimum = 15, maximum = 480)]
     pub minutes: i64,
     /// Enterprise seats.
     #[serde(default)]
+    #[schema(required = true, minimum = 1, maximum = 100_000)]
     pub capacity: i64,
     /// Seats one enterprise may take (default 5).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_seats_per_enterprise: Option<i64>,
     #[serde(default)]
     pub signup_opens_at: Option<String>,
@@ -630,14 +681,18 @@ pub fn validate_session(input: &SessionInput, tz: Tz) -> Result<ValidSession, Fi
 /// `"starts_at": null` takes the session off the timetable.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"capacity": 80, "summary": "名额已增加"}))]
 pub struct SessionPatch {
     pub title: Option<String>,
     pub summary: Option<String>,
     pub category: Option<String>,
     pub target_industries: Option<Vec<String>>,
     pub lecturer: Option<LecturerInput>,
+    #[schema(minimum = 15, maximum = 480)]
     pub minutes: Option<i64>,
+    #[schema(minimum = 1, maximum = 100_000)]
     pub capacity: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub max_seats_per_enterprise: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

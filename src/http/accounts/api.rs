@@ -7,6 +7,10 @@ use crate::db::accounts::Enterprise;
 use crate::error::AppResult;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::home::personal_calendar_url;
+use crate::http::openapi::{
+    BadRequest, Conflict, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -20,10 +24,13 @@ use std::net::SocketAddr;
 /// Login request: `login` is a staff username, a credit code or a mobile number.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"login": "9135010000004242XH", "password": "correct horse 1"}))]
 pub struct LoginRequest {
     #[serde(default)]
+    #[schema(required = true)]
     pub login: String,
     #[serde(default)]
+    #[schema(required = true)]
     pub password: String,
 }
 
@@ -34,9 +41,15 @@ pub struct LoginResponse {
 }
 
 /// Log in; sets the `pufa_session` cookie.
+///
+/// Failed attempts are throttled per account and per client address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 200, body = LoginResponse, description = "logged in",
+               headers(("Set-Cookie" = String, description = "`pufa_session=…; HttpOnly; SameSite=Lax`"))),
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable),
+              (status = 429, response = TooManyRequests)))]
 pub async fn api_login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -59,11 +72,15 @@ pub struct LogoutRequest {
     pub everywhere: bool,
 }
 
-/// Log out: ends the session, or with `{"everywhere": true}` every session of the account.
+/// Log out: ends the session of the request's `pufa_session` cookie, if there is one, and
+/// clears the cookie; with `{"everywhere": true}` every session of the account ends. Without
+/// a session it answers the same.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "accounts",
     request_body(content = Option<LogoutRequest>, description = "optional; an empty body or `null` ends this session only"),
-    responses((status = 204, description = "logged out; the session cookie is cleared"),
-              (status = 400, body = crate::error::Problem), (status = 415, body = crate::error::Problem)))]
+    responses((status = 204, description = "logged out; the cookie is cleared",
+               headers(("Set-Cookie" = String, description = "`pufa_session=; Max-Age=0`"))),
+              (status = 400, response = BadRequest), (status = 403, response = Forbidden),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType)))]
 pub async fn api_logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -83,8 +100,10 @@ pub struct CalendarTokenResponse {
 
 /// Replace the enterprise's personal calendar feed address (when it was shared or leaked).
 #[utoipa::path(post, path = "/api/v1/me/calendar-token", tag = "accounts",
-    responses((status = 200, body = CalendarTokenResponse), (status = 401, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem, description = "not an enterprise account")))]
+    security(("pufa_session" = [])),
+    responses((status = 200, body = CalendarTokenResponse, description = "the new feed address; the old one answers 404"),
+              (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden)))]
 pub async fn api_rotate_calendar_token(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -97,8 +116,8 @@ pub async fn api_rotate_calendar_token(
 }
 
 /// The logged-in account.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
-    responses((status = 200, body = User), (status = 401, body = crate::error::Problem)))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("pufa_session" = [])),
+    responses((status = 200, body = User), (status = 401, response = Unauthorized)))]
 pub async fn api_me(CurrentUser(user): CurrentUser) -> Json<User> {
     Json(user)
 }
@@ -110,6 +129,7 @@ pub struct EnterpriseView {
     pub name: String,
     pub uscc: String,
     pub industry: String,
+    #[schema(required = true)]
     pub district: Option<String>,
     pub contact_name: String,
     pub mobile: String,
@@ -131,10 +151,13 @@ impl From<Enterprise> for EnterpriseView {
     }
 }
 
-/// Self-registration of an enterprise account.
+/// Self-registration of an enterprise account; it logs in with its credit code or mobile
+/// number. 409 when the credit code or the mobile number is already registered.
 #[utoipa::path(post, path = "/api/v1/enterprises", tag = "accounts", request_body = EnterpriseSignup,
-    responses((status = 201, body = EnterpriseView), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = EnterpriseView), (status = 400, response = BadRequest),
+              (status = 403, response = Forbidden), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_register(
     State(state): State<AppState>,
     Json(input): Json<EnterpriseSignup>,

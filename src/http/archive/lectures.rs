@@ -9,6 +9,10 @@ use crate::db::lectures::{LectureRow, PublishedRendition};
 use crate::error::AppResult;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::layout::Layout;
+use crate::http::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
 use crate::http::views::format::datetime_zh;
 use crate::http::AppState;
@@ -166,6 +170,7 @@ pub async fn archive_page(
 /// A progress report from the player.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"position_s": 12.5}))]
 pub struct ProgressReport {
     /// Current playback position in seconds.
     pub position_s: f64,
@@ -183,11 +188,14 @@ pub struct ProgressAnswer {
 }
 
 /// Record the player's position (logged-in accounts); the server keeps the union of watched
-/// ranges and never credits jumps.
+/// ranges and never credits jumps. 404 when the lecture does not exist or is not published.
 #[utoipa::path(post, path = "/api/v1/lectures/{id}/progress", tag = "archive",
-    params(("id" = i64, Path)), request_body = ProgressReport,
-    responses((status = 200, body = ProgressAnswer), (status = 422, body = crate::error::Problem),
-              (status = 401, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), request_body = ProgressReport, security(("pufa_session" = [])),
+    responses((status = 200, body = ProgressAnswer), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_progress(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

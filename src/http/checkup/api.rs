@@ -5,6 +5,10 @@ use crate::checkup::questionnaire::{Answers, Questionnaire};
 use crate::checkup::scoring::{Level, Recommendation};
 use crate::error::AppResult;
 use crate::http::extract::{Json, Path};
+use crate::http::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::State;
@@ -41,6 +45,7 @@ pub struct FindingView {
 pub struct ReportView {
     pub report_id: i64,
     pub version: String,
+    #[schema(required = true)]
     pub submitted_at: Option<DateTime<Utc>>,
     pub overall_level: Level,
     pub red_lines: Vec<String>,
@@ -98,6 +103,7 @@ pub async fn api_questionnaire(State(state): State<AppState>) -> Json<Questionna
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"answers": {}, "draft": true}))]
 pub struct SubmissionRequest {
     /// item id → option id
     #[serde(default)]
@@ -127,11 +133,16 @@ impl From<Draft> for DraftView {
     }
 }
 
-/// Submit the check-up (or save a draft with `"draft": true`).
+/// Submit the check-up (or save a draft with `"draft": true`), enterprises only. A submission
+/// must answer every item that applies to the enterprise's industry (422 names the open ones);
+/// a draft may leave items open.
 #[utoipa::path(post, path = "/api/v1/checkup/submissions", tag = "checkup",
-    request_body = SubmissionRequest,
-    responses((status = 201, body = ReportView), (status = 200, body = DraftView, description = "draft saved"),
-              (status = 422, body = crate::error::Problem)))]
+    request_body = SubmissionRequest, security(("pufa_session" = [])),
+    responses((status = 201, body = ReportView, description = "submitted; the report"),
+              (status = 200, body = DraftView, description = "draft saved"),
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable)))]
 pub async fn api_submit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -146,9 +157,10 @@ pub async fn api_submit(
     Ok((StatusCode::CREATED, Json(ReportView::from(report))).into_response())
 }
 
-/// The enterprise's saved draft.
-#[utoipa::path(get, path = "/api/v1/checkup/draft", tag = "checkup",
-    responses((status = 200, body = DraftView), (status = 404, body = crate::error::Problem)))]
+/// The enterprise's saved draft (enterprises only; 404 when there is none).
+#[utoipa::path(get, path = "/api/v1/checkup/draft", tag = "checkup", security(("pufa_session" = [])),
+    responses((status = 200, body = DraftView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn api_draft(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -157,10 +169,11 @@ pub async fn api_draft(
     Ok(Json(DraftView::from(draft)))
 }
 
-/// A report (its enterprise and organizers only).
+/// A report (its enterprise and organizers only; anyone else gets 404).
 #[utoipa::path(get, path = "/api/v1/checkup/reports/{id}", tag = "checkup",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = ReportView), (status = 404, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 200, body = ReportView), (status = 401, response = Unauthorized),
+              (status = 404, response = NotFound)))]
 pub async fn api_report(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -5,6 +5,7 @@ use crate::app::media as uc;
 use crate::db::jobs::{JobRow, JobState};
 use crate::error::AppResult;
 use crate::http::extract::{Json, Path};
+use crate::http::openapi::{Conflict, Forbidden, NotFound, Unauthorized};
 use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::State;
@@ -28,8 +29,10 @@ pub struct JobView {
     /// 0..1
     pub progress: f64,
     /// Estimated seconds left while running.
+    #[schema(required = true)]
     pub eta_s: Option<f64>,
     /// Why it failed, in Chinese.
+    #[schema(required = true)]
     pub error: Option<String>,
     pub lecture_id: i64,
     pub attempts: i64,
@@ -51,7 +54,9 @@ impl From<&JobRow> for JobView {
 
 /// A transcode job's state (organizer).
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "media", params(("id" = i64, Path)),
-    responses((status = 200, body = JobView), (status = 404, body = crate::error::Problem)))]
+    security(("pufa_session" = [])),
+    responses((status = 200, body = JobView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn api_job(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -61,9 +66,12 @@ pub async fn api_job(
     Ok(Json(JobView::from(&uc::job(&state.db, id).await?)))
 }
 
-/// Run a failed job again (organizer).
+/// Run a failed job again (organizer); 409 when the job has not failed.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "media", params(("id" = i64, Path)),
-    responses((status = 200, body = JobView), (status = 409, body = crate::error::Problem)))]
+    security(("pufa_session" = [])),
+    responses((status = 200, body = JobView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, response = Conflict)))]
 pub async fn api_retry(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -107,8 +115,10 @@ fn problem_event() -> Event {
 /// When the job cannot be read for a while, a last `event: problem` (data = a Chinese message)
 /// says so instead of the stream just stopping.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "media", params(("id" = i64, Path)),
+    security(("pufa_session" = [])),
     responses((status = 200, description = "text/event-stream of `job` events (data = JobView), possibly ending with one `problem` event", content_type = "text/event-stream"),
-              (status = 404, body = crate::error::Problem)))]
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 pub async fn job_events(
     State(state): State<AppState>,
     user: CurrentUser,

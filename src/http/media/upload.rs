@@ -4,6 +4,9 @@ use crate::accounts::Role;
 use crate::app::media as uc;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::{Json, Multipart, Path};
+use crate::http::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+};
 use crate::http::session::{cookie, CurrentUser, CSRF_COOKIE};
 use crate::http::AppState;
 use crate::media::storage::{SourceError, Storage, StoredUpload};
@@ -75,6 +78,19 @@ pub struct UploadAnswer {
     pub lecture_id: i64,
 }
 
+/// The multipart form of an upload, for the API document (the handler reads the fields as
+/// they stream in).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The `pufa_csrf` cookie's value, when the `X-CSRF-Token` header is not sent; it must
+    /// come before `file`.
+    pub csrf: Option<String>,
+    /// The recording (any container FFmpeg reads).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// The double-submit CSRF check for multipart uploads: the `X-CSRF-Token` header (scripts) or
 /// a `csrf` field sent before the file (plain forms) must equal the `pufa_csrf` cookie.
 fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
@@ -89,13 +105,21 @@ fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
 }
 
 /// Upload a session's recording (organizer): multipart field `file`, streamed into the media
-/// storage; answers `202 {job_id}` and the transcode runs in the background.
+/// storage; answers `202 {job_id}` and the transcode runs in the background. 403 for other
+/// roles and when the CSRF token does not match; 422 without a `file` field or for an empty
+/// file.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/recording", tag = "media",
-    params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: the recording; header X-CSRF-Token = the pufa_csrf cookie"),
-    responses((status = 202, body = UploadAnswer), (status = 413, body = crate::error::Problem),
-              (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    params(("id" = i64, Path),
+           ("X-CSRF-Token" = Option<String>, Header, description = "the `pufa_csrf` cookie's value (or send it as the `csrf` field before `file`)"),
+           ("pufa_csrf" = Option<String>, Cookie, description = "the CSRF cookie every page sets; the upload is refused (403) unless `X-CSRF-Token` or the `csrf` field equals it")),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+                 description = "field `file`: the recording"),
+    security(("pufa_session" = [])),
+    responses((status = 202, body = UploadAnswer, description = "stored; the transcode job is queued"),
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_upload(
     State(state): State<AppState>,
     user: CurrentUser,

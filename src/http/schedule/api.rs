@@ -5,6 +5,10 @@ use crate::app::schedule as uc;
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::AppResult;
 use crate::http::extract::{Json, OptionalJson, Path};
+use crate::http::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::session::CurrentUser;
 use crate::http::views::format;
 use crate::http::AppState;
@@ -45,7 +49,8 @@ pub struct SessionView {
     pub summary: String,
     pub category: String,
     pub target_industries: Vec<String>,
-    /// RFC 3339 with the program's offset; absent when not placed yet.
+    /// RFC 3339 with the program's offset; null when not placed yet.
+    #[schema(required = true)]
     pub starts_at: Option<String>,
     pub minutes: i64,
     pub capacity: i64,
@@ -54,8 +59,13 @@ pub struct SessionView {
     pub max_seats_per_enterprise: i64,
     pub lecturer: LecturerView,
     pub status: SessionStatus,
+    /// RFC 3339; null = open from creation.
+    #[schema(required = true)]
     pub signup_opens_at: Option<String>,
+    /// RFC 3339; null = until the start.
+    #[schema(required = true)]
     pub signup_closes_at: Option<String>,
+    #[schema(required = true)]
     pub stream_url: Option<String>,
 }
 
@@ -121,7 +131,7 @@ impl ProgramView {
 
 /// All programs.
 #[utoipa::path(get, path = "/api/v1/programs", tag = "schedule",
-    responses((status = 200, body = [ProgramView])))]
+    responses((status = 200, body = [ProgramView], description = "every program with `session_count`")))]
 pub async fn api_list_programs(State(state): State<AppState>) -> AppResult<Json<Vec<ProgramView>>> {
     let programs = state.db.programs().await?;
     Ok(Json(
@@ -138,7 +148,8 @@ pub async fn api_list_programs(State(state): State<AppState>) -> AppResult<Json<
 /// A program with its sessions and seats left.
 #[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "schedule",
     params(("id" = i64, Path)),
-    responses((status = 200, body = ProgramView), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = ProgramView, description = "the program with `sessions`"),
+              (status = 404, response = NotFound)))]
 pub async fn api_find_program(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -158,8 +169,11 @@ pub async fn api_find_program(
 
 /// Create a program (organizer).
 #[utoipa::path(post, path = "/api/v1/programs", tag = "schedule", request_body = ProgramInput,
-    responses((status = 201, body = ProgramView), (status = 422, body = crate::error::Problem),
-              (status = 403, body = crate::error::Problem)))]
+    security(("pufa_session" = [])),
+    responses((status = 201, body = ProgramView), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_create_program(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -174,9 +188,12 @@ pub async fn api_create_program(
 /// Add a session to a program (organizer). With `starts_at` it is placed by hand and checked
 /// for conflicts (409); without, it waits for the auto-scheduler.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/sessions", tag = "schedule",
-    params(("id" = i64, Path)), request_body = SessionInput,
-    responses((status = 201, body = SessionView), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), request_body = SessionInput, security(("pufa_session" = [])),
+    responses((status = 201, body = SessionView), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_create_session(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -194,11 +211,15 @@ pub async fn api_create_session(
         .into_response())
 }
 
-/// Change a session (organizer); absent fields stay, `"starts_at": null` unplaces it.
+/// Change a session (organizer); absent fields stay, `"starts_at": null` unplaces it. 409 for
+/// a cancelled session, a placement conflict or a capacity below the confirmed seats.
 #[utoipa::path(put, path = "/api/v1/sessions/{id}", tag = "schedule",
-    params(("id" = i64, Path)), request_body = SessionPatch,
-    responses((status = 200, body = SessionView), (status = 409, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), request_body = SessionPatch, security(("pufa_session" = [])),
+    responses((status = 200, body = SessionView), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_update_session(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -212,8 +233,10 @@ pub async fn api_update_session(
 
 /// Cancel a session (organizer). It stays in calendar feeds as cancelled.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "schedule",
-    params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 204, description = "cancelled (also when it already was)"),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 pub async fn api_delete_session(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -252,9 +275,13 @@ pub struct ScheduleAnswer {
 }
 
 /// Auto-scheduler: place every unplaced session into free slot occurrences (maximum matching).
+/// The body may be left out (only propose).
 #[utoipa::path(post, path = "/api/v1/programs/{id}/schedule", tag = "schedule",
-    params(("id" = i64, Path)), request_body = ScheduleRequest,
-    responses((status = 200, body = ScheduleAnswer)))]
+    params(("id" = i64, Path)), request_body = Option<ScheduleRequest>, security(("pufa_session" = [])),
+    responses((status = 200, body = ScheduleAnswer), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType)))]
 pub async fn api_schedule(
     State(state): State<AppState>,
     user: CurrentUser,

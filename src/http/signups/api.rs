@@ -4,6 +4,10 @@ use crate::app::signup::{self as uc, RosterLine};
 use crate::db::registrations::RegistrationState;
 use crate::error::AppResult;
 use crate::http::extract::{Json, OptionalJson, Path};
+use crate::http::openapi::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use crate::signup::RegistrationStatus;
@@ -16,9 +20,11 @@ use serde::{Deserialize, Serialize};
 /// A sign-up request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"seats": 2, "attendees": ["张三", "李四"]}))]
 pub struct SignupRequest {
     /// People from the company (default 1, at most the session's per-enterprise limit).
     #[serde(default = "one")]
+    #[schema(minimum = 1)]
     pub seats: i64,
     /// Optional names of the attendees.
     #[serde(default)]
@@ -72,13 +78,17 @@ pub struct RosterEntry {
     pub seats: i64,
     pub status: RegistrationStatus,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Waitlist position (waitlisted rows).
+    #[schema(required = true)]
     pub position: Option<i64>,
     pub attendees: Vec<String>,
     /// Share of the recording this enterprise watched (0..1), once there is a recording.
+    #[schema(required = true)]
     pub watched_share: Option<f64>,
     /// Whether the share reached the attendance threshold.
+    #[schema(required = true)]
     pub attended: Option<bool>,
 }
 
@@ -105,13 +115,16 @@ impl From<RosterLine> for RosterEntry {
     }
 }
 
-/// Sign up for a session (enterprise). Repeating it returns the same state.
+/// Sign up for a session (enterprise). Repeating it returns the same state. The body may be
+/// left out (one seat). 409 when the sign-up window is not open or the session is cancelled.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/registrations", tag = "signups",
-    params(("id" = i64, Path)), request_body = SignupRequest,
+    params(("id" = i64, Path)), request_body = Option<SignupRequest>, security(("pufa_session" = [])),
     responses((status = 201, body = SignupAnswer, description = "new sign-up"),
               (status = 200, body = SignupAnswer, description = "already signed up; unchanged"),
-              (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable)))]
 pub async fn api_sign_up(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -135,10 +148,13 @@ pub async fn api_sign_up(
     Ok((status, Json(SignupAnswer::from(reg))).into_response())
 }
 
-/// Cancel the own sign-up; the waitlist moves up in the same transaction.
+/// Cancel the own sign-up (enterprise); the waitlist moves up in the same transaction. 404 when
+/// the session does not exist or there is no active sign-up.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}/registrations/mine", tag = "signups",
-    params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 204, description = "cancelled; the waitlist moved up"),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound)))]
 pub async fn api_cancel_mine(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -150,17 +166,25 @@ pub async fn api_cancel_mine(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "重复报名"}))]
 pub struct RemovalRequest {
     /// Why the organizer removes the registration (shown to nobody but organizers).
     #[serde(default)]
+    #[schema(required = true)]
     pub reason: String,
 }
 
-/// Remove an enterprise's registration with a reason (organizer).
+/// Remove an enterprise's registration with a reason (organizer). 404 when the session does
+/// not exist or the enterprise has no active sign-up.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/registrations/{enterprise_id}/removal",
     tag = "signups", params(("id" = i64, Path), ("enterprise_id" = i64, Path)),
-    request_body = RemovalRequest,
-    responses((status = 204), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    request_body = RemovalRequest, security(("pufa_session" = [])),
+    responses((status = 204, description = "removed; the waitlist moved up"),
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -181,8 +205,9 @@ pub async fn api_remove(
 
 /// The roster (organizers, and the session's lecturer).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/registrations", tag = "signups",
-    params(("id" = i64, Path)),
-    responses((status = 200, body = [RosterEntry]), (status = 403, body = crate::error::Problem)))]
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 200, body = [RosterEntry]), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
 pub async fn api_roster(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
