@@ -1,7 +1,7 @@
 //! The organizer's workspace.
 
+use super::auth::CurrentUser;
 use super::layout::Layout;
-use super::session::CurrentUser;
 use super::AppState;
 use crate::accounts::Role;
 use crate::db::accounts::Enterprise;
@@ -12,14 +12,14 @@ use axum::extract::State;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/dashboard.html")]
-pub struct DashboardPage {
+pub struct AdminHomePage {
     pub layout: Layout,
     pub enterprises: Vec<Enterprise>,
     pub lawyers: usize,
     pub programs: Vec<(crate::db::schedule::ProgramRow, i64)>,
 }
 
-impl DashboardPage {
+impl AdminHomePage {
     pub fn industry(&self, e: &Enterprise) -> String {
         super::accounts::pages::industry_label(e)
     }
@@ -30,12 +30,12 @@ pub async fn dashboard(
     State(state): State<AppState>,
     user: CurrentUser,
     layout: Layout,
-) -> AppResult<DashboardPage> {
+) -> AppResult<AdminHomePage> {
     user.require(Role::Organizer)?;
     let enterprises = state.db.enterprises().await?;
     let lawyers = state.db.staff(Role::Lawyer).await?.len();
     let programs = state.db.programs().await?;
-    Ok(DashboardPage {
+    Ok(AdminHomePage {
         layout,
         enterprises,
         lawyers,

@@ -1,6 +1,7 @@
 //! The base layout every page extends: who is logged in, the CSRF token for forms, the path.
 
-use super::session::{CsrfToken, MaybeUser};
+use super::auth::MaybeUser;
+use super::csrf::CsrfToken;
 use super::AppState;
 use crate::accounts::User;
 use crate::error::AppError;

@@ -10,7 +10,9 @@ pub mod accounts;
 pub mod admin;
 pub mod archive;
 pub mod assets;
+pub mod auth;
 pub mod checkup;
+pub mod csrf;
 pub mod csv_export;
 pub mod error_map;
 pub mod errors;
@@ -20,7 +22,6 @@ pub mod layout;
 pub mod media;
 pub mod openapi;
 pub mod schedule;
-pub mod session;
 pub mod signups;
 pub mod views;
 
@@ -102,9 +103,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            session::csrf_guard,
+            csrf::csrf_guard,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), session::no_store_when_logged_in))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::no_store_when_logged_in))
         .layer(middleware::from_fn(errors::render_html_errors))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(SetResponseHeaderLayer::if_not_present(

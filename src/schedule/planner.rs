@@ -441,13 +441,13 @@ fn earliest_maximum_matching(p: &Problem) -> (Vec<Option<usize>>, Vec<Option<usi
 }
 
 /// Current assignment during the category local search.
-struct Layout<'p, 'a> {
+struct Arrangement<'p, 'a> {
     p: &'p Problem<'a>,
     sess_occ: Vec<Option<usize>>,
     occ_sess: Vec<Option<usize>>,
 }
 
-impl Layout<'_, '_> {
+impl Arrangement<'_, '_> {
     fn cat_at(&self, occ: usize) -> Option<usize> {
         self.p.booked_cat[occ].or_else(|| self.occ_sess[occ].map(|s| self.p.cat[s]))
     }
@@ -640,7 +640,7 @@ impl Change {
 pub fn plan(cal: &ProgramCalendar, booked: &[Booked], to_place: &[SessionToPlace]) -> Plan {
     let problem = Problem::build(cal, booked, to_place);
     let (sess_occ, occ_sess) = earliest_maximum_matching(&problem);
-    let mut layout = Layout {
+    let mut layout = Arrangement {
         p: &problem,
         sess_occ,
         occ_sess,

@@ -5,13 +5,13 @@ use crate::accounts::{EnterpriseSignup, Role, User};
 use crate::app::accounts::{register_enterprise, rotate_calendar_token};
 use crate::db::accounts::Enterprise;
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::home::personal_calendar_url;
 use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
-use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;

@@ -8,7 +8,7 @@ pub mod pages;
 use crate::accounts::User;
 use crate::app::login::{self, LoginError, NewSession};
 use crate::error::AppResult;
-use crate::http::session::{set_cookie, SESSION_COOKIE};
+use crate::http::auth::{set_cookie, SESSION_COOKIE};
 use crate::http::AppState;
 use axum::http::{HeaderMap, HeaderValue};
 use std::net::SocketAddr;
@@ -58,7 +58,7 @@ pub(super) async fn end_session(
     headers: &HeaderMap,
     everywhere: bool,
 ) -> AppResult<HeaderValue> {
-    let token = super::session::cookie(headers, SESSION_COOKIE);
+    let token = super::auth::cookie(headers, SESSION_COOKIE);
     if everywhere {
         login::end_all_sessions(&state.db, state.clock.now(), token.as_deref()).await?;
     } else {

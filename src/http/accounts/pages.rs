@@ -6,9 +6,10 @@ use crate::app::accounts::{register_enterprise, rotate_calendar_token, AccountsE
 use crate::app::login::LoginError;
 use crate::db::accounts::Enterprise;
 use crate::error::{AppError, AppResult};
+use crate::http::auth::{CurrentUser, MaybeUser};
+use crate::http::csrf::CsrfForm;
 use crate::http::extract::Query;
 use crate::http::layout::Layout;
-use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
 use crate::http::AppState;
 use crate::validation::FieldErrors;
 use askama::Template;

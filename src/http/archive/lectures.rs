@@ -7,13 +7,15 @@ use crate::archive::attendance::percent;
 use crate::archive::attendance::COMPLETED_PERCENT;
 use crate::db::lectures::{LectureRow, PublishedRendition};
 use crate::error::AppResult;
+use crate::http::auth::{CurrentUser, MaybeUser};
+use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::layout::Layout;
 use crate::http::openapi::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
-use crate::http::session::{CsrfForm, CurrentUser, MaybeUser};
+use crate::http::views::choice::Choice;
 use crate::http::views::format::datetime_zh;
 use crate::http::AppState;
 use crate::schedule::CATEGORIES;
@@ -103,12 +105,6 @@ pub struct ArchiveQuery {
     pub q: Option<String>,
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "lectures/archive.html")]
 pub struct ArchivePage {
@@ -142,7 +138,7 @@ pub async fn archive_page(
             .map(|c| Choice {
                 value: c.to_string(),
                 label: c.to_string(),
-                selected: filter.category.as_deref() == Some(*c),
+                chosen: filter.category.as_deref() == Some(*c),
             })
             .collect(),
         industries: industry::SECTIONS
@@ -150,7 +146,7 @@ pub async fn archive_page(
             .map(|(code, name)| Choice {
                 value: code.to_string(),
                 label: format!("{code} {name}"),
-                selected: filter.industry == Some(*code),
+                chosen: filter.industry == Some(*code),
             })
             .collect(),
         lecturers: archive
@@ -159,7 +155,7 @@ pub async fn archive_page(
             .map(|l| Choice {
                 value: l.id.to_string(),
                 label: format!("{}（{}）", l.name, l.firm),
-                selected: filter.lecturer == Some(l.id),
+                chosen: filter.lecturer == Some(l.id),
             })
             .collect(),
         q: filter.query.clone().unwrap_or_default(),

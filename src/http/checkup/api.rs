@@ -4,12 +4,12 @@ use crate::app::checkup::{self as use_case, CheckupReport, Draft};
 use crate::checkup::questionnaire::{Answers, Questionnaire};
 use crate::checkup::scoring::{Level, Recommendation};
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, Path};
 use crate::http::openapi::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
-use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -6,8 +6,8 @@ use crate::app::checkup::{self as use_case};
 use crate::checkup::dashboard::{self, Dashboard, Entry};
 use crate::checkup::scoring::Level;
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::layout::Layout;
-use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,13 +16,13 @@ use axum::response::Response;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "organize/checkups.html")]
-pub struct DashboardPage {
+pub struct CheckupDashboardPage {
     pub layout: Layout,
     pub dashboard: Dashboard,
     pub total: usize,
 }
 
-impl DashboardPage {
+impl CheckupDashboardPage {
     pub fn level_count(&self, level: Level) -> usize {
         self.dashboard.levels.get(&level).copied().unwrap_or(0)
     }
@@ -48,7 +48,7 @@ pub async fn dashboard_page(
     State(state): State<AppState>,
     layout: Layout,
     CurrentUser(user): CurrentUser,
-) -> AppResult<DashboardPage> {
+) -> AppResult<CheckupDashboardPage> {
     let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
     let entries: Vec<Entry> = scored
         .iter()
@@ -61,7 +61,7 @@ pub async fn dashboard_page(
             report: &s.report,
         })
         .collect();
-    Ok(DashboardPage {
+    Ok(CheckupDashboardPage {
         layout,
         dashboard: dashboard::build(state.questionnaires.current(), &entries),
         total: entries.len(),

@@ -3,8 +3,8 @@
 use crate::app::archive as archive_uc;
 use crate::archive::Visibility;
 use crate::error::{AppError, AppResult};
+use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
-use crate::http::session::MaybeUser;
 use crate::http::AppState;
 use crate::media::storage::FileSource;
 use axum::extract::{Request, State};

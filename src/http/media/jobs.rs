@@ -4,9 +4,9 @@ use crate::accounts::Role;
 use crate::app::media as uc;
 use crate::db::jobs::{JobRow, JobState};
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, Path};
 use crate::http::openapi::{Conflict, Forbidden, NotFound, Unauthorized};
-use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -88,7 +88,7 @@ pub async fn retry_form(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-    crate::http::session::CsrfForm(_): crate::http::session::CsrfForm<
+    crate::http::csrf::CsrfForm(_): crate::http::csrf::CsrfForm<
         std::collections::HashMap<String, String>,
     >,
 ) -> AppResult<Response> {

@@ -3,11 +3,12 @@
 use crate::accounts::Role;
 use crate::app::media as uc;
 use crate::error::{AppError, AppResult};
+use crate::http::auth::{cookie, CurrentUser};
+use crate::http::csrf::CSRF_COOKIE;
 use crate::http::extract::{Json, Multipart, Path};
 use crate::http::openapi::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
 };
-use crate::http::session::{cookie, CurrentUser, CSRF_COOKIE};
 use crate::http::AppState;
 use crate::media::storage::{SourceError, Storage, StoredUpload};
 use axum::body::Bytes;

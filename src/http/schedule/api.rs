@@ -4,12 +4,12 @@ use crate::accounts::Role;
 use crate::app::schedule as uc;
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, OptionalJson, Path};
 use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
-use crate::http::session::CurrentUser;
 use crate::http::views::format;
 use crate::http::AppState;
 use crate::schedule::{ProgramInput, SessionInput, SessionPatch, SessionStatus, SlotSpec};

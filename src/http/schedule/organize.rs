@@ -4,9 +4,11 @@ use crate::accounts::{industry, Role, User};
 use crate::app::schedule::{self as uc, ScheduleError};
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::{AppError, AppResult};
+use crate::http::auth::CurrentUser;
+use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
-use crate::http::session::{CsrfForm, CurrentUser};
+use crate::http::views::choice::Choice;
 use crate::http::views::format;
 use crate::http::views::timetable::{slots_text, SessionItem};
 use crate::http::AppState;
@@ -361,12 +363,6 @@ pub async fn schedule_form(
 
 // ---------- sessions ----------
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub checked: bool,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "organize/session_form.html")]
 pub struct SessionFormPage {
@@ -572,7 +568,7 @@ async fn session_form_page(
         .map(|c| Choice {
             value: c.to_string(),
             label: c.to_string(),
-            checked: v.category == *c,
+            chosen: v.category == *c,
         })
         .collect();
     let industries = industry::SECTIONS
@@ -580,14 +576,14 @@ async fn session_form_page(
         .map(|(code, name)| Choice {
             value: code.to_string(),
             label: format!("{code} {name}"),
-            checked: v.target_industries.iter().any(|t| t == &code.to_string()),
+            chosen: v.target_industries.iter().any(|t| t == &code.to_string()),
         })
         .collect();
     let weekdays = (1..=7u8)
         .map(|d| Choice {
             value: d.to_string(),
             label: weekday_zh(d).to_string(),
-            checked: v.lecturer_weekdays.iter().any(|w| w == &d.to_string()),
+            chosen: v.lecturer_weekdays.iter().any(|w| w == &d.to_string()),
         })
         .collect();
     let lawyers = state
@@ -598,7 +594,7 @@ async fn session_form_page(
         .filter_map(|u: User| {
             let name = u.username?;
             Some(Choice {
-                checked: v.lecturer_account == name,
+                chosen: v.lecturer_account == name,
                 label: format!("{}（{}）", u.display_name, name),
                 value: name,
             })

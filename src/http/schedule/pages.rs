@@ -3,9 +3,9 @@
 use crate::app::schedule as uc;
 use crate::db::schedule::ProgramRow;
 use crate::error::AppResult;
+use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
 use crate::http::layout::Layout;
-use crate::http::session::MaybeUser;
 use crate::http::views::timetable::{month_grids, slots_text, MonthGrid, SessionItem};
 use crate::http::AppState;
 use askama::Template;

@@ -3,12 +3,12 @@
 use crate::app::signup::{self as uc, RosterLine};
 use crate::db::registrations::RegistrationState;
 use crate::error::AppResult;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, OptionalJson, Path};
 use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
-use crate::http::session::CurrentUser;
 use crate::http::AppState;
 use crate::signup::RegistrationStatus;
 use axum::extract::State;

@@ -3,9 +3,10 @@
 use crate::app::schedule as schedule_uc;
 use crate::app::signup as uc;
 use crate::error::{AppError, AppResult};
+use crate::http::auth::CurrentUser;
+use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
-use crate::http::session::{CsrfForm, CurrentUser};
 use crate::http::views::timetable::SessionItem;
 use crate::http::AppState;
 use crate::schedule::is_live_now;
