@@ -88,7 +88,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_SECURE_COOKIES")]
     pub secure_cookies: bool,
     /// Login session lifetime in hours.
-    #[arg(long, env = "PUFA_SESSION_HOURS", default_value_t = 72)]
+    #[arg(long, env = "PUFA_SESSION_HOURS", default_value_t = 72,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub session_hours: u32,
     /// The address users reach pufa at, e.g. `https://pufa.example.cn`: absolute links (calendar
     /// feeds, the personal calendar URL) are built from it, never from the request's `Host`.
@@ -105,25 +106,60 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_TRANSCODE_WORKERS", default_value_t = 1)]
     pub transcode_workers: usize,
     /// Seconds without a heartbeat after which a running job is taken to be orphaned.
-    #[arg(long, env = "PUFA_JOB_STALE_SECS", default_value_t = 60)]
+    #[arg(long, env = "PUFA_JOB_STALE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(5..))]
     pub job_stale_secs: u64,
     /// Share of a recording an enterprise must watch to count as attended (0..1).
-    #[arg(long, env = "PUFA_ATTENDANCE_SHARE", default_value_t = 0.6)]
+    #[arg(long, env = "PUFA_ATTENDANCE_SHARE", default_value_t = 0.6,
+          value_parser = parse_share)]
     pub attendance_share: f64,
     /// Questionnaire TOML to use instead of the built-in one (raise its `version` on change).
     #[arg(long, env = "PUFA_QUESTIONNAIRE")]
     pub questionnaire: Option<PathBuf>,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "PUFA_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    #[arg(long, env = "PUFA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Connections served at the same time; further clients wait until one closes (keep it
     /// below the open-files limit, `ulimit -n`).
-    #[arg(long, env = "PUFA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "PUFA_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = parse_positive)]
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers (also how long an idle keep-alive
     /// connection is kept); then the connection is closed. Bodies are not limited by it.
-    #[arg(long, env = "PUFA_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "PUFA_HEADER_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_secs: u64,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A count of at least 1.
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("“{s}” is not a whole number of at least 1")),
+    }
+}
+
+/// A share between 0.05 and 1 (a lower attendance threshold would count a glance as
+/// attendance).
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("“{s}” is not a number between 0.05 and 1"))?;
+    if (0.05..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0.05..=1"))
+    }
 }
 
 /// Runtime configuration of the server, built from [`ServeArgs`] or by tests.
@@ -192,7 +228,7 @@ impl Config {
         let mut config = Config::new(args.data.clone(), args.media.clone());
         config.demo = args.demo;
         config.secure_cookies = args.secure_cookies;
-        config.session_hours = args.session_hours.max(1);
+        config.session_hours = args.session_hours;
         config.trust_forwarded_for = args.trust_forwarded_for;
         config.public_url = args
             .public_url
@@ -201,10 +237,10 @@ impl Config {
         config.questionnaire_path = args.questionnaire.clone();
         config.max_upload_bytes = args.max_upload_bytes;
         config.transcode_workers = args.transcode_workers;
-        config.job_stale_secs = args.job_stale_secs.max(5);
-        config.attendance_share = args.attendance_share.clamp(0.05, 1.0);
-        config.max_connections = args.max_connections.max(1);
-        config.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs.max(1));
+        config.job_stale_secs = args.job_stale_secs;
+        config.attendance_share = args.attendance_share;
+        config.max_connections = args.max_connections;
+        config.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs);
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -336,6 +372,38 @@ impl std::str::FromStr for PublicUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
+        #[derive(Parser)]
+        struct Probe {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut argv = vec!["pufa"];
+        argv.extend_from_slice(extra);
+        Probe::try_parse_from(argv).map(|p| p.serve)
+    }
+
+    /// Out-of-range values used to be clamped silently (an attendance share of 5 became 1);
+    /// now the server refuses to start and says which flag is wrong.
+    #[test]
+    fn out_of_range_settings_are_refused_not_clamped() {
+        for bad in [
+            &["--attendance-share", "5"][..],
+            &["--attendance-share", "0"],
+            &["--session-hours", "0"],
+            &["--job-stale-secs", "1"],
+            &["--max-connections", "0"],
+            &["--header-timeout-secs", "0"],
+            &["--log-format", "xml"],
+        ] {
+            assert!(serve_args(bad).is_err(), "{bad:?} was accepted");
+        }
+        let ok = serve_args(&["--attendance-share", "0.8", "--log-format", "json"]).expect("ok");
+        assert_eq!(ok.attendance_share, 0.8);
+        assert_eq!(ok.log_format, LogFormat::Json);
+    }
 
     #[test]
     fn public_urls_are_origins() {

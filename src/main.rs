@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_tracing(args.log_format == "json");
+            init_tracing(args.log_format == pufa::config::LogFormat::Json);
             let mut config = Config::from_args(&args);
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
