@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod ladder;
+pub mod live;
 pub mod storage;
 #[cfg(feature = "demo")]
 pub mod testsrc;
