@@ -193,7 +193,8 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let log = ArrivalLog::new();
         tx.send((t, b"xy".to_vec())).unwrap();
-        tx.send((t + Duration::from_secs(7), b"z".to_vec())).unwrap();
+        tx.send((t + Duration::from_secs(7), b"z".to_vec()))
+            .unwrap();
         drop(tx);
         let mut out = Vec::new();
         ChunkReader::new(rx, log.clone())

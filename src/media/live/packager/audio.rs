@@ -4,7 +4,9 @@
 
 use super::fmp4::StreamSource;
 use super::output::{Boundary, RenditionOut, RenditionSpec};
-use super::types::{enc_err, is_again_or_eof, PackagerError, PackagerEvent, PackagerOptions, AUDIO_DIR, TL};
+use super::types::{
+    enc_err, is_again_or_eof, PackagerError, PackagerEvent, PackagerOptions, AUDIO_DIR, TL,
+};
 use crate::media::ladder;
 use ff::format::Sample;
 use ff::software::resampling;
@@ -40,8 +42,7 @@ impl AudioPipe {
         stream: &ff::Stream,
         opts: &PackagerOptions,
     ) -> Result<Self, PackagerError> {
-        let ctx =
-            codec::context::Context::from_parameters(stream.parameters()).map_err(enc_err)?;
+        let ctx = codec::context::Context::from_parameters(stream.parameters()).map_err(enc_err)?;
         let mut dec = ctx.decoder();
         dec.set_packet_time_base(stream.time_base());
         let decoder = dec
@@ -130,7 +131,7 @@ impl AudioPipe {
             let Some(ts) = decoded.timestamp().or(decoded.pts()) else {
                 return Ok(());
             };
-            let tl = ts.rescale(self.in_tb, TL) + shift;
+            let tl = ts.rescale(self.in_tb, TL).saturating_add(shift);
             if tl < 0 {
                 return Ok(()); // before the video started
             }
@@ -198,7 +199,9 @@ impl AudioPipe {
         let mut chunk = frame::Audio::new(FLTP, n, ChannelLayout::STEREO);
         chunk.set_rate(OUT_RATE as u32);
         if chunk.planes() < 2 {
-            return Err(PackagerError::Encode("cannot allocate an audio frame".into()));
+            return Err(PackagerError::Encode(
+                "cannot allocate an audio frame".into(),
+            ));
         }
         for ch in 0..2 {
             let dst = chunk.plane_mut::<f32>(ch);

@@ -401,10 +401,7 @@ impl Session {
             video_codec: self.video_codec.clone(),
             width: self.source_size.0,
             height: self.source_size.1,
-            renditions: self
-                .outputs()
-                .map(|o| o.spec.name.clone())
-                .collect(),
+            renditions: self.outputs().map(|o| o.spec.name.clone()).collect(),
             passthrough: self.top.is_some(),
         }
     }
@@ -445,7 +442,13 @@ impl Session {
         if let Some(audio) = self.audio.as_mut() {
             audio.release(self.watermark, &self.boundaries, emit)?;
         }
-        if !self.master_written && self.top_segments() > 0 {
+        // The master appears once every rendition's playlist exists (or the top rung has 3
+        // segments, should one rendition never produce any).
+        let listed = self
+            .outputs()
+            .filter(|o| o.active)
+            .all(|o| !o.segments.is_empty());
+        if !self.master_written && (listed || self.top_segments() >= 3) {
             self.write_master()?;
             self.master_written = true;
         }
@@ -488,10 +491,10 @@ impl Session {
                 s
             }
         };
-        let dts = raw_dts.rescale(self.video_tb, TL) + shift;
+        let dts = raw_dts.rescale(self.video_tb, TL).saturating_add(shift);
         let pts = packet
             .pts()
-            .map_or(dts, |p| p.rescale(self.video_tb, TL) + shift);
+            .map_or(dts, |p| p.rescale(self.video_tb, TL).saturating_add(shift));
         let position = u64::try_from(packet.position()).ok();
         let arrival = position
             .and_then(|p| self.arrivals.arrival_of(p))
@@ -500,7 +503,7 @@ impl Session {
         self.meter.bytes += packet.size() as u64;
         self.meter.frames += 1;
         self.watermark = self.watermark.max(dts);
-        let end = pts + packet.duration().max(0).rescale(self.video_tb, TL);
+        let end = pts.saturating_add(packet.duration().max(0).rescale(self.video_tb, TL));
         self.source_end = Some(self.source_end.map_or(end, |e| e.max(end)));
         let key = packet.is_key();
         if key {
@@ -515,7 +518,10 @@ impl Session {
                 .last()
                 .is_none_or(|b| pts - b.tl >= self.min_segment_tl);
             if cut {
-                self.boundaries.push(Boundary { tl: pts, pdt: arrival });
+                self.boundaries.push(Boundary {
+                    tl: pts,
+                    pdt: arrival,
+                });
                 if let Some(p) = position {
                     self.arrivals.prune_before(p);
                 }
@@ -524,8 +530,8 @@ impl Session {
         if let Some(top) = self.top.as_mut() {
             let mut copy = packet.clone();
             copy.rescale_ts(self.video_tb, TL);
-            copy.set_pts(copy.pts().map(|t| t + shift));
-            copy.set_dts(copy.dts().map(|t| t + shift));
+            copy.set_pts(copy.pts().map(|t| t.saturating_add(shift)));
+            copy.set_dts(copy.dts().map(|t| t.saturating_add(shift)));
             top.push(copy, &self.boundaries, emit)?;
         }
         if let Some(decoder) = self.decoder.as_mut() {
@@ -644,7 +650,10 @@ impl Session {
         if let Some(decoder) = self.decoder.as_mut() {
             decoder.finish(shift, &mut self.rungs, &self.boundaries, emit)?;
             if decoder.decode_errors > 0 {
-                let text = format!("video: {} packet(s) could not be decoded", decoder.decode_errors);
+                let text = format!(
+                    "video: {} packet(s) could not be decoded",
+                    decoder.decode_errors
+                );
                 self.warn(&text, emit);
             }
         }
@@ -657,6 +666,19 @@ impl Session {
         }
         if let Some(audio) = self.audio.as_mut() {
             audio.finish(shift, &self.boundaries, emit)?;
+        }
+        let dropped: Vec<String> = self
+            .outputs()
+            .filter(|o| o.dropped_packets > 0)
+            .map(|o| {
+                format!(
+                    "{}: {} packet(s) with a DTS that went backwards were dropped",
+                    o.spec.name, o.dropped_packets
+                )
+            })
+            .collect();
+        for text in dropped {
+            self.warn(&text, emit);
         }
         self.write_master()?;
         let audio = self.audio.as_ref().map(|a| a.out.bandwidth());

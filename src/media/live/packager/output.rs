@@ -3,7 +3,9 @@
 
 use super::fmp4::{FragMuxer, StreamSource};
 use super::playlist::{media_playlist, PlaylistKind, SegmentMeta};
-use super::types::{PackagerError, PackagerEvent, RenditionStatus, INIT_SEGMENT, PLAYLIST, TL_HZ, VOD_PLAYLIST};
+use super::types::{
+    PackagerError, PackagerEvent, RenditionStatus, INIT_SEGMENT, PLAYLIST, TL_HZ, VOD_PLAYLIST,
+};
 use chrono::{DateTime, Utc};
 use ff::Packet;
 use ffmpeg_next as ff;
@@ -87,6 +89,9 @@ pub(super) struct RenditionOut {
     /// End (pts + duration) of the latest packet.
     pub last_end_tl: Option<i64>,
     pub active: bool,
+    last_dts: Option<i64>,
+    /// Packets dropped because their DTS did not increase.
+    pub dropped_packets: u64,
     window: Option<usize>,
     target_s: f64,
     part_tl: Option<i64>,
@@ -121,6 +126,8 @@ impl RenditionOut {
             next_boundary: 0,
             last_end_tl: None,
             active: true,
+            last_dts: None,
+            dropped_packets: 0,
             window,
             target_s: target.as_secs_f64(),
             part_tl: part.map(|p| (p.as_secs_f64() * TL_HZ as f64).round().max(1.0) as i64),
@@ -160,14 +167,19 @@ impl RenditionOut {
         if !self.active {
             return Ok(());
         }
-        let (Some(pts), Some(dts)) = (
-            packet.pts().or(packet.dts()),
-            packet.dts().or(packet.pts()),
-        ) else {
+        let (Some(pts), Some(dts)) = (packet.pts().or(packet.dts()), packet.dts().or(packet.pts()))
+        else {
             return Ok(());
         };
+        if self.last_dts.is_some_and(|last| dts <= last) {
+            // The mp4 muxer refuses a DTS that does not increase (a publisher that restarts
+            // its clock); drop the packet rather than the live.
+            self.dropped_packets += 1;
+            return Ok(());
+        }
+        self.last_dts = Some(dts);
         let key = self.spec.audio || packet.is_key();
-        let end = pts + packet.duration().max(0);
+        let end = pts.saturating_add(packet.duration().max(0));
         self.last_end_tl = Some(self.last_end_tl.map_or(end, |e| e.max(end)));
         let Some(open) = self.open.as_mut() else {
             if !key {
@@ -191,9 +203,7 @@ impl RenditionOut {
             && boundaries
                 .get(self.next_boundary)
                 .is_some_and(|b| pts >= b.tl);
-        let part_cut = self
-            .part_tl
-            .is_some_and(|p| dts - open.part_start_dts >= p);
+        let part_cut = self.part_tl.is_some_and(|p| dts - open.part_start_dts >= p);
         let is_key = packet.is_key();
         let Some(fragment) = self.mux.push(packet, segment_cut || part_cut)? else {
             return Ok(());

@@ -41,12 +41,10 @@ pub fn media_playlist(
         }
         _ => segments,
     };
-    // Over all segments so far, so TARGETDURATION does not shrink as the window slides.
-    let longest = segments
-        .iter()
-        .map(|s| s.duration_s)
-        .fold(target_s, f64::max);
-    let target = (longest - 1e-3).ceil().max(1.0) as u64;
+    // RFC 8216: every EXTINF rounded to the nearest integer is <= TARGETDURATION. Over all
+    // segments so far, so it does not shrink as the window slides.
+    let longest = segments.iter().map(|s| s.duration_s).fold(0.0, f64::max);
+    let target = longest.round().max(target_s.ceil()).max(1.0) as u64;
     let first = listed.first().map_or(0, |s| s.seq);
     let mut m = String::from("#EXTM3U\n#EXT-X-VERSION:7\n");
     let _ = writeln!(m, "#EXT-X-TARGETDURATION:{target}");
@@ -133,7 +131,7 @@ mod tests {
             .map(|i| SegmentMeta {
                 seq: i,
                 uri: format!("seg_{i:05}.m4s"),
-                duration_s: if i == 2 { 2.5 } else { 2.0 },
+                duration_s: [2.0, 2.048, 2.5][(i as usize).min(2)],
                 program_date_time: Utc.timestamp_opt(1_700_000_000 + 2 * i as i64, 0).unwrap(),
                 bytes: 1000,
             })
@@ -174,7 +172,10 @@ mod tests {
             codecs: "avc1.64001e".into(),
             bandwidth: 800_000,
         };
-        let m = master_playlist(std::slice::from_ref(&v), Some(("audio/index.m3u8", 130_000)));
+        let m = master_playlist(
+            std::slice::from_ref(&v),
+            Some(("audio/index.m3u8", 130_000)),
+        );
         assert!(m.contains("TYPE=AUDIO,GROUP-ID=\"aac\""));
         assert!(m.contains("BANDWIDTH=930000,RESOLUTION=640x360,FRAME-RATE=30.000,CODECS=\"avc1.64001e,mp4a.40.2\",AUDIO=\"aac\"\n360p/index.m3u8\n"));
         let m = master_playlist(&[v], None);

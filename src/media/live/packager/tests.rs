@@ -33,13 +33,36 @@ fn clips() -> &'static Clips {
         let ts = dir.path().join("h264.ts");
         let mpeg2 = dir.path().join("mpeg2.ts");
         let src = [
-            "-f", "lavfi", "-i", "testsrc2=size=960x540:rate=30", "-f", "lavfi", "-i",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=960x540:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
             "sine=frequency=440:sample_rate=44100",
         ];
         let h264 = [
-            "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g",
-            "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", "1500k", "-c:a", "aac",
-            "-b:a", "96k",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            "1500k",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
         ];
         let mut a: Vec<&str> = src.to_vec();
         a.extend(h264);
@@ -51,8 +74,19 @@ fn clips() -> &'static Clips {
         ffmpeg(&a);
         let mut a: Vec<&str> = src.to_vec();
         a.extend([
-            "-t", "6", "-c:v", "mpeg2video", "-q:v", "5", "-g", "60", "-c:a", "mp2", "-f",
-            "mpegts", mpeg2.to_str().unwrap(),
+            "-t",
+            "6",
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "5",
+            "-g",
+            "60",
+            "-c:a",
+            "mp2",
+            "-f",
+            "mpegts",
+            mpeg2.to_str().unwrap(),
         ]);
         ffmpeg(&a);
         Clips {
@@ -143,14 +177,27 @@ fn segment_uris(playlist: &str) -> Vec<String> {
 fn probe(file: &Path) -> (String, u32, u32, u64, Vec<u64>) {
     let out = Command::new("ffprobe")
         .args([
-            "-v", "error", "-count_frames", "-select_streams", "0", "-show_streams",
-            "-show_packets", "-show_entries", "stream=codec_name,width,height,nb_read_frames:packet=size",
-            "-of", "json",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "0",
+            "-show_streams",
+            "-show_packets",
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames:packet=size",
+            "-of",
+            "json",
         ])
         .arg(file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "ffprobe {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = &v["streams"][0];
     let num = |x: &serde_json::Value| -> u64 {
@@ -192,14 +239,23 @@ fn check_outputs(run: &Run, video: &[&str], with_audio: bool) -> Vec<String> {
         let vod = read(&dir.join("vod.m3u8"));
         assert!(index.ends_with("#EXT-X-ENDLIST\n"), "{name}: {index}");
         assert!(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD\n") && vod.ends_with("#EXT-X-ENDLIST\n"));
-        for tag in ["#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:", "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-MAP:URI=\"init.mp4\""] {
+        for tag in [
+            "#EXT-X-VERSION:7",
+            "#EXT-X-TARGETDURATION:",
+            "#EXT-X-MEDIA-SEQUENCE:",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+            "#EXT-X-MAP:URI=\"init.mp4\"",
+        ] {
             assert!(index.contains(tag), "{name}: {tag} missing");
         }
         let times = pdts(&vod);
         let uris = segment_uris(&vod);
         assert!(uris.len() >= 3, "{name}: {vod}");
         assert_eq!(times.len(), uris.len(), "{name}: one PDT per segment");
-        assert!(times.windows(2).all(|w| w[0] < w[1]), "{name}: PDT increasing: {times:?}");
+        assert!(
+            times.windows(2).all(|w| w[0] < w[1]),
+            "{name}: PDT increasing: {times:?}"
+        );
         // Nothing temporary is left behind; every listed segment decodes.
         for entry in fs::read_dir(&dir).unwrap() {
             let n = entry.unwrap().file_name();
@@ -218,7 +274,11 @@ fn check_outputs(run: &Run, video: &[&str], with_audio: bool) -> Vec<String> {
             }
         } else {
             let video_count = sequence.as_ref().map_or(0, Vec::len);
-            assert_eq!(uris.len(), video_count, "audio has as many segments as video");
+            assert_eq!(
+                uris.len(),
+                video_count,
+                "audio has as many segments as video"
+            );
         }
     }
     let master = read(&root.join("master.m3u8"));
@@ -244,7 +304,14 @@ fn flv_h264_gets_a_copied_top_rung_and_aligned_lower_rungs() {
     let run = file_run(&clips.flv, InputFormat::Flv, opts);
     let summary = run.result.as_ref().unwrap();
     eprintln!("flv: packaged in {:?}: {summary:?}", run.took);
-    let Some(PackagerEvent::Started { renditions, passthrough, width, height, .. }) = run.events.first() else {
+    let Some(PackagerEvent::Started {
+        renditions,
+        passthrough,
+        width,
+        height,
+        ..
+    }) = run.events.first()
+    else {
         panic!("no Started event");
     };
     assert_eq!(renditions, &["540p", "360p", "audio"]);
@@ -260,7 +327,8 @@ fn flv_h264_gets_a_copied_top_rung_and_aligned_lower_rungs() {
 
     // Never larger than the source; the lower rung is scaled.
     let all = |n: &str| segment_uris(&read(&root.join(n).join("vod.m3u8")));
-    let (codec, w, h, frames, top_sizes) = probe(&joined(&root.join("540p"), &all("540p"), "top.mp4"));
+    let (codec, w, h, frames, top_sizes) =
+        probe(&joined(&root.join("540p"), &all("540p"), "top.mp4"));
     assert_eq!((codec.as_str(), w, h, frames), ("h264", 960, 540, 300));
     let (codec, w, h, frames, _) = probe(&joined(&root.join("360p"), &all("360p"), "low.mp4"));
     assert_eq!((codec.as_str(), w, h, frames), ("h264", 640, 360, 300));
@@ -282,16 +350,34 @@ fn flv_h264_gets_a_copied_top_rung_and_aligned_lower_rungs() {
         }
     }
     assert_eq!(concat, fs::read(root.join("540p/seg_00001.m4s")).unwrap());
-    assert!(matches!(parts[0], PackagerEvent::Part { index: 0, independent: true, .. }));
+    assert!(matches!(
+        parts[0],
+        PackagerEvent::Part {
+            index: 0,
+            independent: true,
+            ..
+        }
+    ));
 
     let master = read(&root.join("master.m3u8"));
     assert!(master.contains("RESOLUTION=960x540") && master.contains("RESOLUTION=640x360"));
     assert_eq!(run.status.state, LiveState::Finished);
     assert_eq!(run.status.segments_written, 5);
-    assert!((20.0..40.0).contains(&run.status.incoming_fps), "{:?}", run.status);
-    assert!(run.status.incoming_bitrate_bps > 500_000, "{:?}", run.status);
+    assert!(
+        (20.0..40.0).contains(&run.status.incoming_fps),
+        "{:?}",
+        run.status
+    );
+    assert!(
+        run.status.incoming_bitrate_bps > 500_000,
+        "{:?}",
+        run.status
+    );
     assert_eq!(run.status.keyframe_interval_s, Some(2.0));
-    assert!(run.events.iter().any(|e| matches!(e, PackagerEvent::Finished { segments: 5, .. })));
+    assert!(run
+        .events
+        .iter()
+        .any(|e| matches!(e, PackagerEvent::Finished { segments: 5, .. })));
 }
 
 #[test]
@@ -314,6 +400,9 @@ fn mpegts_h264_is_packaged_with_arrival_times_as_pdt() {
     let first = pdts(&read(&root.join("540p/index.m3u8")))[0];
     let t0 = chrono::DateTime::<chrono::Utc>::from(t0);
     assert!(first >= t0 && first <= t0 + chrono::Duration::microseconds(size as i64));
+    // The Annex B source still gives the init segment an avcC (CODECS in the master).
+    let init = fs::read(root.join("540p/init.mp4")).unwrap();
+    assert!(playlist::avc_codec_string(&init).is_some());
     // Top rung is the copied source: same codec, size and frame count.
     let uris = segment_uris(&read(&root.join("540p/vod.m3u8")));
     let (codec, w, h, frames, _) = probe(&joined(&root.join("540p"), &uris, "top.mp4"));
@@ -332,7 +421,9 @@ fn a_non_h264_source_gets_a_reencoded_top_rung() {
     let summary = run.result.as_ref().unwrap();
     eprintln!("mpeg2: packaged in {:?}", run.took);
     assert!(summary.renditions.iter().all(|r| !r.passthrough));
-    assert!(matches!(run.events.first(), Some(PackagerEvent::Started { passthrough: false, video_codec, .. }) if video_codec == "mpeg2video"));
+    assert!(
+        matches!(run.events.first(), Some(PackagerEvent::Started { passthrough: false, video_codec, .. }) if video_codec == "mpeg2video")
+    );
     let seq = check_outputs(&run, &["540p", "360p"], true);
     assert_eq!(seq.len(), 3);
     let root = run.dir.path();
@@ -369,15 +460,28 @@ fn falling_behind_drops_the_lowest_rung_first() {
         })
         .collect();
     assert_eq!(dropped, ["240p", "360p"], "lowest first, never the top");
-    let active: HashMap<&str, bool> = summary.renditions.iter().map(|r| (r.name.as_str(), r.active)).collect();
-    assert_eq!(active["540p"], true);
-    assert_eq!(active["240p"], false);
+    let active: HashMap<&str, bool> = summary
+        .renditions
+        .iter()
+        .map(|r| (r.name.as_str(), r.active))
+        .collect();
+    assert!(active["540p"]);
+    assert!(!active["240p"]);
     let root = run.dir.path();
     assert!(read(&root.join("240p/index.m3u8")).ends_with("#EXT-X-ENDLIST\n"));
     assert_eq!(extinfs(&read(&root.join("540p/vod.m3u8"))).len(), 5);
     let master = read(&root.join("master.m3u8"));
-    assert!(master.contains("540p/index.m3u8") && !master.contains("240p") && !master.contains("360p"));
-    assert!(!run.status.renditions.iter().find(|r| r.name == "360p").unwrap().active);
+    assert!(
+        master.contains("540p/index.m3u8") && !master.contains("240p") && !master.contains("360p")
+    );
+    assert!(
+        !run.status
+            .renditions
+            .iter()
+            .find(|r| r.name == "360p")
+            .unwrap()
+            .active
+    );
 }
 
 #[test]
@@ -389,13 +493,20 @@ fn garbage_and_empty_input_are_clear_errors() {
         *b = (x >> 16) as u8;
     }
     for format in [InputFormat::Flv, InputFormat::MpegTs] {
-        for input in [noise.clone(), Vec::new(), b"FLV\x01\x05\0\0\0\x09garbage".to_vec()] {
+        for input in [
+            noise.clone(),
+            Vec::new(),
+            b"FLV\x01\x05\0\0\0\x09garbage".to_vec(),
+        ] {
             let log = ArrivalLog::new();
             let reader = TimedReader::new(std::io::Cursor::new(input), log.clone());
             let run = package(reader, format, log, PackagerOptions::default());
             let err = run.result.unwrap_err();
             assert!(
-                matches!(err, PackagerError::Open { .. } | PackagerError::NoVideo | PackagerError::NoKeyframe),
+                matches!(
+                    err,
+                    PackagerError::Open { .. } | PackagerError::NoVideo | PackagerError::NoKeyframe
+                ),
                 "{format:?}: {err:?}"
             );
             assert!(!err.to_string().is_empty());
@@ -411,13 +522,27 @@ fn cancellation_and_bad_options() {
     packager.cancel_flag().store(true, Ordering::Relaxed);
     let log = ArrivalLog::new();
     let reader = TimedReader::new(fs::File::open(&clips().flv).unwrap(), log.clone());
-    let err = packager.run(reader, InputFormat::Flv, log, &mut |_| {}).unwrap_err();
+    let err = packager
+        .run(reader, InputFormat::Flv, log, &mut |_| {})
+        .unwrap_err();
     assert!(matches!(err, PackagerError::Cancelled), "{err:?}");
     for bad in [
-        PackagerOptions { window: Some(0), ..PackagerOptions::default() },
-        PackagerOptions { ladder: vec![1], ..PackagerOptions::default() },
-        PackagerOptions { part_target: Some(Duration::from_secs(3)), ..PackagerOptions::default() },
+        PackagerOptions {
+            window: Some(0),
+            ..PackagerOptions::default()
+        },
+        PackagerOptions {
+            ladder: vec![1],
+            ..PackagerOptions::default()
+        },
+        PackagerOptions {
+            part_target: Some(Duration::from_secs(3)),
+            ..PackagerOptions::default()
+        },
     ] {
-        assert!(matches!(LivePackager::new(dir.path(), bad), Err(PackagerError::InvalidOptions(_))));
+        assert!(matches!(
+            LivePackager::new(dir.path(), bad),
+            Err(PackagerError::InvalidOptions(_))
+        ));
     }
 }

@@ -114,7 +114,7 @@ impl VideoDecoder {
             let Some(ts) = decoded.timestamp().or(decoded.pts()) else {
                 continue;
             };
-            let tl = ts.rescale(self.in_tb, TL) + shift;
+            let tl = ts.rescale(self.in_tb, TL).saturating_add(shift);
             // Forget keyframe instants already passed; force an IDR on this one if it is one.
             let force = self.key_tl.remove(&tl);
             self.key_tl = self.key_tl.split_off(&tl);
@@ -157,7 +157,8 @@ impl EncodedRung {
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
         // Keyframes come from the source (forced IDR); x264's own only if the source's GOP
         // is very long.
-        let keyint = ((f64::from(frame_rate.numerator()) / f64::from(frame_rate.denominator().max(1)))
+        let keyint = ((f64::from(frame_rate.numerator())
+            / f64::from(frame_rate.denominator().max(1)))
             * opts.segment_target.as_secs_f64()
             * 5.0)
             .round()
