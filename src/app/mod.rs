@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod archive;
 pub mod checkup;
+pub mod live;
 pub mod login;
 pub mod media;
 pub mod schedule;

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod checkups;
 pub mod jobs;
 pub mod lectures;
+pub mod live;
 pub mod login_sessions;
 pub mod registrations;
 pub mod schedule;
