@@ -9,8 +9,16 @@ use crate::media::live::ingest::admission::{decide, new_stream_key, Refusal, Ses
 use crate::media::live::ingest::{
     key_label, Admission, AdmissionFuture, LiveRegistry, PublishRequest, Refused, Ticket,
 };
+use crate::media::live::ingest::{IncomingStream, StreamFormat};
+use crate::media::live::packager::{
+    ArrivalLog, InputFormat, LivePackager, LiveSummary, PackagerError, PackagerEvent,
+    PackagerOptions, TimedReader,
+};
 use crate::schedule::DEFAULT_TZ;
 use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
 /// The session's stream key, created on first use.
 pub async fn stream_key(
@@ -134,6 +142,92 @@ impl Admission for DbAdmission {
     }
 }
 
+/// Where one live's files go: `{live_root}/{session_id}/{admitted at, ms since 1970}/`, so a
+/// reconnect is a folder of its own.
+pub fn live_dir(live_root: &Path, session_id: i64, admitted_at: SystemTime) -> PathBuf {
+    let millis = admitted_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    live_root
+        .join(session_id.to_string())
+        .join(millis.to_string())
+}
+
+/// How one admitted stream ended.
+#[derive(Debug)]
+pub struct PackagedLive {
+    pub session_id: i64,
+    pub dir: PathBuf,
+    pub outcome: Result<LiveSummary, PackagerError>,
+}
+
+/// Package every stream the ingest admits into live HLS under `live_root`, each on a blocking
+/// thread, until the ingest closes `sink`; then wait for the lives still running and return
+/// how each ended.
+pub async fn package_streams(
+    mut sink: mpsc::Receiver<IncomingStream>,
+    live_root: PathBuf,
+    options: PackagerOptions,
+) -> Vec<PackagedLive> {
+    let mut running = Vec::new();
+    while let Some(stream) = sink.recv().await {
+        let dir = live_dir(&live_root, stream.session_id, stream.admitted_at);
+        let options = options.clone();
+        running.push(tokio::task::spawn_blocking(move || {
+            package_one(stream, dir, options)
+        }));
+    }
+    let mut ended = Vec::with_capacity(running.len());
+    for live in running {
+        match live.await {
+            Ok(live) => ended.push(live),
+            Err(e) => tracing::error!(error = ?e, "a live packager thread failed"),
+        }
+    }
+    ended
+}
+
+/// Package one stream until its publisher stops; the arrival times the ingest recorded become
+/// the segments' PROGRAM-DATE-TIME.
+fn package_one(stream: IncomingStream, dir: PathBuf, options: PackagerOptions) -> PackagedLive {
+    let session_id = stream.session_id;
+    let outcome = (|| {
+        std::fs::create_dir_all(&dir).map_err(PackagerError::Io)?;
+        let packager = LivePackager::new(&dir, options)?;
+        let log = ArrivalLog::new();
+        let arrivals = stream.arrivals.clone();
+        let input = TimedReader::with_clock(stream.reader, log.clone(), move |offset| {
+            arrivals.arrival_of(offset).unwrap_or_else(SystemTime::now)
+        });
+        let format = match stream.format {
+            StreamFormat::Flv => InputFormat::Flv,
+            StreamFormat::MpegTs => InputFormat::MpegTs,
+        };
+        packager.run(input, format, log, &mut |event| match event {
+            PackagerEvent::Started { renditions, .. } => {
+                tracing::info!(session = session_id, ?renditions, "live started");
+            }
+            PackagerEvent::RungDropped { rendition, lag_ms } => {
+                tracing::warn!(session = session_id, %rendition, lag_ms, "live: the encoder fell behind, rung dropped");
+            }
+            PackagerEvent::Warning(w) => tracing::warn!(session = session_id, warning = %w, "live"),
+            PackagerEvent::Finished { duration_s, segments } => {
+                tracing::info!(session = session_id, duration_s, segments, "live ended");
+            }
+            _ => {}
+        })
+    })();
+    if let Err(e) = &outcome {
+        tracing::warn!(session = session_id, error = %e, "live packaging stopped");
+    }
+    PackagedLive {
+        session_id,
+        dir,
+        outcome,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +338,74 @@ mod tests {
         assert!(log
             .iter()
             .all(|r| r.protocol == "rtmp" && r.remote == "127.0.0.1"));
+    }
+
+    /// A publisher streams over RTMP with the session's key; the database admission lets it
+    /// in, the packager turns it into a ladder, and when the publisher stops the live has VOD
+    /// playlists to publish the replay from. A second publisher with a wrong key gets nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publisher_with_the_key_is_packaged_into_a_ladder() {
+        use crate::media::live::ingest::rtmp::RtmpIngest;
+        use crate::media::live::ingest::IngestLimits;
+        use std::sync::Arc;
+
+        let start = Utc::now() + Duration::minutes(10);
+        let (dir, db, session) = one_session(start).await;
+        let clock = Clock::system();
+        let key = stream_key(&db, clock.now(), session).await.expect("key");
+        let admission: Arc<dyn Admission> = Arc::new(DbAdmission::new(db.clone(), clock));
+        let ingest = RtmpIngest::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let port = ingest.local_addr().expect("addr").port();
+        let (sink_tx, sink_rx) = mpsc::channel(4);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let ingest_task =
+            tokio::spawn(
+                ingest.run(admission, sink_tx, IngestLimits::default(), async {
+                    let _ = stop_rx.await;
+                }),
+            );
+        let live_root = dir.path().join("live");
+        let packaging = tokio::spawn(package_streams(
+            sink_rx,
+            live_root.clone(),
+            PackagerOptions::default(),
+        ));
+        let publish = |key: String| {
+            tokio::process::Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-re"])
+                .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
+                .args(["-f", "lavfi", "-i", "sine=frequency=440"])
+                .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50"])
+                .args(["-c:a", "aac", "-t", "5", "-f", "flv"])
+                .arg(format!("rtmp://127.0.0.1:{port}/live/{key}"))
+                .kill_on_drop(true)
+                .status()
+        };
+        let (good, bad) = tokio::join!(publish(key), publish("wrong-key".into()));
+        assert!(good.expect("ffmpeg").success());
+        assert!(!bad.expect("ffmpeg").success(), "a wrong key is refused");
+        let _ = stop_tx.send(());
+        ingest_task.await.expect("ingest");
+        let ended = packaging.await.expect("packaging");
+        assert_eq!(ended.len(), 1, "only the admitted publisher was packaged");
+        let live = &ended[0];
+        assert_eq!(live.session_id, session);
+        let summary = live.outcome.as_ref().expect("packaged");
+        assert!(summary.duration_s > 3.0, "{summary:?}");
+        let master = std::fs::read_to_string(live.dir.join("master_vod.m3u8")).expect("master");
+        assert!(master.contains("#EXT-X-STREAM-INF"), "{master}");
+        let top = std::fs::read_to_string(live.dir.join("360p/vod.m3u8")).expect("top rung");
+        assert!(
+            top.contains("#EXT-X-ENDLIST") && top.contains("#EXT-X-PROGRAM-DATE-TIME"),
+            "{top}"
+        );
+        let refused = db.live_refusals(session, 10).await.expect("log");
+        assert!(
+            refused.is_empty(),
+            "the wrong key named no session: {refused:?}"
+        );
     }
 
     #[tokio::test]
