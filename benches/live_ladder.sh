@@ -4,8 +4,10 @@
 # caps (maxrate, bufsize = 2×), IDRs at the source keyframes, AAC 48 kHz stereo 128 kbit/s,
 # 2 s fMP4 segments — with the input read as fast as each takes it. Prints for each: speed
 # (media s / wall s), CPU s per media s, bytes per rung and the SSIM of the 720p and 360p
-# rungs against the source scaled to the same size, over the first 2 minutes (equal work needs
-# equal quality).
+# rungs over the first 2 minutes (equal work needs equal quality) — twice, because ffmpeg's ssim
+# filter matches frames by timestamp: against the source (the FLV's millisecond timestamps) and
+# against the same tool's copied top rung (the source's own bits with the rung's timestamps);
+# a comparison whose timestamps do not line up compares neighbouring frames and reads low.
 #
 #   CLIP=src1080.flv benches/live_ladder.sh        # a recorded 1080p30 H.264/AAC FLV publish
 #
@@ -50,13 +52,20 @@ for who in pufa cli; do
     cat "$dir/init.mp4" "$dir"/seg_*.m4s > "$OUT/$who-$rung.mp4" 2>/dev/null || \
       cat "$dir"/init*.mp4 "$dir"/seg_*.m4s > "$OUT/$who-$rung.mp4"
     bytes=$(cat "$dir"/*.m4s | wc -c)
-    ssim=-
+    ssim=- ssim_top=-
     if [ "$rung" != 1080p ]; then
       h=${rung%p}
+      # against the source, frames matched by timestamp
       ssim=$(ffmpeg -hide_banner -nostdin -t 120 -i "$OUT/$who-$rung.mp4" -t 120 -i "$CLIP" \
         -lavfi "[1:v]scale=-2:$h:flags=bicubic[ref];[0:v][ref]ssim" -f null - 2>&1 |
         sed -n 's/.*SSIM .*All:\([0-9.]*\) (\([0-9.]*\)).*/\1 (\2 dB)/p' | tail -1)
+      # against the same tool's copied top rung: the source's own bits in the rung's container
+      ssim_top=$(ffmpeg -hide_banner -nostdin -t 120 -i "$OUT/$who-$rung.mp4" -t 120 -i "$OUT/$who-1080p.mp4" \
+        -lavfi "[1:v]scale=-2:$h:flags=bicubic[ref];[0:v][ref]ssim" -f null - 2>&1 |
+        sed -n 's/.*SSIM .*All:\([0-9.]*\) (\([0-9.]*\)).*/\1 (\2 dB)/p' | tail -1)
     fi
-    printf "  %-4s %-5s bytes=%-11s ssim=%s\n" "$who" "$rung" "$bytes" "$ssim"
+    frames=$(ffprobe -v error -count_packets -select_streams v -show_entries stream=nb_read_packets -of csv=p=0 "$OUT/$who-$rung.mp4")
+    printf "  %-4s %-5s frames=%-6s bytes=%-11s ssim_vs_source=%s ssim_vs_own_top_rung=%s\n" \
+      "$who" "$rung" "$frames" "$bytes" "$ssim" "$ssim_top"
   done
 done
