@@ -291,6 +291,8 @@ async fn logout_everywhere_ends_every_session_of_the_account() {
     let office = app.logged_in(&uscc, ENTERPRISE_PASSWORD).await;
     let (other, _) = app.register_enterprise(46).await;
 
+    let logout =
+        |client: &Client, body: Value| client.post(app.url("/api/v1/logout")).json(&body).send();
     // an empty body still ends only this session
     let r = office.post(app.url("/api/v1/logout")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -298,21 +300,11 @@ async fn logout_everywhere_ends_every_session_of_the_account() {
     assert_eq!(me_status(&app, &laptop).await, StatusCode::OK);
     // so does an explicit `false`
     let office = app.logged_in(&uscc, ENTERPRISE_PASSWORD).await;
-    let r = office
-        .post(app.url("/api/v1/logout"))
-        .json(&json!({"everywhere": false}))
-        .send()
-        .await
-        .unwrap();
+    let r = logout(&office, json!({"everywhere": false})).await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(me_status(&app, &laptop).await, StatusCode::OK);
 
-    let r = phone
-        .post(app.url("/api/v1/logout"))
-        .json(&json!({"everywhere": true}))
-        .send()
-        .await
-        .unwrap();
+    let r = logout(&phone, json!({"everywhere": true})).await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(me_status(&app, &phone).await, StatusCode::UNAUTHORIZED);
     assert_eq!(me_status(&app, &laptop).await, StatusCode::UNAUTHORIZED);
@@ -340,12 +332,7 @@ async fn logout_everywhere_ends_every_session_of_the_account() {
 
     // a misspelled field is an error, not a silent "this session only"
     let third = app.logged_in(&uscc, ENTERPRISE_PASSWORD).await;
-    let r = third
-        .post(app.url("/api/v1/logout"))
-        .json(&json!({"everywere": true}))
-        .send()
-        .await
-        .unwrap();
+    let r = logout(&third, json!({"everywere": true})).await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     assert_eq!(me_status(&app, &third).await, StatusCode::OK);
     app.stop().await;

@@ -378,35 +378,24 @@ async fn organizer_plans_through_the_html_forms() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let csrf = app.csrf_token(&org, "/admin/programs/new").await;
+    let create_program = |slots: &'static str, blackout: &'static str| {
+        org.post(app.url("/admin/programs"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("title", "表单普法月"),
+                ("starts_on", "2027-04-01"),
+                ("ends_on", "2027-04-30"),
+                ("timezone", "Asia/Shanghai"),
+                ("slots", slots),
+                ("blackout", blackout),
+            ])
+            .send()
+    };
     // a bad slot line comes back with its message
-    let r = org
-        .post(app.url("/admin/programs"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("title", "表单普法月"),
-            ("starts_on", "2027-04-01"),
-            ("ends_on", "2027-04-30"),
-            ("timezone", "Asia/Shanghai"),
-            ("slots", "周二 下午 90"),
-            ("blackout", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = create_program("周二 下午 90", "").await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("第1个时段的开始时间"));
-    let r = org
-        .post(app.url("/admin/programs"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("title", "表单普法月"),
-            ("starts_on", "2027-04-01"),
-            ("ends_on", "2027-04-30"),
-            ("timezone", "Asia/Shanghai"),
-            ("slots", "周二 14:30 90\n周四 14:30 90"),
-            ("blackout", "2027-04-06"),
-        ])
-        .send()
+    let r = create_program("周二 14:30 90\n周四 14:30 90", "2027-04-06")
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
