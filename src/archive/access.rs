@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 pub enum Visibility {
     /// Everyone, without logging in.
     Public,
-    /// Logged-in accounts only (the default).
+    /// Logged-in accounts only (the default for uploaded recordings).
     Registered,
+    /// Enterprises with a confirmed sign-up for the session, organizers and the session's
+    /// lawyer (the default for live lectures and their replays).
+    Enrolled,
 }
 
 impl Visibility {
@@ -22,6 +25,7 @@ impl Visibility {
         match self {
             Visibility::Public => "public",
             Visibility::Registered => "registered",
+            Visibility::Enrolled => "enrolled",
         }
     }
 
@@ -30,6 +34,7 @@ impl Visibility {
         match s {
             "public" => Some(Visibility::Public),
             "registered" => Some(Visibility::Registered),
+            "enrolled" => Some(Visibility::Enrolled),
             _ => None,
         }
     }
@@ -39,6 +44,7 @@ impl Visibility {
         match self {
             Visibility::Public => "公开",
             Visibility::Registered => "仅注册企业（登录后）",
+            Visibility::Enrolled => "仅已报名企业",
         }
     }
 }

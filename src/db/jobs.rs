@@ -73,8 +73,11 @@ pub struct JobRow {
     pub id: i64,
     pub kind: String,
     pub lecture_id: i64,
-    /// The upload to transcode: a storage key (`uploads/…`).
+    /// The upload to transcode: a storage key (`uploads/…`); for `live_archive`, the live's
+    /// folder (`live/{session}/{live}`).
     pub input_path: String,
+    /// The live a `live_archive` job archives.
+    pub live_id: Option<i64>,
     pub state: JobState,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -232,6 +235,15 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         reindex(&mut tx, lecture_id).await?;
+        // a live's replay: the live is archived with the same commit
+        sqlx::query(
+            "UPDATE lives SET state = 'archived', updated_at = ?
+             WHERE id = (SELECT live_id FROM jobs WHERE id = ?)",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(previous.filter(|old| *old != p.version))
     }

@@ -158,3 +158,315 @@ impl Db {
         .await
     }
 }
+
+/// Where a live is (`lives.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum LiveRowState {
+    /// A publisher is streaming.
+    Live,
+    /// The publisher went away; a reconnect within the grace period continues the live.
+    Grace,
+    /// The replay job is queued or running.
+    Archiving,
+    /// The replay is published.
+    Archived,
+    /// The server stopped during the live; the replay job was queued at restart.
+    Interrupted,
+}
+
+/// One live of a session.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LiveRow {
+    pub id: i64,
+    pub session_id: i64,
+    pub lecture_id: i64,
+    pub state: LiveRowState,
+    /// Relative to the media root: `live/{session_id}/{id}`.
+    pub dir: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub peak_viewers: i64,
+}
+
+/// One publisher connection of a live.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PeriodRow {
+    pub live_id: i64,
+    pub period: i64,
+    pub protocol: String,
+    /// `flv` or `mpegts`.
+    pub format: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// The folder of live `live_id` of `session_id`, relative to the media root.
+pub fn live_dir_key(session_id: i64, live_id: i64) -> String {
+    format!("live/{session_id}/{live_id}")
+}
+
+const LIVE_COLUMNS: &str =
+    "id, session_id, lecture_id, state, dir, started_at, ended_at, peak_viewers";
+
+impl Db {
+    /// A new live of `session_id` with its first period: the session's lecture is created if
+    /// it has none (a live lecture is for enrolled viewers unless the organizer says
+    /// otherwise), in one transaction.
+    pub async fn start_live(
+        &self,
+        session_id: i64,
+        protocol: &str,
+        format: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LiveRow, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let lecture_id: i64 = sqlx::query_scalar(
+            "INSERT INTO lectures (session_id, visibility, created_at, updated_at)
+             VALUES (?, 'enrolled', ?, ?)
+             ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(session_id)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO lives (session_id, lecture_id, state, dir, started_at, updated_at)
+             VALUES (?, ?, 'live', '', ?, ?) RETURNING id",
+        )
+        .bind(session_id)
+        .bind(lecture_id)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE lives SET dir = ? WHERE id = ?")
+            .bind(live_dir_key(session_id, id))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_period(&mut tx, id, 0, protocol, format, now).await?;
+        let row = sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// A reconnect within grace: period `period` of live `live_id` begins, the live is live
+    /// again.
+    pub async fn add_live_period(
+        &self,
+        live_id: i64,
+        period: i64,
+        protocol: &str,
+        format: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        insert_period(&mut tx, live_id, period, protocol, format, now).await?;
+        sqlx::query(
+            "UPDATE lives SET state = 'live', ended_at = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(live_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The publisher of `period` went away: the live waits for a reconnect.
+    pub async fn end_live_period(
+        &self,
+        live_id: i64,
+        period: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        sqlx::query("UPDATE live_periods SET ended_at = ? WHERE live_id = ? AND period = ?")
+            .bind(now)
+            .bind(live_id)
+            .bind(period)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE lives SET state = 'grace', ended_at = ?, updated_at = ?
+             WHERE id = ? AND state = 'live'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(live_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The grace period of live `live_id` is over: it is archived by a `live_archive` job,
+    /// queued in the same transaction. Returns the job id, `None` when the live was not in
+    /// grace (already archiving).
+    pub async fn archive_live(
+        &self,
+        live_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE lives SET state = 'archiving', updated_at = ? WHERE id = ? AND state = 'grace'",
+        )
+        .bind(now)
+        .bind(live_id)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let job = queue_archive(&mut tx, live_id, now).await?;
+        tx.commit().await?;
+        Ok(Some(job))
+    }
+
+    /// At startup: every live this process was running when it stopped (state `live` or
+    /// `grace`) is marked interrupted and its replay job queued, in one transaction. Returns
+    /// the lives.
+    pub async fn recover_lives(&self, now: DateTime<Utc>) -> Result<Vec<i64>, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM lives WHERE state IN ('live', 'grace') ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+        for &id in &ids {
+            sqlx::query(
+                "UPDATE lives SET state = 'interrupted', ended_at = COALESCE(ended_at, ?),
+                        updated_at = ? WHERE id = ?",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE live_periods SET ended_at = ? WHERE live_id = ? AND ended_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            queue_archive(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn live(&self, live_id: i64) -> Result<Option<LiveRow>, sqlx::Error> {
+        sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = ?"))
+            .bind(live_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// The session's most recent live.
+    pub async fn latest_live(&self, session_id: i64) -> Result<Option<LiveRow>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {LIVE_COLUMNS} FROM lives WHERE session_id = ? ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The periods of a live, in order.
+    pub async fn live_periods(&self, live_id: i64) -> Result<Vec<PeriodRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT live_id, period, protocol, format, started_at, ended_at FROM live_periods
+             WHERE live_id = ? ORDER BY period",
+        )
+        .bind(live_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Record how many watched live `live_id` at `at` (and raise the peak).
+    pub async fn record_live_viewers(
+        &self,
+        live_id: i64,
+        at: DateTime<Utc>,
+        viewers: i64,
+    ) -> Result<(), sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO live_viewer_samples (live_id, at, viewers) VALUES (?, ?, ?)
+             ON CONFLICT (live_id, at) DO UPDATE SET viewers = excluded.viewers",
+        )
+        .bind(live_id)
+        .bind(at)
+        .bind(viewers)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE lives SET peak_viewers = MAX(peak_viewers, ?) WHERE id = ?")
+            .bind(viewers)
+            .bind(live_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Viewers over time of a live, oldest first.
+    pub async fn live_viewer_samples(
+        &self,
+        live_id: i64,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT at, viewers FROM live_viewer_samples WHERE live_id = ? ORDER BY at",
+        )
+        .bind(live_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
+
+async fn insert_period(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    live_id: i64,
+    period: i64,
+    protocol: &str,
+    format: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO live_periods (live_id, period, protocol, format, started_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(live_id)
+    .bind(period)
+    .bind(protocol)
+    .bind(format)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queue the `live_archive` job of live `live_id` (inside the caller's transaction).
+async fn queue_archive(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    live_id: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO jobs (kind, lecture_id, input_path, live_id, state, created_at, updated_at)
+         SELECT 'live_archive', lecture_id, dir, id, 'queued', ?, ? FROM lives WHERE id = ?
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(live_id)
+    .fetch_one(&mut **tx)
+    .await
+}

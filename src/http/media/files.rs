@@ -69,7 +69,7 @@ pub async fn serve_lecture_file(
     );
     let scope = match playable.visibility {
         Visibility::Public => "public",
-        Visibility::Registered => "private",
+        Visibility::Registered | Visibility::Enrolled => "private",
     };
     let cache = if file.ends_with(".m3u8") {
         format!("{scope}, max-age=10")

@@ -11,3 +11,6 @@
 
 pub mod ingest;
 pub mod packager;
+pub mod hub;
+pub mod journal;
+pub mod replay;

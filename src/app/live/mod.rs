@@ -1,7 +1,9 @@
 //! Live lectures: who may publish (the database-backed admission the RTMP and SRT ingest ask
 //! before any media) and the stream keys organizers hand to lecturers.
 //!
-//! Not yet wired into `pufa serve` (see docs/design/live.md for the plan).
+//! [`service`] runs the lives of this process.
+
+pub mod service;
 
 use crate::clock::Clock;
 use crate::db::Db;
