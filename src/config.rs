@@ -129,6 +129,43 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_HEADER_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_secs: u64,
+    /// RTMP ingest for live lectures (`rtmp://HOST:PORT/live/{stream key}`); `off` disables it.
+    #[arg(long, env = "PUFA_RTMP_LISTEN", default_value = "127.0.0.1:1935")]
+    pub rtmp_listen: Listen,
+    /// SRT ingest for live lectures (listener mode, `streamid={stream key}`); `off` disables it.
+    #[arg(long, env = "PUFA_SRT_LISTEN", default_value = "127.0.0.1:9710")]
+    pub srt_listen: Listen,
+    /// Seconds a live waits for its publisher to come back before it ends and its replay is
+    /// made (a reconnect within it continues the same live).
+    #[arg(long, env = "PUFA_LIVE_GRACE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_grace_secs: u64,
+    /// Low-Latency HLS part length in milliseconds; 0 serves plain HLS only.
+    #[arg(long, env = "PUFA_LIVE_PART_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub live_part_ms: u64,
+    /// Host name lecturers publish to, in the ingest URLs organizers see (defaults to the
+    /// public URL's host).
+    #[arg(long, env = "PUFA_INGEST_HOST")]
+    pub ingest_host: Option<String>,
+}
+
+/// A listen address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Listen, String> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            return Ok(Listen(None));
+        }
+        s.trim()
+            .parse()
+            .map(|a| Listen(Some(a)))
+            .map_err(|_| format!("“{s}” is neither an address like 127.0.0.1:1935 nor `off`"))
+    }
 }
 
 /// How log lines are written.
@@ -192,6 +229,16 @@ pub struct Config {
     /// Time a client has to send a request's headers, and to start the next request on a
     /// kept-alive connection; an idle or half-sent connection is closed after it.
     pub header_timeout: std::time::Duration,
+    /// RTMP ingest address; `None`: no RTMP.
+    pub rtmp_listen: Option<SocketAddr>,
+    /// SRT ingest address; `None`: no SRT.
+    pub srt_listen: Option<SocketAddr>,
+    /// How long a live waits for its publisher to come back.
+    pub live_grace: std::time::Duration,
+    /// LL-HLS part length; `None`: plain HLS.
+    pub live_part: Option<std::time::Duration>,
+    /// Host in the ingest URLs (defaults to the public URL's host).
+    pub ingest_host: Option<String>,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
     /// Counts the passwords this server checks (tests read it; see
@@ -219,6 +266,11 @@ impl Config {
             attendance_share: 0.6,
             max_connections: 10_000,
             header_timeout: std::time::Duration::from_secs(30),
+            rtmp_listen: None,
+            srt_listen: None,
+            live_grace: std::time::Duration::from_secs(30),
+            live_part: Some(std::time::Duration::from_millis(500)),
+            ingest_host: None,
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
         }
@@ -241,6 +293,12 @@ impl Config {
         config.attendance_share = args.attendance_share;
         config.max_connections = args.max_connections;
         config.header_timeout = std::time::Duration::from_secs(args.header_timeout_secs);
+        config.rtmp_listen = args.rtmp_listen.0;
+        config.srt_listen = args.srt_listen.0;
+        config.live_grace = std::time::Duration::from_secs(args.live_grace_secs);
+        config.live_part =
+            (args.live_part_ms > 0).then(|| std::time::Duration::from_millis(args.live_part_ms));
+        config.ingest_host = args.ingest_host.clone();
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -280,6 +338,16 @@ impl std::fmt::Debug for Config {
 pub struct PublicUrl(String);
 
 impl PublicUrl {
+    /// The host name (or address) of the URL, without scheme and port.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or(self.0.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        if let Some(v6) = authority.strip_prefix('[') {
+            return v6.split(']').next().unwrap_or(v6);
+        }
+        authority.split(':').next().unwrap_or(authority)
+    }
+
     /// `http://` and `addr` (the default when no public URL is configured).
     pub fn for_listen(addr: SocketAddr) -> PublicUrl {
         PublicUrl(format!("http://{addr}"))

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
+mod live_ingest;
 pub mod media;
 pub mod schedule;
 pub mod server;
@@ -50,14 +51,33 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "removing partial uploads"),
     }
     let clock = config.clock.clone();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // lives this process was running when it stopped are archived from what reached the disk
+    app::live::recover_interrupted(&db, clock.now(), &wake).await?;
+    let ingest = live_ingest::bind(&config).await?;
+    let live = app::live::service::LiveService::new(
+        db.clone(),
+        clock.clone(),
+        storage.clone(),
+        ingest.settings(&config),
+        wake.clone(),
+    );
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
         questionnaires: app::checkup::Questionnaires::new(questionnaire),
         storage: storage.clone(),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        clock,
+        wake,
+        clock: clock.clone(),
+        live: live.clone(),
     };
+    let (stop_ingest, ingest_stopped) = tokio::sync::watch::channel(false);
+    let lives = ingest.start(
+        Arc::new(app::live::DbAdmission::new(db.clone(), clock)),
+        live.clone(),
+        ingest_stopped,
+    );
+    let viewer_sampler = tokio::spawn(live.sample_viewers());
     let janitor = tokio::spawn(purge_sessions_periodically(db.clone(), state.clock.clone()));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
@@ -85,6 +105,13 @@ pub async fn serve(
         "pufa listening"
     );
     server::run(listener, app, limits, shutdown).await?;
+    // publishers are disconnected; their packagers write their last segments and end the
+    // periods (a restart archives those lives)
+    let _ = stop_ingest.send(true);
+    if let Err(e) = lives.await {
+        tracing::error!(error = %e, "the live ingest panicked");
+    }
+    viewer_sampler.abort();
     // a running transcode is cancelled and its job handed back to the queue (sending fails
     // only when no worker is left to tell)
     let _ = stop_workers.send(true);

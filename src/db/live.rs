@@ -422,12 +422,10 @@ impl Db {
         &self,
         live_id: i64,
     ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT at, viewers FROM live_viewer_samples WHERE live_id = ? ORDER BY at",
-        )
-        .bind(live_id)
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as("SELECT at, viewers FROM live_viewer_samples WHERE live_id = ? ORDER BY at")
+            .bind(live_id)
+            .fetch_all(&self.pool)
+            .await
     }
 }
 

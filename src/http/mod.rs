@@ -54,6 +54,8 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// "Now" for every rule; a manual clock in tests.
     pub clock: crate::clock::Clock,
+    /// The live lectures running in this process.
+    pub live: crate::app::live::service::LiveService,
 }
 
 /// The routes of every room, with their OpenAPI operations; `max_upload` limits recording

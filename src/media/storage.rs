@@ -62,6 +62,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Where `file` of `version` (e.g. `master.m3u8`, `720p/seg_00001.m4s`) is served from;
     /// `None` when the name cannot be a file of a version. The file may still not exist.
     fn open_file(&self, version: LectureVersion, file: &str) -> Option<FileSource>;
+
+    /// The local working folder of a live (`live/{session}/{live}`): the packager writes its
+    /// segments and the ingest journal there while the live runs. `None` for a key that is not
+    /// a safe relative path.
+    fn live_work_dir(&self, key: &str) -> Option<PathBuf>;
+
+    /// Delete a live's working folder once its replay is published; a missing one is not an
+    /// error.
+    fn delete_live_work_dir(&self, key: &str) -> io::Result<()>;
 }
 
 /// An upload being written. Dropping it before [`commit`](UploadWriter::commit) discards it.
@@ -306,6 +315,22 @@ impl Storage for LocalFs {
     fn open_file(&self, version: LectureVersion, file: &str) -> Option<FileSource> {
         self.resolve(&format!("{}/{file}", version.path()))
             .map(FileSource::Local)
+    }
+
+    fn live_work_dir(&self, key: &str) -> Option<PathBuf> {
+        key.starts_with("live/")
+            .then(|| self.resolve(key))
+            .flatten()
+    }
+
+    fn delete_live_work_dir(&self, key: &str) -> io::Result<()> {
+        match self.live_work_dir(key) {
+            Some(dir) => remove_tree(&dir),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a live folder: {key}"),
+            )),
+        }
     }
 }
 

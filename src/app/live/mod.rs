@@ -144,6 +144,25 @@ impl Admission for DbAdmission {
     }
 }
 
+/// At startup: the lives a previous run of this server was running when it stopped (killed,
+/// crashed, or shut down during a live or its grace period) are archived from what reached the
+/// disk; their replay jobs are queued here.
+pub async fn recover_interrupted(
+    db: &Db,
+    now: DateTime<Utc>,
+    wake: &tokio::sync::Notify,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let lives = db.recover_lives(now).await?;
+    if !lives.is_empty() {
+        tracing::warn!(
+            ?lives,
+            "lives interrupted by the last stop are archived from their journals"
+        );
+        wake.notify_waiters();
+    }
+    Ok(lives)
+}
+
 /// Where one live's files go: `{live_root}/{session_id}/{admitted at, ms since 1970}/`, so a
 /// reconnect is a folder of its own.
 pub fn live_dir(live_root: &Path, session_id: i64, admitted_at: SystemTime) -> PathBuf {
