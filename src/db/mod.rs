@@ -8,6 +8,7 @@ pub mod checkups;
 pub mod jobs;
 pub mod lectures;
 pub mod live;
+pub mod live_views;
 pub mod login_sessions;
 pub mod registrations;
 pub mod schedule;

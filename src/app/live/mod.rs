@@ -4,6 +4,7 @@
 //! [`service`] runs the lives of this process.
 
 pub mod service;
+pub mod view;
 
 use crate::clock::Clock;
 use crate::db::Db;
