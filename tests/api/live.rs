@@ -28,7 +28,12 @@ pub async fn live_session(app: &TestApp, org: &Client) -> i64 {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     let program = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let starts = (Utc::now() + ChronoDuration::minutes(20)).to_rfc3339();
     let r = app
@@ -40,7 +45,12 @@ pub async fn live_session(app: &TestApp, org: &Client) -> i64 {
                     "minutes": 60, "capacity": 100, "starts_at": starts}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
@@ -112,7 +122,10 @@ pub async fn wait_live(
         if done(&info) {
             return info;
         }
-        assert!(Instant::now() < deadline, "live state never arrived: {info}");
+        assert!(
+            Instant::now() < deadline,
+            "live state never arrived: {info}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -234,7 +247,11 @@ async fn an_rtmp_live_plays_and_becomes_a_replay_with_every_rung() {
     let lecture = info["lecture_id"].as_i64().expect("replay published");
 
     let playlists = replay_playlists(&app, &org, lecture).await;
-    assert_eq!(playlists.len(), 3, "two video rungs and audio: {playlists:?}");
+    assert_eq!(
+        playlists.len(),
+        3,
+        "two video rungs and audio: {playlists:?}"
+    );
     let counts: Vec<usize> = playlists
         .iter()
         .filter(|(uri, _)| !uri.starts_with("audio"))
@@ -306,7 +323,10 @@ async fn an_srt_publisher_goes_live_with_its_stream_id() {
     let info = live_info(&app, &org, session).await;
     assert!(info["rtmp_url"].is_null(), "RTMP is off: {info}");
     let srt = info["srt_url"].as_str().expect("srt url").to_string();
-    assert!(srt.starts_with("srt://") && srt.contains("streamid="), "{srt}");
+    assert!(
+        srt.starts_with("srt://") && srt.contains("streamid="),
+        "{srt}"
+    );
 
     let mut publisher = publish(&srt, 5, "mpegts");
     wait_live(&app, &org, session, Duration::from_secs(20), |i| {
