@@ -35,8 +35,9 @@ mod poster;
 
 pub use period::RECOVERED_DIR;
 
-use crate::media::live::packager::InputFormat;
-use crate::media::live::packager::{avc_codec_string, master_playlist, PackagerOptions, Variant};
+use crate::media::live::packager::{
+    avc_codec_string, master_playlist, InputFormat, PackagerOptions, Variant,
+};
 use period::{PeriodOutput, Track, AUDIO_DIR};
 use std::fmt::Write as _;
 use std::fs;
