@@ -115,9 +115,11 @@ impl Worker {
         let publication = Publication {
             version,
             duration_s: replay.duration_s,
+            // video rungs highest first, then the audio rendition, as a transcode lists them
             renditions: replay
                 .renditions
                 .iter()
+                .chain(replay.audio.as_ref())
                 .map(|r| PublishedRendition {
                     name: r.name.clone(),
                     width: r.width,
