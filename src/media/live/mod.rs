@@ -9,8 +9,8 @@
 //! Both sides keep a log of byte offsets and arrival times (`ingest::stream::Arrivals`,
 //! `packager::ArrivalLog`); wiring them together should keep one of the two.
 
-pub mod ingest;
-pub mod packager;
 pub mod hub;
+pub mod ingest;
 pub mod journal;
+pub mod packager;
 pub mod replay;

@@ -153,6 +153,7 @@ struct Rendition {
     /// Dropped by the real-time guard, or left out of the latest period: ENDLIST.
     stopped: bool,
     longest_s: f64,
+    longest_part_s: f64,
     view: watch::Sender<Arc<View>>,
 }
 
@@ -197,8 +198,8 @@ impl View {
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic while holding the lock leaves consistent data (every change is a single push or
-    // replace), so keep serving rather than poison every viewer.
+    // A panic while holding the lock cannot leave a playlist half-published (each is replaced
+    // whole), so keep serving rather than fail every viewer of the live.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -213,6 +214,7 @@ impl Rendition {
             period,
             stopped: false,
             longest_s: 0.0,
+            longest_part_s: 0.0,
             view: watch::Sender::new(Arc::new(View {
                 text: Arc::from(""),
                 last_complete: None,
@@ -268,6 +270,7 @@ impl Rendition {
         }
         if let Some(open) = self.open.as_mut() {
             if open.parts.len() == index as usize {
+                self.longest_part_s = self.longest_part_s.max(part.duration_s);
                 open.parts.push(part);
             } else {
                 tracing::warn!(rendition = %self.name, msn, index, "live hub: part out of order");
@@ -304,7 +307,9 @@ impl Rendition {
         let closed = ended || self.stopped;
         let from = self.segments.len().saturating_sub(options.window.max(1));
         let listing = Listing {
-            part_target: options.part_target,
+            part_target: options
+                .part_target
+                .map(|pt| playlist::part_target(pt, self.longest_part_s)),
             target_duration: playlist::target_duration(options.segment_target, self.longest_s),
             segments: &self.segments[from..],
             held: &self.held,
@@ -493,8 +498,9 @@ impl LiveHub {
     }
 
     /// The master playlist over the current period's renditions (`{rendition}/index.m3u8`),
-    /// `None` before the first period started. Until a new period's packager has written its
-    /// master, the previous one is served.
+    /// `None` before the first period started. The packager writes it once every rendition has
+    /// a segment: until then `None` for the first period, and the previous period's master
+    /// after a reconnect.
     pub fn master_playlist(&self) -> Option<String> {
         let (period, dir, cached) = {
             let st = lock(&self.inner.state);
@@ -594,8 +600,7 @@ impl LiveHub {
             FileName::Init { period } => {
                 let p = st.periods.get(period as usize)?;
                 p.renditions
-                    .iter()
-                    .any(|n| *n == r.name)
+                    .contains(&r.name)
                     .then(|| HubFile::Disk(p.dir.join(&r.name).join(INIT_SEGMENT)))
             }
             FileName::Segment { msn } => r.segment(msn).map(|s| HubFile::Disk(s.path.clone())),
@@ -631,7 +636,10 @@ impl LiveHub {
             }
         }
         let arrived = rx.wait_for(|v| v.has_open_part(msn, index) || !v.parts_may_come(msn));
-        tokio::time::timeout(part_target * 3, arrived).await.ok()?.ok()?;
+        tokio::time::timeout(part_target * 3, arrived)
+            .await
+            .ok()?
+            .ok()?;
         self.file(rendition, name)
     }
 

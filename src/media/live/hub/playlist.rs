@@ -63,6 +63,14 @@ pub(super) fn target_duration(segment_target: Duration, longest_s: f64) -> u64 {
     longest_s.round().max(floor).max(1.0) as u64
 }
 
+/// PART-TARGET for parts up to `longest_s` with a configured `part_target`: no part may be
+/// longer (RFC 8216bis §4.4.4.9), and the packager cuts a part at the first packet at or after
+/// the target, so an AAC part is 0.512 s for a 0.5 s target. In milliseconds, never shrinking.
+pub(super) fn part_target(part_target: Duration, longest_s: f64) -> Duration {
+    let longest_ms = ((longest_s.max(0.0) * 1e6).round() / 1e3).ceil();
+    part_target.max(Duration::from_millis(longest_ms as u64))
+}
+
 pub(super) fn init_uri(period: u32) -> String {
     format!("init_{period}.mp4")
 }
@@ -77,9 +85,9 @@ pub(super) fn part_uri(msn: u64, index: u32) -> String {
 
 /// The RFC's Advance Part Limit: how far past the last part `_HLS_part` may ask.
 pub(super) fn advance_part_limit(part_target: Duration) -> u32 {
-    let s = part_target.as_secs_f64();
-    if s < 1.0 {
-        (3.0 / s).ceil() as u32
+    let us = part_target.as_micros().max(1);
+    if us < 1_000_000 {
+        u32::try_from(3_000_000_u128.div_ceil(us)).unwrap_or(u32::MAX)
     } else {
         3
     }
@@ -97,12 +105,18 @@ impl FileName {
     /// Only the exact names the playlists hand out (no leading zeros, no signs, nothing else):
     /// a request is looked up, never turned into a path.
     pub(super) fn parse(name: &str) -> Option<Self> {
-        if let Some(p) = name.strip_prefix("init_").and_then(|n| n.strip_suffix(".mp4")) {
+        if let Some(p) = name
+            .strip_prefix("init_")
+            .and_then(|n| n.strip_suffix(".mp4"))
+        {
             return Some(Self::Init {
                 period: u32::try_from(number(p)?).ok()?,
             });
         }
-        if let Some(m) = name.strip_prefix("seg_").and_then(|n| n.strip_suffix(".m4s")) {
+        if let Some(m) = name
+            .strip_prefix("seg_")
+            .and_then(|n| n.strip_suffix(".m4s"))
+        {
             return Some(Self::Segment { msn: number(m)? });
         }
         let rest = name.strip_prefix("part_")?.strip_suffix(".m4s")?;
@@ -164,7 +178,11 @@ fn write_period_change(m: &mut String, previous: Option<u32>, period: u32) {
 /// A rendition's media playlist (RFC 8216bis; LL-HLS when `part_target` is set).
 pub(super) fn render(l: &Listing) -> String {
     let open = l.open.filter(|_| !l.closed);
-    let first_period = l.segments.first().map(|s| s.period).or(open.map(|o| o.period));
+    let first_period = l
+        .segments
+        .first()
+        .map(|s| s.period)
+        .or(open.map(|o| o.period));
     let first_msn = l.segments.first().map(|s| s.msn).or(open.map(|o| o.msn));
     let mut m = String::with_capacity(256 + 160 * l.segments.len());
     m.push_str("#EXTM3U\n");
@@ -191,10 +209,7 @@ pub(super) fn render(l: &Listing) -> String {
         first_period.unwrap_or(0)
     );
     m.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let listed_parts_from = l
-        .segments
-        .len()
-        .saturating_sub(SEGMENTS_WITH_LISTED_PARTS);
+    let listed_parts_from = l.segments.len().saturating_sub(SEGMENTS_WITH_LISTED_PARTS);
     let mut previous = None;
     for (i, s) in l.segments.iter().enumerate() {
         write_period_change(&mut m, previous, s.period);
