@@ -738,3 +738,21 @@ async fn a_long_part_raises_part_target_for_good() {
     let text = playlist(&hub, "audio").await;
     assert!(text.contains("PART-HOLD-BACK=1.536\n#EXT-X-PART-INF:PART-TARGET=0.512\n"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn five_hundred_blocked_viewers_are_woken_by_one_part() {
+    let (hub, _dir) = hub_with(ll(6, 500), &["360p"]);
+    hub.apply(0, &part("360p", 0, 0, b"a"));
+    let viewers: Vec<_> = (0..500)
+        .map(|_| {
+            let hub = hub.clone();
+            tokio::spawn(async move { hub.media_playlist("360p", Some(0), Some(1)).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(viewers.iter().all(|v| !v.is_finished()));
+    hub.apply(0, &part("360p", 0, 1, b"b"));
+    for v in viewers {
+        assert!(v.await.unwrap().unwrap().contains("part_0_1.m4s"));
+    }
+}
