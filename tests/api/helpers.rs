@@ -375,6 +375,11 @@ impl ChildGuard {
         Ok((child, stdout))
     }
 
+    /// The exit status if the process has exited.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+
     /// SIGKILL the process and reap it.
     pub fn kill(mut self) {
         self.0.kill().expect("SIGKILL");

@@ -18,6 +18,7 @@ mod durability;
 mod e2e_player;
 mod edges;
 mod job_recovery;
+mod live;
 mod live_api;
 mod media;
 mod schedule;

@@ -2,6 +2,8 @@
 //! thread, reports progress and heartbeats, and publishes the output. Several workers (in this
 //! process or in others sharing the database) can run side by side.
 
+mod live_archive;
+
 use super::storage::SharedStorage;
 use super::transcode::{
     self, Control, Progress, RenditionInfo, TranscodeError, TranscodeOptions, TranscodeReport,
@@ -78,6 +80,9 @@ impl Worker {
     }
 
     async fn run_job(&self, job: JobRow, stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
+        if job.kind == live_archive::KIND {
+            return self.run_live_archive(job, stop).await;
+        }
         tracing::info!(
             job = job.id,
             lecture = job.lecture_id,
