@@ -235,6 +235,7 @@ pub struct LiveView {
     pub visibility: Visibility,
     pub state: LiveState,
     pub live_id: Option<i64>,
+    /// The live's master playlist, once it exists (the packager recognised the stream).
     pub hls_url: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -305,9 +306,10 @@ pub async fn live_view(
             .as_ref()
             .map(|c| c.live_id)
             .or(latest.as_ref().map(|l| l.id)),
+        // only once the packager started: a player given the URL earlier gets a 404
         hls_url: current
             .as_ref()
-            .filter(|_| may_watch)
+            .filter(|c| may_watch && c.hub.master_playlist().is_some())
             .map(|c| hls_url(session_id, c.live_id)),
         started_at: current
             .as_ref()

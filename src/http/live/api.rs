@@ -188,8 +188,8 @@ pub struct LiveAnswer {
     /// `idle` (no live yet), `live` (streaming, or within the reconnect grace period) or
     /// `ended` (the replay is being made or published).
     pub state: LiveState,
-    /// The live's master playlist while this server has the live (also shortly after its
-    /// end); null otherwise.
+    /// The live's master playlist while this server has the live and its packaging started
+    /// (also shortly after its end); null otherwise.
     #[schema(required = true)]
     pub hls_url: Option<String>,
     /// The current or latest live's id.
