@@ -270,6 +270,32 @@ async fn the_live_is_for_the_enrolled_and_the_key_for_its_managers() {
         live_json(app, &c.lecturer, sid).await.1["stream_key"],
         new_key
     );
+    // the page's 更换密钥 form: organizers only, back to the page with a notice
+    let form = format!("/admin/sessions/{sid}/live/key");
+    let token = csrf(app, &c.lecturer).await;
+    let r = c
+        .lecturer
+        .post(app.url(&form))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let token = csrf(app, &c.organizer).await;
+    let r = c
+        .organizer
+        .post(app.url(&form))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/admin/sessions/{sid}/live?notice=rotated").as_str()
+    );
+    let (_, org) = live_json(app, &c.organizer, sid).await;
+    assert_ne!(org["stream_key"], new_key, "rotated again");
 
     // the old key stops working: the ingest refuses it, and the organizer sees why
     let status = publish(&rtmp, 2).await;
