@@ -413,7 +413,7 @@ pub async fn live_files(
     viewer: Option<&User>,
 ) -> Result<LiveFiles, LiveError> {
     let current = service
-        .current(session_id)
+        .serving(session_id)
         .filter(|c| live_id.is_none_or(|id| id == c.live_id))
         .ok_or(LiveError::NotFound)?;
     let facts = db
@@ -439,7 +439,7 @@ pub async fn record_watch(
     session_id: i64,
     playing_date: DateTime<Utc>,
 ) -> Result<SavedReport, LiveError> {
-    let live = service.current(session_id).ok_or(LiveError::NotFound)?;
+    let live = service.serving(session_id).ok_or(LiveError::NotFound)?;
     let facts = db
         .lecture_access(live.lecture_id, Some(user.id))
         .await?

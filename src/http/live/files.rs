@@ -6,6 +6,7 @@
 //! live of a session, and segments are cached as immutable. `/live/{session}/master.m3u8`
 //! redirects to the current live's master playlist.
 
+use crate::app::live::service::LivePhase;
 use crate::app::live::view::{self as uc, LiveFiles};
 use crate::archive::Visibility;
 use crate::error::{AppError, AppResult, Problem};
@@ -166,6 +167,22 @@ pub async fn file(
                 "live_too_far_ahead",
                 "请求的直播分片尚未生成，且超出了可等待的范围",
             )),
+            // the publisher is gone for now (grace): hls.js gives up after two failed
+            // reloads, so answer with the playlist as it is and let the player keep polling
+            // until the lecturer is back or the live ends
+            Err(PlaylistError::Timeout)
+                if state
+                    .live
+                    .serving(session)
+                    .is_some_and(|l| l.phase != LivePhase::Live) =>
+            {
+                let text = files
+                    .hub
+                    .media_playlist(&rendition, None, None)
+                    .await
+                    .map_err(|_| AppError::NotFound)?;
+                Ok(playlist(text, files.visibility))
+            }
             Err(PlaylistError::Timeout) => Ok(unavailable()),
         };
     }
@@ -177,7 +194,8 @@ pub async fn file(
     // named per live, written once: a browser (or, for public lives, a shared cache) may keep
     // them for good
     let cache = format!("{}, max-age=31536000, immutable", scope(files.visibility));
-    let mut response = match files.hub.file(&rendition, &name) {
+    // a part the playlist announced with EXT-X-PRELOAD-HINT is waited for, as LL-HLS asks
+    let mut response = match files.hub.wait_file(&rendition, &name).await {
         Some(HubFile::Memory(bytes)) => Body::from(bytes.to_vec()).into_response(),
         Some(HubFile::Disk(path)) => {
             let served = ServeFile::new(&path)
