@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod history;
+pub mod notice;
 pub mod questionnaire;
 pub mod radar;
 pub mod scoring;
