@@ -2,6 +2,7 @@
 //! previous check-up.
 
 use super::local_time;
+use super::privacy::{self, AccessSection};
 use crate::accounts::industry;
 use crate::app::checkup::{self as use_case};
 use crate::checkup::history::DimensionChange;
@@ -33,6 +34,9 @@ pub struct ReportPage {
     pub rows: Vec<DimensionChange>,
     pub previous: Option<(i64, String)>,
     pub recommendations: Vec<Recommendation>,
+    /// Confidentiality section (`checkup/_access.html`): the access log and the delete button
+    /// for the enterprise, the "this opening is logged" line for an organizer.
+    pub access: AccessSection,
 }
 
 impl ReportPage {
@@ -67,6 +71,7 @@ pub async fn report_page(
         id,
     )
     .await?;
+    let access = privacy::access_section(&state.db, &user, &r).await?;
     let industry_name = r
         .enterprise
         .industry
@@ -90,5 +95,6 @@ pub async fn report_page(
         previous: r.previous.map(|p| (p.id, local_time(p.submitted_at))),
         report: r.report,
         recommendations: r.recommendations,
+        access,
     })
 }
