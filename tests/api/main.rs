@@ -15,6 +15,7 @@ mod accounts;
 mod auth_security;
 mod checkup;
 mod durability;
+mod e2e_live;
 mod e2e_player;
 mod edges;
 mod job_recovery;
