@@ -64,9 +64,14 @@ struct Shot {
     rect: Option<(f64, f64, f64, f64)>,
 }
 
-/// The page's hls.js instance, wherever the live player keeps it.
-const HLS: &str = "var v=document.querySelector('video'); \
-    var h=window.pufaLiveHls||(window.pufaLive&&window.pufaLive.hls)||window.hls||(v&&v.hls)||null;";
+/// The page's hls.js instance: the live player keeps it to itself, so the bench wraps
+/// `Hls.prototype.loadSource` (the vendored hls.js is a global) before the live starts and
+/// keeps the instance that loads the live.
+const CAPTURE_HLS: &str = "if (!window.Hls) return false; \
+    if (!window.__benchPatched) { var o = window.Hls.prototype.loadSource; \
+      window.Hls.prototype.loadSource = function (u) { window.__benchHls = this; return o.call(this, u); }; \
+      window.__benchPatched = true; } return true;";
+const HLS: &str = "var v=document.querySelector('video'); var h=window.__benchHls||null;";
 
 pub async fn run() -> Result<()> {
     print_header("Live latency (glass-to-glass)");
@@ -154,13 +159,7 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
         .await?
         .pop()
         .ok_or_else(|| anyhow!("no enterprise"))?;
-    let url = common::rtmp_url(&server, &org, session).await?;
-    let mut publisher = publish_clock(&url)?;
-    common::wait_live(&server, &org, session, Duration::from_secs(30), |i| {
-        i["state"] == "live"
-    })
-    .await?;
-
+    // the session page before the live (the countdown), so hls.js can be wrapped first
     let browser = Browser::start(1280, 900).await;
     browser
         .goto(&server.url(&format!("/login?next=/sessions/{session}")))
@@ -170,6 +169,21 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
     browser
         .eval("document.querySelector('form.stack').submit();", vec![])
         .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while browser.eval(CAPTURE_HLS, vec![]).await != Value::Bool(true) {
+        if Instant::now() > deadline {
+            bail!("the session page has no hls.js (window.Hls)");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let url = common::rtmp_url(&server, &org, session).await?;
+    let mut publisher = publish_clock(&url)?;
+    common::wait_live(&server, &org, session, Duration::from_secs(30), |i| {
+        i["state"] == "live"
+    })
+    .await?;
+
     // the live player appears by itself; start it muted (autoplay policy) and wait for it to play
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -166,19 +166,16 @@ async fn an_enterprise_watches_a_live_and_then_its_replay_in_chromium() {
         .as_i64()
         .expect("replay published");
 
-    // the page offers the replay without a reload: the recorded player in place (a video of
-    // this lecture, or of a source that is not the live's), or a link to the lecture page
+    // the page offers the replay without a reload: the recorded player in place, or a link to
+    // the lecture page (either visible)
     let offer = wait_page(
         &browser,
         &format!(
             "if (document.body.innerText.indexOf('回放生成中') >= 0) return null; \
              var v=document.querySelector('video[data-lecture=\"{lecture}\"]'); \
-             if (!v) {{ v=document.querySelector('video'); \
-               var src=v ? (v.dataset.src || v.currentSrc || '') : ''; \
-               if (src.indexOf('/live/') >= 0 || src === '') v=null; }} \
-             if (v) return 'player'; \
+             if (v && v.offsetParent) return 'player'; \
              var a=document.querySelector('a[href$=\"/lectures/{lecture}\"]'); \
-             return a ? 'link' : null;"
+             return a && a.offsetParent ? 'link' : null;"
         ),
         Duration::from_secs(20),
         "the replay on the session page",
