@@ -238,7 +238,7 @@ pub async fn live_program(server: &Server, org: &Client) -> Result<i64> {
             "starts_on": (today - ChronoDuration::days(1)).to_string(),
             "ends_on": (today + ChronoDuration::days(2)).to_string(),
             "timezone": "Asia/Shanghai",
-            "slots": [],
+            "slots": [{"weekday": 2, "start": "14:30", "minutes": 90}],
         }))
         .send()
         .await?;
@@ -255,7 +255,9 @@ pub async fn new_session(
     program: i64,
     capacity: i64,
 ) -> Result<i64> {
-    let starts = (Utc::now() + ChronoDuration::minutes(20)).to_rfc3339();
+    let starts = (Utc::now() + ChronoDuration::minutes(20))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let r = org
         .post(server.url(&format!("/api/v1/programs/{program}/sessions")))
         .json(

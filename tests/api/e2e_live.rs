@@ -7,15 +7,50 @@
 //! target/e2e-live-replay.png.
 
 use crate::helpers::{TestApp, ENTERPRISE_PASSWORD};
-use crate::live::{live_info, live_session, publish, wait_exit, wait_live};
+use crate::live::{live_info, publish, wait_exit, wait_live};
 use crate::webdriver::Browser;
-use reqwest::StatusCode;
-use serde_json::Value;
+use chrono::{Duration as ChronoDuration, Utc};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Seconds the publisher streams.
 const LIVE_SECONDS: u32 = 14;
+
+/// A program around today and a session starting in 20 minutes (inside its publishing window,
+/// which opens 60 minutes before the start).
+async fn live_session(app: &TestApp, org: &Client) -> i64 {
+    let today = Utc::now().date_naive();
+    let r = org
+        .post(app.url("/api/v1/programs"))
+        .json(&json!({
+            "title": "直播浏览器测试项目（示例）",
+            "starts_on": (today - ChronoDuration::days(1)).to_string(),
+            "ends_on": (today + ChronoDuration::days(2)).to_string(),
+            "timezone": "Asia/Shanghai",
+            "slots": [{"weekday": 2, "start": "14:30", "minutes": 90}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let program = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let starts = (Utc::now() + ChronoDuration::minutes(20)).format("%Y-%m-%dT%H:%M:%SZ");
+    let r = app
+        .add_session(
+            org,
+            program,
+            &json!({"title": "直播：劳动合同常见风险（示例）", "category": "劳动用工",
+                    "lecturer": {"name": "示例律师", "firm": "示例律师事务所"},
+                    "minutes": 60, "capacity": 10, "starts_at": starts.to_string()}),
+        )
+        .await;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().unwrap()
+}
 
 fn target_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
