@@ -6,8 +6,9 @@
 //! reload — offers the replay, which has the live's length and plays. Screenshots go to target/e2e-live.png and
 //! target/e2e-live-replay.png.
 
+use crate::helpers::ChildGuard;
 use crate::helpers::{TestApp, ENTERPRISE_PASSWORD};
-use crate::live::{live_info, publish, wait_exit, wait_live};
+use crate::live::{live_info, publish, wait_live};
 use crate::webdriver::Browser;
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::{Client, StatusCode};
@@ -79,12 +80,25 @@ async fn wait_page(browser: &Browser, script: &str, limit: Duration, what: &str)
     }
 }
 
+/// Wait for the publisher to finish without blocking the runtime (the server runs on it and
+/// must keep reading the publisher's stream).
+async fn publisher_exits(child: &mut ChildGuard, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the publisher did not exit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The first video's `currentTime`, starting it muted if it is paused (autoplay policy).
 const PLAY_AND_TIME: &str = "var v=document.querySelector('video'); if(!v) return null; \
     if(v.paused && v.readyState>=2){v.muted=true; v.play().catch(function(){});} \
     return {t: v.currentTime, d: isFinite(v.duration) ? v.duration : null};";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enterprise_watches_a_live_and_then_its_replay_in_chromium() {
     let app = TestApp::spawn_with(|c| {
         c.rtmp_listen = Some("127.0.0.1:0".parse().unwrap());
@@ -181,7 +195,9 @@ async fn an_enterprise_watches_a_live_and_then_its_replay_in_chromium() {
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000));
 
     // the publisher ends; after grace the page says the replay is being made
-    assert!(wait_exit(&mut publisher, Duration::from_secs(40)).success());
+    assert!(publisher_exits(&mut publisher, Duration::from_secs(40))
+        .await
+        .success());
     wait_live(&app, &org, session, Duration::from_secs(20), |i| {
         i["state"] == "ended"
     })
