@@ -160,7 +160,7 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
         .pop()
         .ok_or_else(|| anyhow!("no enterprise"))?;
     // the session page before the live (the countdown), so hls.js can be wrapped first
-    let browser = Browser::start(1280, 900).await;
+    let browser = Browser::start(1280, 1000).await;
     browser
         .goto(&server.url(&format!("/login?next=/sessions/{session}")))
         .await;
@@ -214,7 +214,8 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
         let page = browser
             .eval(
                 &format!(
-                    "{HLS} var r=v?v.getBoundingClientRect():null; return {{\
+                    "{HLS} if(v) v.scrollIntoView({{block: 'center'}}); \
+                     var r=v?v.getBoundingClientRect():null; return {{\
                      pd: (h&&h.playingDate)?(Date.now()-h.playingDate.getTime()):null, \
                      lat: (h&&isFinite(h.latency))?h.latency:null, \
                      rect: r?[r.left,r.top,r.width,r.height]:null}};"
@@ -304,12 +305,13 @@ fn read_clock(png: &Path, rect: Option<(f64, f64, f64, f64)>) -> Result<Option<N
                 .arg(png)
                 .args([
                     "-vf",
+                    // clamped to the screenshot: the box may reach below the viewport
                     &format!(
-                        "crop={}:{}:{}:{}",
-                        w.floor() as i64 / 2 * 2,
-                        h.floor() as i64 / 2 * 2,
-                        x.max(0.0).floor(),
-                        y.max(0.0).floor()
+                        "crop=w='min({w},iw-{x})':h='min({h},ih-{y})':x={x}:y={y}",
+                        w = w.floor(),
+                        h = h.floor(),
+                        x = x.max(0.0).floor(),
+                        y = y.max(0.0).floor()
                     ),
                 ])
                 .arg(&crop)
