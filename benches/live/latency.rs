@@ -266,8 +266,13 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
         }
         match read_clock(&shot.png, shot.rect)? {
             Some(burned) => {
-                let burned = on_day_of(burned, mid);
-                result.glass.push((mid - burned).as_seconds_f64());
+                let g = (mid - on_day_of(burned, mid)).as_seconds_f64();
+                // a misread digit gives an impossible latency; such a shot counts as unread
+                if (0.0..60.0).contains(&g) {
+                    result.glass.push(g);
+                } else {
+                    eprintln!("implausible clock {burned} in {}", shot.png.display());
+                }
             }
             None => eprintln!("no clock read in {}", shot.png.display()),
         }
@@ -294,8 +299,9 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The burned time of day (UTC) in a screenshot: the video's box is cropped out (ffmpeg) and
-/// read by tesseract with digits only; the first `HH:MM:SS.mmm` wins.
+/// The burned time of day (UTC) in a screenshot: the band in the middle of the video's box is
+/// cropped out and inverted (ffmpeg) and read by tesseract as one line of digits; the first
+/// `HH:MM:SS.mmm` wins.
 fn read_clock(png: &Path, rect: Option<(f64, f64, f64, f64)>) -> Result<Option<NaiveTime>> {
     let input = match rect {
         Some((x, y, w, h)) if w > 16.0 && h > 16.0 => {
@@ -305,9 +311,11 @@ fn read_clock(png: &Path, rect: Option<(f64, f64, f64, f64)>) -> Result<Option<N
                 .arg(png)
                 .args([
                     "-vf",
-                    // clamped to the screenshot: the box may reach below the viewport
+                    // the video's box (clamped to the screenshot), then the band in its middle
+                    // where the clock is, dark digits on light for tesseract
                     &format!(
-                        "crop=w='min({w},iw-{x})':h='min({h},ih-{y})':x={x}:y={y}",
+                        "crop=w='min({w},iw-{x})':h='min({h},ih-{y})':x={x}:y={y},\
+                         crop=iw*0.8:ih*0.2:iw*0.1:ih*0.4,format=gray,negate",
                         w = w.floor(),
                         h = h.floor(),
                         x = x.max(0.0).floor(),

@@ -20,7 +20,8 @@
 //! (playlist, msn, part), how long after the first viewer each other viewer got its answer.
 //!
 //! `PUFA_BENCH_VIEWERS` (500), `PUFA_BENCH_SECONDS` per phase (60), `PUFA_BENCH_MODES`
-//! (`plain,ll`).
+//! (`plain,ll`), `PUFA_BENCH_SOURCE_SECONDS` (600: the source must outlast the setup and both
+//! phases).
 
 use crate::common::{self, parse_master, parse_media, percentile, resolve, sorted, Server};
 use crate::{env_num, print_header};
@@ -88,7 +89,7 @@ pub async fn run() -> Result<()> {
     print_header("Live viewers (concurrent, loopback)");
     let viewers = env_num("PUFA_BENCH_VIEWERS", 500.0) as u32;
     let seconds = env_num("PUFA_BENCH_SECONDS", 60.0);
-    let source = common::source_1080(600)?;
+    let source = common::source_1080(env_num("PUFA_BENCH_SOURCE_SECONDS", 600.0) as u32)?;
     let modes = std::env::var("PUFA_BENCH_MODES").unwrap_or_else(|_| "plain,ll".into());
     let mut phases = Vec::new();
     for mode in modes.split(',').map(str::trim) {
