@@ -248,13 +248,16 @@ pub async fn live_program(server: &Server, org: &Client) -> Result<i64> {
 }
 
 /// A session of `capacity` seats in `program` starting in 20 minutes (inside its publishing
-/// window, which opens 60 minutes before the start).
+/// window, which opens 60 minutes before the start), each with its own lecturer (two sessions
+/// at the same time cannot share one).
 pub async fn new_session(
     server: &Server,
     org: &Client,
     program: i64,
     capacity: i64,
 ) -> Result<i64> {
+    static LECTURER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let lecturer = LECTURER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let starts = (Utc::now() + ChronoDuration::minutes(20))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -262,7 +265,7 @@ pub async fn new_session(
         .post(server.url(&format!("/api/v1/programs/{program}/sessions")))
         .json(
             &json!({"title": "直播：劳动合同常见风险（示例）", "category": "劳动用工",
-                      "lecturer": {"name": "示例律师", "firm": "示例律师事务所"},
+                      "lecturer": {"name": format!("示例律师{lecturer}"), "firm": "示例律师事务所"},
                       "minutes": 60, "capacity": capacity, "starts_at": starts}),
         )
         .send()
