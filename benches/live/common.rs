@@ -247,18 +247,19 @@ pub async fn live_program(server: &Server, org: &Client) -> Result<i64> {
         .ok_or_else(|| anyhow!("program without id"))
 }
 
-/// A session of `capacity` seats in `program` starting in 20 minutes (inside its publishing
-/// window, which opens 60 minutes before the start), each with its own lecturer (two sessions
-/// at the same time cannot share one).
+/// A 60-minute session of `capacity` seats in `program` starting in `minutes` (20 puts it in
+/// its publishing window, which opens 60 minutes before the start), each with its own lecturer.
+/// Sessions of one program must not overlap.
 pub async fn new_session(
     server: &Server,
     org: &Client,
     program: i64,
     capacity: i64,
+    minutes: i64,
 ) -> Result<i64> {
     static LECTURER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     let lecturer = LECTURER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let starts = (Utc::now() + ChronoDuration::minutes(20))
+    let starts = (Utc::now() + ChronoDuration::minutes(minutes))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let r = org
@@ -278,7 +279,7 @@ pub async fn new_session(
 /// A new program covering today with one live session of `capacity` seats.
 pub async fn live_session(server: &Server, org: &Client, capacity: i64) -> Result<i64> {
     let program = live_program(server, org).await?;
-    new_session(server, org, program, capacity).await
+    new_session(server, org, program, capacity, 20).await
 }
 
 /// `n` enterprises, each registered, logged in with its own cookie jar and signed up

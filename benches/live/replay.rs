@@ -51,8 +51,8 @@ pub async fn run() -> Result<()> {
     let server = Server::start(tmp.path(), &["--live-grace-secs", &grace.to_string()]).await?;
     let org = common::organizer(&server).await?;
     let program = common::live_program(&server, &org).await?;
-    let live_session = common::new_session(&server, &org, program, 10).await?;
-    let upload_session = common::new_session(&server, &org, program, 10).await?;
+    let live_session = common::new_session(&server, &org, program, 10, 20).await?;
+    let upload_session = common::new_session(&server, &org, program, 10, 120).await?;
 
     // ---- the live ----
     let url = common::rtmp_url(&server, &org, live_session).await?;
