@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Account administration.
     Admin {
         #[command(flatten)]

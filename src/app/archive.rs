@@ -2,9 +2,10 @@
 //! figures, learning certificates, visibility and the protected HLS files.
 
 use crate::accounts::{industry, Role, User};
+use crate::archive::access::needs_enrolment;
 use crate::archive::certificate::{self, NotAttended};
 use crate::archive::watch::{self, Ranges, WatchState};
-use crate::archive::{may_watch, Attendance, Visibility};
+use crate::archive::{access, Access, Attendance, Enrolment, Visibility};
 use crate::db::accounts::Enterprise;
 use crate::db::lectures::LectureRow;
 use crate::db::watch::{ViewerRow, WatchRow};
@@ -28,6 +29,9 @@ pub enum ArchiveError {
     /// The lecture is for registered accounts and the viewer is not logged in.
     #[error("login required")]
     LoginRequired,
+    /// The lecture is for the session's enrolled enterprises and the viewer is not one.
+    #[error("not enrolled")]
+    NotEnrolled,
     #[error("invalid input")]
     Invalid(FieldErrors),
     /// The enterprise did not watch enough for a certificate.
@@ -45,6 +49,30 @@ impl From<sqlx::Error> for ArchiveError {
 
 async fn lecture_row(db: &Db, id: i64) -> Result<LectureRow, ArchiveError> {
     db.lecture(id).await?.ok_or(ArchiveError::NotFound)
+}
+
+/// The access rule (see [`access`]) for `viewer` on a lecture of `visibility` of session
+/// `session_id`; the enrolment is read (one indexed query) only when the rule needs it.
+pub async fn viewer_access(
+    db: &Db,
+    session_id: i64,
+    visibility: Visibility,
+    viewer: Option<&User>,
+) -> Result<Access, sqlx::Error> {
+    let enrolment = match viewer {
+        Some(u) if needs_enrolment(visibility, Some(u)) => db.enrolment(session_id, u.id).await?,
+        _ => Enrolment::default(),
+    };
+    Ok(access(visibility, viewer, enrolment))
+}
+
+/// [`Access`] as the archive's refusal.
+fn allowed(access: Access) -> Result<(), ArchiveError> {
+    match access {
+        Access::Allowed => Ok(()),
+        Access::LoginRequired => Err(ArchiveError::LoginRequired),
+        Access::NotEnrolled => Err(ArchiveError::NotEnrolled),
+    }
 }
 
 /// A parameter with its surrounding blanks removed; `None` when nothing is left.
@@ -145,8 +173,8 @@ pub async fn search(db: &Db, filter: ArchiveFilter) -> Result<Archive, ArchiveEr
 #[derive(Debug, Clone)]
 pub struct LectureView {
     pub lecture: LectureRow,
-    /// The viewer may play it (see [`may_watch`]).
-    pub can_watch: bool,
+    /// Whether the viewer may play it (see [`access`]).
+    pub access: Access,
     /// Where the viewer left off, in seconds.
     pub resume_s: f64,
     /// How much the viewer watched, once they did and the duration is known.
@@ -166,7 +194,7 @@ pub async fn lecture(
     if !lecture.is_published() {
         return Err(ArchiveError::NotFound);
     }
-    let can_watch = may_watch(lecture.visibility, viewer);
+    let access = viewer_access(db, lecture.session_id, lecture.visibility, viewer).await?;
     let (resume_s, watched) = match viewer {
         Some(u) => match db.watch(u.id, id).await? {
             Some(w) => (
@@ -188,7 +216,7 @@ pub async fn lecture(
         .collect();
     Ok(LectureView {
         lecture,
-        can_watch,
+        access,
         resume_s,
         watched,
         related,
@@ -218,11 +246,13 @@ fn watch_state(row: WatchRow) -> WatchState {
     }
 }
 
-/// Record that `user_id`'s player is at `position_s` of a published lecture at `now`: the
-/// watched ranges grow only by plausible playback (see [`watch::apply_report`]).
+/// Record that `user`'s player is at `position_s` of a published lecture at `now`: the
+/// watched ranges grow only by plausible playback (see [`watch::apply_report`]). Only viewers
+/// who may watch the lecture report progress (an enterprise not enrolled in an enrolled
+/// lecture could otherwise earn its certificate without the video).
 pub async fn record_progress(
     db: &Db,
-    user_id: i64,
+    user: &User,
     lecture_id: i64,
     position_s: f64,
     now: DateTime<Utc>,
@@ -232,13 +262,47 @@ pub async fn record_progress(
     let Some(duration) = lecture.duration_s.filter(|_| lecture.is_published()) else {
         return Err(ArchiveError::NotFound);
     };
+    allowed(viewer_access(db, lecture.session_id, lecture.visibility, Some(user)).await?)?;
+    let watched = save_report(db, user.id, lecture_id, position_s, now, duration)
+        .await?
+        .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
+    Ok(RecordedProgress {
+        watched_s: watched.watched_s,
+        attendance: Attendance::of(watched.watched_s, duration, attendance_share),
+        position_s: watched.position_s,
+    })
+}
+
+/// What a saved report amounts to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SavedReport {
+    /// Seconds watched at least once (the union of ranges).
+    pub watched_s: f64,
+    /// The position as recorded (clamped to the duration).
+    pub position_s: f64,
+}
+
+/// Apply a position report of `user_id` on `lecture_id` (of `duration_s` so far) to the
+/// stored watched ranges and save it: the one bookkeeping of the recorded player's progress
+/// and of live watching, so that both add up in the same union per account and lecture.
+/// The inner error is a report out of range; nothing is saved then.
+pub async fn save_report(
+    db: &Db,
+    user_id: i64,
+    lecture_id: i64,
+    position_s: f64,
+    now: DateTime<Utc>,
+    duration_s: f64,
+) -> Result<Result<SavedReport, watch::ReportError>, sqlx::Error> {
     let current = db
         .watch(user_id, lecture_id)
         .await?
         .map(watch_state)
         .unwrap_or_default();
-    let next = watch::apply_report(&current, position_s, epoch_s(now), duration)
-        .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
+    let next = match watch::apply_report(&current, position_s, epoch_s(now), duration_s) {
+        Ok(next) => next,
+        Err(e) => return Ok(Err(e)),
+    };
     let watched_s = next.ranges.total();
     db.save_watch(
         user_id,
@@ -249,14 +313,14 @@ pub async fn record_progress(
         now,
     )
     .await?;
-    Ok(RecordedProgress {
+    Ok(Ok(SavedReport {
         watched_s,
-        attendance: Attendance::of(watched_s, duration, attendance_share),
         position_s: next.last_position,
-    })
+    }))
 }
 
-/// Make a lecture public or registered-only (organizers); returns the lecture as it was.
+/// Make a lecture public, registered-only or enrolled-only (organizers); returns the lecture
+/// as it was.
 pub async fn set_visibility(
     db: &Db,
     lecture_id: i64,
@@ -266,7 +330,7 @@ pub async fn set_visibility(
     let Some(visibility) = Visibility::parse(visibility) else {
         return Err(ArchiveError::Invalid(FieldErrors::single(
             "visibility",
-            "请选择“公开”或“仅注册企业”",
+            "请选择“公开”“仅注册企业”或“仅已报名企业”",
         )));
     };
     db.set_lecture_visibility(lecture_id, visibility).await?;
@@ -394,7 +458,7 @@ pub struct PlayableFile {
 }
 
 /// `file` of version `version` (the URL's `v{job}`) of a lecture, checked on every request:
-/// only the published version is served, and only to viewers who [`may_watch`].
+/// only the published version is served, and only to viewers the [`access`] rule admits.
 pub async fn playable_file(
     db: &Db,
     storage: &dyn Storage,
@@ -408,9 +472,7 @@ pub async fn playable_file(
     let Some(published) = lecture.published.filter(|v| v.is_named(version)) else {
         return Err(ArchiveError::NotFound);
     };
-    if !may_watch(lecture.visibility, viewer) {
-        return Err(ArchiveError::LoginRequired);
-    }
+    allowed(viewer_access(db, lecture.session_id, lecture.visibility, viewer).await?)?;
     let source = storage
         .open_file(published, file)
         .ok_or(ArchiveError::NotFound)?;

@@ -7,6 +7,6 @@ pub mod certificate;
 pub mod version;
 pub mod watch;
 
-pub use access::{may_watch, Visibility};
+pub use access::{access, may_watch, Access, Enrolment, Visibility};
 pub use attendance::Attendance;
 pub use version::LectureVersion;

@@ -8,6 +8,7 @@ pub mod checkups;
 pub mod jobs;
 pub mod lectures;
 pub mod live;
+pub mod live_views;
 pub mod login_sessions;
 pub mod registrations;
 pub mod schedule;
@@ -224,5 +225,96 @@ mod tests {
             .await
             .expect_err("no table");
         assert_eq!(violated_unique_constraint(&not_unique), None);
+    }
+
+    /// Migration 0007 rebuilds `lectures` and `jobs` (new CHECK constraints): the lectures,
+    /// their jobs and everyone's watch progress written before it must all survive, and the
+    /// foreign keys must still cascade afterwards.
+    #[tokio::test]
+    async fn the_live_migration_keeps_lectures_jobs_and_watch_progress() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("pufa.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("pool");
+        let all = sqlx::migrate!("./migrations");
+        let mut before = sqlx::migrate!("./migrations");
+        before.migrations = all
+            .migrations
+            .iter()
+            .filter(|m| m.version < 7)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.expect("migrations 1-6");
+        sqlx::query(
+            "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+             VALUES (1, 'enterprise', NULL, 'E', 'x', '2026-11-01T00:00:00Z');
+             INSERT INTO programs (id, title, starts_on, ends_on, timezone, slots, blackout_dates,
+                                   created_at, updated_at)
+             VALUES (1, 'P', '2026-11-01', '2026-11-30', 'Asia/Shanghai', '[]', '[]',
+                     '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z');
+             INSERT INTO lecturers (id, name, firm) VALUES (1, 'L', 'F');
+             INSERT INTO lecture_sessions (id, program_id, title, category, lecturer_id, minutes,
+                                           capacity, created_at, updated_at)
+             VALUES (1, 1, 'S', 'C', 1, 90, 10, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z');
+             INSERT INTO lectures (id, session_id, visibility, hls_path, duration_s, published_at,
+                                   created_at, updated_at)
+             VALUES (1, 1, 'public', 'lectures/1/v1', 12.5, '2026-11-02T00:00:00Z',
+                     '2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z');
+             INSERT INTO jobs (id, kind, lecture_id, input_path, state, created_at, updated_at)
+             VALUES (1, 'transcode', 1, 'uploads/a.mp4', 'done', '2026-11-01T00:00:00Z',
+                     '2026-11-02T00:00:00Z');
+             INSERT INTO watch_progress (user_id, lecture_id, ranges, watched_s, last_position,
+                                         last_report, first_seen)
+             VALUES (1, 1, '[[0,7]]', 7, 7, '2026-11-03T00:00:00Z', '2026-11-03T00:00:00Z');",
+        )
+        .execute(&pool)
+        .await
+        .expect("seed");
+        all.run(&pool).await.expect("migration 7");
+        let kept: (String, f64, i64, f64) = sqlx::query_as(
+            "SELECT l.visibility, l.duration_s, j.id, w.watched_s
+             FROM lectures l JOIN jobs j ON j.lecture_id = l.id
+             JOIN watch_progress w ON w.lecture_id = l.id WHERE l.id = 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("rows kept");
+        assert_eq!(kept, ("public".to_string(), 12.5, 1, 7.0));
+        // the new constraints hold and the old cascades still work
+        sqlx::query("UPDATE lectures SET visibility = 'enrolled' WHERE id = 1")
+            .execute(&pool)
+            .await
+            .expect("enrolled is allowed");
+        sqlx::query("UPDATE lectures SET visibility = 'everyone' WHERE id = 1")
+            .execute(&pool)
+            .await
+            .expect_err("unknown visibility refused");
+        sqlx::query("DELETE FROM lectures WHERE id = 1")
+            .execute(&pool)
+            .await
+            .expect("delete");
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM jobs) + (SELECT COUNT(*) FROM watch_progress)",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        assert_eq!(
+            left, 0,
+            "jobs and watch progress cascade with their lecture"
+        );
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .expect("foreign key check");
+        assert!(dangling.is_empty(), "no dangling references");
     }
 }

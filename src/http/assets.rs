@@ -9,6 +9,7 @@ const CSS: &str = include_str!("assets/pufa.css");
 const PRINT_JS: &str = include_str!("assets/print.js");
 const PLAYER_JS: &str = include_str!("assets/player.js");
 const UPLOAD_JS: &str = include_str!("assets/upload.js");
+const LIVE_JS: &str = include_str!("assets/live.js");
 /// hls.js 1.6.15 (Apache-2.0, see vendor/hls.js-LICENSE.txt), pinned and shipped in the binary.
 const HLS_JS: &str = include_str!("assets/vendor/hls.min.js");
 const HLS_LICENSE: &str = include_str!("assets/vendor/hls.js-LICENSE.txt");
@@ -20,6 +21,7 @@ pub async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {
         "print.js" => (PRINT_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "player.js" => (PLAYER_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "upload.js" => (UPLOAD_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "live.js" => (LIVE_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "hls.min.js" => (HLS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "hls.js-LICENSE.txt" => (HLS_LICENSE.as_bytes(), "text/plain; charset=utf-8"),
         _ => return Err(AppError::NotFound),

@@ -81,7 +81,8 @@ pub async fn csrf_guard(
     // media and assets never carry forms; a Set-Cookie there would also keep shared caches
     // and CDNs from storing public segments
     let path = req.uri().path();
-    let cacheable = path.starts_with("/media/") || path.starts_with("/assets/");
+    let cacheable =
+        path.starts_with("/media/") || path.starts_with("/live/") || path.starts_with("/assets/");
     let issued = existing.is_none() && !cacheable;
     let token = existing.unwrap_or_else(random_token);
     req.extensions_mut().insert(CsrfToken(token.clone()));

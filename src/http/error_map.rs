@@ -4,6 +4,7 @@
 use crate::app::accounts::AccountsError;
 use crate::app::archive::ArchiveError;
 use crate::app::checkup::CheckupError;
+use crate::app::live::view::LiveError;
 use crate::app::login::LoginError;
 use crate::app::media::MediaError;
 use crate::app::schedule::ScheduleError;
@@ -96,11 +97,26 @@ impl From<ArchiveError> for AppError {
         match e {
             ArchiveError::NotFound => AppError::NotFound,
             ArchiveError::LoginRequired => AppError::Unauthorized,
+            ArchiveError::NotEnrolled => AppError::Forbidden,
             ArchiveError::Invalid(errors) => AppError::Validation(errors),
             ArchiveError::NotAttended(refusal) => {
                 AppError::conflict("not_attended", refusal.message_zh())
             }
             ArchiveError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<LiveError> for AppError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::NotFound => AppError::NotFound,
+            LiveError::LoginRequired => AppError::Unauthorized,
+            LiveError::NotEnrolled | LiveError::Forbidden => AppError::Forbidden,
+            LiveError::UnknownPosition => {
+                AppError::field("playing_date", LiveError::unknown_position_zh())
+            }
+            LiveError::Internal(e) => AppError::Internal(e),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod extract;
 pub mod home;
 pub mod layout;
+pub mod live;
 pub mod media;
 pub mod openapi;
 pub mod schedule;
@@ -70,6 +71,7 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(checkup::router())
         .merge(archive::router())
         .merge(media::router())
+        .merge(live::router())
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(errors::time_limit));

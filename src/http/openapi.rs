@@ -83,7 +83,7 @@ impl utoipa::Modify for SessionCookie {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "pufa API", description = "精准普法：普法月日程、报名、课程回放与法治体检。\n\n\
+    info(title = "pufa API", description = "精准普法：普法月日程、报名、直播、课程回放与法治体检。\n\n\
         错误一律以 `application/problem+json`（RFC 9457）返回，`code` 为稳定的机器可读代码，`detail` \
         为中文说明。需要登录的接口使用 `pufa_session` Cookie；改变状态的请求若带 `Origin`，须与 \
         `Host` 一致。"),
@@ -99,6 +99,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "checkup", description = "法治体检问卷、提交与报告"),
          (name = "media", description = "课程录像上传与转码任务"),
          (name = "archive", description = "课程回放与观看进度"),
+         (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -135,6 +136,9 @@ mod tests {
         ("post", "/api/v1/jobs/{id}/retry"),
         ("get", "/api/v1/jobs/{id}/events"),
         ("post", "/api/v1/lectures/{id}/progress"),
+        ("get", "/api/v1/sessions/{id}/live"),
+        ("post", "/api/v1/sessions/{id}/live/key"),
+        ("post", "/api/v1/sessions/{id}/live/watch"),
         ("get", "/api/v1/checkup/questionnaire"),
         ("post", "/api/v1/checkup/submissions"),
         ("get", "/api/v1/checkup/draft"),

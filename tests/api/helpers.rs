@@ -416,3 +416,36 @@ pub fn master_playlist(lecture_page: &str) -> String {
     let end = lecture_page[start..].find('"').expect("end of data-src") + start;
     lecture_page[start..end].to_string()
 }
+
+/// Create a staff account (`role` `lawyer` or `organizer`) with `password` through the CLI,
+/// against the running server's data directory.
+pub fn add_staff(app: &TestApp, role: &str, name: &str, password: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
+        .args(["admin", "--data"])
+        .arg(app.dir.join("data"))
+        .args([
+            "add-user",
+            "--role",
+            role,
+            name,
+            "--display-name",
+            "示例员工（账号）",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pufa admin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("pufa admin");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

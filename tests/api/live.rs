@@ -23,12 +23,17 @@ pub async fn live_session(app: &TestApp, org: &Client) -> i64 {
             "starts_on": (today - ChronoDuration::days(1)).to_string(),
             "ends_on": (today + ChronoDuration::days(2)).to_string(),
             "timezone": "Asia/Shanghai",
-            "slots": [],
+            "slots": [{"weekday": 1, "start": "09:00", "minutes": 90}],
         }))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     let program = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     let starts = (Utc::now() + ChronoDuration::minutes(20)).to_rfc3339();
     let r = app
@@ -40,7 +45,12 @@ pub async fn live_session(app: &TestApp, org: &Client) -> i64 {
                     "minutes": 60, "capacity": 100, "starts_at": starts}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
@@ -86,15 +96,16 @@ pub fn publish(url: &str, seconds: u32, container: &str) -> ChildGuard {
     child
 }
 
-/// Wait up to `limit` for the publisher to exit.
-pub fn wait_exit(child: &mut ChildGuard, limit: Duration) -> ExitStatus {
+/// Wait up to `limit` for the publisher to exit (without blocking the runtime: an in-process
+/// server runs on it).
+pub async fn wait_exit(child: &mut ChildGuard, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
         assert!(Instant::now() < deadline, "the publisher did not exit");
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -112,7 +123,10 @@ pub async fn wait_live(
         if done(&info) {
             return info;
         }
-        assert!(Instant::now() < deadline, "live state never arrived: {info}");
+        assert!(
+            Instant::now() < deadline,
+            "live state never arrived: {info}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -181,7 +195,7 @@ async fn an_rtmp_live_plays_and_becomes_a_replay_with_every_rung() {
     // a wrong key is refused before any media: ffmpeg gives up at once
     let wrong = format!("{}wrong-{key}", rtmp.strip_suffix(&key).unwrap());
     let mut refused = publish(&wrong, 5, "flv");
-    let status = wait_exit(&mut refused, Duration::from_secs(10));
+    let status = wait_exit(&mut refused, Duration::from_secs(10)).await;
     assert!(!status.success(), "a wrong key must be refused");
     assert_eq!(live_info(&app, &org, session).await["state"], "idle");
 
@@ -222,7 +236,9 @@ async fn an_rtmp_live_plays_and_becomes_a_replay_with_every_rung() {
         "the live playlist did not advance:\n{first}\n{later}"
     );
 
-    assert!(wait_exit(&mut publisher, Duration::from_secs(30)).success());
+    assert!(wait_exit(&mut publisher, Duration::from_secs(30))
+        .await
+        .success());
     // grace, then the live ends and its replay is queued
     let info = wait_live(&app, &org, session, Duration::from_secs(20), |i| {
         i["state"] == "ended"
@@ -234,7 +250,11 @@ async fn an_rtmp_live_plays_and_becomes_a_replay_with_every_rung() {
     let lecture = info["lecture_id"].as_i64().expect("replay published");
 
     let playlists = replay_playlists(&app, &org, lecture).await;
-    assert_eq!(playlists.len(), 3, "two video rungs and audio: {playlists:?}");
+    assert_eq!(
+        playlists.len(),
+        3,
+        "two video rungs and audio: {playlists:?}"
+    );
     let counts: Vec<usize> = playlists
         .iter()
         .filter(|(uri, _)| !uri.starts_with("audio"))
@@ -268,12 +288,16 @@ async fn a_publisher_back_within_grace_continues_the_same_live() {
         i["state"] == "live"
     })
     .await;
-    assert!(wait_exit(&mut first, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut first, Duration::from_secs(20))
+        .await
+        .success());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // within grace the session still counts as live
     assert_eq!(live_info(&app, &org, session).await["state"], "live");
     let mut second = publish(&rtmp, 4, "flv");
-    assert!(wait_exit(&mut second, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut second, Duration::from_secs(20))
+        .await
+        .success());
     wait_live(&app, &org, session, Duration::from_secs(30), |i| {
         i["state"] == "ended"
     })
@@ -306,14 +330,19 @@ async fn an_srt_publisher_goes_live_with_its_stream_id() {
     let info = live_info(&app, &org, session).await;
     assert!(info["rtmp_url"].is_null(), "RTMP is off: {info}");
     let srt = info["srt_url"].as_str().expect("srt url").to_string();
-    assert!(srt.starts_with("srt://") && srt.contains("streamid="), "{srt}");
+    assert!(
+        srt.starts_with("srt://") && srt.contains("streamid="),
+        "{srt}"
+    );
 
     let mut publisher = publish(&srt, 5, "mpegts");
     wait_live(&app, &org, session, Duration::from_secs(20), |i| {
         i["state"] == "live"
     })
     .await;
-    assert!(wait_exit(&mut publisher, Duration::from_secs(30)).success());
+    assert!(wait_exit(&mut publisher, Duration::from_secs(30))
+        .await
+        .success());
     wait_live(&app, &org, session, Duration::from_secs(30), |i| {
         i["state"] == "ended"
     })
@@ -358,7 +387,7 @@ async fn a_server_killed_during_a_live_archives_it_after_restart() {
     // some seconds of media acknowledged on the wire, then a power cut
     tokio::time::sleep(Duration::from_secs(6)).await;
     app.crash();
-    wait_exit(&mut publisher, Duration::from_secs(10));
+    wait_exit(&mut publisher, Duration::from_secs(10)).await;
 
     let app = TestApp::start_binary(dir.path(), &args).await;
     let org = app.organizer().await;

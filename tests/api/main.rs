@@ -20,6 +20,7 @@ mod e2e_player;
 mod edges;
 mod job_recovery;
 mod live;
+mod live_api;
 mod media;
 mod schedule;
 mod signups;

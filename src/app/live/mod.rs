@@ -4,6 +4,7 @@
 //! [`service`] runs the lives of this process.
 
 pub mod service;
+pub mod view;
 
 use crate::clock::Clock;
 use crate::db::Db;
@@ -11,16 +12,8 @@ use crate::media::live::ingest::admission::{decide, new_stream_key, Refusal, Ses
 use crate::media::live::ingest::{
     key_label, Admission, AdmissionFuture, LiveRegistry, PublishRequest, Refused, Ticket,
 };
-use crate::media::live::ingest::{IncomingStream, StreamFormat};
-use crate::media::live::packager::{
-    ArrivalLog, InputFormat, LivePackager, LiveSummary, PackagerError, PackagerEvent,
-    PackagerOptions, TimedReader,
-};
 use crate::schedule::DEFAULT_TZ;
 use chrono::{DateTime, Utc};
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
 
 /// The session's stream key, created on first use.
 pub async fn stream_key(
@@ -163,92 +156,6 @@ pub async fn recover_interrupted(
     Ok(lives)
 }
 
-/// Where one live's files go: `{live_root}/{session_id}/{admitted at, ms since 1970}/`, so a
-/// reconnect is a folder of its own.
-pub fn live_dir(live_root: &Path, session_id: i64, admitted_at: SystemTime) -> PathBuf {
-    let millis = admitted_at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    live_root
-        .join(session_id.to_string())
-        .join(millis.to_string())
-}
-
-/// How one admitted stream ended.
-#[derive(Debug)]
-pub struct PackagedLive {
-    pub session_id: i64,
-    pub dir: PathBuf,
-    pub outcome: Result<LiveSummary, PackagerError>,
-}
-
-/// Package every stream the ingest admits into live HLS under `live_root`, each on a blocking
-/// thread, until the ingest closes `sink`; then wait for the lives still running and return
-/// how each ended.
-pub async fn package_streams(
-    mut sink: mpsc::Receiver<IncomingStream>,
-    live_root: PathBuf,
-    options: PackagerOptions,
-) -> Vec<PackagedLive> {
-    let mut running = Vec::new();
-    while let Some(stream) = sink.recv().await {
-        let dir = live_dir(&live_root, stream.session_id, stream.admitted_at);
-        let options = options.clone();
-        running.push(tokio::task::spawn_blocking(move || {
-            package_one(stream, dir, options)
-        }));
-    }
-    let mut ended = Vec::with_capacity(running.len());
-    for live in running {
-        match live.await {
-            Ok(live) => ended.push(live),
-            Err(e) => tracing::error!(error = ?e, "a live packager thread failed"),
-        }
-    }
-    ended
-}
-
-/// Package one stream until its publisher stops; the arrival times the ingest recorded become
-/// the segments' PROGRAM-DATE-TIME.
-fn package_one(stream: IncomingStream, dir: PathBuf, options: PackagerOptions) -> PackagedLive {
-    let session_id = stream.session_id;
-    let outcome = (|| {
-        std::fs::create_dir_all(&dir).map_err(PackagerError::Io)?;
-        let packager = LivePackager::new(&dir, options)?;
-        let log = ArrivalLog::new();
-        let arrivals = stream.arrivals.clone();
-        let input = TimedReader::with_clock(stream.reader, log.clone(), move |offset| {
-            arrivals.arrival_of(offset).unwrap_or_else(SystemTime::now)
-        });
-        let format = match stream.format {
-            StreamFormat::Flv => InputFormat::Flv,
-            StreamFormat::MpegTs => InputFormat::MpegTs,
-        };
-        packager.run(input, format, log, &mut |event| match event {
-            PackagerEvent::Started { renditions, .. } => {
-                tracing::info!(session = session_id, ?renditions, "live started");
-            }
-            PackagerEvent::RungDropped { rendition, lag_ms } => {
-                tracing::warn!(session = session_id, %rendition, lag_ms, "live: the encoder fell behind, rung dropped");
-            }
-            PackagerEvent::Warning(w) => tracing::warn!(session = session_id, warning = %w, "live"),
-            PackagerEvent::Finished { duration_s, segments } => {
-                tracing::info!(session = session_id, duration_s, segments, "live ended");
-            }
-            _ => {}
-        })
-    })();
-    if let Err(e) = &outcome {
-        tracing::warn!(session = session_id, error = %e, "live packaging stopped");
-    }
-    PackagedLive {
-        session_id,
-        dir,
-        outcome,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,16 +272,20 @@ mod tests {
     /// in, the packager turns it into a ladder, and when the publisher stops the live has VOD
     /// playlists to publish the replay from. A second publisher with a wrong key gets nothing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_publisher_with_the_key_is_packaged_into_a_ladder() {
+    async fn a_publisher_with_the_key_goes_live_and_its_replay_is_queued_after_grace() {
+        use crate::app::live::service::{LivePhase, LiveService, LiveSettings};
+        use crate::db::live::LiveRowState;
         use crate::media::live::ingest::rtmp::RtmpIngest;
         use crate::media::live::ingest::IngestLimits;
+        use crate::media::storage::{LocalFs, SharedStorage};
         use std::sync::Arc;
+        use tokio::sync::mpsc;
 
         let start = Utc::now() + Duration::minutes(10);
         let (dir, db, session) = one_session(start).await;
         let clock = Clock::system();
         let key = stream_key(&db, clock.now(), session).await.expect("key");
-        let admission: Arc<dyn Admission> = Arc::new(DbAdmission::new(db.clone(), clock));
+        let admission: Arc<dyn Admission> = Arc::new(DbAdmission::new(db.clone(), clock.clone()));
         let ingest = RtmpIngest::bind("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("bind");
@@ -387,12 +298,15 @@ mod tests {
                     let _ = stop_rx.await;
                 }),
             );
-        let live_root = dir.path().join("live");
-        let packaging = tokio::spawn(package_streams(
-            sink_rx,
-            live_root.clone(),
-            PackagerOptions::default(),
-        ));
+        let media = dir.path().join("media");
+        let storage: SharedStorage = Arc::new(LocalFs::new(media.clone()));
+        let settings = LiveSettings {
+            grace: std::time::Duration::from_secs(1),
+            ..LiveSettings::default()
+        };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let service = LiveService::new(db.clone(), clock, storage, settings, wake);
+        let running = tokio::spawn(service.clone().run(sink_rx));
         let publish = |key: String| {
             tokio::process::Command::new("ffmpeg")
                 .args(["-hide_banner", "-loglevel", "error", "-re"])
@@ -404,20 +318,55 @@ mod tests {
                 .kill_on_drop(true)
                 .status()
         };
-        let (good, bad) = tokio::join!(publish(key), publish("wrong-key".into()));
+        let watch_live = async {
+            for _ in 0..200 {
+                if service
+                    .current(session)
+                    .is_some_and(|l| l.phase == LivePhase::Live)
+                {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            false
+        };
+        let (good, bad, seen_live) =
+            tokio::join!(publish(key), publish("wrong-key".into()), watch_live);
         assert!(good.expect("ffmpeg").success());
         assert!(!bad.expect("ffmpeg").success(), "a wrong key is refused");
-        let _ = stop_tx.send(());
-        ingest_task.await.expect("ingest");
-        let ended = packaging.await.expect("packaging");
-        assert_eq!(ended.len(), 1, "only the admitted publisher was packaged");
-        let live = &ended[0];
-        assert_eq!(live.session_id, session);
-        let summary = live.outcome.as_ref().expect("packaged");
-        assert!(summary.duration_s > 3.0, "{summary:?}");
-        let master = std::fs::read_to_string(live.dir.join("master_vod.m3u8")).expect("master");
-        assert!(master.contains("#EXT-X-STREAM-INF"), "{master}");
-        let top = std::fs::read_to_string(live.dir.join("360p/vod.m3u8")).expect("top rung");
+        assert!(seen_live, "the session was live while publishing");
+        // grace runs out: the live ends and its replay job is queued
+        let mut ended = None;
+        for _ in 0..100 {
+            match service.current(session) {
+                Some(l) if l.phase == LivePhase::Ended => {
+                    ended = Some(l);
+                    break;
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let ended = ended.expect("the live ended after grace");
+        assert!(ended.hub.is_ended());
+        assert!(ended.hub.duration_s() > 3.0, "{}", ended.hub.duration_s());
+        let row = db
+            .latest_live(session)
+            .await
+            .expect("db")
+            .expect("live row");
+        assert_eq!(row.state, LiveRowState::Archiving);
+        assert_eq!(db.live_periods(row.id).await.expect("periods").len(), 1);
+        let job = db.claim_job("test").await.expect("db").expect("replay job");
+        assert_eq!(
+            (job.kind.as_str(), job.live_id),
+            ("live_archive", Some(row.id))
+        );
+        let period = media.join(&row.dir).join("0");
+        assert!(
+            period.join("ingest.flv").is_file(),
+            "the journal was written"
+        );
+        let top = std::fs::read_to_string(period.join("360p/vod.m3u8")).expect("top rung");
         assert!(
             top.contains("#EXT-X-ENDLIST") && top.contains("#EXT-X-PROGRAM-DATE-TIME"),
             "{top}"
@@ -427,6 +376,9 @@ mod tests {
             refused.is_empty(),
             "the wrong key named no session: {refused:?}"
         );
+        let _ = stop_tx.send(());
+        ingest_task.await.expect("ingest");
+        running.await.expect("service");
     }
 
     #[tokio::test]

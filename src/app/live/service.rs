@@ -95,6 +95,16 @@ pub struct LiveSnapshot {
     pub dropped_rungs: Vec<(String, u64)>,
 }
 
+/// What serving a live's files needs, without the figures [`LiveSnapshot`] gathers (this is
+/// asked on every playlist, segment and part request).
+#[derive(Clone, Debug)]
+pub struct ServingLive {
+    pub live_id: i64,
+    pub lecture_id: i64,
+    pub phase: LivePhase,
+    pub hub: LiveHub,
+}
+
 /// A viewer counts as watching this long after the last playlist it fetched.
 const VIEWER_TTL: Duration = Duration::from_secs(15);
 /// How often viewers are sampled into the database (the organizer's chart).
@@ -207,6 +217,16 @@ impl LiveService {
             viewers,
             peak_viewers: e.peak_viewers,
             dropped_rungs: e.dropped_rungs.clone(),
+        })
+    }
+
+    /// The session's live in this process, for serving its files.
+    pub fn serving(&self, session_id: i64) -> Option<ServingLive> {
+        self.lives().get(&session_id).map(|e| ServingLive {
+            live_id: e.row.id,
+            lecture_id: e.row.lecture_id,
+            phase: e.phase,
+            hub: e.hub.clone(),
         })
     }
 

@@ -63,6 +63,9 @@ pub struct LecturePage {
     pub layout: Layout,
     pub card: LectureCard,
     pub can_watch: bool,
+    /// Why the viewer may not watch (登录 / 报名), when they may not.
+    pub refusal: Option<&'static str>,
+    pub login_required: bool,
     pub master: String,
     pub poster: String,
     pub renditions: Vec<PublishedRendition>,
@@ -84,7 +87,9 @@ pub async fn lecture_page(
         poster: view.lecture.poster_url().unwrap_or_default(),
         renditions: view.lecture.renditions().to_vec(),
         layout,
-        can_watch: view.can_watch,
+        can_watch: view.access.is_allowed(),
+        refusal: view.access.reason_zh(),
+        login_required: view.access == crate::archive::Access::LoginRequired,
         resume: view.resume_s,
         related: view.related.into_iter().map(LectureCard::new).collect(),
         is_organizer: user.as_ref().is_some_and(|u| u.is_organizer()),
@@ -200,7 +205,7 @@ pub async fn api_progress(
 ) -> AppResult<Json<ProgressAnswer>> {
     let recorded = uc::record_progress(
         &state.db,
-        user.id,
+        &user,
         id,
         report.position_s,
         state.clock.now(),

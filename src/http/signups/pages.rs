@@ -7,6 +7,7 @@ use crate::http::auth::CurrentUser;
 use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
+use crate::http::live::pages::LiveWidget;
 use crate::http::views::timetable::SessionItem;
 use crate::http::AppState;
 use crate::schedule::is_live_now;
@@ -29,6 +30,8 @@ pub struct SessionPage {
     pub error: Option<String>,
     /// The published recording, if any ("回放").
     pub lecture_id: Option<i64>,
+    /// The live lecture: countdown, player, replay (see `templates/live/widget.html`).
+    pub live: Option<LiveWidget>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,9 +76,13 @@ async fn session_page_for(
         .await?
         .filter(|l| l.is_published())
         .map(|l| l.id);
+    let live_view =
+        crate::app::live::view::live_view(&state.db, &state.live, now, id, user.as_ref()).await?;
+    let live = LiveWidget::new(&live_view, now, user.is_some());
     Ok(SessionPage {
         layout,
         lecture_id,
+        live,
         item: SessionItem::new(session, program.tz(), mine, now),
         program_title: program.title,
         is_enterprise: enterprise_id.is_some(),

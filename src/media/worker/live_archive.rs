@@ -2,7 +2,7 @@
 //! version a transcoded recording is), published atomically; then the live's working folder
 //! (segments and journal) is deleted.
 
-use super::{Worker, HEARTBEAT};
+use super::Worker;
 use crate::db::jobs::{JobRow, Publication};
 use crate::db::lectures::PublishedRendition;
 use crate::media::live::packager::{InputFormat, PackagerOptions};
@@ -59,22 +59,16 @@ impl Worker {
                 (staging, result)
             })
         };
-        tokio::pin!(handle);
-        let result = loop {
-            tokio::select! {
-                r = &mut handle => break r,
-                _ = tokio::time::sleep(HEARTBEAT) => {
-                    if stop.load(Ordering::Relaxed) {
-                        cancel.store(true, Ordering::Relaxed);
-                    }
-                    match self.db.job_heartbeat(job.id, &self.id, 0.0, None).await {
-                        Ok(true) => {}
-                        Ok(false) => cancel.store(true, Ordering::Relaxed),
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-                    }
+        // the replay's progress is not measured; a shutdown cancels it as a lost job does
+        let (watcher, shutdown) = (cancel.clone(), stop.clone());
+        let result = self
+            .heartbeat_until(&job, handle, &cancel, move || {
+                if shutdown.load(Ordering::Relaxed) {
+                    watcher.store(true, Ordering::Relaxed);
                 }
-            }
-        };
+                (0.0, None)
+            })
+            .await;
         match result {
             Ok((staging, Ok(replay))) => {
                 if let Err(e) = self.storage.publish_dir(staging, version) {
@@ -111,13 +105,14 @@ impl Worker {
         replay: Replay,
         started: Instant,
     ) -> anyhow::Result<()> {
-        let version = job.version();
         let publication = Publication {
-            version,
+            version: job.version(),
             duration_s: replay.duration_s,
+            // video rungs highest first, then the audio rendition, as a transcode lists them
             renditions: replay
                 .renditions
                 .iter()
+                .chain(replay.audio.as_ref())
                 .map(|r| PublishedRendition {
                     name: r.name.clone(),
                     width: r.width,
@@ -128,32 +123,11 @@ impl Worker {
             audio_only: replay.audio_only,
             warnings: replay.warnings,
         };
-        match self
-            .db
-            .complete_job(job.id, &self.id, job.lecture_id, &publication)
-            .await
-        {
-            Ok(previous) => {
-                if let Some(old) = previous {
-                    if let Err(e) = self.storage.delete_version(old) {
-                        tracing::warn!(error = %e, version = %old, "removing old version");
-                    }
-                }
-                tracing::info!(
-                    job = job.id,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "live replay published"
-                );
-                // the replay's files are links or copies: the live's folder and its journal
-                // are no longer needed
-                if let Err(e) = self.storage.delete_live_work_dir(&job.input_path) {
-                    tracing::warn!(job = job.id, error = %e, "removing the live's working folder");
-                }
-                self.delete_unused_uploads(job).await;
-            }
-            Err(e) => {
-                self.storage.delete_version(version)?;
-                tracing::warn!(job = job.id, error = %e, "could not publish the replay");
+        if self.complete(job, &publication, started).await? {
+            // the replay's files are links or copies: the live's folder and its journal are
+            // no longer needed
+            if let Err(e) = self.storage.delete_live_work_dir(&job.input_path) {
+                tracing::warn!(job = job.id, error = %e, "removing the live's working folder");
             }
         }
         Ok(())

@@ -133,29 +133,20 @@ impl Worker {
                 (staging, result)
             })
         };
-        tokio::pin!(handle);
-        let result = loop {
-            tokio::select! {
-                r = &mut handle => break r,
-                _ = tokio::time::sleep(HEARTBEAT) => {
-                    let fraction = latest
-                        .lock()
-                        .ok()
-                        .and_then(|p| p.as_ref().map(|p| p.fraction))
-                        .unwrap_or(0.0);
-                    let eta = (fraction > 0.01).then(|| {
-                        let elapsed = started.elapsed().as_secs_f64();
-                        elapsed * (1.0 - fraction) / fraction
-                    });
-                    match self.db.job_heartbeat(job.id, &self.id, fraction, eta).await {
-                        Ok(true) => {}
-                        // the job was taken from us (declared stale): stop working on it
-                        Ok(false) => cancel.store(true, Ordering::Relaxed),
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-                    }
-                }
-            }
-        };
+        let result = self
+            .heartbeat_until(&job, handle, &cancel, || {
+                let fraction = latest
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.as_ref().map(|p| p.fraction))
+                    .unwrap_or(0.0);
+                let eta = (fraction > 0.01).then(|| {
+                    let elapsed = started.elapsed().as_secs_f64();
+                    elapsed * (1.0 - fraction) / fraction
+                });
+                (fraction, eta)
+            })
+            .await;
         match result {
             Ok((staging, Ok(report))) => {
                 if let Err(e) = self.storage.publish_dir(staging, version) {
@@ -188,17 +179,15 @@ impl Worker {
         Ok(())
     }
 
-    /// Publish the installed output of `job`: the lecture points at the new version, the
-    /// previous version and the uploads nobody needs any more are deleted.
+    /// Publish the installed output of a transcode.
     async fn publish(
         &self,
         job: &JobRow,
         report: &TranscodeReport,
         started: Instant,
-    ) -> anyhow::Result<()> {
-        let version = job.version();
+    ) -> anyhow::Result<bool> {
         let publication = Publication {
-            version,
+            version: job.version(),
             duration_s: report.duration_s,
             renditions: report
                 .renditions
@@ -208,9 +197,48 @@ impl Worker {
             audio_only: report.audio_only,
             warnings: report.warnings.clone(),
         };
+        self.complete(job, &publication, started).await
+    }
+
+    /// Run `handle` (a job's blocking work) to its end, writing the job's heartbeat and
+    /// `progress()` (fraction, seconds left) every [`HEARTBEAT`]; when the job is taken from
+    /// this worker (declared stale), `cancel` is set so the work stops.
+    async fn heartbeat_until<T>(
+        &self,
+        job: &JobRow,
+        handle: tokio::task::JoinHandle<T>,
+        cancel: &AtomicBool,
+        progress: impl Fn() -> (f64, Option<f64>),
+    ) -> Result<T, tokio::task::JoinError> {
+        tokio::pin!(handle);
+        loop {
+            tokio::select! {
+                r = &mut handle => return r,
+                _ = tokio::time::sleep(HEARTBEAT) => {
+                    let (fraction, eta) = progress();
+                    match self.db.job_heartbeat(job.id, &self.id, fraction, eta).await {
+                        Ok(true) => {}
+                        // the job was taken from us (declared stale): stop working on it
+                        Ok(false) => cancel.store(true, Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publish an installed version: the lecture points at it (in the job's completing
+    /// transaction), the previous version and the uploads nobody needs any more are deleted.
+    /// Returns false when the job was not ours any more (its output is removed).
+    async fn complete(
+        &self,
+        job: &JobRow,
+        publication: &Publication,
+        started: Instant,
+    ) -> anyhow::Result<bool> {
         match self
             .db
-            .complete_job(job.id, &self.id, job.lecture_id, &publication)
+            .complete_job(job.id, &self.id, job.lecture_id, publication)
             .await
         {
             Ok(previous) => {
@@ -221,18 +249,20 @@ impl Worker {
                 }
                 tracing::info!(
                     job = job.id,
+                    kind = %job.kind,
                     seconds = started.elapsed().as_secs_f64(),
-                    "transcode done"
+                    "job done, version published"
                 );
                 self.delete_unused_uploads(job).await;
+                Ok(true)
             }
             Err(e) => {
                 // not ours any more (or the database failed): leave no stray output
-                self.storage.delete_version(version)?;
+                self.storage.delete_version(publication.version)?;
                 tracing::warn!(job = job.id, error = %e, "could not publish");
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     /// Fail `job` with a reason for organizers, then delete its upload if that failure was

@@ -54,7 +54,9 @@ mod types;
 mod video;
 
 pub use arrival::{ArrivalLog, Chunk, ChunkReader, TimedReader};
-pub use playlist::{master_playlist, media_playlist, PlaylistKind, SegmentMeta, Variant};
+pub use playlist::{
+    avc_codec_string, master_playlist, media_playlist, PlaylistKind, SegmentMeta, Variant,
+};
 pub use types::{
     InputFormat, LagGuard, LiveState, LiveStatus, LiveSummary, PackagerError, PackagerEvent,
     PackagerOptions, RenditionStatus, LIVE_LADDER,

@@ -90,6 +90,9 @@ pub(super) struct RenditionOut {
     pub last_end_tl: Option<i64>,
     pub active: bool,
     last_dts: Option<i64>,
+    /// End (dts + duration) of the latest packet in decode order: where the last part ends
+    /// (with B-frames the presentation end runs ahead of it by the reorder delay).
+    last_dts_end: Option<i64>,
     /// Packets dropped because their DTS did not increase.
     pub dropped_packets: u64,
     window: Option<usize>,
@@ -127,6 +130,7 @@ impl RenditionOut {
             last_end_tl: None,
             active: true,
             last_dts: None,
+            last_dts_end: None,
             dropped_packets: 0,
             window,
             target_s: target.as_secs_f64(),
@@ -178,6 +182,7 @@ impl RenditionOut {
             return Ok(());
         }
         self.last_dts = Some(dts);
+        self.last_dts_end = Some(dts.saturating_add(packet.duration().max(0)));
         let key = self.spec.audio || packet.is_key();
         let end = pts.saturating_add(packet.duration().max(0));
         self.last_end_tl = Some(self.last_end_tl.map_or(end, |e| e.max(end)));
@@ -306,7 +311,7 @@ impl RenditionOut {
     ) -> Result<(), PackagerError> {
         if self.active && self.open.is_some() {
             let last = self.mux.finish()?;
-            let dts = self.last_end_tl.unwrap_or(0);
+            let dts = self.last_dts_end.or(self.last_end_tl).unwrap_or(0);
             self.emit_part(last, dts, emit);
             let end = end_tl.or(self.last_end_tl).unwrap_or(0);
             self.close_segment(end, emit)?;
