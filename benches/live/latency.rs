@@ -137,9 +137,6 @@ struct ModeResult {
 }
 
 async fn measure(part_ms: &str) -> Result<ModeResult> {
-    let n_shots = env_num("PUFA_BENCH_SHOTS", 20.0) as usize;
-    let every = Duration::from_secs_f64(env_num("PUFA_BENCH_SHOT_EVERY", 1.5));
-    let settle = Duration::from_secs_f64(env_num("PUFA_BENCH_SETTLE", 20.0));
     let tmp = tempfile::tempdir()?;
     let server = Server::start(
         tmp.path(),
@@ -169,81 +166,11 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
     browser
         .eval("document.querySelector('form.stack').submit();", vec![])
         .await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while browser.eval(CAPTURE_HLS, vec![]).await != Value::Bool(true) {
-        if Instant::now() > deadline {
-            bail!("the session page has no hls.js (window.Hls)");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    let url = common::rtmp_url(&server, &org, session).await?;
-    let mut publisher = publish_clock(&url)?;
-    common::wait_live(&server, &org, session, Duration::from_secs(30), |i| {
-        i["state"] == "live"
-    })
-    .await?;
-
-    // the live player appears by itself; start it muted (autoplay policy) and wait for it to play
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let t = browser
-            .eval(
-                "var v=document.querySelector('video'); if(!v) return null; \
-                 if(v.paused){v.muted=true; v.play().catch(function(){});} return v.currentTime;",
-                vec![],
-            )
-            .await;
-        if t.as_f64().is_some_and(|t| t > 1.0) {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the live player did not start playing: {t}");
-        }
-        if publisher.try_wait()?.is_some() {
-            bail!("the publisher exited");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    tokio::time::sleep(settle).await;
-
-    let dir = tmp.path().join("shots");
-    std::fs::create_dir_all(&dir)?;
-    let mut shots = Vec::with_capacity(n_shots);
-    for i in 0..n_shots {
-        let page = browser
-            .eval(
-                &format!(
-                    "{HLS} if(v) v.scrollIntoView({{block: 'center'}}); \
-                     var r=v?v.getBoundingClientRect():null; return {{\
-                     pd: (h&&h.playingDate)?(Date.now()-h.playingDate.getTime()):null, \
-                     lat: (h&&isFinite(h.latency))?h.latency:null, \
-                     rect: r?[r.left,r.top,r.width,r.height]:null}};"
-                ),
-                vec![],
-            )
-            .await;
-        let png = dir.join(format!("shot-{i:02}.png"));
-        let before = Utc::now();
-        browser.screenshot(&png).await;
-        let after = Utc::now();
-        let rect = page["rect"].as_array().and_then(|r| {
-            let v: Vec<f64> = r.iter().filter_map(Value::as_f64).collect();
-            (v.len() == 4).then(|| (v[0], v[1], v[2], v[3]))
-        });
-        shots.push(Shot {
-            png,
-            before,
-            after,
-            playing_date_ms: page["pd"].as_f64(),
-            hls_latency_s: page["lat"].as_f64(),
-            rect,
-        });
-        tokio::time::sleep(every).await;
-    }
-    let info = common::live_info(&server, &org, session).await?;
+    // whatever happens, the browser is closed (a dropped driver would leave chromium running)
+    let watched = watch(&browser, &server, &org, session, tmp.path()).await;
     browser.quit().await;
-    publisher.kill();
+    let (shots, info) = watched?;
+
     let dropped = common::Ingest::of(&info).dropped;
 
     // read the burned clocks after the timed part (tesseract costs CPU)
@@ -284,10 +211,100 @@ async fn measure(part_ms: &str) -> Result<ModeResult> {
     if std::env::var("PUFA_BENCH_KEEP").is_ok() {
         let keep = common::cache_dir()?.join(format!("latency-shots-{part_ms}"));
         let _ = std::fs::remove_dir_all(&keep);
+        let dir = tmp.path().join("shots");
         std::fs::rename(&dir, &keep).or_else(|_| copy_dir(&dir, &keep))?;
         eprintln!("screenshots kept in {}", keep.display());
     }
     Ok(result)
+}
+
+/// Publish, let the page's player start and settle, and take the screenshots; the organizer's
+/// last live answer comes back too (dropped rungs).
+async fn watch(
+    browser: &Browser,
+    server: &Server,
+    org: &reqwest::Client,
+    session: i64,
+    tmp: &Path,
+) -> Result<(Vec<Shot>, Value)> {
+    let n_shots = env_num("PUFA_BENCH_SHOTS", 20.0) as usize;
+    let every = Duration::from_secs_f64(env_num("PUFA_BENCH_SHOT_EVERY", 1.5));
+    let settle = Duration::from_secs_f64(env_num("PUFA_BENCH_SETTLE", 20.0));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while browser.eval(CAPTURE_HLS, vec![]).await != Value::Bool(true) {
+        if Instant::now() > deadline {
+            bail!("the session page has no hls.js (window.Hls)");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let url = common::rtmp_url(server, org, session).await?;
+    let mut publisher = publish_clock(&url)?;
+    common::wait_live(server, org, session, Duration::from_secs(30), |i| {
+        i["state"] == "live"
+    })
+    .await?;
+
+    // the live player appears by itself; start it muted (autoplay policy) and wait for it to play
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = browser
+            .eval(
+                "var v=document.querySelector('video'); if(!v) return null; \
+                 if(v.paused){v.muted=true; v.play().catch(function(){});} return v.currentTime;",
+                vec![],
+            )
+            .await;
+        if t.as_f64().is_some_and(|t| t > 1.0) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the live player did not start playing: {t}");
+        }
+        if publisher.try_wait()?.is_some() {
+            bail!("the publisher exited");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(settle).await;
+
+    let dir = tmp.join("shots");
+    std::fs::create_dir_all(&dir)?;
+    let mut shots = Vec::with_capacity(n_shots);
+    for i in 0..n_shots {
+        let page = browser
+            .eval(
+                &format!(
+                    "{HLS} if(v) v.scrollIntoView({{block: 'center'}}); \
+                     var r=v?v.getBoundingClientRect():null; return {{\
+                     pd: (h&&h.playingDate)?(Date.now()-h.playingDate.getTime()):null, \
+                     lat: (h&&isFinite(h.latency))?h.latency:null, \
+                     rect: r?[r.left,r.top,r.width,r.height]:null}};"
+                ),
+                vec![],
+            )
+            .await;
+        let png = dir.join(format!("shot-{i:02}.png"));
+        let before = Utc::now();
+        browser.screenshot(&png).await;
+        let after = Utc::now();
+        let rect = page["rect"].as_array().and_then(|r| {
+            let v: Vec<f64> = r.iter().filter_map(Value::as_f64).collect();
+            (v.len() == 4).then(|| (v[0], v[1], v[2], v[3]))
+        });
+        shots.push(Shot {
+            png,
+            before,
+            after,
+            playing_date_ms: page["pd"].as_f64(),
+            hls_latency_s: page["lat"].as_f64(),
+            rect,
+        });
+        tokio::time::sleep(every).await;
+    }
+    let info = common::live_info(server, org, session).await?;
+    publisher.kill();
+    Ok((shots, info))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
