@@ -364,16 +364,23 @@ fn read_clock(png: &Path, rect: Option<(f64, f64, f64, f64)>) -> Result<Option<N
     Ok(find_clock(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// The first `HH:MM:SS.mmm` in OCR output.
+/// The first `HH:MM:SS.mmm` in OCR output (anywhere: a stray mark at the box's edge may be
+/// read as a digit glued to the clock).
 fn find_clock(text: &str) -> Option<NaiveTime> {
-    text.split_whitespace().find_map(|w| {
-        let w = w.trim_matches(|c: char| !c.is_ascii_digit());
-        let b = w.as_bytes();
-        if b.len() == 12 && b[2] == b':' && b[5] == b':' && b[8] == b'.' {
-            NaiveTime::parse_from_str(w, "%H:%M:%S%.3f").ok()
-        } else {
-            None
+    let b = text.as_bytes();
+    let digit = |i: usize| b[i].is_ascii_digit();
+    (0..b.len().saturating_sub(11)).find_map(|i| {
+        let shape = (0..12).all(|k| match k {
+            2 | 5 => b[i + k] == b':',
+            8 => b[i + k] == b'.',
+            _ => digit(i + k),
+        });
+        if !shape {
+            return None;
         }
+        std::str::from_utf8(&b[i..i + 12])
+            .ok()
+            .and_then(|w| NaiveTime::parse_from_str(w, "%H:%M:%S%.3f").ok())
     })
 }
 
