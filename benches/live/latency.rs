@@ -354,7 +354,7 @@ fn read_clock(png: &Path, rect: Option<(f64, f64, f64, f64)>) -> Result<Option<N
         .args([
             "-",
             "--psm",
-            "11",
+            "7",
             "-c",
             "tessedit_char_whitelist=0123456789:.",
         ])
