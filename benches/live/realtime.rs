@@ -14,7 +14,7 @@
 //! pufa's rate caps, IDRs at the source keyframes, AAC 48 kHz stereo, 2 s fMP4 segments).
 //!
 //! `PUFA_BENCH_SECONDS` (600) sets the length; the source is made once and kept in
-//! `target/live-bench/`.
+//! `target/live-bench/`. `PUFA_BENCH_SIDES=cli` runs the baseline alone.
 
 use crate::common::{self, percentile, sorted, Server};
 use crate::{env_num, print_header};
@@ -41,6 +41,19 @@ pub async fn run() -> Result<()> {
     let source = common::source_1080(seconds)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
 
+    if std::env::var("PUFA_BENCH_SIDES").is_ok_and(|v| v == "cli") {
+        // the baseline alone, e.g. again after a run that other processes disturbed
+        let cli = run_cli(&source, f64::from(seconds))?;
+        println!(
+            "ffmpeg CLI alone: media {:.1} s, wall {:.1} s, CPU s per media s {:.3}, headroom {:.2}×, other CPU {:.1} s",
+            cli.media_s,
+            cli.wall_s,
+            cli.cpu_s / cli.media_s,
+            cores * cli.media_s / cli.cpu_s,
+            cli.other_cpu_s
+        );
+        return Ok(());
+    }
     eprintln!("pufa: publishing {seconds} s in real time …");
     let pufa = run_pufa(&source, f64::from(seconds)).await?;
     eprintln!("ffmpeg CLI: the same ladder at the same pace …");

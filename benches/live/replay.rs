@@ -182,8 +182,9 @@ pub async fn run() -> Result<()> {
         upload_rungs.join(", ")
     );
     println!(
-        "\nbuild ÷ transcode: {:.3}×; goal ≤ 60 s including the grace period.",
-        s(live_job.started, live_job.finished) / s(upload_job.started, upload_job.finished)
+        "\nreplay build ÷ upload transcode: 1 : {:.0}; total {:.2} s against the goal of ≤ 60 s including the grace period.",
+        s(upload_job.started, upload_job.finished) / s(live_job.started, live_job.finished),
+        s(stopped, visible)
     );
     Ok(())
 }
