@@ -16,6 +16,7 @@ mod auth_security;
 mod checkup;
 mod checkup_privacy;
 mod durability;
+mod e2e_live;
 mod e2e_player;
 mod edges;
 mod job_recovery;
