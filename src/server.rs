@@ -125,6 +125,11 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        // responses are written whole; Nagle's algorithm would hold the last partial packet
+        // of each until the client's delayed ACK (~40 ms per segment or playlist)
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             // what `ConnectInfo<SocketAddr>` extractors read

@@ -11,10 +11,12 @@ use std::time::Duration;
 /// (and with it the browser).
 pub struct Browser {
     // Declared first so the driver is stopped before the profile folder is removed.
-    driver: ChildGuard,
+    _driver: ChildGuard,
     base: String,
     session: String,
     http: reqwest::Client,
+    /// Whether the session was ended (by `quit`); otherwise `Drop` ends it.
+    ended: bool,
     _profile: tempfile::TempDir,
 }
 
@@ -68,10 +70,11 @@ impl Browser {
             .unwrap_or_else(|| panic!("no session: {r}"))
             .to_string();
         Browser {
-            driver,
+            _driver: driver,
             base,
             session,
             http,
+            ended: false,
             _profile: profile,
         }
     }
@@ -146,10 +149,37 @@ impl Browser {
 
 impl Browser {
     /// End the browser session (chromium closes) and stop the driver.
-    pub async fn quit(self) {
+    pub async fn quit(mut self) {
         let url = format!("{}/session/{}", self.base, self.session);
         let r = self.http.delete(url).send().await.expect("end session");
         assert!(r.status().is_success(), "end session: {}", r.status());
-        self.driver.kill();
+        self.ended = true;
+    }
+}
+
+impl Drop for Browser {
+    /// A test that panics drops the browser without `quit`: end the WebDriver session with a
+    /// blocking request (no runtime to await on here), or chromium outlives its killed driver.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let Some(authority) = self.base.strip_prefix("http://") else {
+            return;
+        };
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.session
+        );
+        let ended = std::net::TcpStream::connect(authority).and_then(|mut stream| {
+            use std::io::{Read, Write};
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(request.as_bytes())?;
+            let mut reply = Vec::new();
+            stream.read_to_end(&mut reply).map(drop)
+        });
+        if let Err(e) = ended {
+            eprintln!("could not end the browser session: {e}");
+        }
     }
 }
