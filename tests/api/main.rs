@@ -14,6 +14,7 @@ mod webdriver;
 mod accounts;
 mod auth_security;
 mod checkup;
+mod checkup_report;
 mod durability;
 mod e2e_player;
 mod edges;
