@@ -164,6 +164,7 @@ mod tests {
                     level: Level::Low,
                     answered: 1,
                     applicable: 1,
+                    not_applicable: 0,
                 })
                 .collect(),
             findings: Vec::new(),

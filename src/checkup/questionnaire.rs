@@ -92,6 +92,10 @@ pub struct AnswerOption {
     /// Overrides the item's severity for this answer (v2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// Overrides the item's `finding` for this answer (v2): a partial answer to an item whose
+    /// finding reads as an admission ("存在……行为") is described as what it is ("未建立……制度").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 /// Which enterprises an item applies to.
@@ -265,6 +269,7 @@ struct RawOption {
     risk: f64,
     kind: Option<OptionKind>,
     severity: Option<Severity>,
+    finding: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -435,9 +440,16 @@ impl RawQuestionnaire {
                     }
                     None => OptionKind::infer(&oid, o.risk),
                 };
+                let finding = o.finding.filter(|f| !f.trim().is_empty());
                 if v2 {
                     check_option_v2(&id, &oid, kind, o.risk, o.severity)
                         .map_err(|m| fail(oat, m))?;
+                    if finding.is_some() && matches!(kind, OptionKind::Compliant | OptionKind::Na) {
+                        return Err(fail(
+                            oat,
+                            format!("item '{id}': option '{oid}' is {kind:?} and cannot carry a finding"),
+                        ));
+                    }
                 }
                 options.push(AnswerOption {
                     id: oid,
@@ -445,6 +457,7 @@ impl RawQuestionnaire {
                     risk: o.risk,
                     kind,
                     severity: o.severity,
+                    finding,
                 });
             }
             if !options.iter().any(|o| o.risk == 0.0) {
@@ -802,6 +815,11 @@ mod tests {
         let lax = invoice.option("lax").expect("option");
         assert_eq!(lax.kind, OptionKind::Partial);
         assert_eq!(invoice.severity_of(lax), Severity::Administrative);
+        assert_eq!(lax.finding.as_deref(), Some("小额进项发票未核对"));
+        assert_eq!(
+            invoice.option("no").and_then(|o| o.finding.as_deref()),
+            None
+        );
         assert_eq!(
             invoice.severity_of(invoice.option("no").expect("option")),
             Severity::Criminal
@@ -854,6 +872,12 @@ mod tests {
                 "legal_basis = \"《失信行为纠正后的信用信息修复管理办法（试行）》第三条\"",
                 "legal_basis = \"《失信行为纠正后的信用信息修复管理办法（试行）》第三条\"",
                 "repealed",
+            ),
+            (
+                "{ id = \"yes\", text = \"是\", risk = 0.0, kind = \"compliant\" },\n  { id = \"lax\"",
+                "{ id = \"yes\", text = \"是\", risk = 0.0, kind = \"compliant\", finding = \"无\" },\n  { id = \"lax\"",
+                "  { id = \"yes\", text = \"是\", risk = 0.0, kind = \"compliant\", finding",
+                "cannot carry a finding",
             ),
             (
                 "law_date = \"2026-11-30\"",

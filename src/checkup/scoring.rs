@@ -140,6 +140,15 @@ pub struct DimensionResult {
     pub level: Level,
     pub answered: usize,
     pub applicable: usize,
+    /// Answers 不适用, left out of the score (rules 2; rules 1 counted them as compliant).
+    pub not_applicable: usize,
+}
+
+impl DimensionResult {
+    /// Every answer was 不适用: the score says nothing (rules 2).
+    pub fn all_not_applicable(&self) -> bool {
+        self.answered > 0 && self.not_applicable == self.answered
+    }
 }
 
 /// The scored check-up.
@@ -369,6 +378,7 @@ fn score_v1(q: &Questionnaire, industry: &str, answers: &Answers) -> Report {
             level: score_level(score).max(worst),
             answered,
             applicable: items.len(),
+            not_applicable: 0,
         });
     }
     let overall_level = if red_lines.is_empty() {
@@ -417,6 +427,7 @@ fn score_v2(q: &Questionnaire, industry: &str, answers: &Answers) -> Report {
         let mut weight_sum = 0.0;
         let mut risk_sum = 0.0;
         let mut answered = 0;
+        let mut not_applicable = 0;
         let mut worst = Level::Low;
         for item in &items {
             let Some(option) = answers.get(&item.id).and_then(|o| item.option(o)) else {
@@ -424,6 +435,7 @@ fn score_v2(q: &Questionnaire, industry: &str, answers: &Answers) -> Report {
             };
             answered += 1;
             if option.kind == OptionKind::Na {
+                not_applicable += 1;
                 continue; // S4: not applicable is not compliant either
             }
             weight_sum += f64::from(item.weight);
@@ -439,6 +451,10 @@ fn score_v2(q: &Questionnaire, industry: &str, answers: &Answers) -> Report {
             let unsure = option.kind == OptionKind::Unsure;
             findings.push(Finding {
                 severity: item.severity_of(option),
+                finding: option
+                    .finding
+                    .clone()
+                    .unwrap_or_else(|| item.finding.clone()),
                 needs_lawyer: unsure,
                 verify: if unsure { item.verify.clone() } else { None },
                 ..new_finding(item, option, level, hit)
@@ -451,6 +467,7 @@ fn score_v2(q: &Questionnaire, industry: &str, answers: &Answers) -> Report {
             level: worst,
             answered,
             applicable: items.len(),
+            not_applicable,
         });
     }
     let high = findings.iter().filter(|f| f.level == Level::High).count();
@@ -890,6 +907,7 @@ mod tests {
                     level: score_level(score).max(worst),
                     answered,
                     applicable: items.len(),
+                    not_applicable: 0,
                 });
             }
             let overall_level = if red_lines.is_empty() {
@@ -994,9 +1012,14 @@ mod tests {
         for (item, option, want) in table {
             assert_eq!(level(item, option), *want, "{item} = {option}");
         }
-        // the answer's own severity is what the report says
+        // the answer's own severity and finding are what the report says
         let r = only("tax-invoice", "lax", "E");
         assert_eq!(r.findings[0].severity, Severity::Administrative);
+        assert_eq!(r.findings[0].finding, "小额进项发票未核对");
+        assert_eq!(
+            only("tax-invoice", "no", "E").findings[0].finding,
+            "发票与业务不一致"
+        );
         assert!(!r.findings[0].red_line && r.red_lines.is_empty());
         let r = only("lab-embezzlement", "no", "E");
         assert_eq!(r.findings[0].severity, Severity::Loss);
@@ -1087,6 +1110,7 @@ mod tests {
             .find(|d| d.id == "safety")
             .expect("safety");
         assert_eq!((safety.score, safety.level), (100, Level::Low));
+        assert!(safety.all_not_applicable());
     }
 
     #[test]

@@ -54,6 +54,14 @@ impl ReportPage {
         self.report.worst_finding(id)
     }
 
+    /// Every answer of dimension `id` was 不适用, so its score says nothing.
+    pub fn not_applicable(&self, id: &str) -> bool {
+        self.report
+            .dimensions
+            .iter()
+            .any(|d| d.id == id && d.all_not_applicable())
+    }
+
     /// "高 2 项、中 3 项、低 5 项" for the summary line.
     pub fn counts(&self) -> String {
         [Level::High, Level::Medium, Level::Low]
