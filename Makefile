@@ -6,13 +6,17 @@ LISTEN ?= 127.0.0.1:8080
 APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev \
 	libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev ffmpeg \
 	chromium chromium-driver fonts-wqy-zenhei sqlite3 ca-certificates curl python3-venv
+# Only the live benchmarks need these (`cargo bench --bench live`): tesseract reads the burned
+# clock for the latency, nginx is the static baseline of the viewers run. Not installed by
+# `make test`: on a systemd machine Debian's nginx package also starts a site on port 80.
+BENCH_APT_PACKAGES := tesseract-ocr nginx-light
 
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2
 # Where cargo-deny keeps the RustSec advisory database (its default).
 ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
 
-.PHONY: run test deps deny-tool build release fmt check bench clean
+.PHONY: run test deps bench-deps deny-tool build release fmt check bench clean
 
 ## Install missing system packages (Debian; uses sudo when not root).
 deps:
@@ -56,7 +60,16 @@ deny-tool: deps
 	@$(CARGO) deny --version 2>/dev/null | grep -qx 'cargo-deny $(CARGO_DENY_VERSION)' || \
 		$(CARGO) install --locked cargo-deny --version $(CARGO_DENY_VERSION)
 
-bench: deps
+## The system packages of the live benchmarks (besides those of deps).
+bench-deps: deps
+	@missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+bench: bench-deps
 	$(CARGO) bench
 
 clean:

@@ -4,14 +4,22 @@
 //! A report's results are always recomputed from its stored answers with the questionnaire
 //! version it answered ([`score`] is the one place that does it), so a scoring fix reaches
 //! old reports and no page can disagree with another.
+//!
+//! The answers are written admissions, so: an enterprise answers only after confirming the
+//! notice ([`give_consent`], see [`crate::checkup::notice`]); every opening of a report by
+//! another account is logged in [`report`] itself, so no page or API can forget it, and the
+//! enterprise reads the log ([`access_log`]); the enterprise deletes a check-up for good
+//! ([`delete`]).
 
 use crate::accounts::{Role, User};
 use crate::checkup::history::{self, Comparison};
 use crate::checkup::may_read_report;
+use crate::checkup::notice;
 use crate::checkup::questionnaire::{
     check_answers, unanswered, AnswerProblem, Answers, Questionnaire,
 };
 use crate::checkup::scoring::{self, Offer, Recommendation, Report};
+use crate::checkup::CheckupStatus;
 use crate::db::accounts::Enterprise;
 use crate::db::checkups::CheckupRow;
 use crate::db::Db;
@@ -37,8 +45,18 @@ pub enum CheckupError {
     /// Answers to unknown or non-applicable items, unknown options, or missing answers.
     #[error("invalid answers")]
     Invalid(FieldErrors),
+    /// The enterprise has not confirmed the notice for the current questionnaire yet.
+    #[error("consent required")]
+    ConsentRequired,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl CheckupError {
+    /// The Chinese message of [`CheckupError::ConsentRequired`].
+    pub fn consent_required_zh() -> &'static str {
+        "开始体检前，请先阅读并确认《体检须知》（谁能看到报告、保存多久、自查不构成法律意见）。"
+    }
 }
 
 impl From<sqlx::Error> for CheckupError {
@@ -145,6 +163,10 @@ pub struct EnterpriseOverview {
     pub item_count: usize,
     /// Answers in the open draft, if there is one.
     pub draft_answered: Option<usize>,
+    /// The open draft's id (to delete it).
+    pub draft_id: Option<i64>,
+    /// When the enterprise confirmed the notice for the current questionnaire.
+    pub consented_at: Option<DateTime<Utc>>,
     /// Submitted reports, newest first.
     pub reports: Vec<ReportSummary>,
 }
@@ -173,9 +195,77 @@ pub async fn overview(
     Ok(Some(EnterpriseOverview {
         dimension_count: q.dimensions_for(&enterprise.industry).len(),
         item_count: q.applicable(&enterprise.industry).count(),
-        draft_answered: draft.map(|d| d.answers.len()),
+        draft_answered: draft.as_ref().map(|d| d.answers.len()),
+        draft_id: draft.map(|d| d.id),
+        consented_at: db
+            .consent(enterprise.id, &q.version, notice::REVISION)
+            .await?,
         reports,
     }))
+}
+
+// ---------- the notice and the consent to it ----------
+
+/// The enterprise's confirmation of the notice for the current questionnaire.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    /// The questionnaire version the consent is for.
+    pub version: String,
+    /// The notice revision ([`notice::REVISION`]).
+    pub notice: &'static str,
+    /// `None` until the enterprise confirms.
+    pub consented_at: Option<DateTime<Utc>>,
+}
+
+/// Where the enterprise stands with the notice of the current questionnaire.
+pub async fn consent(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    user: &User,
+) -> Result<Consent, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let version = questionnaires.current().version.clone();
+    let consented_at = db
+        .consent(enterprise.id, &version, notice::REVISION)
+        .await?;
+    Ok(Consent {
+        version,
+        notice: notice::REVISION,
+        consented_at,
+    })
+}
+
+/// Record that the enterprise read and confirmed the notice at `now` (a repeated confirmation
+/// keeps the first time).
+pub async fn give_consent(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    now: DateTime<Utc>,
+    user: &User,
+) -> Result<Consent, CheckupError> {
+    let enterprise = enterprise_of(db, user).await?;
+    let version = questionnaires.current().version.clone();
+    let at = db
+        .record_consent(enterprise.id, &version, notice::REVISION, now)
+        .await?;
+    Ok(Consent {
+        version,
+        notice: notice::REVISION,
+        consented_at: Some(at),
+    })
+}
+
+/// Refuse to store answers to questionnaire `version` before the enterprise confirmed the
+/// notice for it.
+async fn require_consent(
+    db: &Db,
+    enterprise: &Enterprise,
+    version: &str,
+) -> Result<(), CheckupError> {
+    match db.consent(enterprise.id, version, notice::REVISION).await? {
+        Some(_) => Ok(()),
+        None => Err(CheckupError::ConsentRequired),
+    }
 }
 
 // ---------- drafts and submission ----------
@@ -221,6 +311,7 @@ pub async fn save_draft(
 ) -> Result<Draft, CheckupError> {
     let enterprise = enterprise_of(db, user).await?;
     let q = questionnaires.current();
+    require_consent(db, &enterprise, &q.version).await?;
     let problems = check_answers(q, &enterprise.industry, &answers, false);
     if !problems.is_empty() {
         return Err(invalid(&problems));
@@ -252,6 +343,7 @@ pub async fn submit(
 ) -> Result<CheckupReport, CheckupError> {
     let enterprise = enterprise_of(db, user).await?;
     let q = questionnaires.current();
+    require_consent(db, &enterprise, &q.version).await?;
     let problems = check_answers(q, &enterprise.industry, answers, true);
     if !problems.is_empty() {
         return Err(invalid(&problems));
@@ -302,7 +394,8 @@ impl Sheet {
     }
 }
 
-/// The enterprise's sheet with its draft answers.
+/// The enterprise's sheet with its draft answers; [`CheckupError::ConsentRequired`] until
+/// the enterprise confirmed the notice.
 pub async fn sheet(
     db: &Db,
     questionnaires: &Questionnaires,
@@ -310,6 +403,7 @@ pub async fn sheet(
 ) -> Result<Sheet, CheckupError> {
     let enterprise = enterprise_of(db, user).await?;
     let questionnaire = questionnaires.current().clone();
+    require_consent(db, &enterprise, &questionnaire.version).await?;
     let answers = db
         .draft(enterprise.id)
         .await?
@@ -406,7 +500,8 @@ pub struct CheckupReport {
 }
 
 /// Report `id` as `viewer` may see it: only its enterprise and organizers may open it, anyone
-/// else gets [`CheckupError::NotFound`] (see [`may_read_report`]).
+/// else gets [`CheckupError::NotFound`] (see [`may_read_report`]). An opening by anyone but
+/// the enterprise is logged before the report is returned: no log, no report.
 pub async fn report(
     db: &Db,
     questionnaires: &Questionnaires,
@@ -417,6 +512,16 @@ pub async fn report(
     let row = db.checkup(id).await?.ok_or(CheckupError::NotFound)?;
     if !may_read_report(viewer, row.enterprise_id, row.status) {
         return Err(CheckupError::NotFound);
+    }
+    if viewer.id != row.enterprise_id {
+        db.record_access(row.id, viewer.id, viewer.role, now)
+            .await?;
+        tracing::info!(
+            report = row.id,
+            viewer = viewer.id,
+            role = viewer.role.as_str(),
+            "check-up report opened by another account"
+        );
     }
     let enterprise = db
         .enterprise(row.enterprise_id)
@@ -470,6 +575,86 @@ async fn offers(db: &Db, now: DateTime<Utc>) -> Result<Vec<Offer>, CheckupError>
             starts_at: s.starts_at.map(|t| t.with_timezone(&s.tz()).to_rfc3339()),
         })
         .collect())
+}
+
+// ---------- access log and deletion ----------
+
+/// One opening of a report by an account other than its enterprise.
+#[derive(Debug, Clone)]
+pub struct AccessEntry {
+    pub viewer_id: i64,
+    pub viewer_role: Role,
+    /// The account's display name; `None` when the account was removed.
+    pub viewer_name: Option<String>,
+    pub accessed_at: DateTime<Utc>,
+}
+
+/// Who opened report `id` other than its enterprise, newest first. Only the enterprise reads
+/// its log: organizers, who may open the report, get [`CheckupError::Forbidden`] (the log is
+/// the enterprise's check on them); anyone else is told the report does not exist.
+pub async fn access_log(db: &Db, viewer: &User, id: i64) -> Result<Vec<AccessEntry>, CheckupError> {
+    let row = db.checkup(id).await?.ok_or(CheckupError::NotFound)?;
+    if row.status != CheckupStatus::Submitted {
+        return Err(CheckupError::NotFound);
+    }
+    if viewer.id != row.enterprise_id {
+        return Err(if may_read_report(viewer, row.enterprise_id, row.status) {
+            CheckupError::Forbidden
+        } else {
+            CheckupError::NotFound
+        });
+    }
+    Ok(db
+        .access_log(id)
+        .await?
+        .into_iter()
+        .map(|a| AccessEntry {
+            viewer_id: a.viewer_id,
+            viewer_role: a.viewer_role,
+            viewer_name: a.viewer_name,
+            accessed_at: a.accessed_at,
+        })
+        .collect())
+}
+
+/// Check-up `id` (a report or the draft) if `user` is its enterprise, which alone may delete
+/// it. Organizers, who may open a report, get [`CheckupError::Forbidden`]; anyone else, and
+/// everyone once it is deleted, [`CheckupError::NotFound`].
+pub async fn own_checkup(db: &Db, user: &User, id: i64) -> Result<CheckupRow, CheckupError> {
+    let row = db.checkup(id).await?.ok_or(CheckupError::NotFound)?;
+    if user.role == Role::Enterprise && user.id == row.enterprise_id {
+        return Ok(row);
+    }
+    Err(if may_read_report(user, row.enterprise_id, row.status) {
+        CheckupError::Forbidden
+    } else {
+        CheckupError::NotFound
+    })
+}
+
+/// Delete check-up `id` (a report with its access log, or the draft) for good; only its
+/// enterprise may. Returns what was deleted. Dashboards and the enterprise's other reports
+/// are computed from the stored check-ups, so none counts or compares with it afterwards.
+pub async fn delete(db: &Db, user: &User, id: i64) -> Result<CheckupStatus, CheckupError> {
+    let row = own_checkup(db, user, id).await?;
+    if !db.delete_checkup(row.id, row.enterprise_id).await? {
+        // deleted concurrently (another tab): gone either way
+        return Err(CheckupError::NotFound);
+    }
+    tracing::info!(
+        checkup = row.id,
+        enterprise = row.enterprise_id,
+        "check-up deleted"
+    );
+    // secure_delete zeroes the rows in the pages; resetting the write-ahead log removes the
+    // older page images still in it. It may wait for readers, so not in the request.
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = db.truncate_wal().await {
+            tracing::warn!(error = %e, "resetting the write-ahead log after a deletion");
+        }
+    });
+    Ok(row.status)
 }
 
 // ---------- organizer overview ----------
@@ -556,11 +741,19 @@ mod tests {
             .insert_staff(Role::Organizer, "admin", "管理员", "x")
             .await
             .expect("staff");
+        let questionnaires = Questionnaires::new(q);
+        let first = enterprise(&db, "91350100M000100Y43", "13800138000").await;
+        let other = enterprise(&db, "91430111MA4L41YT1U", "13900139000").await;
+        for e in [&first, &other] {
+            give_consent(&db, &questionnaires, Utc::now(), e)
+                .await
+                .expect("consent");
+        }
         Setup {
-            enterprise: enterprise(&db, "91350100M000100Y43", "13800138000").await,
-            other: enterprise(&db, "91430111MA4L41YT1U", "13900139000").await,
+            enterprise: first,
+            other,
             organizer: db.user(organizer_id).await.expect("user").expect("exists"),
-            questionnaires: Questionnaires::new(q),
+            questionnaires,
             db,
             _dir: dir,
         }
@@ -687,5 +880,148 @@ mod tests {
             .await
             .expect_err("missing");
         assert!(matches!(e, CheckupError::Internal(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn answers_are_stored_only_after_the_notice_is_confirmed() {
+        let s = setup().await;
+        let newcomer = enterprise(&s.db, "91110000600037341L", "13700137000").await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let before = consent(&s.db, &s.questionnaires, &newcomer)
+            .await
+            .expect("consent state");
+        assert!(before.consented_at.is_none());
+        for e in [
+            submit(&s.db, &s.questionnaires, now, &newcomer, &answers)
+                .await
+                .map(|_| ())
+                .expect_err("no consent"),
+            save_draft(&s.db, &s.questionnaires, now, &newcomer, Answers::new())
+                .await
+                .map(|_| ())
+                .expect_err("no consent"),
+            sheet(&s.db, &s.questionnaires, &newcomer)
+                .await
+                .map(|_| ())
+                .expect_err("no consent"),
+        ] {
+            assert!(matches!(e, CheckupError::ConsentRequired), "{e:?}");
+        }
+        let given = give_consent(&s.db, &s.questionnaires, now, &newcomer)
+            .await
+            .expect("consent");
+        assert_eq!(given.version, s.questionnaires.current().version);
+        assert_eq!(given.notice, notice::REVISION);
+        // confirming again keeps the first time
+        let later = now + chrono::Duration::hours(1);
+        let again = give_consent(&s.db, &s.questionnaires, later, &newcomer)
+            .await
+            .expect("consent");
+        assert_eq!(again.consented_at, given.consented_at);
+        submit(&s.db, &s.questionnaires, now, &newcomer, &answers)
+            .await
+            .expect("submitted after consent");
+        let e = give_consent(&s.db, &s.questionnaires, now, &s.organizer)
+            .await
+            .expect_err("organizers take no check-up");
+        assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn openings_by_others_are_logged_for_the_enterprise_only() {
+        let s = setup().await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
+            .await
+            .expect("submitted")
+            .id;
+        report(&s.db, &s.questionnaires, now, &s.enterprise, id)
+            .await
+            .expect("own report");
+        assert!(access_log(&s.db, &s.enterprise, id)
+            .await
+            .expect("log")
+            .is_empty());
+        report(&s.db, &s.questionnaires, now, &s.organizer, id)
+            .await
+            .expect("organizer opens it");
+        report(&s.db, &s.questionnaires, now, &s.other, id)
+            .await
+            .expect_err("not theirs, not logged");
+        let log = access_log(&s.db, &s.enterprise, id).await.expect("log");
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].viewer_id, s.organizer.id);
+        assert_eq!(log[0].viewer_role, Role::Organizer);
+        assert_eq!(log[0].viewer_name.as_deref(), Some("管理员"));
+        let e = access_log(&s.db, &s.organizer, id)
+            .await
+            .expect_err("organizer");
+        assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
+        let e = access_log(&s.db, &s.other, id).await.expect_err("other");
+        assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_check_up_is_gone_for_everyone_and_its_id_is_never_reused() {
+        let s = setup().await;
+        let answers = riskiest(s.questionnaires.current());
+        let now = Utc::now();
+        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
+            .await
+            .expect("submitted")
+            .id;
+        report(&s.db, &s.questionnaires, now, &s.organizer, id)
+            .await
+            .expect("organizer opens it");
+        for (who, expected) in [(&s.organizer, "forbidden"), (&s.other, "not found")] {
+            let e = delete(&s.db, who, id).await.expect_err("not theirs");
+            let got = match e {
+                CheckupError::Forbidden => "forbidden",
+                CheckupError::NotFound => "not found",
+                _ => "other",
+            };
+            assert_eq!(got, expected);
+        }
+        let deleted = delete(&s.db, &s.enterprise, id).await.expect("deleted");
+        assert_eq!(deleted, CheckupStatus::Submitted);
+        for who in [&s.enterprise, &s.organizer] {
+            let e = report(&s.db, &s.questionnaires, now, who, id)
+                .await
+                .expect_err("gone");
+            assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+        }
+        let e = delete(&s.db, &s.enterprise, id).await.expect_err("gone");
+        assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM checkup_access")
+            .fetch_one(&s.db.pool)
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "the access log goes with its report");
+        assert!(dashboard_rows(&s.db, &s.questionnaires, &s.organizer)
+            .await
+            .expect("dashboard")
+            .is_empty());
+        // the next check-up, of anyone, gets a new id
+        let next = submit(&s.db, &s.questionnaires, now, &s.other, &answers)
+            .await
+            .expect("submitted")
+            .id;
+        assert!(next > id);
+        // a draft is deleted the same way
+        let draft = save_draft(&s.db, &s.questionnaires, now, &s.enterprise, Answers::new())
+            .await
+            .expect("draft");
+        assert_eq!(
+            delete(&s.db, &s.enterprise, draft.id)
+                .await
+                .expect("deleted"),
+            CheckupStatus::Draft
+        );
+        let e = super::draft(&s.db, &s.questionnaires, &s.enterprise)
+            .await
+            .expect_err("no draft");
+        assert!(matches!(e, CheckupError::NotFound), "{e:?}");
     }
 }

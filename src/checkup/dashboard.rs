@@ -1,9 +1,20 @@
 //! The organizer's view over all enterprises' latest reports: where member enterprises are
 //! weak (industry × dimension), the most frequent findings, and who needs a follow-up visit.
+//!
+//! The answers are written admissions ("存在虚开发票…"), and this view is for the chamber's
+//! staff, so it carries levels, dimensions and item ids only: never the text of a finding, a
+//! question's answer or an option, and no count of red lines (a red-line count next to a
+//! company's name says which kind of offence it admitted). An item appears among the frequent
+//! ones only once [`MIN_ENTERPRISES`] enterprises share it, so an item id cannot be traced back
+//! to the one enterprise that answered it. The full report stays one click away for
+//! organizers, and opening it is logged for the enterprise to see.
 
 use super::questionnaire::Questionnaire;
 use super::scoring::{Level, Report};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The fewest enterprises an item must be found in to be listed among the frequent ones.
+pub const MIN_ENTERPRISES: usize = 3;
 
 /// One enterprise's latest report with who it is.
 pub struct Entry<'a> {
@@ -31,15 +42,31 @@ pub struct HeatRow {
     pub cells: Vec<Cell>,
 }
 
+/// An item found in several enterprises' reports: its id, dimension and the lecture topics
+/// that address it (what to schedule), never its finding text.
 #[derive(Debug, Clone)]
 pub struct FrequentFinding {
     pub item_id: String,
+    /// Dimension id.
     pub dimension: String,
-    pub text: String,
+    /// Lecture categories of the item.
+    pub categories: Vec<String>,
+    /// Enterprises whose latest report has the finding.
     pub count: usize,
+    /// Of those, the ones where it is graded 高.
     pub high: usize,
 }
 
+/// A dimension of an enterprise's report at its worst finding's level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionRisk {
+    pub dimension: String,
+    pub name: String,
+    pub level: Level,
+}
+
+/// A high-risk enterprise for the 回访 list: who it is and where its risks lie (dimension and
+/// level), not what it answered.
 #[derive(Debug, Clone)]
 pub struct FollowUp {
     pub enterprise_id: i64,
@@ -47,10 +74,43 @@ pub struct FollowUp {
     pub uscc: String,
     pub industry: String,
     pub report_id: i64,
-    pub red_lines: usize,
-    pub top_findings: Vec<String>,
+    /// Dimensions with a 中 or 高 finding, 高 first.
+    pub risks: Vec<DimensionRisk>,
 }
 
+impl FollowUp {
+    /// How many dimensions have a 高 finding.
+    pub fn high_dimensions(&self) -> usize {
+        self.risks.iter().filter(|r| r.level == Level::High).count()
+    }
+}
+
+/// Dimensions of `report` with a 中 or 高 finding at the worst finding's level, 高 first, then
+/// in the report's order (names as in the questionnaire version the report answered).
+pub fn dimension_risks(report: &Report) -> Vec<DimensionRisk> {
+    let mut risks: Vec<DimensionRisk> = report
+        .dimensions
+        .iter()
+        .filter_map(|d| {
+            let worst = report
+                .findings
+                .iter()
+                .filter(|f| f.dimension == d.id)
+                .map(|f| f.level)
+                .max()?;
+            (worst >= Level::Medium).then(|| DimensionRisk {
+                dimension: d.id.clone(),
+                name: d.name.clone(),
+                level: worst,
+            })
+        })
+        .collect();
+    // stable: the questionnaire's order within a level
+    risks.sort_by_key(|r| std::cmp::Reverse(r.level));
+    risks
+}
+
+#[derive(Debug)]
 pub struct Dashboard {
     pub dimensions: Vec<(String, String)>,
     pub heat: Vec<HeatRow>,
@@ -117,13 +177,11 @@ pub fn build(q: &Questionnaire, entries: &[Entry<'_>]) -> Dashboard {
     }
     let mut frequent: Vec<FrequentFinding> = counts
         .into_iter()
+        .filter(|(_, (count, _, _))| *count >= MIN_ENTERPRISES)
         .map(|(id, (count, high, dim))| FrequentFinding {
             item_id: id.to_string(),
             dimension: dim.to_string(),
-            text: q
-                .item(id)
-                .map(|i| i.finding.clone())
-                .unwrap_or_else(|| id.to_string()),
+            categories: q.item(id).map(|i| i.categories.clone()).unwrap_or_default(),
             count,
             high,
         })
@@ -145,19 +203,12 @@ pub fn build(q: &Questionnaire, entries: &[Entry<'_>]) -> Dashboard {
             uscc: e.uscc.clone(),
             industry: e.industry.clone(),
             report_id: e.report_id,
-            red_lines: e.report.red_lines.len(),
-            top_findings: e
-                .report
-                .findings
-                .iter()
-                .take(3)
-                .map(|f| f.finding.clone())
-                .collect(),
+            risks: dimension_risks(e.report),
         })
         .collect();
     follow_ups.sort_by(|a, b| {
-        b.red_lines
-            .cmp(&a.red_lines)
+        b.high_dimensions()
+            .cmp(&a.high_dimensions())
             .then(a.report_id.cmp(&b.report_id))
     });
 
@@ -224,8 +275,53 @@ mod tests {
         assert!(e_row.cells.iter().any(|c| c.percent.unwrap_or(0) > 0));
         assert_eq!(d.follow_ups.len(), 1);
         assert_eq!(d.follow_ups[0].company, "示例甲");
-        assert!(d.follow_ups[0].red_lines >= 1);
-        assert!(!d.frequent.is_empty());
+        assert!(d.follow_ups[0].high_dimensions() >= 1);
+        assert_eq!(d.follow_ups[0].risks[0].level, Level::High);
+        assert!(
+            d.frequent.is_empty(),
+            "one enterprise's findings are not listed as frequent"
+        );
         assert_eq!(d.levels.get(&Level::Low), Some(&1));
+    }
+
+    /// The dashboard carries levels, dimensions and item ids, never what an enterprise
+    /// admitted: no finding text and no option text of any item.
+    #[test]
+    fn no_admission_text_reaches_the_dashboard() {
+        let q = Questionnaire::parse(BUILTIN).expect("valid");
+        let risky: Answers = q
+            .applicable("E")
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    i.options.last().map(|o| o.id.clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let report = score(&q, "E", &risky);
+        assert!(!report.findings.is_empty());
+        let entries: Vec<Entry> = (0..MIN_ENTERPRISES)
+            .map(|n| Entry {
+                enterprise_id: n as i64,
+                company: format!("示例{n}"),
+                uscc: format!("U{n}"),
+                industry: "E".into(),
+                report_id: 10 + n as i64,
+                report: &report,
+            })
+            .collect();
+        let d = build(&q, &entries);
+        assert_eq!(d.follow_ups.len(), MIN_ENTERPRISES);
+        assert!(!d.frequent.is_empty(), "shared by enough enterprises");
+        let shown = format!("{d:?}");
+        for f in &report.findings {
+            assert!(!shown.contains(&f.finding), "{} shown", f.item_id);
+        }
+        // short options ("是", "否") also occur in names; longer ones are the admissions
+        for i in q.applicable("E") {
+            for o in i.options.iter().filter(|o| o.text.chars().count() >= 4) {
+                assert!(!shown.contains(&o.text), "{}/{} shown", i.id, o.id);
+            }
+        }
     }
 }

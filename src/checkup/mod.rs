@@ -6,6 +6,7 @@ mod calibration;
 pub mod dashboard;
 pub mod history;
 pub mod laws;
+pub mod notice;
 pub mod questionnaire;
 pub mod radar;
 pub mod scoring;

@@ -1,6 +1,8 @@
-//! Questionnaire versions and check-ups.
+//! Questionnaire versions and check-ups, the enterprises' consent to the notice, the log of
+//! report openings by others, and deleting a check-up for good.
 
 use super::Db;
+use crate::accounts::Role;
 use crate::checkup::questionnaire::Answers;
 use crate::checkup::scoring::Level;
 use crate::checkup::CheckupStatus;
@@ -24,6 +26,17 @@ pub struct CheckupRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// One opening of a report by an account other than its enterprise.
+#[derive(Debug, Clone)]
+pub struct AccessRow {
+    pub viewer_id: i64,
+    /// The role the account had when it opened the report.
+    pub viewer_role: Role,
+    /// The account's current display name; `None` when the account no longer exists.
+    pub viewer_name: Option<String>,
+    pub accessed_at: DateTime<Utc>,
 }
 
 impl CheckupRow {
@@ -175,5 +188,218 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// When the enterprise confirmed notice revision `notice` for questionnaire `version`.
+    pub async fn consent(
+        &self,
+        enterprise_id: i64,
+        version: &str,
+        notice: &str,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT consented_at FROM checkup_consents
+             WHERE enterprise_id = ? AND version = ? AND notice = ?",
+        )
+        .bind(enterprise_id)
+        .bind(version)
+        .bind(notice)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Record that the enterprise confirmed the notice at `now`; a repeated confirmation keeps
+    /// the first time, which is returned.
+    pub async fn record_consent(
+        &self,
+        enterprise_id: i64,
+        version: &str,
+        notice: &str,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO checkup_consents (enterprise_id, version, notice, consented_at)
+             VALUES (?, ?, ?, ?)
+             ON CONFLICT (enterprise_id, version, notice) DO NOTHING",
+        )
+        .bind(enterprise_id)
+        .bind(version)
+        .bind(notice)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.consent(enterprise_id, version, notice)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Log that account `viewer_id` (with `role`) opened check-up `checkup_id` at `now`.
+    pub async fn record_access(
+        &self,
+        checkup_id: i64,
+        viewer_id: i64,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO checkup_access (checkup_id, viewer_id, viewer_role, accessed_at)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(checkup_id)
+        .bind(viewer_id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Openings of check-up `checkup_id` by others, newest first.
+    pub async fn access_log(&self, checkup_id: i64) -> Result<Vec<AccessRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT a.viewer_id, a.viewer_role, a.accessed_at, u.display_name
+             FROM checkup_access a LEFT JOIN users u ON u.id = a.viewer_id
+             WHERE a.checkup_id = ? ORDER BY a.id DESC",
+        )
+        .bind(checkup_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("viewer_role")?;
+                Ok(AccessRow {
+                    viewer_id: r.try_get("viewer_id")?,
+                    viewer_role: Role::parse(&role)
+                        .ok_or_else(|| sqlx::Error::Decode("unknown role".into()))?,
+                    viewer_name: r.try_get("display_name")?,
+                    accessed_at: r.try_get("accessed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Delete check-up `id` (a report or a draft) of enterprise `enterprise_id`, with its
+    /// access log. False when there is no such check-up of that enterprise. The connection
+    /// options set `secure_delete`, so SQLite overwrites the freed content instead of leaving
+    /// it in free pages of the file.
+    pub async fn delete_checkup(&self, id: i64, enterprise_id: i64) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM checkups WHERE id = ? AND enterprise_id = ?")
+            .bind(id)
+            .bind(enterprise_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // the foreign key cascades already; this does not depend on foreign keys being on
+        sqlx::query("DELETE FROM checkup_access WHERE checkup_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Copy the write-ahead log into the database file and truncate it, so that page images
+    /// written before a deletion do not linger in the log. Best effort: with readers active
+    /// the log is only partly reset, and the next checkpoint finishes the job.
+    pub async fn truncate_wal(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    /// Migration 0008 rebuilds `checkups` (AUTOINCREMENT ids): stored drafts and reports keep
+    /// their ids and contents, and a deleted report's id is not handed out again.
+    #[tokio::test]
+    async fn the_access_migration_keeps_check_ups_and_never_reuses_an_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("pufa.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("pool");
+        let all = sqlx::migrate!("./migrations");
+        let mut before = sqlx::migrate!("./migrations");
+        before.migrations = all
+            .migrations
+            .iter()
+            .filter(|m| m.version < 8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.expect("migrations 1-7");
+        sqlx::query(
+            "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+             VALUES (1, 'enterprise', NULL, 'E', 'x', '2026-11-01T00:00:00Z');
+             INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                      calendar_token)
+             VALUES (1, 'E', 'U1', 'E', 'c', '13800000001', 't1');
+             INSERT INTO questionnaires (version, source, loaded_at)
+             VALUES ('2026.1', 'x', '2026-11-01T00:00:00Z');
+             INSERT INTO checkups (id, enterprise_id, version, industry, answers, status,
+                                   overall_level, created_at, updated_at, submitted_at)
+             VALUES (3, 1, '2026.1', 'E', '{\"a\":\"no\"}', 'submitted', 'high',
+                     '2026-11-02T00:00:00Z', '2026-11-02T00:00:00Z', '2026-11-02T00:00:00Z'),
+                    (7, 1, '2026.1', 'E', '{\"b\":\"yes\"}', 'draft', NULL,
+                     '2026-11-03T00:00:00Z', '2026-11-03T00:00:00Z', NULL);",
+        )
+        .execute(&pool)
+        .await
+        .expect("seed");
+        all.run(&pool).await.expect("migration 8");
+        let kept: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, answers, status FROM checkups ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .expect("rows kept");
+        assert_eq!(
+            kept,
+            vec![
+                (3, "{\"a\":\"no\"}".to_string(), "submitted".to_string()),
+                (7, "{\"b\":\"yes\"}".to_string(), "draft".to_string()),
+            ]
+        );
+        sqlx::query("DELETE FROM checkups WHERE id = 7")
+            .execute(&pool)
+            .await
+            .expect("delete");
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO checkups (enterprise_id, version, industry, answers, status, created_at,
+                                   updated_at)
+             VALUES (1, '2026.1', 'E', '{}', 'draft', '2026-11-04T00:00:00Z',
+                     '2026-11-04T00:00:00Z') RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("insert");
+        assert_eq!(next, 8, "id 7 is not reused");
+        // the one-draft rule survived the rebuild
+        sqlx::query(
+            "INSERT INTO checkups (enterprise_id, version, industry, answers, status, created_at,
+                                   updated_at)
+             VALUES (1, '2026.1', 'E', '{}', 'draft', '2026-11-04T00:00:00Z',
+                     '2026-11-04T00:00:00Z')",
+        )
+        .execute(&pool)
+        .await
+        .expect_err("a second draft");
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .expect("foreign key check");
+        assert!(dangling.is_empty());
     }
 }

@@ -54,6 +54,9 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // deleted rows are overwritten, not left in free pages: an enterprise that deletes
+            // its check-up (written admissions) must be able to rely on it being gone
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -135,6 +138,10 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
     ),
     ("questionnaires.version", "questionnaires_pkey"),
     ("checkups.enterprise_id", "checkups_one_draft"),
+    (
+        "checkup_consents.enterprise_id, checkup_consents.version, checkup_consents.notice",
+        "checkup_consents_enterprise_id_version_notice_key",
+    ),
     ("lectures.session_id", "lectures_session_id_key"),
     (
         "watch_progress.user_id, watch_progress.lecture_id",

@@ -43,6 +43,9 @@ impl From<CheckupError> for AppError {
             CheckupError::Forbidden => AppError::Forbidden,
             CheckupError::NotFound => AppError::NotFound,
             CheckupError::Invalid(errors) => AppError::Validation(errors),
+            CheckupError::ConsentRequired => {
+                AppError::conflict("consent_required", CheckupError::consent_required_zh())
+            }
             CheckupError::Internal(e) => AppError::Internal(e),
         }
     }

@@ -143,6 +143,10 @@ mod tests {
         ("post", "/api/v1/checkup/submissions"),
         ("get", "/api/v1/checkup/draft"),
         ("get", "/api/v1/checkup/reports/{id}"),
+        ("delete", "/api/v1/checkup/reports/{id}"),
+        ("get", "/api/v1/checkup/reports/{id}/access-log"),
+        ("get", "/api/v1/checkup/consent"),
+        ("post", "/api/v1/checkup/consent"),
         ("get", "/healthz"),
     ];
 

@@ -375,6 +375,12 @@ async fn personal_responses_are_not_stored_by_caches() {
         .get_json(&app.anonymous(), "/api/v1/checkup/questionnaire")
         .await;
     let r = c
+        .post(app.url("/api/v1/checkup/consent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
         .post(app.url("/api/v1/checkup/submissions"))
         .json(&json!({"answers": safest_answers(&q)}))
         .send()

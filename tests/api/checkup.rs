@@ -43,7 +43,13 @@ fn riskiest(i: &Value) -> Value {
         .clone()
 }
 
+/// Confirm the notice (answers are refused before) and submit; the confirmation is refused
+/// for accounts that are not enterprises, which the submission then reports too.
 async fn submit(app: &TestApp, c: &Client, answers: &Map<String, Value>) -> reqwest::Response {
+    c.post(app.url("/api/v1/checkup/consent"))
+        .send()
+        .await
+        .unwrap();
     c.post(app.url("/api/v1/checkup/submissions"))
         .json(&json!({"answers": answers}))
         .send()
@@ -214,6 +220,12 @@ async fn page_by_page_with_drafts_and_missing_items() {
     let app = TestApp::spawn().await;
     let q = questionnaire(&app).await;
     let (c, _) = app.register_enterprise(1).await;
+    let r = c
+        .post(app.url("/api/v1/checkup/consent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the notice confirmed first");
     let page1 = app.get_text(&c, "/checkup/fill/1").await;
     assert!(page1.contains("公司治理"));
     // construction appears for section E

@@ -1,13 +1,16 @@
-//! The check-up JSON API: the questionnaire, drafts, submissions and reports.
+//! The check-up JSON API: the questionnaire, the notice and the consent to it, drafts,
+//! submissions, reports, their access log and deleting a check-up.
 
-use crate::app::checkup::{self as use_case, CheckupReport, Draft};
+use crate::accounts::Role;
+use crate::app::checkup::{self as use_case, AccessEntry, CheckupReport, Consent, Draft};
+use crate::checkup::notice;
 use crate::checkup::questionnaire::{Answers, Questionnaire};
 use crate::checkup::scoring::{Level, Recommendation};
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, Path};
 use crate::http::openapi::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
     UnsupportedMediaType,
 };
 use crate::http::AppState;
@@ -135,13 +138,15 @@ impl From<Draft> for DraftView {
 
 /// Submit the check-up (or save a draft with `"draft": true`), enterprises only. A submission
 /// must answer every item that applies to the enterprise's industry (422 names the open ones);
-/// a draft may leave items open.
+/// a draft may leave items open. Nothing is stored before the enterprise confirmed the notice
+/// (409 `consent_required`: see `POST /api/v1/checkup/consent`).
 #[utoipa::path(post, path = "/api/v1/checkup/submissions", tag = "checkup",
     request_body = SubmissionRequest, security(("pufa_session" = [])),
     responses((status = 201, body = ReportView, description = "submitted; the report"),
               (status = 200, body = DraftView, description = "draft saved"),
               (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-              (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge),
+              (status = 403, response = Forbidden), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge),
               (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable)))]
 pub async fn api_submit(
     State(state): State<AppState>,
@@ -169,7 +174,8 @@ pub async fn api_draft(
     Ok(Json(DraftView::from(draft)))
 }
 
-/// A report (its enterprise and organizers only; anyone else gets 404).
+/// A report (its enterprise and organizers only; anyone else gets 404). An organizer's
+/// opening is logged and shown to the enterprise (`GET /api/v1/checkup/reports/{id}/access-log`).
 #[utoipa::path(get, path = "/api/v1/checkup/reports/{id}", tag = "checkup",
     params(("id" = i64, Path)), security(("pufa_session" = [])),
     responses((status = 200, body = ReportView), (status = 401, response = Unauthorized),
@@ -188,4 +194,138 @@ pub async fn api_report(
     )
     .await?;
     Ok(Json(ReportView::from(report)))
+}
+
+/// A section of the notice.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NoticeSectionView {
+    pub heading: String,
+    pub points: Vec<String>,
+}
+
+/// The notice an enterprise confirms before it starts: who can read its report, how long it is
+/// kept, and that the check-up is a self-check, not legal advice.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsentView {
+    /// The questionnaire version the consent is for (the current one).
+    pub questionnaire_version: String,
+    /// The revision of the notice text.
+    pub notice_revision: String,
+    /// The notice, section by section.
+    pub notice: Vec<NoticeSectionView>,
+    /// When the enterprise confirmed it; `null` until it does.
+    #[schema(required = true)]
+    pub consented_at: Option<DateTime<Utc>>,
+}
+
+impl From<Consent> for ConsentView {
+    fn from(c: Consent) -> Self {
+        ConsentView {
+            questionnaire_version: c.version,
+            notice_revision: c.notice.to_string(),
+            notice: notice::SECTIONS
+                .iter()
+                .map(|s| NoticeSectionView {
+                    heading: s.heading.to_string(),
+                    points: s.points.iter().map(|p| p.to_string()).collect(),
+                })
+                .collect(),
+            consented_at: c.consented_at,
+        }
+    }
+}
+
+/// The notice for the current questionnaire and whether the enterprise has confirmed it
+/// (enterprises only).
+#[utoipa::path(get, path = "/api/v1/checkup/consent", tag = "checkup", security(("pufa_session" = [])),
+    responses((status = 200, body = ConsentView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden)))]
+pub async fn api_consent(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Json<ConsentView>> {
+    let consent = use_case::consent(&state.db, &state.questionnaires, &user).await?;
+    Ok(Json(ConsentView::from(consent)))
+}
+
+/// Confirm the notice (enterprises only): record that the enterprise read who can read its
+/// report, how long it is kept and that this is not legal advice, with the time and the
+/// questionnaire version. Drafts and submissions are refused until then. Confirming again keeps
+/// the first time.
+#[utoipa::path(post, path = "/api/v1/checkup/consent", tag = "checkup", security(("pufa_session" = [])),
+    responses((status = 200, body = ConsentView, description = "confirmed"),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
+pub async fn api_give_consent(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Json<ConsentView>> {
+    let consent =
+        use_case::give_consent(&state.db, &state.questionnaires, state.clock.now(), &user).await?;
+    Ok(Json(ConsentView::from(consent)))
+}
+
+/// One opening of a report by an account other than its enterprise.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessEntryView {
+    /// The account that opened the report.
+    pub viewer_id: i64,
+    /// The role it had then.
+    pub viewer_role: Role,
+    /// The account's display name; `null` when the account was removed.
+    #[schema(required = true)]
+    pub viewer_name: Option<String>,
+    pub accessed_at: DateTime<Utc>,
+}
+
+impl From<AccessEntry> for AccessEntryView {
+    fn from(a: AccessEntry) -> Self {
+        AccessEntryView {
+            viewer_id: a.viewer_id,
+            viewer_role: a.viewer_role,
+            viewer_name: a.viewer_name,
+            accessed_at: a.accessed_at,
+        }
+    }
+}
+
+/// Who opened a report besides its enterprise.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessLogView {
+    pub report_id: i64,
+    /// Newest first.
+    pub entries: Vec<AccessEntryView>,
+}
+
+/// Every opening of the report (page or API) by another account, newest first. Only the
+/// report's enterprise reads it: organizers, who may open the report, get 403; anyone else 404.
+#[utoipa::path(get, path = "/api/v1/checkup/reports/{id}/access-log", tag = "checkup",
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 200, body = AccessLogView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+pub async fn api_access_log(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<AccessLogView>> {
+    let entries = use_case::access_log(&state.db, &user, id).await?;
+    Ok(Json(AccessLogView {
+        report_id: id,
+        entries: entries.into_iter().map(AccessEntryView::from).collect(),
+    }))
+}
+
+/// Delete a check-up for good: a report with its access log, or the draft (its `draft_id`).
+/// Only its enterprise may; organizers get 403, anyone else 404. Afterwards it is 404 for
+/// everyone and no dashboard, 回访 list or export counts it.
+#[utoipa::path(delete, path = "/api/v1/checkup/reports/{id}", tag = "checkup",
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 204, description = "deleted"), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+pub async fn api_delete_report(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    use_case::delete(&state.db, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,10 @@
-//! The organizer's check-up dashboard and its CSV export.
+//! The organizer's check-up dashboard and its CSV export: levels, dimensions and item ids,
+//! never the text of an answer or a finding (see [`crate::checkup::dashboard`]).
 
 use super::local_time;
 use crate::accounts::industry;
 use crate::app::checkup::{self as use_case};
-use crate::checkup::dashboard::{self, Dashboard, Entry};
+use crate::checkup::dashboard::{self, Dashboard, Entry, MIN_ENTERPRISES};
 use crate::checkup::scoring::Level;
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
@@ -20,6 +21,7 @@ pub struct CheckupDashboardPage {
     pub layout: Layout,
     pub dashboard: Dashboard,
     pub total: usize,
+    pub min_enterprises: usize,
 }
 
 impl CheckupDashboardPage {
@@ -35,6 +37,14 @@ impl CheckupDashboardPage {
             Some(p) if *p < 50 => "heat-3",
             Some(_) => "heat-4",
         }
+    }
+    pub fn dimension_name(&self, id: &str) -> String {
+        self.dashboard
+            .dimensions
+            .iter()
+            .find(|(d, _)| d == id)
+            .map(|(_, name)| name.clone())
+            .unwrap_or_else(|| id.to_string())
     }
     pub fn industry_name(&self, code: &str) -> &'static str {
         code.chars()
@@ -65,10 +75,12 @@ pub async fn dashboard_page(
         layout,
         dashboard: dashboard::build(state.questionnaires.current(), &entries),
         total: entries.len(),
+        min_enterprises: MIN_ENTERPRISES,
     })
 }
 
-/// CSV (UTF-8 with BOM) of every enterprise's latest report.
+/// CSV (UTF-8 with BOM) of every enterprise's latest report: level, dimension scores and the
+/// dimensions at risk with their levels; no answers, findings or red-line counts.
 pub async fn dashboard_csv(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -82,10 +94,9 @@ pub async fn dashboard_csv(
         "体检时间".into(),
         "问卷版本".into(),
         "总体风险".into(),
-        "红线项".into(),
     ];
     header.extend(dims.iter().map(|d| format!("{}得分", d.name)));
-    header.push("主要风险点".into());
+    header.push("风险维度（中、高）".into());
     let rows: Vec<Vec<String>> = scored
         .iter()
         .map(|s| {
@@ -96,7 +107,6 @@ pub async fn dashboard_csv(
                 local_time(s.row.submitted_or_created()),
                 s.row.version.clone(),
                 s.report.overall_level.label_zh().to_string(),
-                s.report.red_lines.len().to_string(),
             ];
             record.extend(dims.iter().map(|d| {
                 s.report
@@ -107,11 +117,9 @@ pub async fn dashboard_csv(
                     .unwrap_or_else(|| "不适用".into())
             }));
             record.push(
-                s.report
-                    .findings
+                dashboard::dimension_risks(&s.report)
                     .iter()
-                    .take(3)
-                    .map(|f| f.finding.clone())
+                    .map(|r| format!("{}：{}", r.name, r.level.label_zh()))
                     .collect::<Vec<_>>()
                     .join("；"),
             );

@@ -1,13 +1,15 @@
-//! Filling in the check-up page by page, with drafts, and the enterprise's check-up index.
+//! Filling in the check-up page by page, with drafts, and the enterprise's check-up index. The
+//! pages open only after the enterprise confirmed the notice (see [`super::privacy`]).
 
 use super::local_time;
-use crate::app::checkup::{self as use_case, Sheet, SheetSubmission};
+use super::privacy;
+use crate::app::checkup::{self as use_case, CheckupError, Sheet, SheetSubmission};
 use crate::checkup::questionnaire::{Answers, Item};
 use crate::checkup::scoring::Level;
 use crate::error::{AppError, AppResult};
 use crate::http::auth::CurrentUser;
 use crate::http::csrf::CsrfForm;
-use crate::http::extract::Path;
+use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
 use crate::http::AppState;
 use askama::Template;
@@ -15,6 +17,7 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
 /// A submitted report in the enterprise's list.
 pub struct ReportLine {
@@ -32,14 +35,26 @@ pub struct IndexPage {
     pub item_count: usize,
     pub has_draft: bool,
     pub draft_answered: usize,
+    /// The draft's id, for its delete button.
+    pub draft_id: i64,
     pub reports: Vec<ReportLine>,
     pub is_enterprise: bool,
+    /// The enterprise confirmed the notice: "开始体检" goes straight to the first page.
+    pub consented: bool,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IndexQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 pub async fn index_page(
     State(state): State<AppState>,
     layout: Layout,
     CurrentUser(user): CurrentUser,
+    Query(query): Query<IndexQuery>,
 ) -> AppResult<Response> {
     if user.is_organizer() {
         return Ok(Redirect::to("/admin/checkups").into_response());
@@ -52,14 +67,19 @@ pub async fn index_page(
         item_count: q.items.len(),
         has_draft: false,
         draft_answered: 0,
+        draft_id: 0,
         reports: Vec::new(),
         is_enterprise: user.is_enterprise(),
+        consented: false,
+        notice: privacy::notice_text(query.notice.as_deref()),
     };
     if let Some(overview) = use_case::overview(&state.db, &state.questionnaires, &user).await? {
         page.dimension_count = overview.dimension_count;
         page.item_count = overview.item_count;
         page.has_draft = overview.draft_answered.is_some();
         page.draft_answered = overview.draft_answered.unwrap_or(0);
+        page.draft_id = overview.draft_id.unwrap_or(0);
+        page.consented = overview.consented_at.is_some();
         page.reports = overview
             .reports
             .into_iter()
@@ -169,9 +189,12 @@ pub async fn fill_page(
     layout: Layout,
     CurrentUser(user): CurrentUser,
     Path(page): Path<usize>,
-) -> AppResult<FillPage> {
-    let sheet = use_case::sheet(&state.db, &state.questionnaires, &user).await?;
-    fill_page_for(layout, &sheet, page, Vec::new(), None)
+) -> AppResult<Response> {
+    let sheet = match use_case::sheet(&state.db, &state.questionnaires, &user).await {
+        Err(CheckupError::ConsentRequired) => return Ok(privacy::to_notice()),
+        other => other?,
+    };
+    Ok(fill_page_for(layout, &sheet, page, Vec::new(), None)?.into_response())
 }
 
 pub async fn fill_form(
@@ -193,7 +216,11 @@ pub async fn fill_form(
             }
         }
     }
-    let sheet = use_case::save_page(&state.db, &state.questionnaires, now, &user, posted).await?;
+    let sheet =
+        match use_case::save_page(&state.db, &state.questionnaires, now, &user, posted).await {
+            Err(CheckupError::ConsentRequired) => return Ok(privacy::to_notice()),
+            other => other?,
+        };
     let pages = sheet
         .questionnaire
         .dimensions_for(&sheet.enterprise.industry)

@@ -1,9 +1,11 @@
-//! The legal health check room: questionnaire API, page-by-page filling with drafts, reports
-//! and the organizer dashboard. Handlers extract, call `crate::app::checkup` and render.
+//! The legal health check room: questionnaire API, the notice before starting, page-by-page
+//! filling with drafts, reports (with their access log and deletion) and the organizer
+//! dashboard. Handlers extract, call `crate::app::checkup` and render.
 
 pub mod api;
 pub mod dashboard;
 pub mod fill;
+pub mod privacy;
 pub mod report;
 
 use super::AppState;
@@ -17,8 +19,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::api_questionnaire))
         .routes(routes!(api::api_submit))
         .routes(routes!(api::api_draft))
-        .routes(routes!(api::api_report))
+        .routes(routes!(api::api_report, api::api_delete_report))
+        .routes(routes!(api::api_access_log))
+        .routes(routes!(api::api_consent, api::api_give_consent))
         .route("/checkup", get(fill::index_page))
+        .route(
+            "/checkup/notice",
+            get(privacy::notice_page).post(privacy::notice_form),
+        )
+        .route(
+            "/checkup/reports/{id}/delete",
+            get(privacy::delete_page).post(privacy::delete_form),
+        )
         .route(
             "/checkup/fill/{page}",
             get(fill::fill_page).post(fill::fill_form),

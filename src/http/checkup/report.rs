@@ -3,6 +3,7 @@
 //! appendix opens for printing, see `print.js`).
 
 use super::local_time;
+use super::privacy::{self, AccessSection};
 use crate::accounts::industry;
 use crate::app::checkup::{self as use_case};
 use crate::checkup::history::{DimensionChange, DroppedDimension};
@@ -38,6 +39,9 @@ pub struct ReportPage {
     pub rules_changed: bool,
     pub dropped: Vec<DroppedDimension>,
     pub recommendations: Vec<Recommendation>,
+    /// Confidentiality section (`checkup/_access.html`): the access log and the delete button
+    /// for the enterprise, the "this opening is logged" line for an organizer.
+    pub access: AccessSection,
 }
 
 impl ReportPage {
@@ -105,6 +109,7 @@ pub async fn report_page(
         id,
     )
     .await?;
+    let access = privacy::access_section(&state.db, &user, &r).await?;
     let industry_name = r
         .enterprise
         .industry
@@ -131,5 +136,6 @@ pub async fn report_page(
         dropped: r.comparison.dropped,
         report: r.report,
         recommendations: r.recommendations,
+        access,
     })
 }
