@@ -137,7 +137,7 @@ fn questionnaire_text(config: &Config) -> anyhow::Result<String> {
 /// Load and validate the questionnaire; a broken file stops the server with the line at fault.
 fn load_questionnaire(config: &Config) -> anyhow::Result<checkup::questionnaire::Questionnaire> {
     let text = questionnaire_text(config)?;
-    Ok(checkup::questionnaire::Questionnaire::parse(&text)?)
+    Ok(checkup::questionnaire::Questionnaire::load(&text)?)
 }
 
 /// Keep every questionnaire version's text so that each report can be recomputed exactly; a

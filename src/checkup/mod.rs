@@ -1,8 +1,11 @@
 //! The legal health check (法治体检): the questionnaire, scoring into a risk report, lecture
 //! recommendations and the radar chart. Plain types and functions, no HTTP or SQL.
 
+#[cfg(test)]
+mod calibration;
 pub mod dashboard;
 pub mod history;
+pub mod laws;
 pub mod notice;
 pub mod questionnaire;
 pub mod radar;

@@ -51,11 +51,24 @@ pub fn radar_svg(axes: &[(String, u32)], previous: Option<&[u32]>) -> String {
         } else {
             "end"
         };
+        // a long name (产品质量与消费者权益) would run out of the picture: two lines
+        let chars: Vec<char> = label.chars().collect();
+        let text = if chars.len() > 6 {
+            let (first, second) = chars.split_at(chars.len().div_ceil(2));
+            let (first, second): (String, String) =
+                (first.iter().collect(), second.iter().collect());
+            format!(
+                r#"<tspan x="{lx:.1}" dy="-8">{}</tspan><tspan x="{lx:.1}" dy="16">{}</tspan>"#,
+                esc(&first),
+                esc(&second)
+            )
+        } else {
+            esc(label)
+        };
         let _ = write!(
             svg,
-            r##"<text x="{lx:.1}" y="{:.1}" font-size="14" text-anchor="{anchor}" fill="#1f2328">{}</text>"##,
+            r##"<text x="{lx:.1}" y="{:.1}" font-size="14" text-anchor="{anchor}" fill="#1f2328">{text}</text>"##,
             ly + 5.0,
-            esc(label)
         );
     }
     let polygon = |scores: &mut dyn Iterator<Item = u32>| {
@@ -107,5 +120,7 @@ mod tests {
         assert!(svg.contains("合同&lt;管理&gt;"));
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains("stroke-dasharray"));
+        let long = radar_svg(&[("产品质量与消费者权益".to_string(), 60)], None);
+        assert!(long.contains(">产品质量与</tspan>") && long.contains(">消费者权益</tspan>"));
     }
 }

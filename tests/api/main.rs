@@ -15,6 +15,7 @@ mod accounts;
 mod auth_security;
 mod checkup;
 mod checkup_privacy;
+mod checkup_report;
 mod durability;
 mod e2e_live;
 mod e2e_player;

@@ -1,13 +1,14 @@
-//! The report page: levels, findings, the radar chart, recommendations and the change since the
-//! previous check-up.
+//! The report page: levels, the top findings and an appendix with the rest, the radar chart,
+//! recommendations and the change since the previous check-up. The same page prints (the
+//! appendix opens for printing, see `print.js`).
 
 use super::local_time;
 use super::privacy::{self, AccessSection};
 use crate::accounts::industry;
 use crate::app::checkup::{self as use_case};
-use crate::checkup::history::DimensionChange;
+use crate::checkup::history::{DimensionChange, DroppedDimension};
 use crate::checkup::radar::radar_svg;
-use crate::checkup::scoring::{Recommendation, Report};
+use crate::checkup::scoring::{Finding, Level, Recommendation, Report};
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::Path;
@@ -33,6 +34,10 @@ pub struct ReportPage {
     pub radar: String,
     pub rows: Vec<DimensionChange>,
     pub previous: Option<(i64, String)>,
+    /// The previous report answered another questionnaire version (and perhaps other rules).
+    pub previous_version: Option<String>,
+    pub rules_changed: bool,
+    pub dropped: Vec<DroppedDimension>,
     pub recommendations: Vec<Recommendation>,
     /// Confidentiality section (`checkup/_access.html`): the access log and the delete button
     /// for the enterprise, the "this opening is logged" line for an organizer.
@@ -48,6 +53,39 @@ impl ReportPage {
             .map(|d| d.name.clone())
             .unwrap_or_default()
     }
+    /// The most severe finding of dimension `id`, which its badge shows.
+    pub fn worst(&self, id: &str) -> Option<&Finding> {
+        self.report.worst_finding(id)
+    }
+
+    /// Every answer of dimension `id` was 不适用, so its score says nothing.
+    pub fn not_applicable(&self, id: &str) -> bool {
+        self.report
+            .dimensions
+            .iter()
+            .any(|d| d.id == id && d.all_not_applicable())
+    }
+
+    /// "高 2 项、中 3 项、低 5 项" for the summary line.
+    pub fn counts(&self) -> String {
+        [Level::High, Level::Medium, Level::Low]
+            .iter()
+            .map(|l| (l, self.report.count_at(*l)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| format!("{} {} 项", l.label_zh(), n))
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
+    /// Findings at 高 that are not red lines (overall 高 with no red line needs two of them).
+    pub fn major(&self) -> usize {
+        self.report
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::High && !f.red_line)
+            .count()
+    }
+
     pub fn when(&self, r: &Recommendation) -> String {
         r.starts_at
             .as_deref()
@@ -93,6 +131,9 @@ pub async fn report_page(
         ),
         rows: r.comparison.dimensions,
         previous: r.previous.map(|p| (p.id, local_time(p.submitted_at))),
+        previous_version: r.comparison.previous_version,
+        rules_changed: r.comparison.rules_changed,
+        dropped: r.comparison.dropped,
         report: r.report,
         recommendations: r.recommendations,
         access,
