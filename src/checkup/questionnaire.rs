@@ -814,8 +814,10 @@ mod tests {
         assert!(invoice.verify.is_some());
         let lax = invoice.option("lax").expect("option");
         assert_eq!(lax.kind, OptionKind::Partial);
-        assert_eq!(invoice.severity_of(lax), Severity::Administrative);
+        assert_eq!(invoice.severity_of(lax), Severity::Criminal);
         assert_eq!(lax.finding.as_deref(), Some("小额进项发票未核对"));
+        let late = invoice.option("late").expect("option");
+        assert_eq!(invoice.severity_of(late), Severity::Administrative);
         assert_eq!(
             invoice.option("no").and_then(|o| o.finding.as_deref()),
             None

@@ -262,7 +262,10 @@ pub fn finding_level_v2(item: &Item, option: &AnswerOption) -> Option<Level> {
                 Severity::Civil if item.ruinous && option.risk >= 0.5 => Level::Medium,
                 Severity::Administrative | Severity::Civil | Severity::Loss => Level::Low,
             };
-            if item.red_line {
+            // a real partial breach of a red line (risk ≥ 0.5, e.g. some employees without a
+            // written contract: each a certain double-wage claim) is at least 中; a remedied
+            // residue (wages paid late but paid) is graded on its own severity
+            if item.red_line && option.risk >= 0.5 {
                 base.max(Level::Medium)
             } else {
                 base
@@ -997,7 +1000,9 @@ mod tests {
             ("lab-embezzlement", "small", Some(Low)),
             // criminal red line
             ("tax-invoice", "no", Some(High)),
-            ("tax-invoice", "lax", Some(Medium)),
+            ("tax-invoice", "lax", Some(Medium)), // a criminal partial
+            // a remedied residue (risk < 0.5) of a red line keeps its own severity's level
+            ("tax-invoice", "late", Some(Low)),
             ("tax-invoice", "unsure", Some(Medium)),
             // criminal
             ("tax-offbook", "no", Some(High)),
@@ -1014,8 +1019,12 @@ mod tests {
         }
         // the answer's own severity and finding are what the report says
         let r = only("tax-invoice", "lax", "E");
-        assert_eq!(r.findings[0].severity, Severity::Administrative);
+        assert_eq!(r.findings[0].severity, Severity::Criminal);
         assert_eq!(r.findings[0].finding, "小额进项发票未核对");
+        assert_eq!(
+            only("tax-invoice", "late", "E").findings[0].severity,
+            Severity::Administrative
+        );
         assert_eq!(
             only("tax-invoice", "no", "E").findings[0].finding,
             "发票与业务不一致"
