@@ -134,6 +134,25 @@ async fn reports_keep_their_version_and_compare_across_versions() {
     .await;
     let findings = new["findings"].as_array().unwrap();
     assert!(findings.len() > 10);
+    // the JSON report says how it was computed and what 不清楚 needs
+    assert_eq!(new["scoring"], 2);
+    assert_eq!(new["law_date"].as_str(), Some(law_date.as_str()));
+    assert_eq!(reopened["scoring"], 1);
+    assert!(reopened["law_date"].is_null());
+    let unsure = findings
+        .iter()
+        .find(|f| f["item_id"] == "disp-dishonest-list")
+        .expect("the 不清楚 finding");
+    assert_eq!(unsure["needs_lawyer"], true);
+    assert!(unsure["verify"]
+        .as_str()
+        .unwrap()
+        .contains("中国执行信息公开网"));
+    let loss = findings
+        .iter()
+        .find(|f| f["item_id"] == "integ-embezzlement")
+        .expect("the embezzlement finding");
+    assert_eq!(loss["severity"], "loss");
     let page = app
         .get_text(&c, &format!("/checkup/reports/{}", new["report_id"]))
         .await;

@@ -4,7 +4,7 @@
 use crate::accounts::Role;
 use crate::app::checkup::{self as use_case, AccessEntry, CheckupReport, Consent, Draft};
 use crate::checkup::notice;
-use crate::checkup::questionnaire::{Answers, Questionnaire};
+use crate::checkup::questionnaire::{Answers, Questionnaire, Severity};
 use crate::checkup::scoring::{Level, Recommendation};
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
@@ -35,6 +35,12 @@ pub struct FindingView {
     pub item_id: String,
     pub level: Level,
     pub red_line: bool,
+    /// Who bears the exposure for this answer: 刑事/行政/民事责任 or 经营损失风险 (`loss`).
+    pub severity: Severity,
+    /// Answered 不清楚: graded 中 until a lawyer checks it, with `verify` as the next step.
+    pub needs_lawyer: bool,
+    #[schema(required = true)]
+    pub verify: Option<String>,
     pub question: String,
     pub answer: String,
     pub finding: String,
@@ -48,6 +54,11 @@ pub struct FindingView {
 pub struct ReportView {
     pub report_id: i64,
     pub version: String,
+    /// The scoring rules the report was computed with (1: v2026.1, 2: v2027.1 and later).
+    pub scoring: u32,
+    /// 法律依据更新至: the date the questionnaire's citations were checked against.
+    #[schema(required = true)]
+    pub law_date: Option<String>,
     #[schema(required = true)]
     pub submitted_at: Option<DateTime<Utc>>,
     pub overall_level: Level,
@@ -63,6 +74,8 @@ impl From<CheckupReport> for ReportView {
             report_id: r.id,
             version: r.version,
             submitted_at: r.submitted_at,
+            scoring: r.report.scoring,
+            law_date: r.report.law_date.clone(),
             overall_level: r.report.overall_level,
             red_lines: r.report.red_lines,
             dimensions: r
@@ -84,6 +97,9 @@ impl From<CheckupReport> for ReportView {
                     item_id: f.item_id,
                     level: f.level,
                     red_line: f.red_line,
+                    severity: f.severity,
+                    needs_lawyer: f.needs_lawyer,
+                    verify: f.verify,
                     question: f.question,
                     answer: f.answer,
                     finding: f.finding,
