@@ -337,6 +337,28 @@ pub async fn set_visibility(
     Ok(lecture)
 }
 
+/// Set who may watch session `session_id`'s live and recordings before it has any (its
+/// lecture is created unpublished); later lives and uploads keep the choice.
+pub async fn set_session_visibility(
+    db: &Db,
+    now: DateTime<Utc>,
+    session_id: i64,
+    visibility: &str,
+) -> Result<i64, ArchiveError> {
+    let Some(visibility) = Visibility::parse(visibility) else {
+        return Err(ArchiveError::Invalid(FieldErrors::single(
+            "visibility",
+            "请选择“公开”“仅注册企业”或“仅已报名企业”",
+        )));
+    };
+    if db.session(session_id).await?.is_none() {
+        return Err(ArchiveError::NotFound);
+    }
+    Ok(db
+        .set_session_visibility(session_id, visibility, now)
+        .await?)
+}
+
 /// One viewer in the organizer's figures.
 #[derive(Debug, Clone)]
 pub struct ViewerFigures {

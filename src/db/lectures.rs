@@ -204,6 +204,28 @@ impl Db {
         Ok(())
     }
 
+    /// Set who may watch the session's lecture, creating the lecture (unpublished) when the
+    /// session has none yet, so that an organizer can decide before the first live or upload.
+    pub async fn set_session_visibility(
+        &self,
+        session_id: i64,
+        visibility: Visibility,
+        now: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO lectures (session_id, visibility, created_at, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (session_id) DO UPDATE SET visibility = excluded.visibility,
+                                                    updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(session_id)
+        .bind(visibility)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// Refresh the search entry of the lecture of a session (after the session was edited).
     pub async fn reindex_session(&self, session_id: i64) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;

@@ -408,3 +408,53 @@ async fn a_server_killed_during_a_live_archives_it_after_restart() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_organizer_chooses_who_may_watch_before_the_first_live() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = live_session(&app, &org).await;
+    let path = format!("/api/v1/sessions/{session}/live");
+    // a live defaults to enrolled viewers: a visitor is asked to log in
+    let r = app.anonymous().get(app.url(&path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    assert!(
+        page.contains(&format!("/admin/sessions/{session}/visibility")),
+        "the form is offered before any live or upload"
+    );
+    let csrf = app
+        .csrf_token(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    let r = org
+        .post(app.url(&format!("/admin/sessions/{session}/visibility")))
+        .form(&[("csrf", csrf.as_str()), ("visibility", "nobody")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = org
+        .post(app.url(&format!("/admin/sessions/{session}/visibility")))
+        .form(&[("csrf", csrf.as_str()), ("visibility", "public")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let info: Value = app.get_json(&app.anonymous(), &path).await;
+    assert_eq!(info["state"], "idle");
+    assert!(info["stream_key"].is_null(), "never the key for a visitor");
+    // an enterprise cannot change it
+    let (ent, _) = app.register_enterprise(7).await;
+    let csrf = app.csrf_token(&ent, "/me").await;
+    let r = ent
+        .post(app.url(&format!("/admin/sessions/{session}/visibility")))
+        .form(&[("csrf", csrf.as_str()), ("visibility", "enrolled")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}

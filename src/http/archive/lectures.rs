@@ -237,6 +237,19 @@ pub async fn visibility_form(
     Ok(Redirect::to(&format!("/admin/sessions/{}#recording", lecture.session_id)).into_response())
 }
 
+/// `POST /admin/sessions/{id}/visibility`: who may watch a session that has no lecture yet
+/// (before its first live or upload).
+pub async fn session_visibility_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<VisibilityForm>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    uc::set_session_visibility(&state.db, state.clock.now(), id, &form.visibility).await?;
+    Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response())
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "lectures/stats.html")]
 pub struct StatsPage {

@@ -22,4 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/admin/lectures/{id}/visibility",
             post(lectures::visibility_form),
         )
+        .route(
+            "/admin/sessions/{id}/visibility",
+            post(lectures::session_visibility_form),
+        )
 }
