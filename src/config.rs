@@ -34,12 +34,28 @@ pub enum Command {
         #[arg(long)]
         ladder: Option<String>,
     },
-    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    /// Write one archive (tar) with a consistent copy of the database and the media to FILE
+    /// (safe while the server runs).
     Backup {
         #[command(flatten)]
         storage: StorageArgs,
-        /// Destination file; must not exist yet.
+        /// Media root (uploads and published lecture versions).
+        #[arg(long, env = "PUFA_MEDIA", default_value = "./media")]
+        media: PathBuf,
+        /// Destination archive; must not exist yet.
         file: PathBuf,
+    },
+    /// Restore an archive written by `pufa backup` into new or empty directories, checking
+    /// every file against the archive's manifest.
+    Restore {
+        /// The archive.
+        file: PathBuf,
+        /// Data directory to restore the database into (new or empty).
+        #[arg(long)]
+        data: PathBuf,
+        /// Media root to restore the media into (new or empty).
+        #[arg(long)]
+        media: PathBuf,
     },
 }
 

@@ -106,14 +106,36 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             .await?;
             Ok(code)
         }
-        Command::Backup { storage, file } => {
+        Command::Backup {
+            storage,
+            media,
+            file,
+        } => {
             init_tracing(false);
-            if file.exists() {
-                anyhow::bail!("{} already exists", file.display());
+            let summary = pufa::app::backup::backup(&storage.data, &media, &file).await?;
+            for warning in &summary.warnings {
+                eprintln!("warning: {warning}");
             }
-            let db = Db::open(&storage.data).await?;
-            db.backup_to(&file).await?;
-            println!("backup written to {}", file.display());
+            println!(
+                "backup written to {}: database and {} media files ({} published versions), {} bytes",
+                file.display(),
+                summary.files - 1,
+                summary.versions,
+                summary.bytes
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Restore { file, data, media } => {
+            init_tracing(false);
+            let summary = pufa::app::backup::restore(&file, &data, &media)?;
+            println!(
+                "restored the backup of {} into {} and {}: {} files, {} bytes, all checksums match",
+                summary.created_at,
+                data.display(),
+                media.display(),
+                summary.files,
+                summary.bytes
+            );
             Ok(std::process::ExitCode::SUCCESS)
         }
     }

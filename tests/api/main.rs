@@ -13,6 +13,7 @@ mod webdriver;
 
 mod accounts;
 mod auth_security;
+mod backup;
 mod checkup;
 mod checkup_privacy;
 mod checkup_report;
