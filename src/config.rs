@@ -489,6 +489,26 @@ mod tests {
         assert_eq!(ok.log_format, LogFormat::Json);
     }
 
+    /// `restore` names both targets explicitly (no `PUFA_*` defaults that could point at the
+    /// live server's folders); `backup` takes the server's own.
+    #[test]
+    fn restore_needs_both_targets_and_backup_defaults_to_the_servers() {
+        assert!(Cli::try_parse_from(["pufa", "restore", "b.tar", "--data", "d"]).is_err());
+        let cli = Cli::try_parse_from(["pufa", "restore", "b.tar", "--data", "d", "--media", "m"])
+            .expect("restore");
+        assert!(matches!(cli.command, Command::Restore { .. }));
+        let cli = Cli::try_parse_from(["pufa", "backup", "b.tar"]).expect("backup");
+        match cli.command {
+            Command::Backup { media, file, .. } => {
+                assert_eq!(file, PathBuf::from("b.tar"));
+                if std::env::var_os("PUFA_MEDIA").is_none() {
+                    assert_eq!(media, PathBuf::from("./media"));
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn public_urls_are_origins() {
         for (given, kept) in [

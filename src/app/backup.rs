@@ -685,5 +685,11 @@ mod tests {
         assert!(format!("{e:#}").contains("checksum"), "{e:#}");
         assert_eq!(fs::read_dir(&data4).expect("data4").count(), 0);
         assert_eq!(fs::read_dir(&media4).expect("media4").count(), 0);
+
+        // a compressed archive gets a hint, not a tar parse error
+        let gz = dir.path().join("b.tar.gz");
+        fs::write(&gz, [0x1f, 0x8b, 8, 0]).expect("write");
+        let e = restore(&gz, &dir.path().join("data5"), &dir.path().join("media5")).unwrap_err();
+        assert!(e.to_string().contains("decompress it first"), "{e}");
     }
 }
