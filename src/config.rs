@@ -164,6 +164,14 @@ pub struct ServeArgs {
     /// public URL's host).
     #[arg(long, env = "PUFA_INGEST_HOST")]
     pub ingest_host: Option<String>,
+    /// Bearer token that opens `/metrics` to clients other than loopback ones (Prometheus
+    /// sends it as `Authorization: Bearer …`). Without it only loopback clients, not proxied,
+    /// may read the metrics.
+    #[arg(long, env = "PUFA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// `/readyz` fails when the media disk has fewer free megabytes than this.
+    #[arg(long, env = "PUFA_MIN_FREE_DISK_MB", default_value_t = 512)]
+    pub min_free_disk_mb: u64,
 }
 
 /// A listen address, or `off`.
@@ -255,6 +263,10 @@ pub struct Config {
     pub live_part: Option<std::time::Duration>,
     /// Host in the ingest URLs (defaults to the public URL's host).
     pub ingest_host: Option<String>,
+    /// Bearer token for `/metrics` from non-loopback clients; `None`: loopback only.
+    pub metrics_token: Option<String>,
+    /// Free space on the media disk below which `/readyz` reports not ready.
+    pub min_free_disk_bytes: u64,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
     /// Counts the passwords this server checks (tests read it; see
@@ -287,6 +299,8 @@ impl Config {
             live_grace: std::time::Duration::from_secs(30),
             live_part: Some(std::time::Duration::from_millis(500)),
             ingest_host: None,
+            metrics_token: None,
+            min_free_disk_bytes: 512 * 1024 * 1024,
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
         }
@@ -315,6 +329,8 @@ impl Config {
         config.live_part =
             (args.live_part_ms > 0).then(|| std::time::Duration::from_millis(args.live_part_ms));
         config.ingest_host = args.ingest_host.clone();
+        config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
+        config.min_free_disk_bytes = args.min_free_disk_mb.saturating_mul(1024 * 1024);
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -344,6 +360,11 @@ impl std::fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("min_free_disk_bytes", &self.min_free_disk_bytes)
             .finish()
     }
 }

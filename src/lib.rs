@@ -70,6 +70,7 @@ pub async fn serve(
         wake,
         clock: clock.clone(),
         live: live.clone(),
+        metrics: Default::default(),
     };
     let (stop_ingest, ingest_stopped) = tokio::sync::watch::channel(false);
     let lives = ingest.start(

@@ -11,6 +11,7 @@ pub mod lectures;
 pub mod live;
 pub mod live_views;
 pub mod login_sessions;
+pub mod metrics;
 pub mod registrations;
 pub mod schedule;
 pub mod throttle;

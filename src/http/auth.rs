@@ -102,6 +102,7 @@ pub async fn no_store_when_logged_in(
     next: Next,
 ) -> Response {
     let mut personal = false;
+    let mut account = None;
     // assets are the same for everyone and set their own caching: no lookup for them
     let token =
         cookie(req.headers(), SESSION_COOKIE).filter(|_| !req.uri().path().starts_with("/assets/"));
@@ -109,6 +110,7 @@ pub async fn no_store_when_logged_in(
         match crate::app::login::session_user(&state.db, state.clock.now(), &token).await {
             Ok(user) => {
                 personal = user.is_some();
+                account = user.as_ref().map(|u| u.id);
                 req.extensions_mut().insert(MaybeUser(user));
             }
             Err(e) => {
@@ -119,6 +121,12 @@ pub async fn no_store_when_logged_in(
         }
     }
     let mut response = next.run(req).await;
+    if let Some(id) = account {
+        // for the access log (which runs outside this middleware)
+        response
+            .extensions_mut()
+            .insert(crate::http::observe::ServedAccount(id));
+    }
     let opens_session = response
         .headers()
         .get_all(SET_COOKIE)

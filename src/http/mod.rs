@@ -21,6 +21,7 @@ pub mod home;
 pub mod layout;
 pub mod live;
 pub mod media;
+pub mod observe;
 pub mod openapi;
 pub mod schedule;
 pub mod signups;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// The live lectures running in this process.
     pub live: crate::app::live::service::LiveService,
+    /// Request counters and latencies for `/metrics`.
+    pub metrics: Arc<observe::Metrics>,
 }
 
 /// The routes of every room, with their OpenAPI operations; `max_upload` limits recording
@@ -89,13 +92,16 @@ pub fn router(state: AppState) -> Router {
     let max_upload = usize::try_from(state.config.max_upload_bytes).unwrap_or(usize::MAX);
     let (routes, document) = rooms(max_body, max_upload).split_for_parts();
     let document = Arc::new(document);
-    let routes = routes.route(
-        "/api/v1/openapi.json",
-        get(move || {
-            let document = document.clone();
-            async move { axum::Json(document) }
-        }),
-    );
+    let routes = routes
+        .route("/metrics", get(observe::metrics))
+        .route("/readyz", get(observe::readyz))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        );
 
     let x_request_id = header::HeaderName::from_static("x-request-id");
     // segments and other media are already compressed
@@ -133,6 +139,8 @@ pub fn router(state: AppState) -> Router {
             ),
         ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
+        // after routing (Router::layer wraps each route), so it sees the route template
+        .layer(middleware::from_fn_with_state(state.clone(), observe::access_log))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -141,7 +149,12 @@ pub fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                // the route template, not the path: paths carry calendar tokens
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or(observe::UNMATCHED, |p| p.as_str());
+                tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
             }),
         )
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))

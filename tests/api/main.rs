@@ -25,6 +25,7 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod observe;
 mod schedule;
 mod signups;
 mod transcode;

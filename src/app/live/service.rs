@@ -220,6 +220,17 @@ impl LiveService {
         })
     }
 
+    /// Lives not yet ended in this process, and their distinct viewers of the last 15 s
+    /// (for `/metrics`).
+    pub fn viewer_totals(&self) -> (usize, usize) {
+        let now = Instant::now();
+        let mut lives = self.lives();
+        lives
+            .values_mut()
+            .filter(|e| e.phase != LivePhase::Ended)
+            .fold((0, 0), |(n, v), e| (n + 1, v + e.count_viewers(now)))
+    }
+
     /// The session's live in this process, for serving its files.
     pub fn serving(&self, session_id: i64) -> Option<ServingLive> {
         self.lives().get(&session_id).map(|e| ServingLive {
