@@ -24,6 +24,7 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod proxy;
 mod schedule;
 mod signups;
 mod transcode;
