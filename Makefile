@@ -6,10 +6,14 @@ LISTEN ?= 127.0.0.1:8080
 APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev \
 	libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev ffmpeg \
 	chromium chromium-driver fonts-wqy-zenhei sqlite3 ca-certificates curl python3-venv
+# tests/api/proxy.rs runs nginx (its own configuration, on free ports) in front of pufa with a
+# throwaway certificate made by openssl. Debian's nginx package would also start a site on
+# port 80: deps installs these with a policy-rc.d that refuses service starts, so nothing is
+# left listening (the live benchmarks' static baseline uses the same nginx).
+TEST_APT_PACKAGES := nginx-light openssl
 # Only the live benchmarks need these (`cargo bench --bench live`): tesseract reads the burned
-# clock for the latency, nginx is the static baseline of the viewers run. Not installed by
-# `make test`: on a systemd machine Debian's nginx package also starts a site on port 80.
-BENCH_APT_PACKAGES := tesseract-ocr nginx-light
+# clock for the latency.
+BENCH_APT_PACKAGES := tesseract-ocr
 
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2
@@ -24,6 +28,17 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:" $$missing; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages (no service started):" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null; \
+			$$SUDO chmod 755 /usr/sbin/policy-rc.d; \
+			trap "$$SUDO rm -f /usr/sbin/policy-rc.d" EXIT; \
+		fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }

@@ -100,7 +100,8 @@ pub struct ServeArgs {
     /// Load the demo month into an empty database and create the organizer `admin`.
     #[arg(long, env = "PUFA_DEMO")]
     pub demo: bool,
-    /// Mark cookies `Secure` (set when pufa is served over HTTPS).
+    /// Mark cookies `Secure`. On by default when the public URL is `https://`; this forces it
+    /// for other set-ups.
     #[arg(long, env = "PUFA_SECURE_COOKIES")]
     pub secure_cookies: bool,
     /// Login session lifetime in hours.
@@ -108,11 +109,17 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_hours: u32,
     /// The address users reach pufa at, e.g. `https://pufa.example.cn`: absolute links (calendar
-    /// feeds, the personal calendar URL) are built from it, never from the request's `Host`.
-    /// Defaults to `http://` and the listen address.
+    /// feeds, the personal calendar URL) are built from it, never from the request's `Host`; the
+    /// `Origin` of form posts may name it (behind a proxy the `Host` pufa sees differs); an
+    /// `https://` URL makes cookies `Secure`. Defaults to `http://` and the listen address.
     #[arg(long, env = "PUFA_PUBLIC_URL")]
     pub public_url: Option<PublicUrl>,
-    /// Take the client address from the first `X-Forwarded-For` entry (behind a reverse proxy).
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated, e.g. `127.0.0.1,::1`) whose
+    /// `X-Forwarded-For` is believed: the client address is its rightmost entry that is not one
+    /// of them. Requests from other peers are taken at their TCP address.
+    #[arg(long, env = "PUFA_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<crate::proxy::TrustedProxies>,
+    /// Shorthand for `--trusted-proxies 127.0.0.0/8,::1` (a proxy on this machine).
     #[arg(long, env = "PUFA_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
     /// Largest recording upload in bytes.
@@ -231,7 +238,8 @@ pub struct Config {
     pub demo: bool,
     pub secure_cookies: bool,
     pub session_hours: u32,
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (empty: the header is ignored).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// Where users reach the server; the base of every absolute link it hands out.
     pub public_url: PublicUrl,
     /// Largest request body accepted by ordinary (non-upload) routes.
@@ -283,7 +291,7 @@ impl Config {
             demo: false,
             secure_cookies: false,
             session_hours: 72,
-            trust_forwarded_for: false,
+            trusted_proxies: Default::default(),
             public_url: PublicUrl::for_listen(SocketAddr::from(([127, 0, 0, 1], 8080))),
             max_body_bytes: 1024 * 1024,
             admin_password: None,
@@ -309,13 +317,19 @@ impl Config {
     pub fn from_args(args: &ServeArgs) -> Self {
         let mut config = Config::new(args.data.clone(), args.media.clone());
         config.demo = args.demo;
-        config.secure_cookies = args.secure_cookies;
         config.session_hours = args.session_hours;
-        config.trust_forwarded_for = args.trust_forwarded_for;
+        config.trusted_proxies = args.trusted_proxies.clone().unwrap_or_default();
+        if args.trust_forwarded_for {
+            config
+                .trusted_proxies
+                .extend(&crate::proxy::TrustedProxies::loopback());
+        }
         config.public_url = args
             .public_url
             .clone()
             .unwrap_or_else(|| PublicUrl::for_listen(args.listen));
+        // a browser drops a Secure cookie on plain http, so only an https public URL implies it
+        config.secure_cookies = args.secure_cookies || config.public_url.is_https();
         config.questionnaire_path = args.questionnaire.clone();
         config.max_upload_bytes = args.max_upload_bytes;
         config.transcode_workers = args.transcode_workers;
@@ -346,7 +360,7 @@ impl std::fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("secure_cookies", &self.secure_cookies)
             .field("session_hours", &self.session_hours)
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url.as_str())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("questionnaire_path", &self.questionnaire_path)
@@ -388,6 +402,11 @@ impl PublicUrl {
     /// `http://` and `addr` (the default when no public URL is configured).
     pub fn for_listen(addr: SocketAddr) -> PublicUrl {
         PublicUrl(format!("http://{addr}"))
+    }
+
+    /// True for an `https://` URL.
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
     }
 
     /// The URL, e.g. `https://pufa.example.cn`.
@@ -478,6 +497,33 @@ impl std::str::FromStr for PublicUrl {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure() {
+        let args = serve_args(&["--public-url", "https://pufa.example.cn"]).unwrap();
+        assert!(Config::from_args(&args).secure_cookies);
+        let args = serve_args(&["--public-url", "http://192.0.2.10:8080"]).unwrap();
+        assert!(!Config::from_args(&args).secure_cookies);
+        let args = serve_args(&["--secure-cookies"]).unwrap();
+        assert!(
+            Config::from_args(&args).secure_cookies,
+            "the flag still forces it"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_list_or_the_old_flag() {
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let lan: std::net::IpAddr = "10.0.3.4".parse().unwrap();
+        let none = Config::from_args(&serve_args(&[]).unwrap());
+        assert!(none.trusted_proxies.is_empty());
+        let old = Config::from_args(&serve_args(&["--trust-forwarded-for"]).unwrap());
+        assert!(old.trusted_proxies.trusts(loopback) && !old.trusted_proxies.trusts(lan));
+        let listed =
+            Config::from_args(&serve_args(&["--trusted-proxies", "10.0.0.0/8,::1"]).unwrap());
+        assert!(listed.trusted_proxies.trusts(lan) && !listed.trusted_proxies.trusts(loopback));
+        assert!(serve_args(&["--trusted-proxies", "10.0.0.0/40"]).is_err());
+    }
 
     fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
         #[derive(Parser)]

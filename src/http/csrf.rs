@@ -1,5 +1,5 @@
 //! CSRF protection in two layers: (1) every state-changing request whose `Origin` names another
-//! site, or whose `Sec-Fetch-Site` is `cross-site`, is refused with 403 before any handler runs
+//! site (neither the configured public URL nor the `Host` it was sent to), or whose `Sec-Fetch-Site` is `cross-site`, is refused with 403 before any handler runs
 //! ([`csrf_guard`]); (2) every HTML form carries a synchronizer token equal to the `pufa_csrf`
 //! cookie, checked by [`CsrfForm`]. JSON endpoints additionally require `Content-Type:
 //! application/json`, which a cross-site form cannot send without a CORS preflight that pufa
@@ -41,8 +41,24 @@ fn is_state_changing(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// True when the request visibly comes from another site.
-fn cross_site(headers: &HeaderMap) -> bool {
+/// `scheme://host[:port]` in lower case without the scheme's default port, so that
+/// `https://Pufa.example.cn:443` and `https://pufa.example.cn` compare equal.
+fn normalized_origin(origin: &str) -> String {
+    let lower = origin.trim_end_matches('/').to_ascii_lowercase();
+    for (scheme, port) in [("https://", ":443"), ("http://", ":80")] {
+        if lower.starts_with(scheme) {
+            if let Some(stripped) = lower.strip_suffix(port) {
+                return stripped.to_string();
+            }
+        }
+    }
+    lower
+}
+
+/// True when the request visibly comes from another site. `public_url` is where users reach
+/// pufa: behind a reverse proxy the browser's `Origin` names it while the `Host` pufa sees may
+/// be the proxy's upstream address (`proxy_set_header Host` is easy to forget).
+fn cross_site(headers: &HeaderMap, public_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site.eq_ignore_ascii_case("cross-site") {
             return true;
@@ -54,6 +70,9 @@ fn cross_site(headers: &HeaderMap) -> bool {
     let Ok(origin) = origin.to_str() else {
         return true;
     };
+    if normalized_origin(origin) == normalized_origin(public_url) {
+        return false;
+    }
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
@@ -73,7 +92,9 @@ pub async fn csrf_guard(
     mut req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    if is_state_changing(req.method()) && cross_site(req.headers()) {
+    if is_state_changing(req.method())
+        && cross_site(req.headers(), state.config.public_url.as_str())
+    {
         tracing::warn!(path = %req.uri().path(), "refused cross-site request");
         return Err(AppError::CsrfRejected);
     }
@@ -162,21 +183,52 @@ mod tests {
     use super::*;
     use crate::http::auth::tests::headers;
 
+    const PUBLIC: &str = "http://localhost:9";
+
+    #[test]
+    fn origin_may_name_the_public_url_behind_a_proxy() {
+        let public = "https://pufa.example.cn";
+        // nginx passes the upstream's address as Host; the browser's Origin is the public URL
+        let proxied = |origin: &str| {
+            cross_site(
+                &headers(&[("host", "127.0.0.1:8080"), ("origin", origin)]),
+                public,
+            )
+        };
+        assert!(!proxied("https://pufa.example.cn"));
+        assert!(!proxied("https://PUFA.example.cn:443"));
+        assert!(
+            proxied("http://pufa.example.cn"),
+            "another scheme is another origin"
+        );
+        assert!(proxied("https://pufa.example.cn.evil.example"));
+        assert!(proxied("https://evil.example"));
+    }
+
     #[test]
     fn origin_must_match_host() {
-        assert!(!cross_site(&headers(&[("host", "127.0.0.1:8080")])));
-        assert!(!cross_site(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "http://127.0.0.1:8080")
-        ])));
-        assert!(cross_site(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "http://evil.example")
-        ])));
-        assert!(cross_site(&headers(&[("host", "a"), ("origin", "null")])));
-        assert!(cross_site(&headers(&[
-            ("host", "a"),
-            ("sec-fetch-site", "cross-site")
-        ])));
+        assert!(!cross_site(&headers(&[("host", "127.0.0.1:8080")]), PUBLIC));
+        assert!(!cross_site(
+            &headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080")
+            ]),
+            PUBLIC
+        ));
+        assert!(cross_site(
+            &headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://evil.example")
+            ]),
+            PUBLIC
+        ));
+        assert!(cross_site(
+            &headers(&[("host", "a"), ("origin", "null")]),
+            PUBLIC
+        ));
+        assert!(cross_site(
+            &headers(&[("host", "a"), ("sec-fetch-site", "cross-site")]),
+            PUBLIC
+        ));
     }
 }

@@ -55,6 +55,12 @@ impl TestApp {
     /// worker runs (tests call [`TestApp::drain_jobs`]), so the demo recording is not
     /// transcoded either.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on(0, adjust).await
+    }
+
+    /// Like [`TestApp::spawn_with`] on `127.0.0.1:port` (0: a free port), for a test that
+    /// has to name the port before the server starts (a proxy in front of it).
+    pub async fn spawn_on(port: u16, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let tempdir = tempfile::tempdir().expect("tempdir");
         let dir = tempdir.path().to_path_buf();
         let mut config = Config::new(dir.join("data"), dir.join("media"));
@@ -62,7 +68,7 @@ impl TestApp {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         config.transcode_workers = 0;
         adjust(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));

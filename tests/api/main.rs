@@ -26,6 +26,7 @@ mod live;
 mod live_api;
 mod media;
 mod observe;
+mod proxy;
 mod schedule;
 mod signups;
 mod transcode;

@@ -13,20 +13,19 @@ use crate::http::AppState;
 use axum::http::{HeaderMap, HeaderValue};
 use std::net::SocketAddr;
 
-pub(super) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    if state.config.trust_forwarded_for {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            let first = first.trim();
-            if !first.is_empty() {
-                return first.to_string();
-            }
-        }
-    }
-    peer.ip().to_string()
+/// The client's address: the TCP peer, or behind a trusted reverse proxy the rightmost
+/// `X-Forwarded-For` entry that is not a trusted proxy (see [`crate::proxy`]). Keys the
+/// per-address login throttle, so it must not be choosable by the client.
+pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    state
+        .config
+        .trusted_proxies
+        .client_addr(peer.ip(), forwarded)
+        .to_string()
 }
 
 /// The `Set-Cookie` value that hands a new login session to the browser.

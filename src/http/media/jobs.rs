@@ -9,9 +9,10 @@ use crate::http::extract::{Json, Path};
 use crate::http::openapi::{Conflict, Forbidden, NotFound, Unauthorized};
 use crate::http::AppState;
 use axum::extract::State;
+use axum::http::HeaderName;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use serde::Serialize;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -123,7 +124,7 @@ pub async fn job_events(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> AppResult<impl IntoResponse> {
     user.require(Role::Organizer)?;
     uc::job(&state.db, id).await?;
     let start = Poll::Watching { errors_in_a_row: 0 };
@@ -137,7 +138,7 @@ pub async fn job_events(
                 tracing::warn!(job = id, error = %e, "reading a job for its event stream");
                 let errors_in_a_row = errors_in_a_row + 1;
                 if errors_in_a_row >= JOB_POLL_MAX_ERRORS {
-                    return Some((Ok(problem_event()), (state, Poll::Ended)));
+                    return Some((Ok::<_, Infallible>(problem_event()), (state, Poll::Ended)));
                 }
                 tokio::time::sleep(JOB_POLL).await;
                 // nothing to tell yet: a comment keeps the connection's reader waiting
@@ -149,7 +150,7 @@ pub async fn job_events(
             Ok(event) => event,
             Err(e) => {
                 tracing::error!(job = id, error = %e, "encoding a job event");
-                return Some((Ok(problem_event()), (state, Poll::Ended)));
+                return Some((Ok::<_, Infallible>(problem_event()), (state, Poll::Ended)));
             }
         };
         let next = if job.state.is_finished() {
@@ -160,5 +161,11 @@ pub async fn job_events(
         };
         Some((Ok(event), (state, next)))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // nginx buffers proxied responses by default, which would hold every event back until
+    // the stream ends; this header turns that off for this response only
+    let no_proxy_buffering = [(HeaderName::from_static("x-accel-buffering"), "no")];
+    Ok((
+        no_proxy_buffering,
+        Sse::new(stream).keep_alive(KeepAlive::default()),
+    ))
 }

@@ -555,10 +555,7 @@ async fn session_form_page(
             Some(Recording {
                 lecture,
                 job,
-                max_upload: format!(
-                    "{:.1} GB",
-                    state.config.max_upload_bytes as f64 / 1_073_741_824.0
-                ),
+                max_upload: human_size(state.config.max_upload_bytes),
             })
         }
         None => None,
@@ -774,4 +771,41 @@ pub async fn cancel_session_form(
         session.program_id
     ))
     .into_response())
+}
+
+/// A byte count as the upload page states it: `8 GB`, `1.5 GB`, `300 MB`, `512 KB` (binary
+/// units, rounded down so the page never promises more than the server accepts).
+pub fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = KB * 1024;
+    const GB: u64 = MB * 1024;
+    let (unit, name) = if bytes >= GB {
+        (GB, "GB")
+    } else if bytes >= MB {
+        (MB, "MB")
+    } else if bytes >= KB {
+        (KB, "KB")
+    } else {
+        return format!("{bytes} 字节");
+    };
+    let tenths = u128::from(bytes) * 10 / u128::from(unit);
+    if tenths % 10 == 0 {
+        format!("{} {name}", tenths / 10)
+    } else {
+        format!("{}.{} {name}", tenths / 10, tenths % 10)
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_are_stated_without_rounding_up() {
+        assert_eq!(human_size(8 * 1024 * 1024 * 1024), "8 GB");
+        assert_eq!(human_size(1536 * 1024 * 1024), "1.5 GB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50 MB");
+        assert_eq!(human_size(1024 * 1024 - 1), "1023.9 KB");
+        assert_eq!(human_size(100), "100 字节");
+    }
 }
