@@ -92,6 +92,16 @@ impl TestApp {
     /// is killed when the returned app is dropped, also when an assertion fails.
     pub async fn start_binary(dir: &Path, extra: &[&str]) -> TestApp {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pufa"));
+        // the live ingest listens on fixed ports by default; servers started side by side by
+        // concurrent tests would fight over them, so it is off unless the test asks for it
+        for (flag, env) in [
+            ("--rtmp-listen", "PUFA_RTMP_LISTEN"),
+            ("--srt-listen", "PUFA_SRT_LISTEN"),
+        ] {
+            if !extra.contains(&flag) {
+                command.env(env, "off");
+            }
+        }
         command
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir.join("data"))

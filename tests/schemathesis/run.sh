@@ -61,6 +61,7 @@ admin_password="st-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 # No transcode worker: the demo recording would keep a core busy, and uploads made by the run
 # only need to be queued.
 PUFA_ADMIN_PASSWORD=$admin_password PUFA_TRANSCODE_WORKERS=0 RUST_LOG=warn \
+    PUFA_RTMP_LISTEN=off PUFA_SRT_LISTEN=off \
     "$bin" serve --demo --listen 127.0.0.1:0 --data "$work/data" --media "$work/media" \
     >>"$work/server.log" 2>&1 &
 server_pid=$!
