@@ -315,32 +315,13 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     /// Migration 0008 rebuilds `checkups` (AUTOINCREMENT ids): stored drafts and reports keep
     /// their ids and contents, and a deleted report's id is not handed out again.
     #[tokio::test]
     async fn the_access_migration_keeps_check_ups_and_never_reuses_an_id() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("pufa.db"))
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .expect("pool");
-        let all = sqlx::migrate!("./migrations");
-        let mut before = sqlx::migrate!("./migrations");
-        before.migrations = all
-            .migrations
-            .iter()
-            .filter(|m| m.version < 8)
-            .cloned()
-            .collect::<Vec<_>>()
-            .into();
-        before.run(&pool).await.expect("migrations 1-7");
+        let (pool, all) = super::super::migrated_before(dir.path(), 8).await;
         sqlx::query(
             "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
              VALUES (1, 'enterprise', NULL, 'E', 'x', '2026-11-01T00:00:00Z');

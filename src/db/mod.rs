@@ -176,6 +176,35 @@ pub fn violated_unique_constraint(e: &sqlx::Error) -> Option<String> {
     )
 }
 
+/// Test support: a database in `dir` with the migrations before `version` applied, and the
+/// migrator of all of them, so a test can seed rows in the old schema and then migrate.
+#[cfg(test)]
+pub(crate) async fn migrated_before(
+    dir: &Path,
+    version: i64,
+) -> (sqlx::SqlitePool, sqlx::migrate::Migrator) {
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("pufa.db"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("pool");
+    let all = sqlx::migrate!("./migrations");
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = all
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.expect("the earlier migrations");
+    (pool, all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,27 +270,8 @@ mod tests {
     /// foreign keys must still cascade afterwards.
     #[tokio::test]
     async fn the_live_migration_keeps_lectures_jobs_and_watch_progress() {
-        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("pufa.db"))
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .expect("pool");
-        let all = sqlx::migrate!("./migrations");
-        let mut before = sqlx::migrate!("./migrations");
-        before.migrations = all
-            .migrations
-            .iter()
-            .filter(|m| m.version < 7)
-            .cloned()
-            .collect::<Vec<_>>()
-            .into();
-        before.run(&pool).await.expect("migrations 1-6");
+        let (pool, all) = migrated_before(dir.path(), 7).await;
         sqlx::query(
             "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
              VALUES (1, 'enterprise', NULL, 'E', 'x', '2026-11-01T00:00:00Z');
