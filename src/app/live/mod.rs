@@ -349,12 +349,21 @@ mod tests {
         let ended = ended.expect("the live ended after grace");
         assert!(ended.hub.is_ended());
         assert!(ended.hub.duration_s() > 3.0, "{}", ended.hub.duration_s());
-        let row = db
-            .latest_live(session)
-            .await
-            .expect("db")
-            .expect("live row");
-        assert_eq!(row.state, LiveRowState::Archiving);
+        // the hub ends first, then the transaction that archives the live commits
+        let mut row = None;
+        for _ in 0..50 {
+            let r = db
+                .latest_live(session)
+                .await
+                .expect("db")
+                .expect("live row");
+            if r.state == LiveRowState::Archiving {
+                row = Some(r);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let row = row.expect("the live is archiving");
         assert_eq!(db.live_periods(row.id).await.expect("periods").len(), 1);
         let job = db.claim_job("test").await.expect("db").expect("replay job");
         assert_eq!(
