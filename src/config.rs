@@ -179,6 +179,94 @@ pub struct ServeArgs {
     /// `/readyz` fails when the media disk has fewer free megabytes than this.
     #[arg(long, env = "PUFA_MIN_FREE_DISK_MB", default_value_t = 512)]
     pub min_free_disk_mb: u64,
+    /// SMTP server for notification mail: `smtp://host:port` (plain, a local relay),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…` (TLS). Without it
+    /// no mail is sent; the in-app inbox works regardless.
+    #[arg(long, env = "PUFA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of notification mail.
+    #[arg(
+        long,
+        env = "PUFA_MAIL_FROM",
+        default_value = "精准普法 <noreply@localhost>"
+    )]
+    pub mail_from: String,
+    /// SMS gateway webhook: receives `{to, template, params}` as JSON, signed in
+    /// `X-Pufa-Signature`. Without it no SMS is sent.
+    #[arg(long, env = "PUFA_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// Shared secret of the SMS webhook signature (HMAC-SHA256).
+    #[arg(long, env = "PUFA_SMS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub sms_webhook_secret: Option<String>,
+    /// When reminders go out before a session starts, e.g. `24h,1h` or `2d,30m`.
+    #[arg(long, env = "PUFA_REMINDER_OFFSETS", default_value = "24h,1h")]
+    pub reminder_offsets: ReminderOffsets,
+    /// Notification delivery workers in this process; 0 sends nothing from it (another
+    /// process on the same database may).
+    #[arg(long, env = "PUFA_DELIVERY_WORKERS", default_value_t = 2)]
+    pub delivery_workers: usize,
+}
+
+/// Reminder offsets before a session's start, largest first, without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderOffsets(pub Vec<chrono::Duration>);
+
+impl Default for ReminderOffsets {
+    fn default() -> Self {
+        ReminderOffsets(vec![
+            chrono::Duration::hours(24),
+            chrono::Duration::hours(1),
+        ])
+    }
+}
+
+impl std::str::FromStr for ReminderOffsets {
+    type Err = String;
+
+    /// `24h,1h`: numbers with `d`, `h` or `m`, separated by commas; empty or `off` for none.
+    fn from_str(s: &str) -> Result<ReminderOffsets, String> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("off") {
+            return Ok(ReminderOffsets(Vec::new()));
+        }
+        let mut out = Vec::new();
+        for part in s.split(',') {
+            let part = part.trim();
+            let (number, unit) = part.split_at(part.len().saturating_sub(1));
+            let n: i64 = number
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("“{part}” is not an offset like 24h, 1h or 30m"))?;
+            let offset = match unit {
+                "d" => chrono::Duration::days(n),
+                "h" => chrono::Duration::hours(n),
+                "m" => chrono::Duration::minutes(n),
+                _ => return Err(format!("“{part}” is not an offset like 24h, 1h or 30m")),
+            };
+            if offset > chrono::Duration::days(30) {
+                return Err(format!("“{part}” is more than 30 days"));
+            }
+            out.push(offset);
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        out.dedup();
+        Ok(ReminderOffsets(out))
+    }
+}
+
+/// Where notifications go besides the inbox.
+#[derive(Clone, Debug, Default)]
+pub struct NotifyConfig {
+    /// `PUFA_SMTP_URL`; `None`: no mail.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// `PUFA_SMS_WEBHOOK_URL` and its secret; `None`: no SMS.
+    pub sms_webhook_url: Option<String>,
+    pub sms_webhook_secret: Option<String>,
+    pub reminder_offsets: ReminderOffsets,
+    /// Delivery workers in this process.
+    pub delivery_workers: usize,
 }
 
 /// A listen address, or `off`.
@@ -275,6 +363,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Free space on the media disk below which `/readyz` reports not ready.
     pub min_free_disk_bytes: u64,
+    /// Mail, SMS and reminders.
+    pub notify: NotifyConfig,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
     /// Counts the passwords this server checks (tests read it; see
@@ -309,6 +399,11 @@ impl Config {
             ingest_host: None,
             metrics_token: None,
             min_free_disk_bytes: 512 * 1024 * 1024,
+            notify: NotifyConfig {
+                mail_from: "精准普法 <noreply@localhost>".into(),
+                delivery_workers: 2,
+                ..Default::default()
+            },
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
         }
@@ -345,6 +440,14 @@ impl Config {
         config.ingest_host = args.ingest_host.clone();
         config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
         config.min_free_disk_bytes = args.min_free_disk_mb.saturating_mul(1024 * 1024);
+        config.notify = NotifyConfig {
+            smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
+            mail_from: args.mail_from.clone(),
+            sms_webhook_url: args.sms_webhook_url.clone().filter(|u| !u.is_empty()),
+            sms_webhook_secret: args.sms_webhook_secret.clone().filter(|u| !u.is_empty()),
+            reminder_offsets: args.reminder_offsets.clone(),
+            delivery_workers: args.delivery_workers,
+        };
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -379,6 +482,16 @@ impl std::fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("min_free_disk_bytes", &self.min_free_disk_bytes)
+            .field(
+                "smtp",
+                &self.notify.smtp_url.as_ref().map(|_| "<configured>"),
+            )
+            .field(
+                "sms_webhook",
+                &self.notify.sms_webhook_url.as_ref().map(|_| "<configured>"),
+            )
+            .field("reminder_offsets", &self.notify.reminder_offsets)
+            .field("delivery_workers", &self.notify.delivery_workers)
             .finish()
     }
 }
@@ -637,5 +750,23 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2-secret"));
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn reminder_offsets_parse_sort_and_refuse_nonsense() {
+        let o: ReminderOffsets = "1h, 24h,1h,30m".parse().unwrap();
+        assert_eq!(
+            o.0,
+            [
+                chrono::Duration::hours(24),
+                chrono::Duration::hours(1),
+                chrono::Duration::minutes(30)
+            ]
+        );
+        assert_eq!("off".parse::<ReminderOffsets>().unwrap().0, []);
+        assert_eq!(ReminderOffsets::default(), "24h,1h".parse().unwrap());
+        for bad in ["1x", "h", "-1h", "0m", "40d", "24h,,1h"] {
+            assert!(bad.parse::<ReminderOffsets>().is_err(), "{bad}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 mod live_ingest;
 pub mod media;
+pub mod notify;
 pub mod proxy;
 pub mod schedule;
 pub mod server;

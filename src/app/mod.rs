@@ -19,5 +19,6 @@ pub mod checkup;
 pub mod live;
 pub mod login;
 pub mod media;
+pub mod notify;
 pub mod schedule;
 pub mod signup;

@@ -12,6 +12,7 @@ pub mod live;
 pub mod live_views;
 pub mod login_sessions;
 pub mod metrics;
+pub mod notifications;
 pub mod registrations;
 pub mod schedule;
 pub mod throttle;
@@ -33,6 +34,9 @@ pub struct Db {
     /// retry-and-sleep on a busy lock, which gave sign-ups a tail of up to a second under load
     /// (see BENCHMARKS.md). Other processes are still serialized by SQLite itself.
     write_queue: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Wakes this process's delivery workers after a transaction stored notifications
+    /// (workers also poll, for notifications written by other processes).
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction holding this process's place in the write queue.
@@ -74,6 +78,7 @@ impl Db {
         Ok(Db {
             pool,
             write_queue: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            outbox: Default::default(),
         })
     }
 
@@ -82,6 +87,17 @@ impl Db {
         let turn = self.write_queue.clone().lock_owned().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((turn, tx))
+    }
+
+    /// Tell this process's delivery workers that notifications were committed. Call it after
+    /// the commit of a transaction that called [`notifications::enqueue`].
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_waiters();
+    }
+
+    /// The signal [`Db::wake_outbox`] sends (delivery workers wait on it between polls).
+    pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox.clone()
     }
 
     /// A cheap query that proves the database answers.

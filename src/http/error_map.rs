@@ -7,6 +7,7 @@ use crate::app::checkup::CheckupError;
 use crate::app::live::view::LiveError;
 use crate::app::login::LoginError;
 use crate::app::media::MediaError;
+use crate::app::notify::NotifyError;
 use crate::app::schedule::ScheduleError;
 use crate::app::signup::SignupError;
 use crate::error::AppError;
@@ -120,6 +121,26 @@ impl From<LiveError> for AppError {
                 AppError::field("playing_date", LiveError::unknown_position_zh())
             }
             LiveError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<NotifyError> for AppError {
+    fn from(e: NotifyError) -> Self {
+        match e {
+            NotifyError::Forbidden => AppError::Forbidden,
+            NotifyError::NotFound => AppError::NotFound,
+            NotifyError::Invalid(errors) => AppError::Validation(errors),
+            NotifyError::Throttled { retry_after_s } => AppError::TooManyRequests {
+                retry_after_s,
+                message: NotifyError::throttled_message_zh(retry_after_s),
+            },
+            NotifyError::BadCode => AppError::conflict("bad_code", NotifyError::bad_code_zh()),
+            NotifyError::ChannelUnavailable(channel) => AppError::conflict(
+                "channel_unavailable",
+                NotifyError::channel_unavailable_zh(channel),
+            ),
+            NotifyError::Internal(e) => AppError::Internal(e),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod home;
 pub mod layout;
 pub mod live;
 pub mod media;
+pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod schedule;
@@ -75,6 +76,7 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(archive::router())
         .merge(media::router())
         .merge(live::router())
+        .merge(notify::router())
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(errors::time_limit));

@@ -88,6 +88,26 @@ pub fn is_category(s: &str) -> bool {
     CATEGORIES.contains(&s)
 }
 
+/// "2026年12月1日 周二 14:30" in `tz`.
+pub fn datetime_zh(t: &DateTime<Utc>, tz: Tz) -> String {
+    zoned_zh(&t.with_timezone(&tz))
+}
+
+/// "2026年12月1日 周二 14:30" for a time already in its zone (or at its offset).
+pub fn zoned_zh<Z: TimeZone>(t: &DateTime<Z>) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
+    format!(
+        "{}年{}月{}日 {} {}",
+        t.year(),
+        t.month(),
+        t.day(),
+        weekday_zh(t.weekday().number_from_monday() as u8),
+        t.format("%H:%M")
+    )
+}
+
 /// Chinese weekday names, index 1 = Monday.
 pub fn weekday_zh(weekday: u8) -> &'static str {
     match weekday {

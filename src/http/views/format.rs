@@ -1,29 +1,10 @@
 //! Times and numbers as pages show them. Every time is shown in a zone the caller names — the
 //! program's own zone wherever a session is concerned — never in a hard-coded one.
 
-use crate::schedule::weekday_zh;
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-/// "2026年12月1日 周二 14:30" in `tz`.
-pub fn datetime_zh(t: &DateTime<Utc>, tz: Tz) -> String {
-    zoned_zh(&t.with_timezone(&tz))
-}
-
-/// "2026年12月1日 周二 14:30" for a time already in its zone (or at its offset).
-pub fn zoned_zh<Z: TimeZone>(t: &DateTime<Z>) -> String
-where
-    Z::Offset: std::fmt::Display,
-{
-    format!(
-        "{}年{}月{}日 {} {}",
-        t.year(),
-        t.month(),
-        t.day(),
-        weekday_zh(t.weekday().number_from_monday() as u8),
-        t.format("%H:%M")
-    )
-}
+pub use crate::schedule::{datetime_zh, zoned_zh};
 
 /// "2026年12月1日 周二 14:30", or "时间待定" for a session not placed yet.
 pub fn when_zh(t: Option<&DateTime<Utc>>, tz: Tz) -> String {

@@ -1,0 +1,1 @@
+//! Reminders before sessions at the configured offsets (issue 12).

@@ -1,0 +1,194 @@
+//! The notification outbox and inbox.
+//!
+//! [`enqueue`] runs inside the transaction of the change that causes a notification (a
+//! sign-up, a promotion, a move …), on the same connection: the change and its notification
+//! commit together or not at all. It stores the rendered [`Message`] once per account and
+//! idempotency key (`INSERT … ON CONFLICT DO NOTHING`), and one `deliveries` row per external
+//! channel the account wants and has a verified address for. Delivery workers claim those
+//! rows (see the delivery functions below and `crate::app::notify`).
+
+use crate::notify::{Channel, Event, Kind, Message, SessionRef};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{Row, SqliteConnection};
+use std::str::FromStr;
+
+/// The session as the texts need it, read on the transaction's connection.
+pub async fn session_ref(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+) -> Result<Option<SessionRef>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT s.id, s.title, s.starts_at, s.minutes, p.timezone
+         FROM lecture_sessions s JOIN programs p ON p.id = s.program_id WHERE s.id = ?",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        let tz: String = r.try_get("timezone")?;
+        Ok(SessionRef {
+            id: r.try_get("id")?,
+            title: r.try_get("title")?,
+            starts_at: r.try_get("starts_at")?,
+            minutes: r.try_get("minutes")?,
+            tz: chrono_tz::Tz::from_str(&tz).unwrap_or(crate::schedule::DEFAULT_TZ),
+        })
+    })
+    .transpose()
+}
+
+/// Store `event` for `user_id` and queue its deliveries. Returns the notification's id, or
+/// `None` when the same event (same idempotency key) was stored before. Call it inside the
+/// transaction of the change that causes the event.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    enqueue_message(conn, user_id, &event.render(), now).await
+}
+
+/// [`enqueue`] for an already rendered message.
+pub async fn enqueue_message(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    m: &Message,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO notifications
+           (user_id, kind, key, title, body, link, sms_template, sms_params, session_id,
+            expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(user_id)
+    .bind(m.kind)
+    .bind(&m.key)
+    .bind(&m.title)
+    .bind(&m.body)
+    .bind(&m.link)
+    .bind(m.sms_template)
+    .bind(Json(&m.sms_params))
+    .bind(m.session_id)
+    .bind(m.expires_at)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    for channel in Channel::ALL {
+        if wants(conn, user_id, m.kind, channel).await? {
+            sqlx::query(
+                "INSERT INTO deliveries
+                   (notification_id, channel, state, next_attempt_at, created_at, updated_at)
+                 VALUES (?, ?, 'queued', ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(channel)
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(Some(id))
+}
+
+/// Whether `user_id` wants `kind` over `channel` now: its choice (or the kind's default),
+/// a verified address, and for e-mail no unsubscription.
+pub async fn wants(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    kind: Kind,
+    channel: Channel,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT
+           (SELECT enabled FROM notification_prefs
+             WHERE user_id = ?1 AND kind = ?2 AND channel = ?3) AS chosen,
+           (SELECT verified_at IS NOT NULL AND (?3 <> 'email' OR email_unsubscribed_at IS NULL)
+              FROM contacts WHERE user_id = ?1 AND kind = ?4) AS reachable",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(channel)
+    .bind(channel.contact())
+    .fetch_one(&mut *conn)
+    .await?;
+    let chosen: Option<bool> = row.try_get("chosen")?;
+    let reachable: Option<bool> = row.try_get("reachable")?;
+    Ok(reachable.unwrap_or(false) && chosen.unwrap_or_else(|| kind.default_on(channel)))
+}
+
+/// The server's signing secret (created by the migration).
+pub async fn signing_secret(conn: &mut SqliteConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'signing'")
+        .fetch_one(&mut *conn)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[tokio::test]
+    async fn the_same_event_is_stored_once_and_deliveries_follow_contacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+             VALUES (1, 'lawyer', 'l', 'L', 'x', ?)",
+        )
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let event = Event::CheckupReady {
+            checkup_id: 3,
+            level_zh: "中".into(),
+        };
+        // no verified contact: inbox only
+        let first = enqueue(&mut conn, 1, &event, now).await.unwrap();
+        assert!(first.is_some());
+        assert_eq!(enqueue(&mut conn, 1, &event, now).await.unwrap(), None);
+        let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(deliveries, 0);
+        // a verified mobile: SMS only where the kind wants it by default
+        sqlx::query(
+            "INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
+             VALUES (1, 'mobile', '13800000000', ?, ?), (1, 'email', 'a@example.cn', ?, ?)",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let other = Event::CheckupReady {
+            checkup_id: 4,
+            level_zh: "中".into(),
+        };
+        enqueue(&mut conn, 1, &other, now).await.unwrap().unwrap();
+        let channels: Vec<String> =
+            sqlx::query_scalar("SELECT channel FROM deliveries ORDER BY channel")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(channels, ["email"]);
+        let secret = signing_secret(&mut conn).await.unwrap();
+        assert_eq!(secret.len(), 64);
+    }
+}
