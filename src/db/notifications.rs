@@ -126,6 +126,44 @@ pub async fn wants(
     Ok(reachable.unwrap_or(false) && chosen.unwrap_or_else(|| kind.default_on(channel)))
 }
 
+/// The enterprises with an active (confirmed or waitlisted) registration for a session, as
+/// (enterprise user id, registration id, confirmed), in registration order: who hears about
+/// a move, a cancellation or an organizer's message.
+pub async fn active_registrants(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+) -> Result<Vec<(i64, i64, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT enterprise_id, id, status = 'confirmed' FROM registrations
+         WHERE session_id = ? AND status IN ('confirmed', 'waitlisted') ORDER BY id",
+    )
+    .bind(session_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Drop the reminders of a session that are still waiting to be mailed or texted (the
+/// session moved or was cancelled; the inbox keeps them, the move or cancellation notice
+/// follows). `reason` is shown to organizers. Returns how many were dropped.
+pub async fn skip_pending_reminders(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?
+         WHERE state = 'queued' AND notification_id IN
+           (SELECT id FROM notifications WHERE session_id = ? AND kind = 'reminder')",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(session_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The server's signing secret (created by the migration).
 pub async fn signing_secret(conn: &mut SqliteConnection) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'signing'")
