@@ -1,6 +1,8 @@
 //! Programs, lecturers and sessions.
 
+use super::notifications;
 use super::Db;
+use crate::notify::Event;
 use crate::schedule::planner::{Availability, Booked, ProgramCalendar, SlotRule};
 use crate::schedule::{
     LecturerInput, SessionInput, SessionStatus, SlotSpec, ValidLecturer, ValidProgram, ValidSession,
@@ -218,6 +220,36 @@ async fn upsert_lecturer(
     row.try_get("id")
 }
 
+/// Tell every active registrant of `session_id` that its start moved from `before` to the
+/// stored one; the session's SEQUENCE after the change makes each move its own notification.
+async fn tell_moved(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+    before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let registrants = notifications::active_registrants(conn, session_id).await?;
+    if registrants.is_empty() {
+        return Ok(());
+    }
+    let Some(session) = notifications::session_ref(conn, session_id).await? else {
+        return Ok(());
+    };
+    let sequence: i64 = sqlx::query_scalar("SELECT sequence FROM lecture_sessions WHERE id = ?")
+        .bind(session_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    for (enterprise_id, _, _) in registrants {
+        let event = Event::SessionMoved {
+            session: session.clone(),
+            before,
+            sequence,
+        };
+        notifications::enqueue(conn, enterprise_id, &event, now).await?;
+    }
+    Ok(())
+}
+
 impl Db {
     pub async fn insert_program(
         &self,
@@ -317,14 +349,18 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SessionUpdate, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let current = sqlx::query("SELECT confirmed_seats FROM lecture_sessions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let current = sqlx::query(
+            "SELECT confirmed_seats, starts_at, status FROM lecture_sessions WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(current) = current else {
             return Ok(SessionUpdate::NotFound);
         };
         let confirmed: i64 = current.try_get("confirmed_seats")?;
+        let before: Option<DateTime<Utc>> = current.try_get("starts_at")?;
+        let status: SessionStatus = current.try_get("status")?;
         if s.capacity < confirmed {
             return Ok(SessionUpdate::CapacityBelowConfirmed { confirmed });
         }
@@ -354,21 +390,44 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         super::registrations::promote_waitlist(&mut tx, id, now).await?;
+        // a cancelled session's registrants were told it is off; a new time changes nothing
+        if before != s.starts_at && status == SessionStatus::Scheduled {
+            tell_moved(&mut tx, id, before, now).await?;
+            notifications::skip_pending_reminders(&mut tx, id, "时间已调整", now).await?;
+        }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(SessionUpdate::Saved)
     }
 
     /// Cancel a session: it leaves the timetable but stays in feeds as cancelled.
+    /// Its active registrants are told and its queued reminders dropped in the same
+    /// transaction.
     pub async fn cancel_session(&self, id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = ?
              WHERE id = ? AND status <> 'cancelled'",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(session) = notifications::session_ref(&mut tx, id).await? {
+            for (enterprise_id, _, _) in notifications::active_registrants(&mut tx, id).await? {
+                let event = Event::SessionCancelled {
+                    session: session.clone(),
+                };
+                notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
+            }
+        }
+        notifications::skip_pending_reminders(&mut tx, id, "课程已取消", now).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(true)
     }
 
     pub async fn session(&self, id: i64) -> Result<Option<SessionRow>, sqlx::Error> {
@@ -418,9 +477,14 @@ impl Db {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            placed += done.rows_affected();
+            if done.rows_affected() == 1 {
+                placed += 1;
+                // sign-ups are open before a session has a time; they learn it here
+                tell_moved(&mut tx, *id, None, now).await?;
+            }
         }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(placed)
     }
 
