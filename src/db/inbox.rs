@@ -88,7 +88,11 @@ impl Db {
     }
 
     /// Mark all of the account's notifications read; returns how many were unread.
-    pub async fn mark_all_read(&self, user_id: i64, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    pub async fn mark_all_read(
+        &self,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
         )

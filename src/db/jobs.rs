@@ -452,6 +452,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_publication_tells_registrants_once_and_a_refused_one_nobody() {
+        let (_dir, db, session) = db_with_session().await;
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, role, display_name, password_hash, created_at)
+             VALUES (900, 'enterprise', 'E', 'x', ?);
+             INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                      calendar_token)
+             VALUES (900, 'E', '91330100MA0000000X', 'E', 'C', '13900000900', 't900')",
+        )
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .expect("enterprise");
+        db.sign_up(session, 900, 1, &[], now)
+            .await
+            .expect("sign up");
+        let told = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notifications
+                 WHERE user_id = 900 AND kind = 'recording_published'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+        };
+        let (lecture, job) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w1").await.expect("claim").expect("job");
+        // a worker that lost the job cannot publish: the transaction rolls back, nobody is told
+        assert!(db
+            .complete_job(job, "w2", lecture, &publication(lecture, job))
+            .await
+            .is_err());
+        assert_eq!(told().await, 0);
+        db.complete_job(job, "w1", lecture, &publication(lecture, job))
+            .await
+            .expect("publish");
+        assert_eq!(told().await, 1);
+        // a newer version replaces the one registrants were told about
+        let (_, second) = db
+            .queue_recording(session, "uploads/b.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w1").await.expect("claim").expect("job");
+        db.complete_job(second, "w1", lecture, &publication(lecture, second))
+            .await
+            .expect("publish");
+        assert_eq!(told().await, 1);
+    }
+
+    #[tokio::test]
     async fn only_the_running_worker_may_fail_its_job() {
         let (_dir, db, session) = db_with_session().await;
         let (_, job) = db

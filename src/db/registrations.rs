@@ -170,9 +170,10 @@ async fn promote_waitlist_except(
             .execute(&mut *conn)
             .await?;
         if let Some(session) = notifications::session_ref(conn, session_id).await? {
-            for (id, _, enterprise_id) in waiting.iter().filter(|(id, _, _)| {
-                promoted.contains(id) && Some(*id) != newcomer
-            }) {
+            for (id, _, enterprise_id) in waiting
+                .iter()
+                .filter(|(id, _, _)| promoted.contains(id) && Some(*id) != newcomer)
+            {
                 let event = Event::Promoted {
                     session: session.clone(),
                     registration_id: *id,

@@ -73,7 +73,10 @@ pub async fn mark_read(
     user: &User,
     id: i64,
 ) -> Result<Option<String>> {
-    let link = db.mark_read(user.id, id, now).await?.ok_or(NotifyError::NotFound)?;
+    let link = db
+        .mark_read(user.id, id, now)
+        .await?
+        .ok_or(NotifyError::NotFound)?;
     Ok(link.filter(|l| is_site_path(l)))
 }
 
@@ -243,9 +246,12 @@ mod tests {
             email: true,
             sms: false,
         };
-        let errors = check_choices(&[choice("promoted"), choice("spam"), choice("promoted")])
-            .unwrap_err();
-        assert!(errors.get("items[1].kind").unwrap().contains("未知的通知类型"));
+        let errors =
+            check_choices(&[choice("promoted"), choice("spam"), choice("promoted")]).unwrap_err();
+        assert!(errors
+            .get("items[1].kind")
+            .unwrap()
+            .contains("未知的通知类型"));
         assert!(errors.get("items[2].kind").unwrap().contains("重复"));
         assert!(errors.get("items[0].kind").is_none());
         let ok = check_choices(&[choice("reminder")]).unwrap();

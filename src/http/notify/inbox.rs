@@ -252,7 +252,9 @@ pub async fn api_set_preferences(
         })
         .collect();
     Ok(Json(
-        uc::set_preferences(&state.db, &user, &choices).await?.into(),
+        uc::set_preferences(&state.db, &user, &choices)
+            .await?
+            .into(),
     ))
 }
 
