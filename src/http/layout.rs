@@ -24,10 +24,13 @@ impl Layout {
         Layout::default()
     }
 
-    /// True when the navigation entry for `prefix` should be marked current.
+    /// True when the navigation entry for `prefix` should be marked current. The inbox lives
+    /// under `/me` but has its own entry (the bell), so it does not also mark "我的课程".
     pub fn is_current(&self, prefix: &str) -> bool {
         if prefix == "/" {
             self.path == "/"
+        } else if prefix == "/me" && self.path.starts_with("/me/notifications") {
+            false
         } else {
             self.path.starts_with(prefix)
         }

@@ -181,6 +181,9 @@ async fn a_promotion_reaches_the_promoted_enterprise_and_only_it() {
     let page = app.get_text(&b, "/me/notifications").await;
     assert!(page.contains("class=\"unread\""));
     assert!(page.contains("全部标为已读"));
+    // the bell is the current entry of the navigation, not 我的课程
+    assert!(page.contains("href=\"/me/notifications\" aria-current=\"page\""));
+    assert!(!page.contains("href=\"/me\" aria-current"));
     let token = app.csrf_token(&b, "/me/notifications").await;
     let r = b
         .post(app.url(&format!("/me/notifications/{waitlisted}/open")))
@@ -339,7 +342,7 @@ async fn preferences_round_trip_and_refuse_unknown_kinds() {
     let page = app.get_text(&c, "/me/notifications/settings").await;
     assert!(page.contains("name=\"reminder.sms\""));
     assert!(page.contains("href=\"/me/contacts\""));
-    assert!(page.contains("您还没有填写电子邮箱"));
+    assert!(page.contains("您还没有设置接收通知的电子邮箱"));
     let token = app.csrf_token(&c, "/me/notifications/settings").await;
     let r = c
         .post(app.url("/me/notifications/settings"))
