@@ -1,11 +1,13 @@
 //! Questionnaire versions and check-ups, the enterprises' consent to the notice, the log of
 //! report openings by others, and deleting a check-up for good.
 
+use super::notifications;
 use super::Db;
 use crate::accounts::Role;
 use crate::checkup::questionnaire::Answers;
 use crate::checkup::scoring::Level;
 use crate::checkup::CheckupStatus;
+use crate::notify::Event;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::Row;
@@ -110,7 +112,7 @@ impl Db {
     }
 
     /// Store a check-up submitted at `now` (the draft, if any, is consumed in the same
-    /// transaction).
+    /// transaction) and tell the enterprise its report is ready.
     pub async fn submit_checkup(
         &self,
         enterprise_id: i64,
@@ -140,8 +142,15 @@ impl Db {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let id: i64 = row.try_get("id")?;
+        let event = Event::CheckupReady {
+            checkup_id: id,
+            level_zh: overall_level.label_zh().to_string(),
+        };
+        notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
         tx.commit().await?;
-        row.try_get("id")
+        self.wake_outbox();
+        Ok(id)
     }
 
     pub async fn checkup(&self, id: i64) -> Result<Option<CheckupRow>, sqlx::Error> {

@@ -8,12 +8,14 @@
 //! attempt.
 
 use super::lectures::{reindex, PublishedRendition};
+use super::notifications;
 use super::Db;
 use crate::archive::LectureVersion;
+use crate::notify::Event;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 /// Where a job is in its life (`jobs.state`).
 #[derive(
@@ -106,6 +108,38 @@ pub struct Publication {
     pub renditions: Vec<PublishedRendition>,
     pub audio_only: bool,
     pub warnings: Vec<String>,
+}
+
+/// Tell the active registrants of the lecture's session (unless it was cancelled) that its
+/// recording or replay can be watched, in the publishing transaction.
+async fn tell_published(
+    conn: &mut SqliteConnection,
+    lecture_id: i64,
+    version: LectureVersion,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let session_id: Option<i64> = sqlx::query_scalar(
+        "SELECT l.session_id FROM lectures l JOIN lecture_sessions s ON s.id = l.session_id
+         WHERE l.id = ? AND s.status = 'scheduled'",
+    )
+    .bind(lecture_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(session_id) = session_id else {
+        return Ok(());
+    };
+    let Some(session) = notifications::session_ref(conn, session_id).await? else {
+        return Ok(());
+    };
+    for (enterprise_id, _, _) in notifications::active_registrants(conn, session_id).await? {
+        let event = Event::RecordingPublished {
+            session: session.clone(),
+            lecture_id,
+            version: version.dir_name(),
+        };
+        notifications::enqueue(conn, enterprise_id, &event, now).await?;
+    }
+    Ok(())
 }
 
 impl Db {
@@ -244,7 +278,13 @@ impl Db {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        // the first published version is news to the session's registrants; a later one
+        // (a re-upload, a fixed replay) replaces what they can already watch
+        if previous.is_none() {
+            tell_published(&mut tx, lecture_id, p.version, now).await?;
+        }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(previous.filter(|old| *old != p.version))
     }
 
@@ -409,6 +449,60 @@ mod tests {
             audio_only: false,
             warnings: Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_publication_tells_registrants_once_and_a_refused_one_nobody() {
+        let (_dir, db, session) = db_with_session().await;
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, role, display_name, password_hash, created_at)
+             VALUES (900, 'enterprise', 'E', 'x', ?);
+             INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                      calendar_token)
+             VALUES (900, 'E', '91330100MA0000000X', 'E', 'C', '13900000900', 't900')",
+        )
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .expect("enterprise");
+        db.sign_up(session, 900, 1, &[], now)
+            .await
+            .expect("sign up");
+        let told = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notifications
+                 WHERE user_id = 900 AND kind = 'recording_published'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+        };
+        let (lecture, job) = db
+            .queue_recording(session, "uploads/a.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w1").await.expect("claim").expect("job");
+        // a worker that lost the job cannot publish: the transaction rolls back, nobody is told
+        assert!(db
+            .complete_job(job, "w2", lecture, &publication(lecture, job))
+            .await
+            .is_err());
+        assert_eq!(told().await, 0);
+        db.complete_job(job, "w1", lecture, &publication(lecture, job))
+            .await
+            .expect("publish");
+        assert_eq!(told().await, 1);
+        // a newer version replaces the one registrants were told about
+        let (_, second) = db
+            .queue_recording(session, "uploads/b.mp4")
+            .await
+            .expect("queue");
+        db.claim_job("w1").await.expect("claim").expect("job");
+        db.complete_job(second, "w1", lecture, &publication(lecture, second))
+            .await
+            .expect("publish");
+        assert_eq!(told().await, 1);
     }
 
     #[tokio::test]

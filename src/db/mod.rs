@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod checkups;
+pub mod inbox;
 pub mod jobs;
 pub mod lectures;
 pub mod live;

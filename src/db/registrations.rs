@@ -8,11 +8,16 @@
 //! the queue and [`promote_waitlist`] walks the queue, so `confirmed_seats` (kept on the session
 //! row in the same transaction) can never exceed `capacity`.
 //!
+//! Each change stores the notifications it causes (报名成功, 候补, 候补转正, 移除) in the same
+//! transaction ([`super::notifications::enqueue`]): a sign-up that rolls back tells no one.
+//!
 //! The waitlist rule itself ([`crate::signup::promotions`]) and the direct decision for a new
 //! sign-up ([`crate::signup::place`]) are plain functions; this module applies them under the
 //! lock.
 
+use super::notifications;
 use super::Db;
+use crate::notify::Event;
 use crate::schedule::SessionStatus;
 use crate::signup::{self, EndReason, Placement, RegistrationStatus};
 use chrono::{DateTime, Utc};
@@ -101,12 +106,25 @@ impl MyRegistration {
 }
 
 /// Confirm waitlisted entries that fit into the free seats, in queue order
-/// ([`signup::promotions`]). Must run inside the transaction holding the session's lock.
-/// Returns the promoted ids.
+/// ([`signup::promotions`]), and store a "候补转正" notification for each promoted enterprise
+/// in the same transaction. Must run inside the transaction holding the session's lock; call
+/// [`Db::wake_outbox`] after its commit. Returns the promoted ids.
 pub async fn promote_waitlist(
     conn: &mut SqliteConnection,
     session_id: i64,
     now: DateTime<Utc>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    promote_waitlist_except(conn, session_id, now, None).await
+}
+
+/// [`promote_waitlist`], telling nobody about `newcomer`: a sign-up that walks the queue and
+/// gets a seat at once is told "报名成功" by [`Db::sign_up`], not that it left a waitlist it
+/// never saw.
+async fn promote_waitlist_except(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+    now: DateTime<Utc>,
+    newcomer: Option<i64>,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = ? AND status = 'scheduled'",
@@ -123,12 +141,14 @@ pub async fn promote_waitlist(
     if free <= 0 {
         return Ok(Vec::new());
     }
-    let queue: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT id, seats FROM registrations WHERE session_id = ? AND status = 'waitlisted' ORDER BY id",
+    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, seats, enterprise_id FROM registrations
+         WHERE session_id = ? AND status = 'waitlisted' ORDER BY id",
     )
     .bind(session_id)
     .fetch_all(&mut *conn)
     .await?;
+    let queue: Vec<(i64, i64)> = waiting.iter().map(|(id, seats, _)| (*id, *seats)).collect();
     let promoted = signup::promotions(free, &queue);
     let mut seats_confirmed = 0;
     for id in &promoted {
@@ -149,6 +169,18 @@ pub async fn promote_waitlist(
             .bind(session_id)
             .execute(&mut *conn)
             .await?;
+        if let Some(session) = notifications::session_ref(conn, session_id).await? {
+            for (id, _, enterprise_id) in waiting
+                .iter()
+                .filter(|(id, _, _)| promoted.contains(id) && Some(*id) != newcomer)
+            {
+                let event = Event::Promoted {
+                    session: session.clone(),
+                    registration_id: *id,
+                };
+                notifications::enqueue(conn, *enterprise_id, &event, now).await?;
+            }
+        }
     }
     Ok(promoted)
 }
@@ -276,11 +308,26 @@ impl Db {
                 seats,
             },
             Placement::WalkQueue => {
-                promote_waitlist(&mut tx, session_id, now).await?;
+                promote_waitlist_except(&mut tx, session_id, now, Some(id)).await?;
                 state_of(&mut tx, id).await?
             }
         };
+        if let Some(session) = notifications::session_ref(&mut tx, session_id).await? {
+            let event = match state.position {
+                Some(position) if !state.is_confirmed() => Event::SignupWaitlisted {
+                    session,
+                    registration_id: id,
+                    position,
+                },
+                _ => Event::SignupConfirmed {
+                    session,
+                    registration_id: id,
+                },
+            };
+            notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
+        }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(SignupResult::Registered(state, true))
     }
 
@@ -318,8 +365,20 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
+        // the enterprise that withdrew knows it did; one removed by an organizer is told why
+        if let EndReason::Removed { reason } = how {
+            if let Some(session) = notifications::session_ref(&mut tx, session_id).await? {
+                let event = Event::Removed {
+                    session,
+                    registration_id: id,
+                    reason: reason.clone(),
+                };
+                notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
+            }
+        }
         promote_waitlist(&mut tx, session_id, now).await?;
         tx.commit().await?;
+        self.wake_outbox();
         Ok(Some(status))
     }
 

@@ -1,6 +1,8 @@
 //! Programs, lecturers and sessions.
 
+use super::notifications;
 use super::Db;
+use crate::notify::Event;
 use crate::schedule::planner::{Availability, Booked, ProgramCalendar, SlotRule};
 use crate::schedule::{
     LecturerInput, SessionInput, SessionStatus, SlotSpec, ValidLecturer, ValidProgram, ValidSession,
@@ -218,6 +220,36 @@ async fn upsert_lecturer(
     row.try_get("id")
 }
 
+/// Tell every active registrant of `session_id` that its start moved from `before` to the
+/// stored one; the session's SEQUENCE after the change makes each move its own notification.
+async fn tell_moved(
+    conn: &mut SqliteConnection,
+    session_id: i64,
+    before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let registrants = notifications::active_registrants(conn, session_id).await?;
+    if registrants.is_empty() {
+        return Ok(());
+    }
+    let Some(session) = notifications::session_ref(conn, session_id).await? else {
+        return Ok(());
+    };
+    let sequence: i64 = sqlx::query_scalar("SELECT sequence FROM lecture_sessions WHERE id = ?")
+        .bind(session_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    for (enterprise_id, _, _) in registrants {
+        let event = Event::SessionMoved {
+            session: session.clone(),
+            before,
+            sequence,
+        };
+        notifications::enqueue(conn, enterprise_id, &event, now).await?;
+    }
+    Ok(())
+}
+
 impl Db {
     pub async fn insert_program(
         &self,
@@ -317,14 +349,18 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SessionUpdate, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let current = sqlx::query("SELECT confirmed_seats FROM lecture_sessions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let current = sqlx::query(
+            "SELECT confirmed_seats, starts_at, status FROM lecture_sessions WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(current) = current else {
             return Ok(SessionUpdate::NotFound);
         };
         let confirmed: i64 = current.try_get("confirmed_seats")?;
+        let before: Option<DateTime<Utc>> = current.try_get("starts_at")?;
+        let status: SessionStatus = current.try_get("status")?;
         if s.capacity < confirmed {
             return Ok(SessionUpdate::CapacityBelowConfirmed { confirmed });
         }
@@ -354,21 +390,44 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         super::registrations::promote_waitlist(&mut tx, id, now).await?;
+        // a cancelled session's registrants were told it is off; a new time changes nothing
+        if before != s.starts_at && status == SessionStatus::Scheduled {
+            tell_moved(&mut tx, id, before, now).await?;
+            notifications::skip_pending_reminders(&mut tx, id, "时间已调整", now).await?;
+        }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(SessionUpdate::Saved)
     }
 
     /// Cancel a session: it leaves the timetable but stays in feeds as cancelled.
+    /// Its active registrants are told and its queued reminders dropped in the same
+    /// transaction.
     pub async fn cancel_session(&self, id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = ?
              WHERE id = ? AND status <> 'cancelled'",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(session) = notifications::session_ref(&mut tx, id).await? {
+            for (enterprise_id, _, _) in notifications::active_registrants(&mut tx, id).await? {
+                let event = Event::SessionCancelled {
+                    session: session.clone(),
+                };
+                notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
+            }
+        }
+        notifications::skip_pending_reminders(&mut tx, id, "课程已取消", now).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(true)
     }
 
     pub async fn session(&self, id: i64) -> Result<Option<SessionRow>, sqlx::Error> {
@@ -418,9 +477,14 @@ impl Db {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            placed += done.rows_affected();
+            if done.rows_affected() == 1 {
+                placed += 1;
+                // sign-ups are open before a session has a time; they learn it here
+                tell_moved(&mut tx, *id, None, now).await?;
+            }
         }
         tx.commit().await?;
+        self.wake_outbox();
         Ok(placed)
     }
 
@@ -464,5 +528,124 @@ impl Db {
         .bind(now)
         .fetch_all(&self.pool)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Event;
+
+    /// A database with the demo month, an enterprise (id 900) with a verified e-mail address
+    /// signed up for a placed session, and that session.
+    async fn signed_up() -> (tempfile::TempDir, Db, SessionRow) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(dir.path()).await.expect("db");
+        let today = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        let program = crate::demo::load_month(&db, today).await.expect("demo");
+        let session = db
+            .program_sessions(program)
+            .await
+            .expect("sessions")
+            .into_iter()
+            .find(|s| s.starts_at.is_some())
+            .expect("a placed session");
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO users (id, role, display_name, password_hash, created_at)
+             VALUES (900, 'enterprise', 'E', 'x', ?1);
+             INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
+                                      calendar_token)
+             VALUES (900, 'E', '91330100MA0000000X', 'E', 'C', '13900000900', 't900');
+             INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
+             VALUES (900, 'email', 'e@example.cn', ?1, ?1)",
+        )
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .expect("enterprise");
+        db.sign_up(session.id, 900, 1, &[], now)
+            .await
+            .expect("sign up");
+        (dir, db, session)
+    }
+
+    /// Queue a reminder for the session as it now is; returns the notification id.
+    async fn remind(db: &Db, session_id: i64) -> i64 {
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let session = notifications::session_ref(&mut conn, session_id)
+            .await
+            .expect("session ref")
+            .expect("session");
+        let event = Event::Reminder {
+            session,
+            offset: chrono::Duration::hours(1),
+        };
+        notifications::enqueue(&mut conn, 900, &event, Utc::now())
+            .await
+            .expect("enqueue")
+            .expect("new")
+    }
+
+    async fn delivery(db: &Db, notification: i64) -> (String, Option<String>) {
+        sqlx::query_as("SELECT state, last_error FROM deliveries WHERE notification_id = ?")
+            .bind(notification)
+            .fetch_one(&db.pool)
+            .await
+            .expect("delivery")
+    }
+
+    async fn told(db: &Db, kind: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT body FROM notifications WHERE user_id = 900 AND kind = ?")
+            .bind(kind)
+            .fetch_all(&db.pool)
+            .await
+            .expect("bodies")
+    }
+
+    #[tokio::test]
+    async fn a_move_tells_once_and_drops_queued_reminders_and_so_does_a_cancellation() {
+        let (_dir, db, session) = signed_up().await;
+        let tz = session.tz();
+        let before = session.starts_at.expect("placed");
+        let reminder = remind(&db, session.id).await;
+        assert_eq!(delivery(&db, reminder).await.0, "queued");
+
+        let later = before + chrono::Duration::hours(3);
+        let mut input = session.to_input(tz);
+        input.starts_at = Some(later.with_timezone(&tz).to_rfc3339());
+        let valid = crate::schedule::validate_session(&input, tz).expect("valid");
+        let saved = db.update_session(session.id, &valid, Utc::now()).await;
+        assert!(matches!(saved, Ok(SessionUpdate::Saved)), "{saved:?}");
+        assert_eq!(
+            delivery(&db, reminder).await,
+            ("skipped".into(), Some("时间已调整".into()))
+        );
+        let moved = told(&db, "session_moved").await;
+        assert_eq!(moved.len(), 1);
+        assert!(moved[0].contains(&crate::schedule::datetime_zh(&before, tz)));
+        assert!(moved[0].contains(&crate::schedule::datetime_zh(&later, tz)));
+        // saved again at the same time: nothing new to tell
+        db.update_session(session.id, &valid, Utc::now())
+            .await
+            .expect("save");
+        assert_eq!(told(&db, "session_moved").await.len(), 1);
+
+        // the reminder of the new time is dropped when the session is cancelled
+        let reminder = remind(&db, session.id).await;
+        assert!(db
+            .cancel_session(session.id, Utc::now())
+            .await
+            .expect("cancel"));
+        assert_eq!(
+            delivery(&db, reminder).await,
+            ("skipped".into(), Some("课程已取消".into()))
+        );
+        assert_eq!(told(&db, "session_cancelled").await.len(), 1);
+        assert!(!db
+            .cancel_session(session.id, Utc::now())
+            .await
+            .expect("cancel"));
+        assert_eq!(told(&db, "session_cancelled").await.len(), 1);
     }
 }

@@ -25,6 +25,7 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod notify_inbox;
 mod observe;
 mod proxy;
 mod schedule;
