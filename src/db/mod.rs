@@ -14,6 +14,7 @@ pub mod login_sessions;
 pub mod metrics;
 pub mod notifications;
 pub mod registrations;
+pub mod reminders;
 pub mod schedule;
 pub mod throttle;
 pub mod watch;
