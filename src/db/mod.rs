@@ -13,6 +13,7 @@ pub mod live_views;
 pub mod login_sessions;
 pub mod metrics;
 pub mod notifications;
+pub mod outbox_admin;
 pub mod registrations;
 pub mod reminders;
 pub mod schedule;

@@ -25,6 +25,8 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod notify_organizer;
+mod notify_reminders;
 mod observe;
 mod proxy;
 mod schedule;
