@@ -60,21 +60,27 @@ impl Db {
             .collect())
     }
 
-    /// Whether some confirmed registrant of `session_id` has no notification with `key` yet
-    /// (a read before the write transaction, so that the loop's rounds cost no write when
-    /// everyone has been reminded).
-    pub async fn reminder_missing(&self, session_id: i64, key: &str) -> Result<bool, sqlx::Error> {
-        let missing: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM registrations r
+    /// The confirmed registrants of `session_id` that have no notification with `key` yet
+    /// (read before the write transaction, so that a round in which everyone eligible has
+    /// been reminded costs no write).
+    pub async fn unreminded_registrants(
+        &self,
+        session_id: i64,
+        key: &str,
+    ) -> Result<Vec<ConfirmedRegistrant>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT r.enterprise_id AS user_id,
+                    COALESCE(r.confirmed_at, r.created_at) AS confirmed_at
+             FROM registrations r
              WHERE r.session_id = ? AND r.status = 'confirmed'
                AND NOT EXISTS (SELECT 1 FROM notifications n
-                                WHERE n.user_id = r.enterprise_id AND n.key = ?)",
+                                WHERE n.user_id = r.enterprise_id AND n.key = ?)
+             ORDER BY r.id",
         )
         .bind(session_id)
         .bind(key)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(missing > 0)
+        .fetch_all(&self.pool)
+        .await
     }
 
     /// In one write transaction: read the session again (it may have moved or been cancelled

@@ -354,11 +354,15 @@ async fn the_deliveries_page_lists_filters_and_counts_reach() {
         .get_text(&org, "/admin/notifications?kind=reminder")
         .await;
     assert_eq!(cards(&reminders), 2);
-    assert!(reminders.contains("共 2 条站内消息"), "{reminders}");
-    let inbox_only = reminders.split("仅站内消息").nth(1).unwrap();
     assert!(
-        inbox_only.contains("<div class=\"big\">1</div>"),
-        "{inbox_only}"
+        reminders.contains("站内消息共 2 条，其中仅站内消息 <strong>1</strong> 条"),
+        "{reminders}"
+    );
+    // and the state counts of the same filter
+    assert!(reminders.contains("失败 <strong>1</strong>"), "{reminders}");
+    assert!(
+        reminders.contains("已发送 <strong>1</strong>"),
+        "{reminders}"
     );
 
     let failed = app

@@ -110,7 +110,9 @@ pub async fn run_due(db: &Db, now: DateTime<Utc>, offsets: &[Duration]) -> anyho
             offset,
         }
         .key();
-        if !db.reminder_missing(session.id, &key).await? {
+        let cutoff = session.starts_at - offset;
+        let waiting = db.unreminded_registrants(session.id, &key).await?;
+        if !waiting.iter().any(|r| r.confirmed_at < cutoff) {
             continue;
         }
         stored += db
