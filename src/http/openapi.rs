@@ -100,6 +100,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "media", description = "课程录像上传与转码任务"),
          (name = "archive", description = "课程回放与观看进度"),
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
+         (name = "notifications", description = "通知：发送记录与组织方消息"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -147,6 +148,8 @@ mod tests {
         ("get", "/api/v1/checkup/reports/{id}/access-log"),
         ("get", "/api/v1/checkup/consent"),
         ("post", "/api/v1/checkup/consent"),
+        ("get", "/api/v1/deliveries"),
+        ("post", "/api/v1/sessions/{id}/messages"),
         ("get", "/healthz"),
     ];
 

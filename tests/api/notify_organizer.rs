@@ -206,6 +206,32 @@ async fn a_session_message_reaches_every_registrant_once() {
     assert!(body.contains("请填写通知标题"), "{body}");
     assert_ne!(hidden(&body, "message_id"), "not-a-uuid");
     assert_eq!(session_messages(&db, session).await.len(), 2);
+
+    // the API twin: the client's message id makes a retry safe
+    let url = app.url(&format!("/api/v1/sessions/{session}/messages"));
+    let body = json!({
+        "message_id": "0b8f5c3a-51e4-4b8e-8a3e-2f4d8c9e1a77",
+        "subject": "座位调整",
+        "text": "已确认的企业请按时进入。",
+    });
+    let r = org.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["recipients"], 1);
+    assert_eq!(answer["stored"], 1);
+    let r = org.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["stored"], 0);
+    assert_eq!(session_messages(&db, session).await.len(), 3);
+    let r = org
+        .post(&url)
+        .json(&json!({"subject": "", "text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = b.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 /// Record a delivery outcome the way a worker does: the state, attempts and their rows.
@@ -393,4 +419,29 @@ async fn the_deliveries_page_lists_filters_and_counts_reach() {
         .await;
     assert_eq!(cards(&none), 0);
     assert!(none.contains("没有符合条件的发送记录"));
+
+    // the API twin: the same rows, the same filters, the same counts
+    let list: Value = app.get_json(&org, "/api/v1/deliveries").await;
+    assert_eq!(list["total"], 3);
+    assert_eq!(list["deliveries"].as_array().unwrap().len(), 3);
+    let failed: Value = app
+        .get_json(&org, "/api/v1/deliveries?state=failed&kind=reminder")
+        .await;
+    assert_eq!(failed["total"], 1);
+    let d = &failed["deliveries"][0];
+    assert_eq!(d["channel"], "sms");
+    assert_eq!(d["recipient"], "示例企业1有限公司");
+    assert_eq!(d["last_error"], "网关超时");
+    assert_eq!(d["attempt_log"].as_array().unwrap().len(), 2);
+    assert_eq!(failed["summary"]["sent"], 1);
+    assert_eq!(failed["summary"]["inbox_only"], 1);
+    assert!(!failed.to_string().contains("13912345678"));
+    let r = org
+        .get(app.url("/api/v1/deliveries?state=lost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = a.get(app.url("/api/v1/deliveries")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

@@ -7,12 +7,16 @@ use crate::app::notify::organizer::{
     self as uc, DeliveriesPage, MessageDraft, MessagePreview, MessageTarget,
 };
 use crate::app::notify::NotifyError;
-use crate::db::outbox_admin::{DeliveryRow, DeliveryState};
+use crate::db::outbox_admin::{DeliveryFilter, DeliveryRow, DeliveryState};
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
 use crate::http::csrf::CsrfForm;
-use crate::http::extract::{Path, Query};
+use crate::http::extract::{Json, Path, Query};
 use crate::http::layout::Layout;
+use crate::http::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
+};
 use crate::http::views::choice::Choice;
 use crate::http::views::format;
 use crate::http::AppState;
@@ -25,12 +29,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(api_deliveries))
+        .routes(routes!(api_send_message))
         .route("/admin/notifications", get(deliveries_page))
         .route(
             "/admin/sessions/{id}/message",
@@ -303,4 +310,232 @@ pub async fn message_form(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The deliveries list's filter in the API; a value left out means "all".
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiDeliveriesQuery {
+    /// Only notifications about this session.
+    pub session: Option<i64>,
+    pub kind: Option<Kind>,
+    pub state: Option<DeliveryState>,
+    pub channel: Option<Channel>,
+    /// 1-based page of 50 deliveries (default 1).
+    pub page: Option<i64>,
+}
+
+/// One attempt to deliver.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    pub attempt: i64,
+    pub started_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `sent` or `error`; null while running or when its worker died.
+    #[schema(required = true)]
+    pub outcome: Option<String>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+}
+
+/// A delivery by e-mail or SMS. The recipient is named, never addressed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub notification_id: i64,
+    pub kind: Kind,
+    pub title: String,
+    /// Enterprise name or staff display name.
+    pub recipient: String,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    #[schema(required = true)]
+    pub session_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// When a queued delivery is tried next.
+    pub next_attempt_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub sent_at: Option<DateTime<Utc>>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+/// Counts for the filter (without its state): deliveries per state, and the notifications
+/// stored, of which `inbox_only` have no delivery at all.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliverySummaryView {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub notifications: i64,
+    pub inbox_only: i64,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub summary: DeliverySummaryView,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// Deliveries with their state, attempts and last error (organizer), filtered and paged
+/// (50 per page).
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "notifications",
+    params(ApiDeliveriesQuery), security(("pufa_session" = [])),
+    responses((status = 200, body = DeliveryList), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
+pub async fn api_deliveries(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<ApiDeliveriesQuery>,
+) -> AppResult<Json<DeliveryList>> {
+    let filter = DeliveryFilter {
+        session_id: q.session,
+        kind: q.kind,
+        state: q.state,
+        channel: q.channel,
+    };
+    let mut data = uc::deliveries(&state.db, &user, &filter, q.page.unwrap_or(1)).await?;
+    let count = |s: DeliveryState| {
+        data.summary
+            .per_state
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0, |(_, n)| *n)
+    };
+    let summary = DeliverySummaryView {
+        queued: count(DeliveryState::Queued),
+        sending: count(DeliveryState::Sending),
+        sent: count(DeliveryState::Sent),
+        failed: count(DeliveryState::Failed),
+        skipped: count(DeliveryState::Skipped),
+        notifications: data.summary.notifications,
+        inbox_only: data.summary.inbox_only,
+    };
+    let deliveries = std::mem::take(&mut data.rows)
+        .into_iter()
+        .map(|d| DeliveryView {
+            attempt_log: data
+                .attempts
+                .remove(&d.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    started_at: a.started_at,
+                    finished_at: a.finished_at,
+                    outcome: a.outcome,
+                    error: a.error,
+                })
+                .collect(),
+            id: d.id,
+            notification_id: d.notification_id,
+            kind: d.kind,
+            title: d.title,
+            recipient: d.recipient,
+            channel: d.channel,
+            state: d.state,
+            attempts: d.attempts,
+            max_attempts: d.max_attempts,
+            last_error: d.last_error,
+            session_id: d.session_id,
+            created_at: d.created_at,
+            next_attempt_at: d.next_attempt_at,
+            sent_at: d.sent_at,
+        })
+        .collect();
+    Ok(Json(DeliveryList {
+        total: data.total,
+        page: data.page,
+        pages: data.pages,
+        summary,
+        deliveries,
+    }))
+}
+
+/// An organizer's message to everyone signed up for a session.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"message_id": "6f1c1d3e-2f0a-4d7e-9a55-0b6c1d2e3f40",
+    "subject": "直播链接更新", "text": "请于开课前十分钟进入课程页面。", "include_waitlist": false}))]
+pub struct SessionMessageRequest {
+    /// A UUID chosen by the client: sending the same id again sends nothing (safe retries).
+    /// Left out, the server picks one.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// At most 60 characters, one line.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub subject: String,
+    /// At most 1000 characters.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub text: String,
+    /// Also tell the waitlisted enterprises (default: confirmed only).
+    #[serde(default)]
+    pub include_waitlist: bool,
+}
+
+/// What a message reached.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionMessageAnswer {
+    pub message_id: String,
+    /// Enterprises signed up (and included) now.
+    pub recipients: u64,
+    /// Notifications stored by this request; 0 when this message id was sent before.
+    pub stored: u64,
+}
+
+/// Send a message to everyone signed up for a session (organizer), through the outbox: the
+/// inbox of each recipient, and mail or SMS as each one chose.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "notifications",
+    params(("id" = i64, Path)), request_body = SessionMessageRequest,
+    security(("pufa_session" = [])),
+    responses((status = 201, body = SessionMessageAnswer, description = "sent"),
+              (status = 200, body = SessionMessageAnswer, description = "this message id was sent before; nothing new"),
+              (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
+pub async fn api_send_message(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    Json(req): Json<SessionMessageRequest>,
+) -> AppResult<Response> {
+    let draft = MessageDraft {
+        message_id: req
+            .message_id
+            .unwrap_or_else(|| MessageDraft::new().message_id),
+        subject: req.subject,
+        text: req.text,
+        include_waitlist: req.include_waitlist,
+    };
+    let sent = uc::send_message(&state.db, state.clock.now(), &user, id, &draft).await?;
+    let status = if sent.stored > 0 {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let message_id = uc::validate_draft(&draft)
+        .map(|d| d.message_id)
+        .unwrap_or(draft.message_id);
+    Ok((
+        status,
+        Json(SessionMessageAnswer {
+            message_id,
+            recipients: sent.recipients,
+            stored: sent.stored,
+        }),
+    )
+        .into_response())
 }
