@@ -96,6 +96,23 @@ async fn only_organizers_see_deliveries_and_send_messages() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // nobody is signed up yet: the preview says so and sending is refused
+    let empty = [
+        ("message_id", "6f1c1d3e-2f0a-4d7e-9a55-0b6c1d2e3f40"),
+        ("subject", "x"),
+        ("text", "y"),
+    ];
+    let preview = [&empty[..], &[("action", "preview")]].concat();
+    let html = post_message(&app, &org, session, &preview)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("没有可以通知的对象") && !html.contains("确认发送"));
+    let send = [&empty[..], &[("action", "send")]].concat();
+    let r = post_message(&app, &org, session, &send).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("本场暂无报名企业"));
     assert!(session_messages(&pool(&app).await, session)
         .await
         .is_empty());
