@@ -82,6 +82,12 @@ pub async fn serve(
     );
     let viewer_sampler = tokio::spawn(live.sample_viewers());
     let janitor = tokio::spawn(purge_sessions_periodically(db.clone(), state.clock.clone()));
+    let reminders = tokio::spawn(app::notify::reminders::run_periodically(
+        db.clone(),
+        state.clock.clone(),
+        state.config.notify.reminder_offsets.0.clone(),
+        app::notify::reminders::PERIOD,
+    ));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     if state.config.transcode_workers > 0 {
@@ -124,6 +130,8 @@ pub async fn serve(
         }
     }
     janitor.abort();
+    // a round cut off here rolls back; the next start-up stores what it had not
+    reminders.abort();
     tracing::info!("pufa stopped");
     Ok(())
 }

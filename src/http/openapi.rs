@@ -100,7 +100,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "media", description = "课程录像上传与转码任务"),
          (name = "archive", description = "课程回放与观看进度"),
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
-         (name = "notifications", description = "站内消息与通知设置"),
+         (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -153,6 +153,8 @@ mod tests {
         ("post", "/api/v1/notifications/read-all"),
         ("get", "/api/v1/me/notification-preferences"),
         ("put", "/api/v1/me/notification-preferences"),
+        ("get", "/api/v1/deliveries"),
+        ("post", "/api/v1/sessions/{id}/messages"),
         ("get", "/healthz"),
     ];
 

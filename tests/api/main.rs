@@ -26,6 +26,8 @@ mod live;
 mod live_api;
 mod media;
 mod notify_inbox;
+mod notify_organizer;
+mod notify_reminders;
 mod observe;
 mod proxy;
 mod schedule;
