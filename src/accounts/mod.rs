@@ -389,3 +389,29 @@ mod tests {
         assert_eq!(k.canonical(), "admin");
     }
 }
+
+/// The credit code stored in place of a released one (an account deleted, or a code handed
+/// over to its real owner after a claim): unique per account, and never a valid code — `Z`
+/// is outside the GB 32100 alphabet — so no registration can ever match or collide with it.
+pub fn released_uscc(user_id: i64) -> String {
+    format!("Z{user_id:0>17}")
+}
+
+/// The login mobile stored in place of a released one, for the same reasons: unique per
+/// account and never a mainland mobile number.
+pub fn released_mobile(user_id: i64) -> String {
+    format!("released-{user_id}")
+}
+
+#[cfg(test)]
+mod released_tests {
+    use super::*;
+
+    #[test]
+    fn released_codes_never_parse_and_never_collide() {
+        assert_ne!(released_uscc(1), released_uscc(2));
+        assert_eq!(released_uscc(42).chars().count(), 18);
+        assert!(uscc::Uscc::parse(&released_uscc(42)).is_err());
+        assert!(mobile::normalize_mobile(&released_mobile(42)).is_err());
+    }
+}
