@@ -29,6 +29,12 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
         } else {
             println!("demo organizer account: admin (password from PUFA_ADMIN_PASSWORD)");
         }
+    } else if config.admin_password.is_some() {
+        // the review found the variable silently ignored on a second start
+        tracing::warn!(
+            "PUFA_ADMIN_PASSWORD not applied: the account admin already exists; \
+             to change its password run `pufa admin reset-password admin` (new password on stdin)"
+        );
     }
     if db.programs().await?.is_empty() {
         let today = config

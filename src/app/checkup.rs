@@ -723,6 +723,8 @@ mod tests {
             contact_name: "示例联系人".into(),
             mobile: mobile.into(),
             password: "enterprise-pass-1".into(),
+            privacy_consent: true,
+            privacy_notice_version: None,
         };
         let e = crate::app::accounts::register_enterprise(db, Utc::now(), &input)
             .await

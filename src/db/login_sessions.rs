@@ -35,7 +35,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT s.user_id, s.expires_at FROM login_sessions s WHERE s.token_hash = ?",
+            // a disabled account's sessions are deleted when it is disabled; the join also
+            // refuses one opened by a login that raced the disabling
+            "SELECT s.user_id, s.expires_at FROM login_sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)

@@ -14,6 +14,8 @@ pub struct Layout {
     pub user: Option<User>,
     pub csrf: String,
     pub path: String,
+    /// Site and chamber names and the footer (`--site-name` …).
+    pub brand: std::sync::Arc<crate::config::Branding>,
 }
 
 impl Layout {
@@ -49,6 +51,7 @@ where
             user,
             csrf,
             path: parts.uri.path().to_string(),
+            brand: AppState::from_ref(state).config.branding.clone(),
         })
     }
 }

@@ -104,6 +104,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
             "/me/calendar-token",
             post(pages::rotate_calendar_token_form),
         )
+        .route("/privacy", get(pages::privacy_page))
         .route(
             "/register",
             get(pages::register_page).post(pages::register_form),

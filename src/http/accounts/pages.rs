@@ -84,8 +84,10 @@ pub async fn login_form(
             Ok(response)
         }
         Err(
-            e
-            @ (LoginError::BadCredentials | LoginError::Invalid(_) | LoginError::Throttled { .. }),
+            e @ (LoginError::BadCredentials
+            | LoginError::Disabled
+            | LoginError::Invalid(_)
+            | LoginError::Throttled { .. }),
         ) => {
             let e = AppError::from(e);
             let status = e.status();
@@ -145,6 +147,8 @@ pub fn industry_options() -> Vec<IndustryOption> {
 #[template(path = "accounts/register.html")]
 pub struct RegisterPage {
     pub layout: Layout,
+    /// The privacy notice version the consent box agrees to.
+    pub privacy_version: &'static str,
     pub form: RegisterValues,
     pub errors: FieldErrors,
     pub error: Option<String>,
@@ -160,6 +164,7 @@ pub struct RegisterValues {
     pub district: String,
     pub contact_name: String,
     pub mobile: String,
+    pub privacy_consent: bool,
 }
 
 impl RegisterPage {
@@ -174,6 +179,7 @@ pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Respon
     }
     RegisterPage {
         layout,
+        privacy_version: crate::accounts::privacy::NOTICE_VERSION,
         form: RegisterValues::default(),
         errors: FieldErrors::default(),
         error: None,
@@ -202,12 +208,14 @@ pub async fn register_form(
         district: input.district.clone().unwrap_or_default(),
         contact_name: input.contact_name.clone(),
         mobile: input.mobile.clone(),
+        privacy_consent: input.privacy_consent,
     };
     let show = |layout: Layout, errors: FieldErrors, error: Option<String>, status: StatusCode| {
         (
             status,
             RegisterPage {
                 layout,
+                privacy_version: crate::accounts::privacy::NOTICE_VERSION,
                 form: values,
                 errors,
                 error,
@@ -238,7 +246,7 @@ pub async fn register_form(
                     message,
                     StatusCode::CONFLICT,
                 )),
-                AccountsError::Internal(e) => Err(AppError::Internal(e)),
+                other => Err(other.into()),
             }
         }
     }
@@ -250,5 +258,20 @@ pub fn industry_label(e: &Enterprise) -> String {
     match industry::section_name(code) {
         Some(name) => format!("{code} {name}"),
         None => e.industry.clone(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/privacy.html")]
+pub struct PrivacyPage {
+    pub layout: Layout,
+    pub version: &'static str,
+}
+
+/// `GET /privacy`: the full privacy notice (public).
+pub async fn privacy_page(layout: Layout) -> PrivacyPage {
+    PrivacyPage {
+        layout,
+        version: crate::accounts::privacy::NOTICE_VERSION,
     }
 }
