@@ -516,6 +516,17 @@ pub async fn report(
     if viewer.id != row.enterprise_id {
         db.record_access(row.id, viewer.id, viewer.role, now)
             .await?;
+        // the enterprise sees this opening on its report (checkup_access); the audit log
+        // gives organizers the same fact beside their other actions
+        super::audit::record(
+            db,
+            now,
+            Some(viewer),
+            super::audit::Action::CheckupReportOpened,
+            super::audit::Target::Checkup(row.id),
+            serde_json::json!({"enterprise_id": row.enterprise_id}),
+        )
+        .await;
         tracing::info!(
             report = row.id,
             viewer = viewer.id,

@@ -395,6 +395,33 @@ impl Db {
             .zip(at)
             .map(|(notice_version, at)| PrivacyConsent { notice_version, at }))
     }
+
+    /// Whether the lawyer of session `session_id` sees full mobile numbers on its roster.
+    pub async fn roster_full_mobiles(&self, session_id: i64) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT roster_full_mobiles FROM lecture_sessions WHERE id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("roster_full_mobiles")? != 0,
+            None => false,
+        })
+    }
+
+    /// Allow or stop full mobile numbers on session `session_id`'s roster for its lawyer;
+    /// false when there is no such session.
+    pub async fn set_roster_full_mobiles(
+        &self,
+        session_id: i64,
+        full: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE lecture_sessions SET roster_full_mobiles = ? WHERE id = ?")
+            .bind(i64::from(full))
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 /// What [`Db::set_disabled`] did.

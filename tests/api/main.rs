@@ -12,6 +12,7 @@ mod helpers;
 mod webdriver;
 
 mod accounts;
+mod audit;
 mod auth_security;
 mod backup;
 mod checkup;
@@ -26,7 +27,9 @@ mod live;
 mod live_api;
 mod media;
 mod observe;
+mod privacy;
 mod proxy;
 mod schedule;
 mod signups;
+mod staff_accounts;
 mod transcode;

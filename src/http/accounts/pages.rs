@@ -188,19 +188,56 @@ pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Respon
     .into_response()
 }
 
-/// The registration form: the API's [`EnterpriseSignup`] (which refuses unknown fields) and
-/// the form's own `csrf` token (checked by [`CsrfForm`]).
+/// The registration form: the fields of the API's [`EnterpriseSignup`] as a browser posts
+/// them (the consent box sends `true` when checked and nothing otherwise) and the form's own
+/// `csrf` token (checked by [`CsrfForm`]). Not a flattened `EnterpriseSignup`: serde's flatten
+/// reads every form value as a string, which a `bool` field refuses.
 #[derive(Debug, Deserialize)]
 pub struct RegisterForm {
-    #[serde(flatten)]
-    pub input: EnterpriseSignup,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub uscc: String,
+    #[serde(default)]
+    pub industry: String,
+    #[serde(default)]
+    pub district: Option<String>,
+    #[serde(default)]
+    pub contact_name: String,
+    #[serde(default)]
+    pub mobile: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub privacy_consent: Option<String>,
+    #[serde(default)]
+    pub privacy_notice_version: Option<String>,
+}
+
+impl From<RegisterForm> for EnterpriseSignup {
+    fn from(f: RegisterForm) -> Self {
+        EnterpriseSignup {
+            name: f.name,
+            uscc: f.uscc,
+            industry: f.industry,
+            district: f.district,
+            contact_name: f.contact_name,
+            mobile: f.mobile,
+            password: f.password,
+            privacy_consent: f
+                .privacy_consent
+                .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "1")),
+            privacy_notice_version: f.privacy_notice_version,
+        }
+    }
 }
 
 pub async fn register_form(
     State(state): State<AppState>,
     layout: Layout,
-    CsrfForm(RegisterForm { input }): CsrfForm<RegisterForm>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> AppResult<Response> {
+    let input = EnterpriseSignup::from(form);
     let values = RegisterValues {
         name: input.name.clone(),
         uscc: input.uscc.clone(),
