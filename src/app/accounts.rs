@@ -314,6 +314,20 @@ pub async fn reset_staff_password(
     Ok((account, generated))
 }
 
+/// The privacy notice version enterprise `user` agreed to, and when (`NotFound` for accounts
+/// registered before the notice existed; `Forbidden` for staff).
+pub async fn privacy_consent(
+    db: &Db,
+    user: &User,
+) -> Result<crate::db::accounts::PrivacyConsent, AccountsError> {
+    if user.role != Role::Enterprise {
+        return Err(AccountsError::Forbidden);
+    }
+    db.privacy_consent(user.id)
+        .await?
+        .ok_or(AccountsError::NotFound)
+}
+
 /// The staff account called `username` (command line).
 pub async fn staff_named(db: &Db, username: &str) -> Result<StaffAccount, AccountsError> {
     db.staff_account_named(username)

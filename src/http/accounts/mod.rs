@@ -99,6 +99,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(api::api_register))
         .routes(utoipa_axum::routes!(api::api_me))
         .routes(utoipa_axum::routes!(api::api_rotate_calendar_token))
+        .routes(utoipa_axum::routes!(api::api_my_privacy))
         .routes(utoipa_axum::routes!(staff::api_list, staff::api_create))
         .routes(utoipa_axum::routes!(staff::api_disable))
         .routes(utoipa_axum::routes!(staff::api_enable))
