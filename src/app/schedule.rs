@@ -383,8 +383,14 @@ pub async fn program_feed(db: &Db, id: i64, base_url: &str) -> Result<String> {
 }
 
 /// An enterprise's personal feed of its confirmed sessions, found by its calendar token. The
-/// feed names the zone of the enterprise's first program (or the default zone).
-pub async fn personal_feed(db: &Db, token: &str, base_url: &str) -> Result<String> {
+/// feed names the zone of the enterprise's first program (or the default zone); its name
+/// starts with the site's name (`--site-name`), so a subscriber knows where it comes from.
+pub async fn personal_feed(
+    db: &Db,
+    token: &str,
+    base_url: &str,
+    site_name: &str,
+) -> Result<String> {
     let enterprise = db
         .enterprise_by_calendar_token(token)
         .await?
@@ -402,7 +408,7 @@ pub async fn personal_feed(db: &Db, token: &str, base_url: &str) -> Result<Strin
     }
     let zone = zone.unwrap_or_else(|| DEFAULT_TZ.name().to_string());
     Ok(ical::render(
-        &format!("{} 的普法课程", enterprise.name),
+        &format!("{site_name}：{} 的普法课程", enterprise.name),
         &zone,
         &events,
     ))

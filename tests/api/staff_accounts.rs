@@ -544,3 +544,40 @@ async fn an_admin_password_that_does_not_apply_is_logged_at_start() {
     );
     assert!(!log.contains("Different-Pw-2027!"));
 }
+
+/// A city puts its own name on the site: header, title, footer and the personal calendar.
+#[tokio::test]
+async fn branding_flags_change_the_header_footer_and_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start_binary(
+        dir.path(),
+        &[
+            "--site-name",
+            "榕城普法",
+            "--chamber-name",
+            "福州市工商业联合会",
+            "--footer",
+            "福州市工商联 主办",
+        ],
+    )
+    .await;
+    let c = app.client();
+    let home = app.get_text(&c, "/").await;
+    assert!(
+        home.contains("<a class=\"brand\" href=\"/\">榕城普法"),
+        "{home}"
+    );
+    // a demo always says so in the chamber's name
+    assert!(home.contains("福州市工商业联合会（示例）"), "{home}");
+    assert!(home.contains("福州市工商联 主办"));
+    assert!(home.contains("· 榕城普法</title>"));
+    assert!(!home.contains("精准普法<small>"));
+
+    let (enterprise, _) = app.register_enterprise(71).await;
+    let me = app.get_text(&enterprise, "/me").await;
+    let start = me.find("/calendar/").expect("calendar URL");
+    let end = start + me[start..].find(".ics").expect("ics") + 4;
+    let feed = app.get_text(&app.anonymous(), &me[start..end]).await;
+    assert!(feed.contains("X-WR-CALNAME:榕城普法："), "{feed}");
+    app.stop().await;
+}
