@@ -37,7 +37,7 @@ pub fn check(password: &str, user_inputs: &[&str]) -> Result<(), String> {
         .collect();
     // zxcvbn finds a user input inside a longer password; the password that *is* one is
     // refused outright with a clearer message
-    if inputs.iter().any(|i| *i == lowered) {
+    if inputs.contains(&lowered) {
         return Err(
             "密码太容易被猜到：不能与用户名、企业名称、信用代码或手机号相同，\
                     请使用更长的短语或混合字符"

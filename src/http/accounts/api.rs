@@ -43,11 +43,13 @@ pub struct LoginResponse {
 /// Log in; sets the `pufa_session` cookie.
 ///
 /// Failed attempts are throttled per account and per client address (429 with `Retry-After`).
+/// The right password of an account an organizer disabled answers 409 `account_disabled`.
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, description = "logged in",
                headers(("Set-Cookie" = String, description = "`pufa_session=…; HttpOnly; SameSite=Lax`"))),
               (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-              (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge),
+              (status = 403, response = Forbidden), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge),
               (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable),
               (status = 429, response = TooManyRequests)))]
 pub async fn api_login(
