@@ -243,6 +243,22 @@ pub async fn end_all_sessions(
     Ok(())
 }
 
+/// End every other login session of the account whose session cookie holds `token`, keeping
+/// this one ("退出其他设备" on 我的); returns how many ended. Without a valid session nothing
+/// ends.
+pub async fn end_other_sessions(
+    db: &Db,
+    now: DateTime<Utc>,
+    token: Option<&str>,
+) -> Result<u64, LoginError> {
+    let Some(token) = token else { return Ok(0) };
+    let hash = accounts::token_hash(token);
+    match db.session_user(&hash, now).await? {
+        Some(user) => Ok(db.delete_other_sessions(user.id, &hash).await?),
+        None => Ok(0),
+    }
+}
+
 /// The account of an unexpired login session.
 pub async fn session_user(
     db: &Db,

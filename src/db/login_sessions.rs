@@ -68,6 +68,21 @@ impl Db {
         Ok(done.rows_affected())
     }
 
+    /// End every session of `user_id` but the one stored as `keep_hash`; returns how many
+    /// ended.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: i64,
+        keep_hash: &str,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ? AND token_hash <> ?")
+            .bind(user_id)
+            .bind(keep_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Remove expired sessions (run periodically).
     pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= ?")

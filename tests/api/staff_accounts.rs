@@ -581,3 +581,32 @@ async fn branding_flags_change_the_header_footer_and_calendar() {
     assert!(feed.contains("X-WR-CALNAME:榕城普法："), "{feed}");
     app.stop().await;
 }
+
+/// 「退出其他设备」 on 我的 ends the account's other sessions and keeps this one.
+#[tokio::test]
+async fn logging_out_other_devices_keeps_this_one() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    add_lawyer(&app, &org, "lawyer.devices").await;
+    let phone = app.logged_in("lawyer.devices", LAWYER_PASSWORD).await;
+    let office = app.logged_in("lawyer.devices", LAWYER_PASSWORD).await;
+    let page = app.get_text(&office, "/me").await;
+    assert!(page.contains("退出其他设备"));
+    let csrf = app.csrf_token(&office, "/me").await;
+    let r = office
+        .post(app.url("/logout/others"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me_status(&app, &phone).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me_status(&app, &office).await, StatusCode::OK);
+    assert!(app
+        .get_text(&office, "/me?notice=others_out")
+        .await
+        .contains("已退出其他设备上的登录"));
+    // the organizer's own session was never touched
+    assert_eq!(me_status(&app, &org).await, StatusCode::OK);
+    app.stop().await;
+}

@@ -112,6 +112,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .route("/admin/accounts/{id}/{action}", post(staff::disable_form))
         .route("/login", get(pages::login_page).post(pages::login_form))
         .route("/logout", post(pages::logout_form))
+        .route("/logout/others", post(pages::logout_others_form))
         .route(
             "/me/calendar-token",
             post(pages::rotate_calendar_token_form),

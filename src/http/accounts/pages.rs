@@ -119,6 +119,19 @@ pub async fn logout_form(
     Ok(response)
 }
 
+/// `POST /logout/others`: 「退出其他设备」 on 我的 ends every other session of the account and
+/// keeps this one.
+pub async fn logout_others_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CurrentUser(_): CurrentUser,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> AppResult<Response> {
+    let token = crate::http::auth::cookie(&headers, crate::http::auth::SESSION_COOKIE);
+    crate::app::login::end_other_sessions(&state.db, state.clock.now(), token.as_deref()).await?;
+    Ok(Redirect::to("/me?notice=others_out#devices-h").into_response())
+}
+
 /// `POST /me/calendar-token`: the 「更换订阅地址」 button on 我的.
 pub async fn rotate_calendar_token_form(
     State(state): State<AppState>,
