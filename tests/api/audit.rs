@@ -109,3 +109,36 @@ async fn the_audit_page_pages_back_in_time() {
     assert!(!second.contains("更早的记录"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_upload_and_a_visibility_change_are_audited() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let sid = app.demo_session_ids(&org).await[5];
+    let csrf = app.csrf_token(&org, "/").await;
+    let r = org
+        .post(app.url(&format!("/admin/sessions/{sid}/visibility")))
+        .form(&[("csrf", csrf.as_str()), ("visibility", "public")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // the upload is queued, not transcoded (no worker in tests): enough for the log
+    let clip = app.dir.join("not-really-a-video.mp4");
+    std::fs::write(&clip, b"audit log test bytes").unwrap();
+    let r = app.upload(&org, sid, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    let html = app.get_text(&org, "/admin/audit").await;
+    assert!(html.contains("上传录像</td>"), "{html}");
+    assert!(html.contains("更改回放公开范围</td>"));
+    assert!(
+        html.contains("&#34;visibility&#34;:&#34;public&#34;"),
+        "{html}"
+    );
+    let uploads = app
+        .get_text(&org, "/admin/audit?action=recording.uploaded")
+        .await;
+    assert_eq!(uploads.matches("上传录像</td>").count(), 1);
+    app.stop().await;
+}
