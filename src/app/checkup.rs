@@ -974,6 +974,18 @@ mod tests {
         assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
         let e = access_log(&s.db, &s.other, id).await.expect_err("other");
         assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+        // the organizer's opening is in the audit log too, the enterprise's own is not
+        let audit =
+            s.db.audit_entries(&crate::db::audit::AuditFilter {
+                action: Some("checkup_report.opened".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor_user_id, Some(s.organizer.id));
+        assert_eq!(audit[0].target_id, Some(id));
     }
 
     #[tokio::test]
