@@ -339,6 +339,7 @@ async fn enterprise(server: &Server, n: u32) -> BenchResult<Client> {
             "name": format!("示例压测企业{n}有限公司"), "uscc": uscc, "industry": "C",
             "district": "示例区", "contact_name": "示例联系人",
             "mobile": format!("138{:08}", n), "password": ENTERPRISE_PASSWORD,
+            "privacy_consent": true,
         }))
         .send()
         .await

@@ -71,6 +71,24 @@ pub enum AdminCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Give a staff account a new password, read from standard input (strength-checked); all
+    /// its login sessions end. For a lost `admin` password: `pufa admin reset-password admin`.
+    ResetPassword {
+        /// Login name of the account.
+        name: String,
+    },
+    /// List the organizer and lawyer accounts (and how many enterprises there are).
+    ListUsers,
+    /// Disable a staff account: it cannot log in and its sessions end at once.
+    Disable {
+        /// Login name of the account.
+        name: String,
+    },
+    /// Re-enable a disabled staff account.
+    Enable {
+        /// Login name of the account.
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -205,6 +223,70 @@ pub struct ServeArgs {
     /// process on the same database may).
     #[arg(long, env = "PUFA_DELIVERY_WORKERS", default_value_t = 2)]
     pub delivery_workers: usize,
+    /// Name of the site in the header, page titles and calendar names.
+    #[arg(long, env = "PUFA_SITE_NAME", default_value = Branding::DEFAULT_SITE_NAME)]
+    pub site_name: String,
+    /// The chamber that runs the site, e.g. `××市工商业联合会` (header, footer, notices).
+    #[arg(long, env = "PUFA_CHAMBER_NAME", default_value = Branding::DEFAULT_CHAMBER_NAME)]
+    pub chamber_name: String,
+    /// Footer line; by default it names the chamber and says the content is not legal advice.
+    #[arg(long, env = "PUFA_FOOTER")]
+    pub footer: Option<String>,
+}
+
+/// Who runs the site, as pages and calendars show it (a city puts its own name on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branding {
+    pub site_name: String,
+    pub chamber_name: String,
+    pub footer: String,
+}
+
+impl Branding {
+    pub const DEFAULT_SITE_NAME: &'static str = "精准普法";
+    pub const DEFAULT_CHAMBER_NAME: &'static str = "市工商联";
+
+    /// Branding from the flags; empty values fall back to the defaults. The demo's chamber
+    /// name always says 示例, so screenshots of a demo are not taken for a real city's site.
+    pub fn new(site_name: &str, chamber_name: &str, footer: Option<&str>, demo: bool) -> Branding {
+        let site_name = Some(site_name.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(Self::DEFAULT_SITE_NAME)
+            .to_string();
+        let mut chamber_name = Some(chamber_name.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(Self::DEFAULT_CHAMBER_NAME)
+            .to_string();
+        if demo && !chamber_name.contains("示例") {
+            chamber_name = format!("{chamber_name}（示例）");
+        }
+        let footer = footer
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!(
+                    "{site_name} · 由{chamber_name}会同司法局、律师协会提供 · \
+                     本站内容仅供普法学习，不构成对具体案件的法律意见"
+                )
+            });
+        Branding {
+            site_name,
+            chamber_name,
+            footer,
+        }
+    }
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Branding::new(
+            Self::DEFAULT_SITE_NAME,
+            Self::DEFAULT_CHAMBER_NAME,
+            None,
+            false,
+        )
+    }
 }
 
 /// Reminder offsets before a session's start, largest first, without duplicates.
@@ -365,6 +447,8 @@ pub struct Config {
     pub min_free_disk_bytes: u64,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
+    /// Site and chamber names, footer.
+    pub branding: std::sync::Arc<Branding>,
     /// The clock every rule reads; tests put a manual clock here.
     pub clock: crate::clock::Clock,
     /// Counts the passwords this server checks (tests read it; see
@@ -406,6 +490,7 @@ impl Config {
             },
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
+            branding: Default::default(),
         }
     }
 
@@ -448,6 +533,12 @@ impl Config {
             reminder_offsets: args.reminder_offsets.clone(),
             delivery_workers: args.delivery_workers,
         };
+        config.branding = std::sync::Arc::new(Branding::new(
+            &args.site_name,
+            &args.chamber_name,
+            args.footer.as_deref(),
+            args.demo,
+        ));
         config.admin_password = std::env::var("PUFA_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty());
@@ -492,6 +583,7 @@ impl std::fmt::Debug for Config {
             )
             .field("reminder_offsets", &self.notify.reminder_offsets)
             .field("delivery_workers", &self.notify.delivery_workers)
+            .field("branding", &self.branding)
             .finish()
     }
 }
@@ -741,6 +833,29 @@ mod tests {
             assert!(e.contains(why), "{bad}: {e}");
             assert!(e.contains("e.g. https://"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn branding_comes_from_flags_and_the_demo_says_so() {
+        let plain = Config::from_args(&serve_args(&[]).unwrap());
+        assert_eq!(*plain.branding, Branding::default());
+        assert!(plain.branding.footer.contains("市工商联"));
+        let city = Config::from_args(
+            &serve_args(&[
+                "--site-name",
+                "榕城普法",
+                "--chamber-name",
+                "福州市工商业联合会",
+                "--footer",
+                "福州市工商联 版权所有",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(city.branding.site_name, "榕城普法");
+        assert_eq!(city.branding.chamber_name, "福州市工商业联合会");
+        assert_eq!(city.branding.footer, "福州市工商联 版权所有");
+        let demo = Config::from_args(&serve_args(&["--demo"]).unwrap());
+        assert!(demo.branding.chamber_name.contains("示例"));
     }
 
     #[test]

@@ -17,7 +17,17 @@ use chrono::{Datelike, NaiveDate, Utc};
 pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
     if !db.username_exists("admin").await? {
         let (password, generated) = match &config.admin_password {
-            Some(p) => (p.clone(), false),
+            Some(p) => {
+                // the operator chose it: not refused (the demo must start), but said
+                if let Err(why) = crate::accounts::password::check(p, &["admin"]) {
+                    tracing::warn!(
+                        reason = %why,
+                        "PUFA_ADMIN_PASSWORD is easy to guess; change it with \
+                         `pufa admin reset-password admin`"
+                    );
+                }
+                (p.clone(), false)
+            }
             None => (crate::accounts::random_token()[..16].to_string(), true),
         };
         let hash = crate::app::login::hash_password(password.clone()).await?;
@@ -29,6 +39,12 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
         } else {
             println!("demo organizer account: admin (password from PUFA_ADMIN_PASSWORD)");
         }
+    } else if config.admin_password.is_some() {
+        // the review found the variable silently ignored on a second start
+        tracing::warn!(
+            "PUFA_ADMIN_PASSWORD not applied: the account admin already exists; \
+             to change its password run `pufa admin reset-password admin` (new password on stdin)"
+        );
     }
     if db.programs().await?.is_empty() {
         let today = config

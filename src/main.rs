@@ -1,6 +1,6 @@
 use anyhow::Context;
 use clap::Parser;
-use pufa::accounts::{self, Role};
+use pufa::app::accounts::{self as staff, AccountsError, NewStaff};
 use pufa::config::{AdminCommand, Cli, Command, Config, StaffRole};
 use pufa::db::Db;
 use std::io::Read;
@@ -40,6 +40,108 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// A password from standard input, without the line break a terminal or `echo` adds.
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// An account error as the command line says it: the Chinese message, with each field's.
+fn cli_error(e: AccountsError) -> anyhow::Error {
+    match e {
+        AccountsError::Invalid(errors) => {
+            let parts: Vec<&str> = errors.0.iter().map(|f| f.message.as_str()).collect();
+            anyhow::anyhow!("{}", parts.join("；"))
+        }
+        AccountsError::Internal(e) => e,
+        other => anyhow::anyhow!("{}", other.message_zh()),
+    }
+}
+
+/// `pufa admin …`: staff accounts on the command line (no organizer needed: whoever runs it
+/// owns the data directory). Audit entries have no actor.
+async fn admin(db: &Db, command: AdminCommand) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match command {
+        AdminCommand::AddUser {
+            role,
+            name,
+            display_name,
+        } => {
+            let role = match role {
+                StaffRole::Organizer => "organizer",
+                StaffRole::Lawyer => "lawyer",
+            };
+            let input = NewStaff {
+                role: role.into(),
+                username: name,
+                display_name: display_name.unwrap_or_default(),
+                password: read_password()?,
+            };
+            let account =
+                staff::create_staff(db, now, None, &input)
+                    .await
+                    .map_err(|e| match e {
+                        AccountsError::UsernameTaken => {
+                            anyhow::anyhow!("用户名 {} 已存在", input.username)
+                        }
+                        other => cli_error(other),
+                    })?;
+            println!(
+                "created {role} account {} (id {})",
+                account.username, account.id
+            );
+        }
+        AdminCommand::ResetPassword { name } => {
+            let account = staff::staff_named(db, &name).await.map_err(cli_error)?;
+            let password = read_password()?;
+            if password.is_empty() {
+                anyhow::bail!("请在标准输入中提供新密码");
+            }
+            staff::reset_staff_password(db, now, None, account.id, Some(&password))
+                .await
+                .map_err(cli_error)?;
+            println!("password of {name} reset; its login sessions have ended");
+        }
+        AdminCommand::ListUsers => {
+            println!(
+                "{:<8} {:<10} {:<24} {:<8} {:<17} DISPLAY NAME",
+                "ID", "ROLE", "LOGIN", "STATE", "LAST LOGIN"
+            );
+            for a in db.staff_accounts().await? {
+                let last = a
+                    .last_login_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into());
+                let state = if a.is_active() { "active" } else { "disabled" };
+                println!(
+                    "{:<8} {:<10} {:<24} {:<8} {:<17} {}",
+                    a.id, a.role, a.username, state, last, a.display_name
+                );
+            }
+            println!("enterprises: {}", db.enterprise_count().await?);
+        }
+        AdminCommand::Disable { name } => {
+            let account = staff::staff_named(db, &name).await.map_err(cli_error)?;
+            staff::set_staff_disabled(db, now, None, account.id, true)
+                .await
+                .map_err(cli_error)?;
+            println!("{name} disabled; its login sessions have ended");
+        }
+        AdminCommand::Enable { name } => {
+            let account = staff::staff_named(db, &name).await.map_err(cli_error)?;
+            staff::set_staff_disabled(db, now, None, account.id, false)
+                .await
+                .map_err(cli_error)?;
+            println!("{name} enabled");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
@@ -66,41 +168,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Admin { storage, command } => {
             init_tracing(false);
             let db = Db::open(&storage.data).await?;
-            match command {
-                AdminCommand::AddUser {
-                    role,
-                    name,
-                    display_name,
-                } => {
-                    accounts::check_username(&name).map_err(anyhow::Error::msg)?;
-                    let mut password = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut password)
-                        .context("reading the password from standard input")?;
-                    let password = password.trim_end_matches(['\r', '\n']).to_string();
-                    let mut errors = pufa::validation::FieldErrors::default();
-                    accounts::check_password(&password, &mut errors);
-                    if let Some(msg) = errors.get("password") {
-                        anyhow::bail!("{msg}");
-                    }
-                    let role = match role {
-                        StaffRole::Organizer => Role::Organizer,
-                        StaffRole::Lawyer => Role::Lawyer,
-                    };
-                    let hash = pufa::app::login::hash_password(password).await?;
-                    let display = display_name.unwrap_or_else(|| name.clone());
-                    match db.insert_staff(role, &name, &display, &hash).await {
-                        Ok(id) => println!("created {} account {name} (id {id})", role.as_str()),
-                        Err(e)
-                            if pufa::db::violated_unique_constraint(&e).as_deref()
-                                == Some(pufa::db::USERS_USERNAME_KEY) =>
-                        {
-                            anyhow::bail!("用户名 {name} 已存在")
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
+            admin(&db, command).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Transcode { input, out, ladder } => {

@@ -301,6 +301,7 @@ pub async fn enterprises(
                     "uscc": uscc, "industry": "E", "district": "示例区",
                     "contact_name": "示例联系人", "mobile": format!("139{i:08}"),
                     "password": ENTERPRISE_PASSWORD,
+                    "privacy_consent": true,
                 }))
                 .send()
                 .await?;

@@ -3,6 +3,8 @@
 
 pub mod industry;
 pub mod mobile;
+pub mod password;
+pub mod privacy;
 pub mod redirect;
 pub mod uscc;
 
@@ -120,15 +122,12 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking("pufa-dummy-password").unwrap_or_default())
 }
 
-/// Password rules shared by enterprise registration and staff accounts.
-pub fn check_password(password: &str, errors: &mut FieldErrors) {
-    let len = password.chars().count();
-    if len < 8 {
-        errors.add("password", "密码至少需要8个字符");
-    } else if len > 128 {
-        errors.add("password", "密码不能超过128个字符");
-    } else if password.chars().all(|c| c.is_ascii_digit()) {
-        errors.add("password", "密码不能全部是数字，请加入字母或符号");
+/// Password rules shared by enterprise registration and staff accounts (see
+/// [`password::check`]): `user_inputs` are the account's own names, credit code and mobile,
+/// which make a password guessable.
+pub fn check_password(password: &str, user_inputs: &[&str], errors: &mut FieldErrors) {
+    if let Err(message) = password::check(password, user_inputs) {
+        errors.add("password", message);
     }
 }
 
@@ -150,7 +149,8 @@ pub fn check_username(name: &str) -> Result<(), String> {
 #[schema(example = json!({
     "name": "示例科技有限公司", "uscc": "9135010000004242XH", "industry": "I",
     "district": "鼓楼区", "contact_name": "示例联系人", "mobile": "13800138000",
-    "password": "correct horse 1"
+    "password": "correct horse battery staple", "privacy_consent": true,
+    "privacy_notice_version": "2026-1"
 }))]
 pub struct EnterpriseSignup {
     /// Company name as registered.
@@ -178,6 +178,13 @@ pub struct EnterpriseSignup {
     #[serde(default)]
     #[schema(required = true)]
     pub password: String,
+    /// The enterprise agrees to the privacy notice (`/privacy`); must be `true`.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub privacy_consent: bool,
+    /// Version of the notice agreed to (see `/privacy`); the current one when left out.
+    #[serde(default)]
+    pub privacy_notice_version: Option<String>,
 }
 
 /// A registration that passed every check, with normalised values.
@@ -189,6 +196,8 @@ pub struct ValidEnterprise {
     pub district: Option<String>,
     pub contact_name: String,
     pub mobile: String,
+    /// The privacy notice version consented to (always the current one).
+    pub privacy_notice_version: &'static str,
 }
 
 fn clean_text(s: &str) -> String {
@@ -249,7 +258,25 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
             String::new()
         }
     };
-    check_password(&input.password, &mut errors);
+    check_password(
+        &input.password,
+        &[
+            &name,
+            &uscc,
+            &mobile,
+            &contact_name,
+            &input.uscc,
+            &input.mobile,
+        ],
+        &mut errors,
+    );
+    if !input.privacy_consent {
+        errors.add("privacy_consent", privacy::CONSENT_REQUIRED_ZH);
+    } else if let Some(v) = input.privacy_notice_version.as_deref() {
+        if v.trim() != privacy::NOTICE_VERSION {
+            errors.add("privacy_notice_version", privacy::outdated_version_zh());
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -260,6 +287,7 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
         district,
         contact_name,
         mobile,
+        privacy_notice_version: privacy::NOTICE_VERSION,
     })
 }
 
@@ -305,7 +333,9 @@ mod tests {
             district: Some("  ".into()),
             contact_name: "示例联系人".into(),
             mobile: "+86 138-0013-8000".into(),
-            password: "correct horse 1".into(),
+            password: "correct horse battery staple".into(),
+            privacy_consent: true,
+            privacy_notice_version: None,
         }
     }
 
@@ -329,6 +359,8 @@ mod tests {
             contact_name: "".into(),
             mobile: "12345".into(),
             password: "1234".into(),
+            privacy_consent: false,
+            privacy_notice_version: None,
         };
         let errors = validate_enterprise(&bad).expect_err("invalid");
         for field in [
@@ -338,6 +370,7 @@ mod tests {
             "contact_name",
             "mobile",
             "password",
+            "privacy_consent",
         ] {
             assert!(errors.get(field).is_some(), "no message for {field}");
         }

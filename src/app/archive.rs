@@ -325,6 +325,8 @@ pub async fn set_visibility(
     db: &Db,
     lecture_id: i64,
     visibility: &str,
+    now: DateTime<Utc>,
+    actor: Option<&User>,
 ) -> Result<LectureRow, ArchiveError> {
     let lecture = lecture_row(db, lecture_id).await?;
     let Some(visibility) = Visibility::parse(visibility) else {
@@ -334,6 +336,15 @@ pub async fn set_visibility(
         )));
     };
     db.set_lecture_visibility(lecture_id, visibility).await?;
+    super::audit::record(
+        db,
+        now,
+        actor,
+        super::audit::Action::LectureVisibilityChanged,
+        super::audit::Target::Lecture(lecture_id),
+        serde_json::json!({"session_id": lecture.session_id, "visibility": visibility.as_str()}),
+    )
+    .await;
     Ok(lecture)
 }
 
@@ -344,6 +355,7 @@ pub async fn set_session_visibility(
     now: DateTime<Utc>,
     session_id: i64,
     visibility: &str,
+    actor: Option<&User>,
 ) -> Result<i64, ArchiveError> {
     let Some(visibility) = Visibility::parse(visibility) else {
         return Err(ArchiveError::Invalid(FieldErrors::single(
@@ -354,9 +366,19 @@ pub async fn set_session_visibility(
     if db.session(session_id).await?.is_none() {
         return Err(ArchiveError::NotFound);
     }
-    Ok(db
+    let lecture_id = db
         .set_session_visibility(session_id, visibility, now)
-        .await?)
+        .await?;
+    super::audit::record(
+        db,
+        now,
+        actor,
+        super::audit::Action::LectureVisibilityChanged,
+        super::audit::Target::Lecture(lecture_id),
+        serde_json::json!({"session_id": session_id, "visibility": visibility.as_str()}),
+    )
+    .await;
+    Ok(lecture_id)
 }
 
 /// One viewer in the organizer's figures.

@@ -516,6 +516,17 @@ pub async fn report(
     if viewer.id != row.enterprise_id {
         db.record_access(row.id, viewer.id, viewer.role, now)
             .await?;
+        // the enterprise sees this opening on its report (checkup_access); the audit log
+        // gives organizers the same fact beside their other actions
+        super::audit::record(
+            db,
+            now,
+            Some(viewer),
+            super::audit::Action::CheckupReportOpened,
+            super::audit::Target::Checkup(row.id),
+            serde_json::json!({"enterprise_id": row.enterprise_id}),
+        )
+        .await;
         tracing::info!(
             report = row.id,
             viewer = viewer.id,
@@ -723,6 +734,8 @@ mod tests {
             contact_name: "示例联系人".into(),
             mobile: mobile.into(),
             password: "enterprise-pass-1".into(),
+            privacy_consent: true,
+            privacy_notice_version: None,
         };
         let e = crate::app::accounts::register_enterprise(db, Utc::now(), &input)
             .await
@@ -961,6 +974,18 @@ mod tests {
         assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
         let e = access_log(&s.db, &s.other, id).await.expect_err("other");
         assert!(matches!(e, CheckupError::NotFound), "{e:?}");
+        // the organizer's opening is in the audit log too, the enterprise's own is not
+        let audit =
+            s.db.audit_entries(&crate::db::audit::AuditFilter {
+                action: Some("checkup_report.opened".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor_user_id, Some(s.organizer.id));
+        assert_eq!(audit[0].target_id, Some(id));
     }
 
     #[tokio::test]

@@ -29,6 +29,10 @@ pub enum LoginError {
     /// No such account, or the wrong password (the two are not told apart).
     #[error("bad credentials")]
     BadCredentials,
+    /// The right password for an account an organizer disabled. Told only after a correct
+    /// password, so it reveals nothing to someone guessing.
+    #[error("account disabled")]
+    Disabled,
     /// Too many failures for this account or this address; try again after `retry_after_s`.
     #[error("login throttled for {retry_after_s} s")]
     Throttled { retry_after_s: u64 },
@@ -43,6 +47,9 @@ impl From<sqlx::Error> for LoginError {
 }
 
 impl LoginError {
+    /// What the owner of a disabled account is told.
+    pub const DISABLED_ZH: &'static str = "账号已停用，请联系组织方";
+
     /// The Chinese message of a throttled login (the other variants have fixed texts).
     pub fn throttled_message_zh(retry_after_s: u64) -> String {
         format!(
@@ -167,6 +174,10 @@ pub async fn authenticate(
         Some((user, _)) if ok => {
             db.clear_login_failures(&subject).await?;
             db.release_login_attempt(&ip_scope, ip_window).await?;
+            if db.disabled_at(user.id).await?.is_some() {
+                return Err(LoginError::Disabled);
+            }
+            db.touch_last_login(user.id, now).await?;
             Ok(user)
         }
         _ => Err(LoginError::BadCredentials),
@@ -230,6 +241,22 @@ pub async fn end_all_sessions(
         None => db.delete_login_session(&hash).await?,
     }
     Ok(())
+}
+
+/// End every other login session of the account whose session cookie holds `token`, keeping
+/// this one ("退出其他设备" on 我的); returns how many ended. Without a valid session nothing
+/// ends.
+pub async fn end_other_sessions(
+    db: &Db,
+    now: DateTime<Utc>,
+    token: Option<&str>,
+) -> Result<u64, LoginError> {
+    let Some(token) = token else { return Ok(0) };
+    let hash = accounts::token_hash(token);
+    match db.session_user(&hash, now).await? {
+        Some(user) => Ok(db.delete_other_sessions(user.id, &hash).await?),
+        None => Ok(0),
+    }
 }
 
 /// The account of an unexpired login session.
@@ -351,6 +378,8 @@ mod tests {
             contact_name: "示例联系人".into(),
             mobile: "13800138000".into(),
             password: "enterprise-pass-1".into(),
+            privacy_consent: true,
+            privacy_notice_version: None,
         };
         crate::app::accounts::register_enterprise(&db, now, &signup)
             .await

@@ -109,6 +109,8 @@ pub async fn queue_recording(
     wake: &Notify,
     session_id: i64,
     upload: StoredUpload,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: Option<&crate::accounts::User>,
 ) -> Result<QueuedRecording, MediaError> {
     let (lecture_id, job_id) = match db.queue_recording(session_id, &upload.key).await {
         Ok(ids) => ids,
@@ -118,6 +120,15 @@ pub async fn queue_recording(
         }
     };
     wake.notify_waiters();
+    super::audit::record(
+        db,
+        now,
+        actor,
+        super::audit::Action::RecordingUploaded,
+        super::audit::Target::Lecture(lecture_id),
+        serde_json::json!({"session_id": session_id, "job_id": job_id}),
+    )
+    .await;
     Ok(QueuedRecording { lecture_id, job_id })
 }
 

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod audit;
 pub mod backup;
 pub mod checkup;
 pub mod live;

@@ -1,7 +1,8 @@
 //! Planning the month: programs, sessions placed by hand or by the auto-scheduler, conflict
 //! checks and calendar feeds.
 
-use crate::accounts::Role;
+use super::audit::{self, Action, Target};
+use crate::accounts::{Role, User};
 use crate::db::registrations::RegistrationState;
 use crate::db::schedule::{ProgramRow, SessionRow, SessionUpdate};
 use crate::db::Db;
@@ -257,12 +258,14 @@ pub async fn create_session(
     Ok(id)
 }
 
-/// Save changes to a session after checking its placement and capacity.
+/// Save changes to a session after checking its placement and capacity; `actor` (the
+/// organizer) is written to the audit log with it.
 pub async fn update_session(
     db: &Db,
     now: DateTime<Utc>,
     existing: &SessionRow,
     input: &SessionInput,
+    actor: Option<&User>,
 ) -> Result<()> {
     if existing.is_cancelled() {
         return Err(ScheduleError::SessionCancelled);
@@ -273,6 +276,17 @@ pub async fn update_session(
         SessionUpdate::Saved => {
             apply_link(db, existing.id, link).await?;
             db.reindex_session(existing.id).await?;
+            let to = db.session(existing.id).await?.and_then(|s| s.starts_at);
+            let (action, detail) = if to != existing.starts_at {
+                let detail = serde_json::json!({"from": existing.starts_at, "to": to});
+                (Action::SessionMoved, detail)
+            } else {
+                (
+                    Action::SessionEdited,
+                    serde_json::json!({"title": &existing.title}),
+                )
+            };
+            audit::record(db, now, actor, action, Target::Session(existing.id), detail).await;
             Ok(())
         }
         SessionUpdate::NotFound => Err(ScheduleError::NotFound),
@@ -288,20 +302,36 @@ pub async fn patch_session(
     now: DateTime<Utc>,
     id: i64,
     patch: SessionPatch,
+    actor: Option<&User>,
 ) -> Result<(SessionRow, ProgramRow)> {
     let (existing, program) = session_in_program(db, id).await?;
     if existing.is_cancelled() {
         return Err(ScheduleError::SessionCancelled);
     }
     let input = patch.apply(existing.to_input(program.tz()));
-    update_session(db, now, &existing, &input).await?;
+    update_session(db, now, &existing, &input, actor).await?;
     Ok((session(db, id).await?, program))
 }
 
 /// Cancel a session; it stays in calendar feeds as cancelled. Returns the cancelled session.
-pub async fn cancel_session(db: &Db, now: DateTime<Utc>, id: i64) -> Result<SessionRow> {
+/// `actor` (the organizer) is written to the audit log.
+pub async fn cancel_session(
+    db: &Db,
+    now: DateTime<Utc>,
+    id: i64,
+    actor: Option<&User>,
+) -> Result<SessionRow> {
     let s = session(db, id).await?;
     db.cancel_session(id, now).await?;
+    audit::record(
+        db,
+        now,
+        actor,
+        Action::SessionCancelled,
+        Target::Session(id),
+        serde_json::json!({"title": &s.title, "starts_at": s.starts_at}),
+    )
+    .await;
     Ok(s)
 }
 
@@ -353,8 +383,14 @@ pub async fn program_feed(db: &Db, id: i64, base_url: &str) -> Result<String> {
 }
 
 /// An enterprise's personal feed of its confirmed sessions, found by its calendar token. The
-/// feed names the zone of the enterprise's first program (or the default zone).
-pub async fn personal_feed(db: &Db, token: &str, base_url: &str) -> Result<String> {
+/// feed names the zone of the enterprise's first program (or the default zone); its name
+/// starts with the site's name (`--site-name`), so a subscriber knows where it comes from.
+pub async fn personal_feed(
+    db: &Db,
+    token: &str,
+    base_url: &str,
+    site_name: &str,
+) -> Result<String> {
     let enterprise = db
         .enterprise_by_calendar_token(token)
         .await?
@@ -372,7 +408,7 @@ pub async fn personal_feed(db: &Db, token: &str, base_url: &str) -> Result<Strin
     }
     let zone = zone.unwrap_or_else(|| DEFAULT_TZ.name().to_string());
     Ok(ical::render(
-        &format!("{} 的普法课程", enterprise.name),
+        &format!("{site_name}：{} 的普法课程", enterprise.name),
         &zone,
         &events,
     ))

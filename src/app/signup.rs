@@ -1,6 +1,7 @@
 //! Signing up for a session, cancelling, removals by organizers, and rosters.
 
-use crate::accounts::{Role, User};
+use super::audit::{self, Action, Target};
+use crate::accounts::{privacy, Role, User};
 use crate::archive::attendance::Attendance;
 use crate::db::registrations::{MyRegistration, RegistrationState, RosterRow, SignupResult};
 use crate::db::schedule::{ProgramRow, SessionRow};
@@ -126,6 +127,7 @@ pub async fn remove(
     let reason = signup::check_reason(reason)
         .map_err(|(field, msg)| SignupError::Invalid(FieldErrors::single(field, msg)))?;
     super::schedule::session(db, session_id).await?;
+    let detail = serde_json::json!({"enterprise_id": enterprise_id, "reason": &reason});
     db.end_registration(
         session_id,
         enterprise_id,
@@ -133,8 +135,17 @@ pub async fn remove(
         now,
     )
     .await?
-    .map(|_| ())
-    .ok_or(SignupError::NotFound)
+    .ok_or(SignupError::NotFound)?;
+    audit::record(
+        db,
+        now,
+        Some(user),
+        Action::RegistrationRemoved,
+        Target::Session(session_id),
+        detail,
+    )
+    .await;
+    Ok(())
 }
 
 /// May `user` read the roster of `session`?
@@ -149,19 +160,86 @@ pub struct RosterLine {
     pub attendance: Option<Attendance>,
 }
 
+/// Where a roster is read, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RosterUse {
+    /// The roster page.
+    Page,
+    /// The CSV download.
+    Export,
+    /// `GET /api/v1/sessions/{id}/registrations`.
+    Api,
+}
+
+/// Whether `user` sees the full mobile numbers of session `session_id`'s roster: organizers
+/// always, its lawyer only when an organizer allowed it for that session.
+pub async fn sees_full_mobiles(db: &Db, user: &User, session_id: i64) -> Result<bool> {
+    Ok(user.role == Role::Organizer || db.roster_full_mobiles(session_id).await?)
+}
+
+/// An organizer allows (or stops allowing) the session's lawyer to see full mobile numbers.
+pub async fn set_roster_full_mobiles(
+    db: &Db,
+    now: DateTime<Utc>,
+    user: &User,
+    session_id: i64,
+    full: bool,
+) -> Result<()> {
+    if user.role != Role::Organizer {
+        return Err(SignupError::Forbidden);
+    }
+    if !db.set_roster_full_mobiles(session_id, full).await? {
+        return Err(SignupError::NotFound);
+    }
+    audit::record(
+        db,
+        now,
+        Some(user),
+        Action::RosterMobilesChanged,
+        Target::Session(session_id),
+        serde_json::json!({"full_mobiles": full}),
+    )
+    .await;
+    Ok(())
+}
+
 /// A session's roster (organizers and the session's own lawyer), confirmed first, then the
-/// queue, each with attendance of the published recording.
+/// queue, each with attendance of the published recording. A lawyer's copy has the mobile
+/// numbers masked (`138****0000`) unless an organizer allowed full numbers for the session;
+/// every reading is written to the audit log, with `purpose`.
 pub async fn roster(
     db: &Db,
+    now: DateTime<Utc>,
     user: &User,
     session_id: i64,
     attendance_share: f64,
+    purpose: RosterUse,
 ) -> Result<(SessionRow, ProgramRow, Vec<RosterLine>)> {
     let (session, program) = super::schedule::session_in_program(db, session_id).await?;
     if !may_read_roster(user, &session) {
         return Err(SignupError::Forbidden);
     }
-    let rows = db.roster(session_id).await?;
+    let mut rows = db.roster(session_id).await?;
+    let masked = !sees_full_mobiles(db, user, session_id).await?;
+    if masked {
+        for row in &mut rows {
+            row.mobile = privacy::mask_mobile(&row.mobile);
+        }
+    }
+    let (action, via) = match purpose {
+        RosterUse::Page => (Action::RosterOpened, "page"),
+        RosterUse::Api => (Action::RosterOpened, "api"),
+        RosterUse::Export => (Action::RosterExported, "csv"),
+    };
+    audit::record(
+        db,
+        now,
+        Some(user),
+        action,
+        Target::Session(session_id),
+        serde_json::json!({"via": via, "masked": masked, "rows": rows.len()}),
+    )
+    .await;
     let duration = db
         .lecture_of_session(session_id)
         .await?

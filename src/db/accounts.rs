@@ -5,6 +5,35 @@ use crate::accounts::{LoginKey, Role, User, ValidEnterprise};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+/// A lawyer or organizer account as organizers manage it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffAccount {
+    pub id: i64,
+    pub role: String,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// When the account was disabled; `None` while it is active.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl StaffAccount {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+    pub fn is_active(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+}
+
+/// The privacy consent an enterprise gave at registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyConsent {
+    pub notice_version: String,
+    pub at: DateTime<Utc>,
+}
+
 /// An enterprise account as stored. Not an API type: it holds the calendar feed's secret
 /// token; the API shows `crate::http::accounts::EnterpriseView`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,8 +107,9 @@ impl Db {
         let id: i64 = row.try_get("id")?;
         sqlx::query(
             "INSERT INTO enterprises
-               (user_id, name, uscc, industry, district, contact_name, mobile, calendar_token)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (user_id, name, uscc, industry, district, contact_name, mobile, calendar_token,
+                privacy_notice_version, privacy_consent_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(&e.name)
@@ -89,6 +119,8 @@ impl Db {
         .bind(&e.contact_name)
         .bind(&e.mobile)
         .bind(calendar_token)
+        .bind(e.privacy_notice_version)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -189,4 +221,216 @@ impl Db {
         .await?;
         rows.iter().map(user_from_row).collect()
     }
+
+    /// Every organizer and lawyer account, organizers first, then by login name.
+    pub async fn staff_accounts(&self) -> Result<Vec<StaffAccount>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, role, username, display_name, created_at, last_login_at, disabled_at
+             FROM users WHERE role IN ('organizer', 'lawyer') AND username IS NOT NULL
+             ORDER BY role DESC, username",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// One staff account by id.
+    pub async fn staff_account(&self, id: i64) -> Result<Option<StaffAccount>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, role, username, display_name, created_at, last_login_at, disabled_at
+             FROM users WHERE id = ? AND role IN ('organizer', 'lawyer') AND username IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// One staff account by login name.
+    pub async fn staff_account_named(
+        &self,
+        username: &str,
+    ) -> Result<Option<StaffAccount>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, role, username, display_name, created_at, last_login_at, disabled_at
+             FROM users WHERE username = ? AND role IN ('organizer', 'lawyer')",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// When the account was disabled, if it is.
+    pub async fn disabled_at(&self, user_id: i64) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let row = sqlx::query("SELECT disabled_at FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("disabled_at")?,
+            None => None,
+        })
+    }
+
+    /// Disable (`Some(now)`) or re-enable (`None`) account `user_id`. Disabling ends all its
+    /// login sessions in the same transaction; and only while another organizer stays active,
+    /// so the site can never be left without one. Returns what happened.
+    pub async fn set_disabled(
+        &self,
+        user_id: i64,
+        disabled_at: Option<DateTime<Utc>>,
+    ) -> Result<DisableOutcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let done = match disabled_at {
+            Some(at) => {
+                // the guard is inside the statement: two organizers disabling each other at
+                // once cannot both succeed
+                sqlx::query(
+                    "UPDATE users SET disabled_at = ?
+                     WHERE id = ? AND disabled_at IS NULL
+                       AND (role <> 'organizer' OR (SELECT COUNT(*) FROM users
+                            WHERE role = 'organizer' AND disabled_at IS NULL AND id <> ?) > 0)",
+                )
+                .bind(at)
+                .bind(user_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+            }
+            None => {
+                sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = ?")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
+        if disabled_at.is_some() {
+            if done.rows_affected() == 0 {
+                let row = sqlx::query("SELECT disabled_at FROM users WHERE id = ?")
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Ok(match row {
+                    None => DisableOutcome::NotFound,
+                    Some(r)
+                        if r.try_get::<Option<DateTime<Utc>>, _>("disabled_at")?
+                            .is_some() =>
+                    {
+                        DisableOutcome::Done
+                    }
+                    Some(_) => DisableOutcome::LastOrganizer,
+                });
+            }
+            sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        } else if done.rows_affected() == 0 {
+            return Ok(DisableOutcome::NotFound);
+        }
+        tx.commit().await?;
+        Ok(DisableOutcome::Done)
+    }
+
+    /// Replace the password of `user_id` and end all its login sessions, in one transaction.
+    /// False when there is no such account.
+    pub async fn set_password_hash(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Note a successful login of `user_id` at `now`.
+    pub async fn touch_last_login(
+        &self,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many enterprise accounts there are.
+    pub async fn enterprise_count(&self) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM enterprises")
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+
+    /// The privacy consent stored with enterprise `user_id` (`None` for accounts older than
+    /// the notice).
+    pub async fn privacy_consent(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<PrivacyConsent>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT privacy_notice_version, privacy_consent_at FROM enterprises WHERE user_id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let version: Option<String> = row.try_get("privacy_notice_version")?;
+        let at: Option<DateTime<Utc>> = row.try_get("privacy_consent_at")?;
+        Ok(version
+            .zip(at)
+            .map(|(notice_version, at)| PrivacyConsent { notice_version, at }))
+    }
+
+    /// Whether the lawyer of session `session_id` sees full mobile numbers on its roster.
+    pub async fn roster_full_mobiles(&self, session_id: i64) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT roster_full_mobiles FROM lecture_sessions WHERE id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("roster_full_mobiles")? != 0,
+            None => false,
+        })
+    }
+
+    /// Allow or stop full mobile numbers on session `session_id`'s roster for its lawyer;
+    /// false when there is no such session.
+    pub async fn set_roster_full_mobiles(
+        &self,
+        session_id: i64,
+        full: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE lecture_sessions SET roster_full_mobiles = ? WHERE id = ?")
+            .bind(i64::from(full))
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// What [`Db::set_disabled`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisableOutcome {
+    /// Disabled or re-enabled (or already so).
+    Done,
+    /// Refused: it is the last active organizer.
+    LastOrganizer,
+    /// No such account.
+    NotFound,
 }

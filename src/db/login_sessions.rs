@@ -35,7 +35,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<User>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT s.user_id, s.expires_at FROM login_sessions s WHERE s.token_hash = ?",
+            // a disabled account's sessions are deleted when it is disabled; the join also
+            // refuses one opened by a login that raced the disabling
+            "SELECT s.user_id, s.expires_at FROM login_sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -60,6 +63,21 @@ impl Db {
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
             .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// End every session of `user_id` but the one stored as `keep_hash`; returns how many
+    /// ended.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: i64,
+        keep_hash: &str,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ? AND token_hash <> ?")
+            .bind(user_id)
+            .bind(keep_hash)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

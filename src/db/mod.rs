@@ -4,6 +4,7 @@
 //! portable SQL so a PostgreSQL sibling can follow (see the README's architecture section).
 
 pub mod accounts;
+pub mod audit;
 pub mod backup;
 pub mod checkups;
 pub mod inbox;

@@ -3,6 +3,7 @@
 
 use crate::app::accounts::AccountsError;
 use crate::app::archive::ArchiveError;
+use crate::app::audit::AuditError;
 use crate::app::checkup::CheckupError;
 use crate::app::live::view::LiveError;
 use crate::app::login::LoginError;
@@ -17,6 +18,7 @@ impl From<LoginError> for AppError {
         match e {
             LoginError::Invalid(errors) => AppError::Validation(errors),
             LoginError::BadCredentials => AppError::BadCredentials,
+            LoginError::Disabled => AppError::conflict("account_disabled", LoginError::DISABLED_ZH),
             LoginError::Throttled { retry_after_s } => AppError::TooManyRequests {
                 retry_after_s,
                 message: LoginError::throttled_message_zh(retry_after_s),
@@ -33,6 +35,11 @@ impl From<AccountsError> for AppError {
             AccountsError::Invalid(errors) => AppError::Validation(errors),
             AccountsError::MobileTaken => AppError::conflict("mobile_taken", message),
             AccountsError::UsccTaken { .. } => AppError::conflict("uscc_taken", message),
+            AccountsError::Forbidden => AppError::Forbidden,
+            AccountsError::NotFound => AppError::NotFound,
+            AccountsError::UsernameTaken => AppError::conflict("username_taken", message),
+            AccountsError::DisableSelf => AppError::conflict("disable_self", message),
+            AccountsError::LastOrganizer => AppError::conflict("last_organizer", message),
             AccountsError::Internal(e) => AppError::Internal(e),
         }
     }
@@ -141,6 +148,15 @@ impl From<NotifyError> for AppError {
                 NotifyError::channel_unavailable_zh(channel),
             ),
             NotifyError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<AuditError> for AppError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Forbidden => AppError::Forbidden,
+            AuditError::Internal(e) => AppError::Internal(e),
         }
     }
 }

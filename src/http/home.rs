@@ -110,6 +110,7 @@ pub async fn me(
     }
     let notice = match (q.notice.as_deref(), q.welcome.as_deref()) {
         (Some("cancelled"), _) => Some("已取消报名，您的名额已释放给候补企业。".to_string()),
+        (Some("others_out"), _) => Some("已退出其他设备上的登录，本设备保持登录。".to_string()),
         (Some("calendar_token"), _) => {
             Some("已更换日历订阅地址，旧地址已失效；请在日历应用中改用下面的新地址。".to_string())
         }

@@ -17,6 +17,8 @@ pub struct Layout {
     pub path: String,
     /// The logged-in account's unread notifications (the bell in the header).
     pub unread: i64,
+    /// Site and chamber names and the footer (`--site-name` …).
+    pub brand: std::sync::Arc<crate::config::Branding>,
 }
 
 impl Layout {
@@ -73,6 +75,7 @@ where
             csrf,
             path: parts.uri.path().to_string(),
             unread,
+            brand: AppState::from_ref(state).config.branding.clone(),
         })
     }
 }

@@ -117,7 +117,13 @@ mod tests {
         ("post", "/api/v1/logout"),
         ("get", "/api/v1/me"),
         ("post", "/api/v1/me/calendar-token"),
+        ("get", "/api/v1/me/privacy"),
         ("post", "/api/v1/enterprises"),
+        ("get", "/api/v1/admin/accounts"),
+        ("post", "/api/v1/admin/accounts"),
+        ("post", "/api/v1/admin/accounts/{id}/disable"),
+        ("post", "/api/v1/admin/accounts/{id}/enable"),
+        ("post", "/api/v1/admin/accounts/{id}/password"),
         ("get", "/api/v1/programs"),
         ("post", "/api/v1/programs"),
         ("get", "/api/v1/programs/{id}"),
@@ -303,6 +309,7 @@ mod tests {
                 "post /api/v1/sessions/{id}/registrations",
                 "post /api/v1/programs/{id}/schedule",
                 "post /api/v1/logout",
+                "post /api/v1/admin/accounts/{id}/password",
             ];
             if let Some(body) = &op.request_body {
                 let required = matches!(body.required, Some(Required::True));

@@ -48,6 +48,7 @@ async fn enterprise_registers_logs_in_and_sees_me() {
                 "contact_name": "示例联系人",
                 "mobile": "+86 139-0000-0001",
                 "password": "a-good-password",
+                "privacy_consent": true,
             }),
         )
         .await;
@@ -64,6 +65,7 @@ async fn enterprise_registers_logs_in_and_sees_me() {
             &json!({
                 "name": "另一家示例公司", "uscc": uscc, "industry": "C",
                 "contact_name": "示例", "mobile": "13900000002", "password": "a-good-password",
+                "privacy_consent": true,
             }),
         )
         .await;
@@ -209,7 +211,7 @@ async fn logout_ends_the_session() {
 }
 
 /// The registration form as a browser posts it, for the credit code `uscc`.
-fn registration_form<'a>(csrf: &'a str, uscc: &'a str) -> [(&'static str, &'a str); 7] {
+fn registration_form<'a>(csrf: &'a str, uscc: &'a str) -> [(&'static str, &'a str); 8] {
     [
         ("csrf", csrf),
         ("name", "示例表单公司"),
@@ -218,6 +220,7 @@ fn registration_form<'a>(csrf: &'a str, uscc: &'a str) -> [(&'static str, &'a st
         ("contact_name", "示例"),
         ("mobile", "13900000009"),
         ("password", "form-pass-1"),
+        ("privacy_consent", "true"),
     ]
 }
 

@@ -33,7 +33,8 @@ async fn enterprise_watches_a_lecture_in_chromium() {
         .post_enterprise(
             &app.client(),
             &json!({"name": "示例浏览器测试企业", "uscc": valid_uscc(4242), "industry": "C",
-                    "contact_name": "示例", "mobile": "13912345678", "password": "browser-pass-1"}),
+                    "contact_name": "示例", "mobile": "13912345678", "password": "browser-pass-1",
+                    "privacy_consent": true}),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);

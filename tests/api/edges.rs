@@ -198,7 +198,7 @@ async fn control_and_direction_characters_are_refused_with_a_chinese_message() {
             &json!({
                 "name": "示例\u{0}科技有限公司", "uscc": crate::helpers::valid_uscc(1),
                 "industry": "E", "contact_name": "张\u{202E}三", "mobile": "13900000001",
-                "password": crate::helpers::ENTERPRISE_PASSWORD,
+                "password": crate::helpers::ENTERPRISE_PASSWORD, "privacy_consent": true,
             }),
         )
         .await;

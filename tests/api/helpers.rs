@@ -234,6 +234,7 @@ impl TestApp {
                     "contact_name": "示例联系人",
                     "mobile": format!("139{n:08}"),
                     "password": ENTERPRISE_PASSWORD,
+                    "privacy_consent": true,
                 }),
             )
             .await;

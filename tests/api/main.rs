@@ -12,6 +12,7 @@ mod helpers;
 mod webdriver;
 
 mod accounts;
+mod audit;
 mod auth_security;
 mod backup;
 mod checkup;
@@ -29,7 +30,9 @@ mod notify_inbox;
 mod notify_organizer;
 mod notify_reminders;
 mod observe;
+mod privacy;
 mod proxy;
 mod schedule;
 mod signups;
+mod staff_accounts;
 mod transcode;

@@ -2,15 +2,15 @@
 
 use super::{authenticate, end_session, start_session};
 use crate::accounts::{EnterpriseSignup, Role, User};
-use crate::app::accounts::{register_enterprise, rotate_calendar_token};
+use crate::app::accounts::{privacy_consent, register_enterprise, rotate_calendar_token};
 use crate::db::accounts::Enterprise;
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, OptionalJson};
 use crate::http::home::personal_calendar_url;
 use crate::http::openapi::{
-    BadRequest, Conflict, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unprocessable,
-    UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
+    Unprocessable, UnsupportedMediaType,
 };
 use crate::http::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -43,11 +43,13 @@ pub struct LoginResponse {
 /// Log in; sets the `pufa_session` cookie.
 ///
 /// Failed attempts are throttled per account and per client address (429 with `Retry-After`).
+/// The right password of an account an organizer disabled answers 409 `account_disabled`.
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, description = "logged in",
                headers(("Set-Cookie" = String, description = "`pufa_session=…; HttpOnly; SameSite=Lax`"))),
               (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
-              (status = 403, response = Forbidden), (status = 413, response = PayloadTooLarge),
+              (status = 403, response = Forbidden), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge),
               (status = 415, response = UnsupportedMediaType), (status = 422, response = Unprocessable),
               (status = 429, response = TooManyRequests)))]
 pub async fn api_login(
@@ -134,6 +136,12 @@ pub struct EnterpriseView {
     pub contact_name: String,
     pub mobile: String,
     pub created_at: DateTime<Utc>,
+    /// The privacy notice version agreed to at registration (shown on registration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy_notice_version: Option<String>,
+    /// When the consent was given (shown on registration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy_consent_at: Option<DateTime<Utc>>,
 }
 
 impl From<Enterprise> for EnterpriseView {
@@ -147,12 +155,16 @@ impl From<Enterprise> for EnterpriseView {
             contact_name: e.contact_name,
             mobile: e.mobile,
             created_at: e.created_at,
+            privacy_notice_version: None,
+            privacy_consent_at: None,
         }
     }
 }
 
 /// Self-registration of an enterprise account; it logs in with its credit code or mobile
-/// number. 409 when the credit code or the mobile number is already registered.
+/// number. `privacy_consent` must be `true` (the notice at `/privacy`); the consent is stored
+/// with the notice's version. 409 when the credit code or the mobile number is already
+/// registered.
 #[utoipa::path(post, path = "/api/v1/enterprises", tag = "accounts", request_body = EnterpriseSignup,
     responses((status = 201, body = EnterpriseView), (status = 400, response = BadRequest),
               (status = 403, response = Forbidden), (status = 409, response = Conflict),
@@ -163,5 +175,40 @@ pub async fn api_register(
     Json(input): Json<EnterpriseSignup>,
 ) -> AppResult<Response> {
     let enterprise = register_enterprise(&state.db, state.clock.now(), &input).await?;
-    Ok((StatusCode::CREATED, Json(EnterpriseView::from(enterprise))).into_response())
+    let user = User {
+        id: enterprise.id,
+        role: Role::Enterprise,
+        display_name: enterprise.name.clone(),
+        username: None,
+    };
+    let consent = privacy_consent(&state.db, &user).await?;
+    let mut view = EnterpriseView::from(enterprise);
+    view.privacy_notice_version = Some(consent.notice_version);
+    view.privacy_consent_at = Some(consent.at);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// The privacy consent given at registration.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrivacyConsentView {
+    /// Version of the notice at `/privacy` that was agreed to.
+    pub notice_version: String,
+    pub consented_at: DateTime<Utc>,
+}
+
+/// The privacy notice version the logged-in enterprise agreed to, and when. 404 for accounts
+/// registered before the notice existed.
+#[utoipa::path(get, path = "/api/v1/me/privacy", tag = "accounts",
+    security(("pufa_session" = [])),
+    responses((status = 200, body = PrivacyConsentView), (status = 401, response = Unauthorized),
+              (status = 403, response = Forbidden), (status = 404, response = NotFound)))]
+pub async fn api_my_privacy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Json<PrivacyConsentView>> {
+    let consent = privacy_consent(&state.db, &user).await?;
+    Ok(Json(PrivacyConsentView {
+        notice_version: consent.notice_version,
+        consented_at: consent.at,
+    }))
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod staff;
 
 use crate::accounts::User;
 use crate::app::login::{self, LoginError, NewSession};
@@ -98,12 +99,25 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(api::api_register))
         .routes(utoipa_axum::routes!(api::api_me))
         .routes(utoipa_axum::routes!(api::api_rotate_calendar_token))
+        .routes(utoipa_axum::routes!(api::api_my_privacy))
+        .routes(utoipa_axum::routes!(staff::api_list, staff::api_create))
+        .routes(utoipa_axum::routes!(staff::api_disable))
+        .routes(utoipa_axum::routes!(staff::api_enable))
+        .routes(utoipa_axum::routes!(staff::api_reset_password))
+        .route(
+            "/admin/accounts",
+            get(staff::staff_page).post(staff::create_form),
+        )
+        .route("/admin/accounts/{id}/password", post(staff::reset_form))
+        .route("/admin/accounts/{id}/{action}", post(staff::disable_form))
         .route("/login", get(pages::login_page).post(pages::login_form))
         .route("/logout", post(pages::logout_form))
+        .route("/logout/others", post(pages::logout_others_form))
         .route(
             "/me/calendar-token",
             post(pages::rotate_calendar_token_form),
         )
+        .route("/privacy", get(pages::privacy_page))
         .route(
             "/register",
             get(pages::register_page).post(pages::register_form),

@@ -84,8 +84,10 @@ pub async fn login_form(
             Ok(response)
         }
         Err(
-            e
-            @ (LoginError::BadCredentials | LoginError::Invalid(_) | LoginError::Throttled { .. }),
+            e @ (LoginError::BadCredentials
+            | LoginError::Disabled
+            | LoginError::Invalid(_)
+            | LoginError::Throttled { .. }),
         ) => {
             let e = AppError::from(e);
             let status = e.status();
@@ -117,6 +119,19 @@ pub async fn logout_form(
     Ok(response)
 }
 
+/// `POST /logout/others`: 「退出其他设备」 on 我的 ends every other session of the account and
+/// keeps this one.
+pub async fn logout_others_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CurrentUser(_): CurrentUser,
+    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+) -> AppResult<Response> {
+    let token = crate::http::auth::cookie(&headers, crate::http::auth::SESSION_COOKIE);
+    crate::app::login::end_other_sessions(&state.db, state.clock.now(), token.as_deref()).await?;
+    Ok(Redirect::to("/me?notice=others_out#devices-h").into_response())
+}
+
 /// `POST /me/calendar-token`: the 「更换订阅地址」 button on 我的.
 pub async fn rotate_calendar_token_form(
     State(state): State<AppState>,
@@ -145,6 +160,8 @@ pub fn industry_options() -> Vec<IndustryOption> {
 #[template(path = "accounts/register.html")]
 pub struct RegisterPage {
     pub layout: Layout,
+    /// The privacy notice version the consent box agrees to.
+    pub privacy_version: &'static str,
     pub form: RegisterValues,
     pub errors: FieldErrors,
     pub error: Option<String>,
@@ -160,6 +177,7 @@ pub struct RegisterValues {
     pub district: String,
     pub contact_name: String,
     pub mobile: String,
+    pub privacy_consent: bool,
 }
 
 impl RegisterPage {
@@ -174,6 +192,7 @@ pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Respon
     }
     RegisterPage {
         layout,
+        privacy_version: crate::accounts::privacy::NOTICE_VERSION,
         form: RegisterValues::default(),
         errors: FieldErrors::default(),
         error: None,
@@ -182,19 +201,56 @@ pub async fn register_page(layout: Layout, MaybeUser(user): MaybeUser) -> Respon
     .into_response()
 }
 
-/// The registration form: the API's [`EnterpriseSignup`] (which refuses unknown fields) and
-/// the form's own `csrf` token (checked by [`CsrfForm`]).
+/// The registration form: the fields of the API's [`EnterpriseSignup`] as a browser posts
+/// them (the consent box sends `true` when checked and nothing otherwise) and the form's own
+/// `csrf` token (checked by [`CsrfForm`]). Not a flattened `EnterpriseSignup`: serde's flatten
+/// reads every form value as a string, which a `bool` field refuses.
 #[derive(Debug, Deserialize)]
 pub struct RegisterForm {
-    #[serde(flatten)]
-    pub input: EnterpriseSignup,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub uscc: String,
+    #[serde(default)]
+    pub industry: String,
+    #[serde(default)]
+    pub district: Option<String>,
+    #[serde(default)]
+    pub contact_name: String,
+    #[serde(default)]
+    pub mobile: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub privacy_consent: Option<String>,
+    #[serde(default)]
+    pub privacy_notice_version: Option<String>,
+}
+
+impl From<RegisterForm> for EnterpriseSignup {
+    fn from(f: RegisterForm) -> Self {
+        EnterpriseSignup {
+            name: f.name,
+            uscc: f.uscc,
+            industry: f.industry,
+            district: f.district,
+            contact_name: f.contact_name,
+            mobile: f.mobile,
+            password: f.password,
+            privacy_consent: f
+                .privacy_consent
+                .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "1")),
+            privacy_notice_version: f.privacy_notice_version,
+        }
+    }
 }
 
 pub async fn register_form(
     State(state): State<AppState>,
     layout: Layout,
-    CsrfForm(RegisterForm { input }): CsrfForm<RegisterForm>,
+    CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> AppResult<Response> {
+    let input = EnterpriseSignup::from(form);
     let values = RegisterValues {
         name: input.name.clone(),
         uscc: input.uscc.clone(),
@@ -202,12 +258,14 @@ pub async fn register_form(
         district: input.district.clone().unwrap_or_default(),
         contact_name: input.contact_name.clone(),
         mobile: input.mobile.clone(),
+        privacy_consent: input.privacy_consent,
     };
     let show = |layout: Layout, errors: FieldErrors, error: Option<String>, status: StatusCode| {
         (
             status,
             RegisterPage {
                 layout,
+                privacy_version: crate::accounts::privacy::NOTICE_VERSION,
                 form: values,
                 errors,
                 error,
@@ -238,7 +296,7 @@ pub async fn register_form(
                     message,
                     StatusCode::CONFLICT,
                 )),
-                AccountsError::Internal(e) => Err(AppError::Internal(e)),
+                other => Err(other.into()),
             }
         }
     }
@@ -250,5 +308,20 @@ pub fn industry_label(e: &Enterprise) -> String {
     match industry::section_name(code) {
         Some(name) => format!("{code} {name}"),
         None => e.industry.clone(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/privacy.html")]
+pub struct PrivacyPage {
+    pub layout: Layout,
+    pub version: &'static str,
+}
+
+/// `GET /privacy`: the full privacy notice (public).
+pub async fn privacy_page(layout: Layout) -> PrivacyPage {
+    PrivacyPage {
+        layout,
+        version: crate::accounts::privacy::NOTICE_VERSION,
     }
 }

@@ -233,7 +233,8 @@ pub async fn visibility_form(
     CsrfForm(form): CsrfForm<VisibilityForm>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let lecture = uc::set_visibility(&state.db, id, &form.visibility).await?;
+    let now = state.clock.now();
+    let lecture = uc::set_visibility(&state.db, id, &form.visibility, now, Some(&user.0)).await?;
     Ok(Redirect::to(&format!("/admin/sessions/{}#recording", lecture.session_id)).into_response())
 }
 
@@ -246,7 +247,14 @@ pub async fn session_visibility_form(
     CsrfForm(form): CsrfForm<VisibilityForm>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    uc::set_session_visibility(&state.db, state.clock.now(), id, &form.visibility).await?;
+    uc::set_session_visibility(
+        &state.db,
+        state.clock.now(),
+        id,
+        &form.visibility,
+        Some(&user.0),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response())
 }
 

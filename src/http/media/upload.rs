@@ -172,7 +172,16 @@ pub async fn api_upload(
     let Some(upload) = stored.upload.take() else {
         return Err(uc::MediaError::NoFile.into());
     };
-    let queued = uc::queue_recording(&state.db, &*state.storage, &state.wake, id, upload).await?;
+    let queued = uc::queue_recording(
+        &state.db,
+        &*state.storage,
+        &state.wake,
+        id,
+        upload,
+        state.clock.now(),
+        Some(&user.0),
+    )
+    .await?;
     if wants_html {
         return Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response());
     }

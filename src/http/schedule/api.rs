@@ -227,7 +227,8 @@ pub async fn api_update_session(
     Json(patch): Json<SessionPatch>,
 ) -> AppResult<Json<SessionView>> {
     user.require(Role::Organizer)?;
-    let (s, program) = uc::patch_session(&state.db, state.clock.now(), id, patch).await?;
+    let (s, program) =
+        uc::patch_session(&state.db, state.clock.now(), id, patch, Some(&user.0)).await?;
     Ok(Json(SessionView::from_row(&s, program.tz())))
 }
 
@@ -243,7 +244,7 @@ pub async fn api_delete_session(
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
     user.require(Role::Organizer)?;
-    uc::cancel_session(&state.db, state.clock.now(), id).await?;
+    uc::cancel_session(&state.db, state.clock.now(), id, Some(&user.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -40,6 +40,6 @@ pub async fn personal_feed(
     let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
     let base = state.config.public_url.as_str();
     Ok(ics_response(
-        uc::personal_feed(&state.db, token, base).await?,
+        uc::personal_feed(&state.db, token, base, &state.config.branding.site_name).await?,
     ))
 }

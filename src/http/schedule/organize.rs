@@ -637,6 +637,8 @@ async fn save_session_form(
     existing: Option<SessionRow>,
     pairs: Pairs,
 ) -> AppResult<Response> {
+    // the organizer, for the audit log (the handlers checked the role)
+    let layout_user = layout.user.clone();
     let v = SessionFormValues::from_pairs(&pairs);
     let input = v.to_input(true);
     let session_id = existing.as_ref().map(|s| s.id);
@@ -670,7 +672,7 @@ async fn save_session_form(
     }
     let now = state.clock.now();
     let result = match &existing {
-        Some(s) => uc::update_session(&state.db, now, s, &input)
+        Some(s) => uc::update_session(&state.db, now, s, &input, layout_user.as_ref())
             .await
             .map(|_| s.id),
         None => uc::create_session(&state.db, now, &program, &input).await,
@@ -765,7 +767,7 @@ pub async fn cancel_session_form(
     CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
-    let session = uc::cancel_session(&state.db, state.clock.now(), id).await?;
+    let session = uc::cancel_session(&state.db, state.clock.now(), id, Some(&user.0)).await?;
     Ok(Redirect::to(&format!(
         "/admin/programs/{}?notice=cancelled",
         session.program_id

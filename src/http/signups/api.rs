@@ -203,7 +203,8 @@ pub async fn api_remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The roster (organizers, and the session's lecturer).
+/// The roster (organizers, and the session's lecturer). The lecturer's copy has mobile numbers
+/// masked (`138****0000`) unless an organizer allowed full numbers for the session.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/registrations", tag = "signups",
     params(("id" = i64, Path)), security(("pufa_session" = [])),
     responses((status = 200, body = [RosterEntry]), (status = 401, response = Unauthorized),
@@ -213,6 +214,14 @@ pub async fn api_roster(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Vec<RosterEntry>>> {
-    let (_, _, lines) = uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let (_, _, lines) = uc::roster(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        state.config.attendance_share,
+        uc::RosterUse::Api,
+    )
+    .await?;
     Ok(Json(lines.into_iter().map(RosterEntry::from).collect()))
 }

@@ -21,4 +21,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/sessions/{id}/roster", get(roster::roster_page))
         .route("/sessions/{id}/roster.csv", get(roster::roster_csv))
         .route("/sessions/{id}/removal", post(roster::remove_form))
+        .route("/sessions/{id}/roster/mobiles", post(roster::mobiles_form))
 }

@@ -28,6 +28,10 @@ pub struct RosterPage {
     pub program_title: String,
     pub entries: Vec<RosterEntry>,
     pub can_remove: bool,
+    /// The mobile numbers shown are masked (a lawyer without the organizer's permission).
+    pub masked: bool,
+    /// Whether the session's lawyer may see full mobile numbers (the organizer's checkbox).
+    pub lawyer_sees_full_mobiles: bool,
     pub notice: Option<String>,
     /// The program's zone, in which times are shown.
     pub tz: Tz,
@@ -58,16 +62,32 @@ pub async fn roster_page(
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<RosterPage> {
-    let (session, program, lines) =
-        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let (session, program, lines) = uc::roster(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        state.config.attendance_share,
+        uc::RosterUse::Page,
+    )
+    .await?;
     let tz = program.tz();
+    let masked = !uc::sees_full_mobiles(&state.db, &user, id).await?;
+    let lawyer_sees_full_mobiles = state.db.roster_full_mobiles(id).await?;
+    let notice = match q.notice.as_deref() {
+        Some("mobiles_full") => Some("已允许主讲律师查看完整手机号。".to_string()),
+        Some("mobiles_masked") => Some("主讲律师看到的手机号将隐去中间四位。".to_string()),
+        other => notice_text(other),
+    };
     Ok(RosterPage {
+        masked,
+        lawyer_sees_full_mobiles,
         layout,
         item: SessionItem::new(session, tz, None, state.clock.now()),
         program_title: program.title,
         entries: lines.into_iter().map(RosterEntry::from).collect(),
         can_remove: user.is_organizer(),
-        notice: notice_text(q.notice.as_deref()),
+        notice,
         tz,
     })
 }
@@ -98,14 +118,48 @@ pub async fn remove_form(
     Ok(Redirect::to(&format!("/sessions/{id}/roster?notice=removed")).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+pub struct MobilesForm {
+    /// `true` when the box is checked; absent when not.
+    #[serde(default)]
+    pub full_mobiles: Option<String>,
+}
+
+/// `POST /sessions/{id}/roster/mobiles`: the organizer's checkbox that lets the session's
+/// lawyer see full mobile numbers.
+pub async fn mobiles_form(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<MobilesForm>,
+) -> AppResult<Response> {
+    let full = form
+        .full_mobiles
+        .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "1"));
+    uc::set_roster_full_mobiles(&state.db, state.clock.now(), &user, id, full).await?;
+    let notice = if full {
+        "mobiles_full"
+    } else {
+        "mobiles_masked"
+    };
+    Ok(Redirect::to(&format!("/sessions/{id}/roster?notice={notice}")).into_response())
+}
+
 /// `GET /sessions/{id}/roster.csv` — UTF-8 with BOM so Excel shows the Chinese text.
 pub async fn roster_csv(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let (_, program, lines) =
-        uc::roster(&state.db, &user, id, state.config.attendance_share).await?;
+    let (_, program, lines) = uc::roster(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        state.config.attendance_share,
+        uc::RosterUse::Export,
+    )
+    .await?;
     let tz = program.tz();
     let header: Vec<String> = [
         "状态",
