@@ -6,6 +6,8 @@
 pub mod accounts;
 pub mod backup;
 pub mod checkups;
+pub mod contacts;
+pub mod deliveries;
 pub mod jobs;
 pub mod lectures;
 pub mod live;
