@@ -366,6 +366,15 @@ impl Db {
         Ok(id)
     }
 
+    /// A session as notification texts need it (see [`super::notifications::session_ref`]).
+    pub async fn notification_session(
+        &self,
+        session_id: i64,
+    ) -> Result<Option<crate::notify::SessionRef>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        super::notifications::session_ref(&mut conn, session_id).await
+    }
+
     /// The server's signing secret (unsubscribe links, code hashes).
     pub async fn signing_secret(&self) -> Result<String, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;

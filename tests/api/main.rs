@@ -25,6 +25,7 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod notify_delivery;
 mod observe;
 mod proxy;
 mod schedule;
