@@ -122,7 +122,7 @@ impl Db {
     }
 
     /// Check a code against the pending one, counting the try: a match uses the code up;
-    /// at most `max_tries` tries per code; an expired code is removed.
+    /// at most `max_tries` tries per code; an expired code matches nothing.
     pub async fn check_contact_code(
         &self,
         user_id: i64,
@@ -146,30 +146,27 @@ impl Db {
         let attempts: i64 = row.try_get("attempts")?;
         let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
         let stored: String = row.try_get("code_hash")?;
-        let delete = "DELETE FROM contact_codes WHERE user_id = ? AND kind = ?";
+        // a used or expired code stays (used up) until the next one replaces it: its
+        // `created_at` keeps counting for the one-code-a-minute limit
         let answer = if expires_at <= now || attempts >= max_tries {
-            sqlx::query(delete)
-                .bind(user_id)
-                .bind(kind)
-                .execute(&mut *tx)
-                .await?;
             CodeCheck::Missing
-        } else if constant_time_eq(stored.as_bytes(), code_hash.as_bytes()) {
-            sqlx::query(delete)
-                .bind(user_id)
-                .bind(kind)
-                .execute(&mut *tx)
-                .await?;
-            CodeCheck::Matched(row.try_get("value")?)
         } else {
+            let matched = constant_time_eq(stored.as_bytes(), code_hash.as_bytes());
             sqlx::query(
-                "UPDATE contact_codes SET attempts = attempts + 1 WHERE user_id = ? AND kind = ?",
+                "UPDATE contact_codes SET attempts = CASE WHEN ? THEN ? ELSE attempts + 1 END
+                 WHERE user_id = ? AND kind = ?",
             )
+            .bind(matched)
+            .bind(max_tries)
             .bind(user_id)
             .bind(kind)
             .execute(&mut *tx)
             .await?;
-            CodeCheck::Wrong
+            if matched {
+                CodeCheck::Matched(row.try_get("value")?)
+            } else {
+                CodeCheck::Wrong
+            }
         };
         tx.commit().await?;
         Ok(answer)

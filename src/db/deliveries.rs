@@ -114,6 +114,16 @@ impl Db {
         lease: Duration,
         configured: &[Channel],
     ) -> Result<Claim, sqlx::Error> {
+        // idle workers poll: a read first, so that polling takes no write lock
+        let any_due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM deliveries WHERE state = 'queued' AND next_attempt_at <= ? LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if any_due.is_none() {
+            return Ok(Claim::Idle);
+        }
         let (_turn, mut tx) = self.begin_write().await?;
         let due = sqlx::query(
             "SELECT d.id, d.channel, n.user_id, n.kind, n.expires_at
@@ -139,7 +149,7 @@ impl Db {
                 Channel::Email => SKIP_NO_EMAIL,
                 Channel::Sms => SKIP_NO_SMS,
             })
-        } else if !wants(&mut *tx, user_id, kind, channel).await? {
+        } else if !wants(&mut tx, user_id, kind, channel).await? {
             Some(SKIP_UNWANTED)
         } else {
             None
@@ -288,6 +298,15 @@ impl Db {
     /// sending), or fail them when their attempts are used up; their open attempts are closed
     /// as interrupted. Returns how many rows were recovered.
     pub async fn recover_stale_deliveries(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let any_stale: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM deliveries WHERE state = 'sending' AND lease_until < ? LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if any_stale.is_none() {
+            return Ok(0);
+        }
         let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query(
             "UPDATE delivery_attempts SET finished_at = ?1, outcome = 'error', error = ?2
@@ -360,7 +379,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let id = super::notifications::enqueue(&mut *tx, user_id, event, now).await?;
+        let id = super::notifications::enqueue(&mut tx, user_id, event, now).await?;
         tx.commit().await?;
         self.wake_outbox();
         Ok(id)

@@ -830,3 +830,75 @@ async fn a_server_killed_during_a_burst_loses_no_notification() {
     );
     app.stop().await;
 }
+
+/// The page twin of the API: the registered mobile is offered, 发送验证码 and 验证 are CSRF
+/// forms, errors are shown in Chinese on the page.
+#[tokio::test]
+async fn the_contacts_page_sends_and_checks_codes() {
+    let s = Setup::new().await;
+    let (c, _) = s.app.register_enterprise(8).await;
+    let page = s.app.get_text(&c, "/me/contacts").await;
+    assert!(
+        page.contains("value=\"13900000008\""),
+        "registered mobile offered"
+    );
+    assert!(page.contains("发送验证码"));
+    let csrf = s.app.csrf_token(&c, "/me/contacts").await;
+    let form = |pairs: &[(&str, &str)]| {
+        let mut all: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.push(("csrf".into(), csrf.clone()));
+        all
+    };
+    // without the form token: refused
+    let r = c
+        .post(s.app.url("/me/contacts"))
+        .form(&[("kind", "email"), ("value", "x@example.cn")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(s.app.url("/me/contacts"))
+        .form(&form(&[("kind", "email"), ("value", "Office@Example.CN")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/me/contacts?sent=email");
+    let page = s.app.get_text(&c, "/me/contacts?sent=email").await;
+    assert!(page.contains("验证码已发送到您的电子邮箱"), "{page}");
+    assert!(page.contains("Office@example.cn") && page.contains("未验证"));
+    // a wrong code: the page says so
+    let code = s.sink.code_for("Office@example.cn");
+    let wrong = if code == "999999" { "999998" } else { "999999" };
+    let r = c
+        .post(s.app.url("/me/contacts/verify"))
+        .form(&form(&[("kind", "email"), ("code", wrong)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("验证码不正确或已过期"));
+    let r = c
+        .post(s.app.url("/me/contacts/verify"))
+        .form(&form(&[("kind", "email"), ("code", &code)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = s.app.get_text(&c, "/me/contacts?verified=email").await;
+    assert!(page.contains("电子邮箱已验证"), "{page}");
+    assert!(page.contains("已验证"));
+    // too soon for another code: shown on the page with 429
+    let r = c
+        .post(s.app.url("/me/contacts"))
+        .form(&form(&[("kind", "email"), ("value", "office@example.cn")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("操作过于频繁"));
+}

@@ -200,7 +200,7 @@ pub struct ContactBox {
     /// E-mail only.
     pub unsubscribed: bool,
     pub available: bool,
-    /// The code field is shown (a code was just sent, or a wrong one entered).
+    /// The code field is shown (a code was sent and not yet confirmed).
     pub code_pending: bool,
     pub hint: &'static str,
 }
@@ -266,7 +266,9 @@ async fn render_page(
             verified: row.is_some_and(|r| r.verified_at.is_some() && r.value == value),
             unsubscribed: row.is_some_and(|r| r.email_unsubscribed_at.is_some()),
             available: state.channels.has(kind.channel()),
-            code_pending: pending == Some(kind),
+            // a code was just sent, or an entered value still waits for its code
+            code_pending: pending == Some(kind)
+                || row.is_some_and(|r| r.verified_at.is_none() && r.value == value),
             value,
             hint: match kind {
                 ContactKind::Email => "接收报名、转正、提醒等邮件",
