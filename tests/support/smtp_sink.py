@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real SMTP server for pufa's tests: aiosmtpd (Debian's python3-aiosmtpd) on
 127.0.0.1:PORT that accepts every message and writes it to OUTDIR as one JSON file
-(envelope recipients, the decoded headers the tests check, the plain and HTML parts) next to
+(envelope recipients, the decoded headers the tests check, the plain and HTML parts, the
+Unix time it arrived) next to
 the raw message (.eml). Files appear atomically (written, then renamed).
 
     smtp_sink.py PORT OUTDIR [DELAY_SECONDS]
@@ -19,6 +20,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -33,6 +35,7 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        received_at = time.time()
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
@@ -43,6 +46,7 @@ class Sink:
             if ctype in ("text/plain", "text/html") and ctype not in parts:
                 parts[ctype] = part.get_content()
         doc = {
+            "received_at": received_at,
             "rcpt": list(envelope.rcpt_tos),
             "mail_from": envelope.mail_from,
             "subject": str(msg.get("Subject", "")),
