@@ -130,7 +130,7 @@ async fn setup(dir: &Path, sink: &Sink, workers: usize) -> BenchResult<(Db, Conf
             .await
             .map_err(|e| e.to_string())?;
         let address = format!("bench{i}@example.cn");
-        db.store_contact_code(id, ContactKind::Email, &address, "x", now, now, true)
+        db.store_contact_code(id, ContactKind::Email, &address, "x", now, now, true, now)
             .await
             .map_err(|e| e.to_string())?;
         db.mark_contact_verified(id, ContactKind::Email, &address, now)

@@ -59,6 +59,8 @@ impl Db {
 
     /// Store a new pending code (replacing any earlier one) and, with `set_contact`, the
     /// value as the account's contact: unverified when it differs from the stored one.
+    /// Nothing is stored, and the answer is false, when the pending code was sent after
+    /// `not_after` (two requests at once cannot both pass the one-code-a-minute limit).
     #[allow(clippy::too_many_arguments)]
     pub async fn store_contact_code(
         &self,
@@ -69,8 +71,20 @@ impl Db {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
         set_contact: bool,
-    ) -> Result<(), sqlx::Error> {
+        not_after: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
+        let recent: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM contact_codes WHERE user_id = ? AND kind = ? AND created_at > ?",
+        )
+        .bind(user_id)
+        .bind(kind)
+        .bind(not_after)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if recent.is_some() {
+            return Ok(false);
+        }
         if set_contact {
             sqlx::query(
                 "INSERT INTO contacts (user_id, kind, value, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -104,7 +118,8 @@ impl Db {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Forget the pending code (it could not be sent).
@@ -248,7 +263,7 @@ mod tests {
         .unwrap();
         let k = ContactKind::Email;
         let later = now + Duration::minutes(10);
-        db.store_contact_code(1, k, "a@example.cn", "h1", later, now, true)
+        db.store_contact_code(1, k, "a@example.cn", "h1", later, now, true, now)
             .await
             .unwrap();
         assert_eq!(
@@ -265,11 +280,11 @@ mod tests {
             .await
             .unwrap());
         // the same value again keeps the verification, another one loses it
-        db.store_contact_code(1, k, "a@example.cn", "h2", later, now, true)
+        db.store_contact_code(1, k, "a@example.cn", "h2", later, now, true, now)
             .await
             .unwrap();
         assert!(db.contacts(1).await.unwrap()[0].verified_at.is_some());
-        db.store_contact_code(1, k, "b@example.cn", "h3", later, now, true)
+        db.store_contact_code(1, k, "b@example.cn", "h3", later, now, true, now)
             .await
             .unwrap();
         let c = &db.contacts(1).await.unwrap()[0];
@@ -286,7 +301,7 @@ mod tests {
             CodeCheck::Missing
         );
         // an expired code does not match
-        db.store_contact_code(1, k, "b@example.cn", "h4", later, now, true)
+        db.store_contact_code(1, k, "b@example.cn", "h4", later, now, true, now)
             .await
             .unwrap();
         assert_eq!(

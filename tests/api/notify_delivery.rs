@@ -715,9 +715,18 @@ async fn a_server_killed_during_a_burst_loses_no_notification() {
     let now = Utc::now();
     for (i, user) in users.iter().enumerate() {
         let address = format!("qiye{i}@example.cn");
-        db.store_contact_code(*user, ContactKind::Email, &address, "x", now, now, true)
-            .await
-            .unwrap();
+        db.store_contact_code(
+            *user,
+            ContactKind::Email,
+            &address,
+            "x",
+            now,
+            now,
+            true,
+            now,
+        )
+        .await
+        .unwrap();
         assert!(db
             .mark_contact_verified(*user, ContactKind::Email, &address, now)
             .await

@@ -182,16 +182,24 @@ pub async fn send_code(
     let code = new_code();
     let secret = db.signing_secret().await?;
     let expires_at = now + Duration::minutes(CODE_TTL_MINUTES);
-    db.store_contact_code(
-        user_id,
-        kind,
-        value,
-        &code_hash(&secret, user_id, kind, purpose, &code),
-        expires_at,
-        now,
-        purpose == CodePurpose::VerifyContact,
-    )
-    .await?;
+    let stored = db
+        .store_contact_code(
+            user_id,
+            kind,
+            value,
+            &code_hash(&secret, user_id, kind, purpose, &code),
+            expires_at,
+            now,
+            purpose == CodePurpose::VerifyContact,
+            now - Duration::seconds(RESEND_AFTER_SECS),
+        )
+        .await?;
+    if !stored {
+        // another request sent one a moment ago
+        return Err(NotifyError::Throttled {
+            retry_after_s: u64::try_from(RESEND_AFTER_SECS).unwrap_or(60),
+        });
+    }
     let outcome = match kind {
         ContactKind::Email => match &channels.mail {
             Some(m) => m.send_code(value, &code, purpose.text_zh()).await,
