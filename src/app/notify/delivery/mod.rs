@@ -52,7 +52,8 @@ impl Channels {
     }
 
     /// The channels `config` names. A malformed SMTP URL or sender, or a webhook without its
-    /// secret, is an error: the server should not start and silently send nothing.
+    /// secret, is an error: the server should not start and silently send nothing. Call it
+    /// inside a Tokio runtime: the SMTP connection pool runs as a task.
     pub fn from_config(config: &Config) -> anyhow::Result<Channels> {
         let n = &config.notify;
         let mail = match &n.smtp_url {

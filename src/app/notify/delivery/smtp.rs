@@ -129,26 +129,7 @@ impl Mailer {
         plain.push_str(&format!(
             "\n——\n精准普法（工商联法治宣传月）自动发送，请勿直接回复。\n不想再收到邮件：{unsubscribe}\n"
         ));
-        let paragraphs: String = d
-            .body
-            .split('\n')
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| format!("<p style=\"margin:0 0 8px\">{}</p>\n", escape_html(l)))
-            .collect();
-        let button = link
-            .as_deref()
-            .map(|l| {
-                format!(
-                    "<p style=\"margin:16px 0\"><a href=\"{}\" style=\"display:inline-block;padding:10px 18px;background:#b71c1c;color:#fff;text-decoration:none;border-radius:4px\">查看详情</a></p>\n",
-                    escape_html(l)
-                )
-            })
-            .unwrap_or_default();
-        let html = format!(
-            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body style=\"font-family:sans-serif;font-size:15px;line-height:1.6;color:#222;max-width:560px;margin:0 auto;padding:16px\">\n<h1 style=\"font-size:18px\">{title}</h1>\n{paragraphs}{button}<hr style=\"border:0;border-top:1px solid #ddd\">\n<p style=\"font-size:12px;color:#777\">精准普法（工商联法治宣传月）自动发送，请勿直接回复。<a href=\"{unsub}\" style=\"color:#777\">退订邮件通知</a></p>\n</body></html>\n",
-            title = escape_html(&d.title),
-            unsub = escape_html(&unsubscribe),
-        );
+        let html = html_body(&d.title, &d.body, link.as_deref(), &unsubscribe);
         Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -209,6 +190,29 @@ impl Mailer {
     }
 }
 
+/// The HTML part: the plain text's lines as paragraphs, every text escaped, inline styles
+/// only (mail clients drop style sheets).
+fn html_body(title: &str, body: &str, link: Option<&str>, unsubscribe: &str) -> String {
+    let paragraphs: String = body
+        .split('\n')
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("<p style=\"margin:0 0 8px\">{}</p>\n", escape_html(l)))
+        .collect();
+    let button = link
+        .map(|l| {
+            format!(
+                "<p style=\"margin:16px 0\"><a href=\"{}\" style=\"display:inline-block;padding:10px 18px;background:#b71c1c;color:#fff;text-decoration:none;border-radius:4px\">查看详情</a></p>\n",
+                escape_html(l)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body style=\"font-family:sans-serif;font-size:15px;line-height:1.6;color:#222;max-width:560px;margin:0 auto;padding:16px\">\n<h1 style=\"font-size:18px\">{title}</h1>\n{paragraphs}{button}<hr style=\"border:0;border-top:1px solid #ddd\">\n<p style=\"font-size:12px;color:#777\">精准普法（工商联法治宣传月）自动发送，请勿直接回复。<a href=\"{unsub}\" style=\"color:#777\">退订邮件通知</a></p>\n</body></html>\n",
+        title = escape_html(title),
+        unsub = escape_html(unsubscribe),
+    )
+}
+
 /// A transport error's first line, at most 120 characters (connection refused, TLS …).
 fn short_error(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -223,4 +227,85 @@ fn short_error(e: &dyn std::error::Error) -> String {
         .chars()
         .take(120)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Kind;
+    use std::collections::BTreeMap;
+
+    fn public_url() -> PublicUrl {
+        "https://pufa.example.cn".parse().unwrap()
+    }
+
+    // the connection pool is a task: the transport is built inside a runtime, as in `serve`
+    #[tokio::test]
+    async fn the_three_url_forms_are_accepted_and_junk_is_not() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:p%40ss@mail.example.cn:587?tls=required",
+            "smtps://user:pass@mail.example.cn",
+        ] {
+            // the TLS forms build their rustls configuration (ring, system roots) here
+            assert!(
+                Mailer::new(url, "精准普法 <noreply@example.cn>", &public_url()).is_ok(),
+                "{url}"
+            );
+        }
+        let err = Mailer::new(
+            "http://user:secret@mail.example.cn",
+            "a@example.cn",
+            &public_url(),
+        )
+        .err()
+        .unwrap();
+        assert!(!err.to_string().contains("secret"), "no password in {err}");
+        assert!(Mailer::new("smtp://127.0.0.1:25", "not an address", &public_url()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_notification_mail_threads_unsubscribes_and_escapes() {
+        let mailer = Mailer::new(
+            "smtp://127.0.0.1:2525",
+            "精准普法 <noreply@example.cn>",
+            &public_url(),
+        )
+        .unwrap();
+        let d = ClaimedDelivery {
+            id: 1,
+            notification_id: 42,
+            channel: crate::notify::Channel::Email,
+            attempt: 1,
+            max_attempts: 8,
+            user_id: 7,
+            kind: Kind::SessionMessage,
+            title: "通知：<b>改期</b>".into(),
+            body: "第一行 & <script>alert(1)</script>\n第二行".into(),
+            link: Some("/sessions/3".into()),
+            sms_template: "PUFA_MESSAGE".into(),
+            sms_params: BTreeMap::new(),
+            address: "fawu@example.cn".into(),
+        };
+        let mail = mailer.notification_mail(&d, "secret").unwrap();
+        let raw = String::from_utf8(mail.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <pufa.notification.42@pufa.example.cn>"));
+        let token = crate::notify::unsubscribe_token("secret", 7);
+        assert!(raw.contains(&format!(
+            "List-Unsubscribe: <https://pufa.example.cn/unsubscribe/{token}>"
+        )));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("multipart/alternative"));
+        let html = html_body(&d.title, &d.body, d.link.as_deref(), "https://x/u?a=1&b=2");
+        assert!(html.contains("<h1 style=\"font-size:18px\">通知：&lt;b&gt;改期&lt;/b&gt;</h1>"));
+        assert!(html.contains("第一行 &amp; &lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("href=\"https://x/u?a=1&amp;b=2\""));
+        // the same notification always gets the same Message-ID
+        let again = mailer.notification_mail(&d, "secret").unwrap();
+        assert_eq!(
+            again.headers().get_raw("Message-ID"),
+            mail.headers().get_raw("Message-ID")
+        );
+    }
 }
