@@ -205,8 +205,8 @@ impl DeliveryWorker {
         Ok(drained)
     }
 
-    /// Loop until `stop` says so. A send under way when it does gets five seconds to finish;
-    /// otherwise its row is left to the lease (and sent again later).
+    /// Loop until `stop` changes or its sender is dropped. A send under way then gets five
+    /// seconds to finish; otherwise its row is left to the lease (and sent again later).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let signal = self.db.outbox_signal();
         let mut secret: Option<String> = None;
@@ -224,11 +224,13 @@ impl DeliveryWorker {
                 tokio::pin!(work);
                 tokio::select! {
                     r = &mut work => r,
+                    // told to stop, or the sender is gone (`serve` returned early)
                     _ = stop.changed() => {
-                        match tokio::time::timeout(std::time::Duration::from_secs(5), &mut work).await {
-                            Ok(r) => r,
-                            Err(_) => return,
+                        let grace = std::time::Duration::from_secs(5);
+                        if let Ok(Err(e)) = tokio::time::timeout(grace, &mut work).await {
+                            tracing::warn!(worker = %self.name, error = ?e, "delivery worker");
                         }
+                        return;
                     }
                 }
             };
@@ -245,7 +247,7 @@ impl DeliveryWorker {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = stop.changed() => {}
+                _ = stop.changed() => return,
             }
         }
     }
