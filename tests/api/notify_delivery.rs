@@ -911,3 +911,39 @@ async fn the_contacts_page_sends_and_checks_codes() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.text().await.unwrap().contains("操作过于频繁"));
 }
+
+/// A mailbox the relay refuses (550) is not retried: the delivery fails at once with the
+/// SMTP code as its reason, never the server's text (which quotes the address).
+#[tokio::test]
+async fn a_permanent_smtp_refusal_fails_at_once_with_its_code() {
+    let s = Setup::new().await;
+    let (c, _) = s.app.register_enterprise(9).await;
+    let user = s.user_id(&c).await;
+    let now = s.clock.now();
+    let address = "bounce@example.cn";
+    s.db.store_contact_code(user, ContactKind::Email, address, "x", now, now, true, now)
+        .await
+        .unwrap();
+    assert!(s
+        .db
+        .mark_contact_verified(user, ContactKind::Email, address, now)
+        .await
+        .unwrap());
+    let nid = notify(
+        &s.db,
+        user,
+        &Event::CheckupReady {
+            checkup_id: 9,
+            level_zh: "高".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.drain().await.failed, 1);
+    let row = s.db.deliveries_of(nid).await.unwrap().remove(0);
+    assert_eq!((row.state.as_str(), row.attempts), ("failed", 1));
+    assert_eq!(row.last_error.as_deref(), Some("SMTP 550（永久错误）"));
+    s.clock.advance(Duration::hours(2));
+    assert_eq!(s.drain().await, Default::default(), "not retried");
+}

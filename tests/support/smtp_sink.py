@@ -7,7 +7,8 @@ the raw message (.eml). Files appear atomically (written, then renamed).
 
     smtp_sink.py PORT OUTDIR [DELAY_SECONDS]
 
-DELAY_SECONDS slows every DATA command down (a slow relay, for the crash test). Prints
+DELAY_SECONDS slows every DATA command down (a slow relay, for the crash test). Mail to a
+recipient whose address starts with "bounce" is refused with 550 (no such mailbox). Prints
 "ready" once it accepts connections, then serves until it is killed.
 """
 
@@ -33,6 +34,9 @@ class Sink:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        # a mailbox that does not exist, for the tests of permanent failures
+        if any(r.startswith("bounce") for r in envelope.rcpt_tos):
+            return "550 5.1.1 mailbox unavailable"
         if self.delay:
             await asyncio.sleep(self.delay)
         received_at = time.time()

@@ -265,6 +265,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_relay_that_cannot_be_reached_is_a_retry() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mailer = Mailer::new(
+            &format!("smtp://127.0.0.1:{port}"),
+            "a@example.cn",
+            &public_url(),
+        )
+        .unwrap();
+        match mailer.send_code("li@example.cn", "123456", "测试").await {
+            Outcome::Retry(e) => assert!(e.starts_with("SMTP 连接失败"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn a_notification_mail_threads_unsubscribes_and_escapes() {
         let mailer = Mailer::new(
             "smtp://127.0.0.1:2525",
