@@ -308,6 +308,13 @@ pub fn start(
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let lease = lease(config);
+    // whether mail and SMS are on (never their addresses: the SMTP URL may hold a password)
+    tracing::info!(
+        mail = channels.mail.is_some(),
+        sms = channels.sms.is_some(),
+        workers = config.notify.delivery_workers,
+        "notification delivery"
+    );
     (0..config.notify.delivery_workers)
         .map(|n| {
             let worker =
