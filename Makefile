@@ -10,7 +10,9 @@ APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev lib
 # throwaway certificate made by openssl. Debian's nginx package would also start a site on
 # port 80: deps installs these with a policy-rc.d that refuses service starts, so nothing is
 # left listening (the live benchmarks' static baseline uses the same nginx).
-TEST_APT_PACKAGES := nginx-light openssl
+# tests/api/notify_delivery.rs sends notification mail to a real SMTP server: aiosmtpd
+# (tests/support/smtp_sink.py) run by /usr/bin/python3 on a free port.
+TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd
 # Only the live benchmarks need these (`cargo bench --bench live`): tesseract reads the burned
 # clock for the latency.
 BENCH_APT_PACKAGES := tesseract-ocr

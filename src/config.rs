@@ -223,6 +223,11 @@ pub struct ServeArgs {
     /// process on the same database may).
     #[arg(long, env = "PUFA_DELIVERY_WORKERS", default_value_t = 2)]
     pub delivery_workers: usize,
+    /// Seconds a delivery worker holds a claimed mail or SMS; a worker that died while sending
+    /// loses it after this and the message is sent again (at least once).
+    #[arg(long, env = "PUFA_DELIVERY_LEASE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub delivery_lease_secs: u64,
     /// Name of the site in the header, page titles and calendar names.
     #[arg(long, env = "PUFA_SITE_NAME", default_value = Branding::DEFAULT_SITE_NAME)]
     pub site_name: String,
@@ -349,6 +354,8 @@ pub struct NotifyConfig {
     pub reminder_offsets: ReminderOffsets,
     /// Delivery workers in this process.
     pub delivery_workers: usize,
+    /// How long a worker holds a claimed delivery (see `--delivery-lease-secs`).
+    pub delivery_lease_secs: u64,
 }
 
 /// A listen address, or `off`.
@@ -486,6 +493,7 @@ impl Config {
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
+                delivery_lease_secs: 60,
                 ..Default::default()
             },
             clock: crate::clock::Clock::system(),
@@ -532,6 +540,7 @@ impl Config {
             sms_webhook_secret: args.sms_webhook_secret.clone().filter(|u| !u.is_empty()),
             reminder_offsets: args.reminder_offsets.clone(),
             delivery_workers: args.delivery_workers,
+            delivery_lease_secs: args.delivery_lease_secs,
         };
         config.branding = std::sync::Arc::new(Branding::new(
             &args.site_name,

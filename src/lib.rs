@@ -53,6 +53,7 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "removing partial uploads"),
     }
     let clock = config.clock.clone();
+    let channels = Arc::new(app::notify::delivery::Channels::from_config(&config)?);
     let wake = Arc::new(tokio::sync::Notify::new());
     // lives this process was running when it stopped are archived from what reached the disk
     app::live::recover_interrupted(&db, clock.now(), &wake).await?;
@@ -73,6 +74,7 @@ pub async fn serve(
         clock: clock.clone(),
         live: live.clone(),
         metrics: Default::default(),
+        channels: channels.clone(),
     };
     let (stop_ingest, ingest_stopped) = tokio::sync::watch::channel(false);
     let lives = ingest.start(
@@ -102,6 +104,8 @@ pub async fn serve(
             workers.push(tokio::spawn(worker.run(workers_stopped.clone())));
         }
     }
+    // notification mail and SMS (issue 12); stopped with the transcode workers
+    let deliveries = app::notify::delivery::start(&db, &state.config, &channels, &workers_stopped);
     let limits = server::Limits {
         max_connections: state.config.max_connections,
         header_timeout: state.config.header_timeout,
@@ -127,6 +131,11 @@ pub async fn serve(
     for w in workers {
         if let Err(e) = w.await {
             tracing::error!(error = %e, "a transcode worker panicked");
+        }
+    }
+    for d in deliveries {
+        if let Err(e) = d.await {
+            tracing::error!(error = %e, "a delivery worker panicked");
         }
     }
     janitor.abort();

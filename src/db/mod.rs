@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod checkups;
+pub mod contacts;
+pub mod deliveries;
 pub mod inbox;
 pub mod jobs;
 pub mod lectures;

@@ -61,6 +61,8 @@ pub struct AppState {
     pub live: crate::app::live::service::LiveService,
     /// Request counters and latencies for `/metrics`.
     pub metrics: Arc<observe::Metrics>,
+    /// Mail and SMS, when configured (contact codes; the delivery workers share them).
+    pub channels: Arc<crate::app::notify::delivery::Channels>,
 }
 
 /// The routes of every room, with their OpenAPI operations; `max_upload` limits recording

@@ -26,6 +26,7 @@ mod job_recovery;
 mod live;
 mod live_api;
 mod media;
+mod notify_delivery;
 mod notify_inbox;
 mod notify_organizer;
 mod notify_reminders;

@@ -65,7 +65,7 @@ pub async fn deliveries(
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut attempts: HashMap<i64, Vec<AttemptRow>> = HashMap::new();
-    for a in db.delivery_attempts(&ids).await? {
+    for a in db.attempts_of_deliveries(&ids).await? {
         attempts.entry(a.delivery_id).or_default().push(a);
     }
     Ok(DeliveriesPage {
