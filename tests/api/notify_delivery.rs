@@ -354,21 +354,28 @@ async fn a_waitlist_promotion_reaches_the_promoted_enterprise_by_mail_and_sms() 
     );
     let roster = s.app.roster(&org, sid).await;
     assert!(roster.iter().any(|r| r["status"] == "confirmed"));
-    // the promotion's notification (written by the promotion itself where it enqueues; the
-    // same event stored here again is the same row, by its idempotency key)
+    // the promotion stored its notification in its own transaction
     let session = s.db.notification_session(sid).await.unwrap().unwrap();
     let event = Event::Promoted {
         session,
         registration_id,
     };
-    notify(&s.db, user, &event, s.clock.now()).await;
+    assert_eq!(
+        notify(&s.db, user, &event, s.clock.now()).await,
+        None,
+        "already stored by the promotion"
+    );
     let nid = notification_id(&s.app.dir, user, &event.key()).await;
     let drained = s.drain().await;
-    assert_eq!((drained.sent, drained.failed), (2, 0), "{drained:?}");
+    // 候补 by mail (SMS is off for it by default), then 候补转正 by mail and SMS
+    assert_eq!((drained.sent, drained.failed), (3, 0), "{drained:?}");
 
     let mails = s.sink.notifications_to("fawu@example.cn");
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    let mail = &mails[0];
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let mail = mails
+        .iter()
+        .find(|m| m["subject"] == "候补转正：劳动用工合规")
+        .expect("the promotion's mail");
     assert_eq!(mail["subject"], "候补转正：劳动用工合规");
     assert_eq!(
         mail["message_id"],
@@ -413,7 +420,11 @@ async fn a_waitlist_promotion_reaches_the_promoted_enterprise_by_mail_and_sms() 
     assert_eq!(states, [("email", "sent", 1), ("sms", "sent", 1)]);
     // nothing more is due, and the other enterprise (no verified contact) got nothing
     assert_eq!(s.drain().await.sent, 0);
-    assert_eq!(s.sink.mails().len(), 2, "one code mail and the promotion");
+    assert_eq!(
+        s.sink.mails().len(),
+        3,
+        "one code mail, the waitlist notice and the promotion"
+    );
 }
 
 #[tokio::test]
