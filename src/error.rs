@@ -43,6 +43,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("request took too long")]
     Timeout,
+    /// A service pufa depends on (the mail relay, the SMS gateway) failed; retry later.
+    #[error("unavailable: {message}")]
+    Unavailable { code: &'static str, message: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -98,6 +101,7 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +123,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Timeout => "request_timeout",
+            AppError::Unavailable { code, .. } => code,
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -139,6 +144,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "格式不受支持",
             AppError::MethodNotAllowed => "不支持的请求方式",
             AppError::Timeout => "请求超时",
+            AppError::Unavailable { .. } => "服务暂不可用",
             AppError::Internal(_) => "服务器内部错误",
         }
     }
@@ -178,6 +184,7 @@ impl AppError {
             }
             AppError::MethodNotAllowed => "此地址不支持该请求方式。".into(),
             AppError::Timeout => "请求处理时间过长，已中止，请稍后重试。".into(),
+            AppError::Unavailable { message, .. } => message.clone(),
             AppError::Internal(_) => "服务器处理请求时出错，请稍后重试。".into(),
         }
     }

@@ -147,6 +147,10 @@ impl From<NotifyError> for AppError {
                 "channel_unavailable",
                 NotifyError::channel_unavailable_zh(channel),
             ),
+            NotifyError::SendFailed(channel) => AppError::Unavailable {
+                code: "send_failed",
+                message: NotifyError::send_failed_zh(channel),
+            },
             NotifyError::Internal(e) => AppError::Internal(e),
         }
     }

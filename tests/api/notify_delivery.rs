@@ -958,3 +958,29 @@ async fn a_permanent_smtp_refusal_fails_at_once_with_its_code() {
     s.clock.advance(Duration::hours(2));
     assert_eq!(s.drain().await, Default::default(), "not retried");
 }
+
+#[tokio::test]
+async fn a_code_the_gateway_refuses_is_a_clear_503_and_does_not_hold_the_next_one() {
+    let s = Setup::new().await;
+    let (c, _) = s.app.register_enterprise(7).await;
+    s.gw.fail_next.store(1, Ordering::SeqCst);
+    let r = s
+        .post(
+            &c,
+            "/api/v1/me/contacts",
+            json!({"kind": "mobile", "value": "13900000007"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["code"], "send_failed");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("短信服务暂时不可用"),
+        "{problem}"
+    );
+    // the failed code does not count against the one-a-minute limit
+    s.verify_mobile(&c, "13900000007").await;
+}

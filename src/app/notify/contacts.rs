@@ -223,9 +223,7 @@ pub async fn send_code(
             // a code nobody received must not hold back the next one by a minute
             db.drop_contact_code(user_id, kind).await?;
             tracing::warn!(kind = kind.as_str(), error = %e, "sending a verification code failed");
-            Err(NotifyError::Internal(anyhow::anyhow!(
-                "sending the verification code failed: {e}"
-            )))
+            Err(NotifyError::SendFailed(kind.channel()))
         }
     }
 }

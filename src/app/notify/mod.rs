@@ -33,6 +33,9 @@ pub enum NotifyError {
     /// The channel a code would go through is not configured on this server.
     #[error("channel unavailable")]
     ChannelUnavailable(crate::notify::Channel),
+    /// The mail relay or the SMS gateway did not take a code; nothing was stored.
+    #[error("sending failed")]
+    SendFailed(crate::notify::Channel),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -51,6 +54,13 @@ impl NotifyError {
 
     pub fn bad_code_zh() -> &'static str {
         "验证码不正确或已过期，请重新获取。"
+    }
+
+    pub fn send_failed_zh(channel: crate::notify::Channel) -> String {
+        format!(
+            "验证码发送失败：{}服务暂时不可用，请稍后再试。",
+            channel.label_zh()
+        )
     }
 
     pub fn channel_unavailable_zh(channel: crate::notify::Channel) -> String {
