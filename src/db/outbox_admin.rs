@@ -245,7 +245,10 @@ impl Db {
     }
 
     /// The attempts of the deliveries `ids`, in order.
-    pub async fn attempts_of_deliveries(&self, ids: &[i64]) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    pub async fn attempts_of_deliveries(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<AttemptRow>, sqlx::Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
