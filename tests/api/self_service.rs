@@ -838,3 +838,135 @@ async fn staff_cannot_delete_themselves_here() {
         StatusCode::OK
     );
 }
+
+/// POST an urlencoded form with the CSRF token of `page`.
+async fn form(
+    s: &Setup,
+    c: &Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = s.app.csrf_token(c, page).await;
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    c.post(s.app.url(action)).form(&all).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_pages_reset_change_the_mobile_and_delete() {
+    let s = Setup::new().await;
+    let (c, uscc) = s.app.register_enterprise(7).await;
+    let mobile = mobile_of(7);
+    s.verify_mobile(&c, &mobile).await;
+    s.clock.advance(Duration::seconds(61));
+
+    // 忘记密码 → 重置密码, in the browser
+    let anon = s.app.client();
+    let r = form(
+        &s,
+        &anon,
+        "/password/forgot",
+        "/password/forgot",
+        &[("login", &uscc), ("kind", "mobile")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let code = s.gw.code(&mobile, 1).await;
+    let fields = |password: &'static str| {
+        [
+            ("login", uscc.clone()),
+            ("kind", "mobile".to_string()),
+            ("code", code.clone()),
+            ("new_password", password.to_string()),
+        ]
+    };
+    let weak = fields("12345678");
+    let weak: Vec<(&str, &str)> = weak.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = form(&s, &anon, "/password/reset", "/password/reset", &weak).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"new_password-err\""));
+    let good = fields(NEW_PASSWORD);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = form(&s, &anon, "/password/reset", "/password/reset", &good).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("密码已重置"));
+    assert_eq!(
+        c.get(s.app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let c = s.app.logged_in(&mobile, NEW_PASSWORD).await;
+    let me = s.app.get_text(&c, "/me").await;
+    assert!(me.contains("href=\"/me/profile\"") && me.contains("href=\"/me/delete\""));
+
+    // a new login mobile through the profile page (a minute after the reset code: one mobile
+    // code a minute per account)
+    s.clock.advance(Duration::seconds(61));
+    let r = form(
+        &s,
+        &c,
+        "/me/profile",
+        "/me/profile/mobile",
+        &[("mobile", "13600136000")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("action=\"/me/profile/mobile/verify\""));
+    let code = s.gw.code("13600136000", 0).await;
+    let r = form(
+        &s,
+        &c,
+        "/me/profile",
+        "/me/profile/mobile/verify",
+        &[("code", &code), ("mobile", "13600136000")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(s
+        .app
+        .get_text(&c, "/me/profile?saved=mobile")
+        .await
+        .contains("13600136000"));
+
+    // 注销账号: the confirmation box is required
+    let r = form(
+        &s,
+        &c,
+        "/me/delete",
+        "/me/delete",
+        &[("password", NEW_PASSWORD)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("id=\"confirm-err\""));
+    let r = form(
+        &s,
+        &c,
+        "/me/delete",
+        "/me/delete",
+        &[("password", NEW_PASSWORD), ("confirm", "true")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("pufa_session=;")));
+    assert!(r.text().await.unwrap().contains("账号已注销"));
+    assert_eq!(
+        s.app
+            .login(&s.app.client(), "13600136000", NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
