@@ -584,3 +584,139 @@ pub async fn delete_account(
     .await;
     Ok(deletion)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn setup() -> (tempfile::TempDir, Db, User, User) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let now = Utc::now();
+        let e = crate::app::accounts::register_enterprise(
+            &db,
+            now,
+            &EnterpriseSignup {
+                name: "示例科技有限公司".into(),
+                uscc: "91350100M000100Y43".into(),
+                industry: "E".into(),
+                district: Some("示例区".into()),
+                contact_name: "示例联系人".into(),
+                mobile: "13800138000".into(),
+                password: "enterprise-pass-1".into(),
+                privacy_consent: true,
+                privacy_notice_version: None,
+            },
+        )
+        .await
+        .expect("registered");
+        let staff = db
+            .insert_staff(Role::Lawyer, "lawyer.li", "李律师", "x")
+            .await
+            .expect("staff");
+        let enterprise = db.user(e.id).await.expect("user").expect("exists");
+        let lawyer = db.user(staff).await.expect("user").expect("exists");
+        (dir, db, enterprise, lawyer)
+    }
+
+    #[tokio::test]
+    async fn each_role_edits_only_its_own_fields() {
+        let (_dir, db, enterprise, lawyer) = setup().await;
+        let now = Utc::now();
+        let e = update_profile(
+            &db,
+            now,
+            &enterprise,
+            &ProfileUpdate {
+                display_name: Some("别名".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(matches!(&e, Err(SelfServiceError::Invalid(f)) if f.get("display_name").is_some()));
+        // a field left out keeps its value; a blank district clears it
+        let p = update_profile(
+            &db,
+            now,
+            &enterprise,
+            &ProfileUpdate {
+                district: Some("  ".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("saved");
+        let stored = p.enterprise.expect("enterprise");
+        assert_eq!(stored.district, None);
+        assert_eq!(stored.name, "示例科技有限公司");
+        assert_eq!(stored.uscc, "91350100M000100Y43");
+
+        let e = update_profile(
+            &db,
+            now,
+            &lawyer,
+            &ProfileUpdate {
+                contact_name: Some("张三".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(matches!(e, Err(SelfServiceError::Invalid(_))), "{e:?}");
+        for bad in ["   ", "律\u{202E}师"] {
+            let e = update_profile(
+                &db,
+                now,
+                &lawyer,
+                &ProfileUpdate {
+                    display_name: Some(bad.into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+            assert!(
+                matches!(e, Err(SelfServiceError::Invalid(_))),
+                "{bad}: {e:?}"
+            );
+        }
+        let p = update_profile(
+            &db,
+            now,
+            &lawyer,
+            &ProfileUpdate {
+                display_name: Some(" 李 律师 ".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("saved");
+        assert_eq!(p.user.display_name, "李 律师");
+    }
+
+    #[tokio::test]
+    async fn staff_are_not_deleted_here_and_enterprises_need_password_and_confirmation() {
+        let (_dir, db, enterprise, lawyer) = setup().await;
+        let now = Utc::now();
+        let v = Verifications::default();
+        let e = delete_account(&db, now, &lawyer, "x", true, &v).await;
+        assert!(matches!(e, Err(SelfServiceError::StaffAccount)), "{e:?}");
+        let e = delete_account(&db, now, &enterprise, "", false, &v).await;
+        let Err(SelfServiceError::Invalid(f)) = e else {
+            panic!("expected Invalid, got {e:?}");
+        };
+        assert!(f.get("password").is_some() && f.get("confirm").is_some());
+        let e = delete_account(&db, now, &enterprise, "wrong-pass", true, &v).await;
+        assert!(matches!(e, Err(SelfServiceError::WrongPassword)), "{e:?}");
+        delete_account(&db, now, &enterprise, "enterprise-pass-1", true, &v)
+            .await
+            .expect("deleted");
+        // nothing is left to log in with
+        let key = LoginKey::from_login("91350100M000100Y43");
+        assert!(db.find_login(&key).await.expect("lookup").is_none());
+        let hash = db.password_hash(enterprise.id).await.expect("hash");
+        assert!(
+            !login::verify_password("enterprise-pass-1".into(), hash, &v)
+                .await
+                .expect("verify")
+        );
+    }
+}
