@@ -60,6 +60,10 @@ pub enum SelfServiceError {
     /// Not for this kind of account.
     #[error("forbidden")]
     Forbidden,
+    /// Any other failure of the contacts area (a code the gateway refused …), answered as
+    /// that area answers it.
+    #[error(transparent)]
+    Notify(NotifyError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -79,8 +83,8 @@ impl From<NotifyError> for SelfServiceError {
             }
             NotifyError::BadCode | NotifyError::NotFound => SelfServiceError::BadCode,
             NotifyError::ChannelUnavailable(c) => SelfServiceError::ChannelUnavailable(c),
-            NotifyError::Forbidden => SelfServiceError::Forbidden,
             NotifyError::Internal(e) => SelfServiceError::Internal(e),
+            other => SelfServiceError::Notify(other),
         }
     }
 }
@@ -101,7 +105,9 @@ impl SelfServiceError {
             SelfServiceError::WrongPassword => "密码不正确，账号未注销。".into(),
             SelfServiceError::StaffAccount => "工作人员账号不能在此注销，请联系组织方停用。".into(),
             SelfServiceError::Forbidden => "此操作不适用于您的账号类型。".into(),
-            SelfServiceError::Internal(_) => "服务器处理请求时出错，请稍后重试。".into(),
+            SelfServiceError::Notify(_) | SelfServiceError::Internal(_) => {
+                "服务器处理请求时出错，请稍后重试。".into()
+            }
         }
     }
 }

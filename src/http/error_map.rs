@@ -179,6 +179,7 @@ impl From<SelfServiceError> for AppError {
             SelfServiceError::WrongPassword => AppError::conflict("wrong_password", message),
             SelfServiceError::StaffAccount => AppError::conflict("staff_account", message),
             SelfServiceError::Forbidden => AppError::Forbidden,
+            SelfServiceError::Notify(e) => AppError::from(e),
             SelfServiceError::Internal(e) => AppError::Internal(e),
         }
     }
