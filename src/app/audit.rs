@@ -26,11 +26,15 @@ pub enum Action {
     RosterExported,
     RosterMobilesChanged,
     CheckupReportOpened,
+    /// A staff account changed its own display name (issue 15, /me/profile).
+    ProfileEdited,
+    /// An enterprise deleted its account (个人信息保护法 第四十七条); the entry names the id only.
+    AccountDeleted,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -45,6 +49,8 @@ impl Action {
         Action::RosterExported,
         Action::RosterMobilesChanged,
         Action::CheckupReportOpened,
+        Action::ProfileEdited,
+        Action::AccountDeleted,
     ];
 
     /// The stored name.
@@ -64,6 +70,8 @@ impl Action {
             Action::RosterExported => "roster.exported",
             Action::RosterMobilesChanged => "roster.mobiles_changed",
             Action::CheckupReportOpened => "checkup_report.opened",
+            Action::ProfileEdited => "account.profile_edited",
+            Action::AccountDeleted => "account.deleted",
         }
     }
 
@@ -88,6 +96,8 @@ impl Action {
             Action::RosterExported => "导出报名名单",
             Action::RosterMobilesChanged => "更改名单手机号显示",
             Action::CheckupReportOpened => "查看体检报告",
+            Action::ProfileEdited => "修改资料",
+            Action::AccountDeleted => "注销账号",
         }
     }
 }

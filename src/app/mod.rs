@@ -22,4 +22,5 @@ pub mod login;
 pub mod media;
 pub mod notify;
 pub mod schedule;
+pub mod self_service;
 pub mod signup;

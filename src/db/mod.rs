@@ -21,6 +21,7 @@ pub mod outbox_admin;
 pub mod registrations;
 pub mod reminders;
 pub mod schedule;
+pub mod self_service;
 pub mod throttle;
 pub mod watch;
 

@@ -10,6 +10,7 @@ use crate::app::login::LoginError;
 use crate::app::media::MediaError;
 use crate::app::notify::NotifyError;
 use crate::app::schedule::ScheduleError;
+use crate::app::self_service::SelfServiceError;
 use crate::app::signup::SignupError;
 use crate::error::AppError;
 
@@ -161,6 +162,29 @@ impl From<AuditError> for AppError {
         match e {
             AuditError::Forbidden => AppError::Forbidden,
             AuditError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<SelfServiceError> for AppError {
+    fn from(e: SelfServiceError) -> Self {
+        let message = e.message_zh();
+        match e {
+            SelfServiceError::Invalid(errors) => AppError::Validation(errors),
+            SelfServiceError::Throttled { retry_after_s } => AppError::TooManyRequests {
+                retry_after_s,
+                message,
+            },
+            SelfServiceError::BadCode => AppError::conflict("bad_code", message),
+            SelfServiceError::ChannelUnavailable(_) => {
+                AppError::conflict("channel_unavailable", message)
+            }
+            SelfServiceError::MobileTaken => AppError::conflict("mobile_taken", message),
+            SelfServiceError::WrongPassword => AppError::conflict("wrong_password", message),
+            SelfServiceError::StaffAccount => AppError::conflict("staff_account", message),
+            SelfServiceError::Forbidden => AppError::Forbidden,
+            SelfServiceError::Notify(e) => AppError::from(e),
+            SelfServiceError::Internal(e) => AppError::Internal(e),
         }
     }
 }

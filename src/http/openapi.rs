@@ -164,6 +164,13 @@ mod tests {
         ("put", "/api/v1/me/notification-preferences"),
         ("get", "/api/v1/deliveries"),
         ("post", "/api/v1/sessions/{id}/messages"),
+        ("post", "/api/v1/password/forgot"),
+        ("post", "/api/v1/password/reset"),
+        ("get", "/api/v1/me/profile"),
+        ("put", "/api/v1/me/profile"),
+        ("post", "/api/v1/me/profile/mobile"),
+        ("post", "/api/v1/me/profile/mobile/verify"),
+        ("delete", "/api/v1/me"),
         ("get", "/healthz"),
     ];
 
@@ -175,6 +182,8 @@ mod tests {
         "get /api/v1/programs",
         "get /api/v1/programs/{id}",
         "get /api/v1/checkup/questionnaire",
+        "post /api/v1/password/forgot",
+        "post /api/v1/password/reset",
         "get /healthz",
     ];
 

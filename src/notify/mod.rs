@@ -117,10 +117,12 @@ pub enum Kind {
     CheckupReady,
     /// 组织方发给本场报名企业的消息
     SessionMessage,
+    /// 账号安全：密码已重置等（issue 15）
+    AccountSecurity,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::SignupConfirmed,
         Kind::SignupWaitlisted,
         Kind::Promoted,
@@ -131,6 +133,7 @@ impl Kind {
         Kind::RecordingPublished,
         Kind::CheckupReady,
         Kind::SessionMessage,
+        Kind::AccountSecurity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +148,7 @@ impl Kind {
             Kind::RecordingPublished => "recording_published",
             Kind::CheckupReady => "checkup_ready",
             Kind::SessionMessage => "session_message",
+            Kind::AccountSecurity => "account_security",
         }
     }
 
@@ -165,6 +169,7 @@ impl Kind {
             Kind::RecordingPublished => "回放上线",
             Kind::CheckupReady => "体检报告生成",
             Kind::SessionMessage => "组织方通知",
+            Kind::AccountSecurity => "账号安全",
         }
     }
 
@@ -182,6 +187,8 @@ impl Kind {
                     | Kind::SessionMoved
                     | Kind::SessionCancelled
                     | Kind::Reminder
+                    // a password changed by someone else must reach the owner wherever it is
+                    | Kind::AccountSecurity
             ),
         }
     }
@@ -265,6 +272,11 @@ pub enum Event {
         subject: String,
         text: String,
     },
+    /// The account's password was reset with a code (issue 15); every login session ended.
+    /// `at` makes each reset its own notification.
+    PasswordReset {
+        at: DateTime<Utc>,
+    },
 }
 
 /// A rendered notification, as stored in the outbox.
@@ -318,6 +330,10 @@ pub const SMS_TEMPLATES: &[(&str, &str)] = &[
     (
         "PUFA_MESSAGE",
         "【普法】《${title}》组织方通知，详见站内消息。",
+    ),
+    (
+        "PUFA_SECURITY",
+        "【普法】您的账号密码已重置，各设备已退出登录。如非本人操作，请立即联系组织方。",
     ),
     (
         "PUFA_CODE",
@@ -392,6 +408,7 @@ impl Event {
             Event::RecordingPublished { .. } => Kind::RecordingPublished,
             Event::CheckupReady { .. } => Kind::CheckupReady,
             Event::SessionMessage { .. } => Kind::SessionMessage,
+            Event::PasswordReset { .. } => Kind::AccountSecurity,
         }
     }
 
@@ -426,6 +443,7 @@ impl Event {
             } => format!("recording_published:{}:{version}", session.id),
             Event::CheckupReady { checkup_id, .. } => format!("checkup_ready:{checkup_id}"),
             Event::SessionMessage { message_id, .. } => format!("session_message:{message_id}"),
+            Event::PasswordReset { at } => format!("password_reset:{}", at.timestamp_millis()),
         }
     }
 
@@ -582,6 +600,15 @@ impl Event {
                 Some(s.id),
                 None,
             ),
+            Event::PasswordReset { .. } => (
+                "密码已重置".to_string(),
+                "您的精准普法账号密码已通过验证码重置，所有设备上的登录均已退出，请用新密码登录。\n如果这不是您本人的操作，请立即联系组织方。".to_string(),
+                Some("/login".to_string()),
+                "PUFA_SECURITY",
+                BTreeMap::new(),
+                None,
+                None,
+            ),
         };
         Message {
             kind,
@@ -715,6 +742,7 @@ mod tests {
                 subject: "会议号变更".into(),
                 text: "请使用新的链接".into(),
             },
+            Event::PasswordReset { at: Utc::now() },
         ];
         for e in events {
             let m = e.render();
@@ -791,6 +819,7 @@ mod tests {
             assert!(Kind::Reminder.default_on(c));
         }
         assert!(!Kind::SessionMessage.default_on(Channel::Sms));
+        assert!(Kind::AccountSecurity.default_on(Channel::Sms));
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
         }

@@ -34,6 +34,7 @@ mod observe;
 mod privacy;
 mod proxy;
 mod schedule;
+mod self_service;
 mod signups;
 mod staff_accounts;
 mod transcode;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod self_service;
 pub mod staff;
 
 use crate::accounts::User;
@@ -94,10 +95,14 @@ pub(super) async fn authenticate(
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use axum::routing::{get, post};
     utoipa_axum::router::OpenApiRouter::new()
+        .merge(self_service::router())
         .routes(utoipa_axum::routes!(api::api_login))
         .routes(utoipa_axum::routes!(api::api_logout))
         .routes(utoipa_axum::routes!(api::api_register))
-        .routes(utoipa_axum::routes!(api::api_me))
+        .routes(utoipa_axum::routes!(
+            api::api_me,
+            self_service::api_delete_account
+        ))
         .routes(utoipa_axum::routes!(api::api_rotate_calendar_token))
         .routes(utoipa_axum::routes!(api::api_my_privacy))
         .routes(utoipa_axum::routes!(staff::api_list, staff::api_create))

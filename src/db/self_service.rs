@@ -1,0 +1,287 @@
+//! What an account does to itself (issue 15): the password reset with a code, profile edits,
+//! a new login mobile, and the deletion of an enterprise account.
+//!
+//! Each change is one transaction; the notifications it causes (密码已重置, 候补转正 for the
+//! enterprises a deletion lets move up) are written inside it ([`notifications::enqueue`]).
+
+use super::notifications;
+use super::registrations::promote_waitlist;
+use super::Db;
+use crate::notify::{ContactKind, Event};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// What [`Db::delete_enterprise_account`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deletion {
+    /// Sessions whose future registration was cancelled.
+    pub cancelled_sessions: Vec<i64>,
+    /// Registrations of other enterprises confirmed from the waitlist as a result.
+    pub promoted: Vec<i64>,
+}
+
+/// The password hash stored for a deleted account: not a PHC string, so no password ever
+/// verifies against it.
+pub const NO_PASSWORD: &str = "!deleted";
+
+impl Db {
+    /// The stored password hash of `user_id`.
+    pub async fn password_hash(&self, user_id: i64) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// The verified contact of `kind` of `user_id`, if it has one.
+    pub async fn verified_contact(
+        &self,
+        user_id: i64,
+        kind: ContactKind,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT value FROM contacts
+             WHERE user_id = ? AND kind = ? AND verified_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Replace the password after a reset by code: the new hash, every login session ended and
+    /// the "密码已重置" notification stored, in one transaction. False when there is no such
+    /// account.
+    pub async fn reset_password_by_code(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        notifications::enqueue(&mut tx, user_id, &Event::PasswordReset { at: now }, now).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(true)
+    }
+
+    /// Store the editable profile fields of enterprise `user_id` (the company name is also
+    /// the account's display name). False when there is no such enterprise.
+    pub async fn update_enterprise_profile(
+        &self,
+        user_id: i64,
+        name: &str,
+        industry: char,
+        district: Option<&str>,
+        contact_name: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE enterprises SET name = ?, industry = ?, district = ?, contact_name = ?
+             WHERE user_id = ?",
+        )
+        .bind(name)
+        .bind(industry.to_string())
+        .bind(district)
+        .bind(contact_name)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET display_name = ? WHERE id = ?")
+            .bind(name)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Store the display name of staff account `user_id`. False when there is none.
+    pub async fn set_staff_display_name(
+        &self,
+        user_id: i64,
+        display_name: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE users SET display_name = ? WHERE id = ? AND role IN ('organizer', 'lawyer')",
+        )
+        .bind(display_name)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Make `mobile` (proven by a code) the login mobile of enterprise `user_id` and its
+    /// verified mobile contact, in one transaction. A mobile of another enterprise is a unique
+    /// violation of [`super::ENTERPRISES_MOBILE_KEY`]. False when there is no such enterprise.
+    pub async fn change_login_mobile(
+        &self,
+        user_id: i64,
+        mobile: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query("UPDATE enterprises SET mobile = ? WHERE user_id = ?")
+            .bind(mobile)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
+             VALUES (?1, 'mobile', ?2, ?3, ?3)
+             ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value,
+               verified_at = excluded.verified_at, updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(mobile)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Delete enterprise account `user_id` at `now`, in one transaction (个人信息保护法
+    /// 第四十七条):
+    ///
+    /// - registrations of sessions that have not started are cancelled, freeing their seats
+    ///   for the waitlist (the promoted enterprises are notified);
+    /// - login sessions, contacts, codes, preferences, notifications, check-ups with their
+    ///   consents and access log, and the resume points of watched lectures are deleted;
+    /// - kept, anonymised: the enterprise row ("已注销企业 #id", credit code and mobile
+    ///   replaced by [`crate::accounts::released_uscc`] / [`crate::accounts::released_mobile`]
+    ///   so the real company can register again, no contact name), registrations of sessions
+    ///   that took place (without attendee names) and the watched seconds of lectures, so
+    ///   the chamber's attendance figures stay right;
+    /// - the user row loses its name and password and is disabled: nobody can log in.
+    ///
+    /// `None` when there is no such enterprise.
+    pub async fn delete_enterprise_account(
+        &self,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Deletion>, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT user_id FROM enterprises WHERE user_id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let mut deletion = Deletion::default();
+        // active registrations of sessions that have not started (or have no time yet)
+        let future = sqlx::query(
+            "SELECT r.id, r.session_id, r.status, r.seats
+             FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
+             WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
+               AND (s.starts_at IS NULL OR s.starts_at > ?)
+             ORDER BY r.id",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &future {
+            let id: i64 = row.try_get("id")?;
+            let session_id: i64 = row.try_get("session_id")?;
+            let status: String = row.try_get("status")?;
+            let seats: i64 = row.try_get("seats")?;
+            sqlx::query(
+                "UPDATE registrations SET status = 'cancelled', ended_at = ?, end_reason = NULL
+                 WHERE id = ?",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if status == "confirmed" {
+                sqlx::query(
+                    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ?
+                     WHERE id = ?",
+                )
+                .bind(seats)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            deletion
+                .promoted
+                .extend(promote_waitlist(&mut tx, session_id, now).await?);
+            deletion.cancelled_sessions.push(session_id);
+        }
+        // the names of the people who attended are personal data; the seats count stays
+        sqlx::query("UPDATE registrations SET attendees = '[]' WHERE enterprise_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for statement in [
+            "DELETE FROM login_sessions WHERE user_id = ?1",
+            "DELETE FROM contact_codes WHERE user_id = ?1",
+            "DELETE FROM contacts WHERE user_id = ?1",
+            "DELETE FROM notification_prefs WHERE user_id = ?1",
+            "DELETE FROM notifications WHERE user_id = ?1",
+            "DELETE FROM checkup_access
+               WHERE checkup_id IN (SELECT id FROM checkups WHERE enterprise_id = ?1)",
+            "DELETE FROM checkups WHERE enterprise_id = ?1",
+            "DELETE FROM checkup_consents WHERE enterprise_id = ?1",
+            // where the viewer stopped is personal; how long it watched is the attendance
+            "UPDATE watch_progress SET ranges = '[]', last_position = 0 WHERE user_id = ?1",
+            "DELETE FROM login_failures WHERE scope IN ('user:' || ?1,
+               'contact-code:email:' || ?1, 'contact-code:mobile:' || ?1)",
+        ] {
+            sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let name = format!("已注销企业 #{user_id}");
+        sqlx::query(
+            "UPDATE enterprises SET name = ?, uscc = ?, mobile = ?, contact_name = '',
+                    district = NULL, calendar_token = ?
+             WHERE user_id = ?",
+        )
+        .bind(&name)
+        .bind(crate::accounts::released_uscc(user_id))
+        .bind(crate::accounts::released_mobile(user_id))
+        // the old feed address stops working; nobody knows the new one
+        .bind(crate::accounts::random_token())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET display_name = ?, password_hash = ?,
+                    disabled_at = COALESCE(disabled_at, ?)
+             WHERE id = ?",
+        )
+        .bind(&name)
+        .bind(NO_PASSWORD)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(Some(deletion))
+    }
+}
