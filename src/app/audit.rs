@@ -26,11 +26,15 @@ pub enum Action {
     RosterExported,
     RosterMobilesChanged,
     CheckupReportOpened,
+    ClaimLicenceOpened,
+    ClaimRejected,
+    ClaimHolderFrozen,
+    ClaimTransferred,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 18] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -45,6 +49,10 @@ impl Action {
         Action::RosterExported,
         Action::RosterMobilesChanged,
         Action::CheckupReportOpened,
+        Action::ClaimLicenceOpened,
+        Action::ClaimRejected,
+        Action::ClaimHolderFrozen,
+        Action::ClaimTransferred,
     ];
 
     /// The stored name.
@@ -64,6 +72,10 @@ impl Action {
             Action::RosterExported => "roster.exported",
             Action::RosterMobilesChanged => "roster.mobiles_changed",
             Action::CheckupReportOpened => "checkup_report.opened",
+            Action::ClaimLicenceOpened => "claim.licence_opened",
+            Action::ClaimRejected => "claim.rejected",
+            Action::ClaimHolderFrozen => "claim.holder_frozen",
+            Action::ClaimTransferred => "claim.transferred",
         }
     }
 
@@ -88,6 +100,10 @@ impl Action {
             Action::RosterExported => "导出报名名单",
             Action::RosterMobilesChanged => "更改名单手机号显示",
             Action::CheckupReportOpened => "查看体检报告",
+            Action::ClaimLicenceOpened => "查看申诉营业执照",
+            Action::ClaimRejected => "驳回信用代码申诉",
+            Action::ClaimHolderFrozen => "冻结占用信用代码的账号",
+            Action::ClaimTransferred => "移交信用代码",
         }
     }
 }
@@ -99,6 +115,7 @@ pub enum Target {
     Lecture(i64),
     Account(i64),
     Checkup(i64),
+    Claim(i64),
 }
 
 impl Target {
@@ -108,6 +125,7 @@ impl Target {
             Target::Lecture(id) => ("lecture", id),
             Target::Account(id) => ("account", id),
             Target::Checkup(id) => ("checkup", id),
+            Target::Claim(id) => ("claim", id),
         }
     }
 }
