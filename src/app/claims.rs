@@ -148,7 +148,10 @@ fn clean(s: &str) -> String {
 }
 
 /// Check every field of a claim and the licence (`None`: none was sent).
-pub fn validate(input: &NewClaim, licence: Option<&[u8]>) -> std::result::Result<ValidClaim, FieldErrors> {
+pub fn validate(
+    input: &NewClaim,
+    licence: Option<&[u8]>,
+) -> std::result::Result<ValidClaim, FieldErrors> {
     let mut errors = FieldErrors::default();
     let company_name = clean(&input.company_name);
     match company_name.chars().count() {
@@ -287,7 +290,9 @@ pub async fn file(
         .reserve_login_attempt(&scope, now, Duration::hours(1), CLAIMS_PER_IP_HOUR)
         .await?
     {
-        let wait = (window_start + Duration::hours(1) - now).num_seconds().max(1);
+        let wait = (window_start + Duration::hours(1) - now)
+            .num_seconds()
+            .max(1);
         return Err(ClaimsError::Throttled {
             retry_after_s: u64::try_from(wait).unwrap_or(3600),
         });

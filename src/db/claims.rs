@@ -116,7 +116,8 @@ pub enum ClaimChange {
     MobileTaken,
 }
 
-const COLUMNS: &str = "id, uscc, company_name, contact_name, mobile, email, statement, licence_file,
+const COLUMNS: &str =
+    "id, uscc, company_name, contact_name, mobile, email, statement, licence_file,
     licence_type, token_hash, state, reject_reason, holder_user_id, new_user_id, activate_until,
     activated_at, created_at, decided_at";
 
@@ -394,10 +395,11 @@ async fn pending_claim(
     conn: &mut SqliteConnection,
     id: i64,
 ) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
-    let row = sqlx::query("SELECT uscc, holder_user_id FROM claims WHERE id = ? AND state = 'pending'")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT uscc, holder_user_id FROM claims WHERE id = ? AND state = 'pending'")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     row.map(|r| Ok((r.try_get("uscc")?, r.try_get("holder_user_id")?)))
         .transpose()
 }

@@ -12,7 +12,7 @@ use crate::http::extract::{Json, Multipart, Path, Query};
 use crate::http::layout::Layout;
 use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    Unprocessable,
+    Unprocessable, UnsupportedMediaType,
 };
 use crate::http::AppState;
 use crate::validation::FieldErrors;
@@ -251,9 +251,7 @@ pub async fn new_form(
         }
         Err(e) => {
             let (status, errors) = match &e {
-                ClaimsError::Invalid(errors) => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, errors.clone())
-                }
+                ClaimsError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors.clone()),
                 ClaimsError::NotRegistered => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     FieldErrors::single("uscc", e.message_zh()),
@@ -383,7 +381,16 @@ pub async fn activate_form(
     CsrfForm(form): CsrfForm<ActivateForm>,
 ) -> AppResult<Response> {
     let consent = form.privacy_consent.is_some_and(|v| !v.is_empty());
-    match uc::activate(&state.db, state.clock.now(), id, &token, &form.password, consent).await {
+    match uc::activate(
+        &state.db,
+        state.clock.now(),
+        id,
+        &token,
+        &form.password,
+        consent,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to("/login?activated=1").into_response()),
         Err(ClaimsError::Invalid(errors)) => {
             let claim = uc::by_token(&state.db, id, &token).await?;
@@ -497,6 +504,8 @@ pub struct Decision {
     responses((status = 200, body = ClaimView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 404, response = NotFound), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge),
+              (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable)))]
 pub async fn api_decide(
     State(state): State<AppState>,
@@ -642,8 +651,12 @@ fn notice_text(code: Option<&str>) -> Option<String> {
     Some(
         match code? {
             "reject" => "申诉已驳回，已告知申诉人。",
-            "freeze" => "占用账号已冻结：不能登录，未开始课程的报名已取消，候补已递补，并已通知该账号。",
-            "transfer" => "信用代码已移交：占用账号已冻结并释放该代码，已为申诉企业建立新账号，并通知双方。",
+            "freeze" => {
+                "占用账号已冻结：不能登录，未开始课程的报名已取消，候补已递补，并已通知该账号。"
+            }
+            "transfer" => {
+                "信用代码已移交：占用账号已冻结并释放该代码，已为申诉企业建立新账号，并通知双方。"
+            }
             _ => return None,
         }
         .to_string(),
@@ -713,9 +726,7 @@ pub async fn admin_decide(
     CsrfForm(form): CsrfForm<DecideForm>,
 ) -> AppResult<Response> {
     match decide(&state, &user, id, &action, &form.reason).await {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/admin/claims/{id}?notice={action}")).into_response())
-        }
+        Ok(()) => Ok(Redirect::to(&format!("/admin/claims/{id}?notice={action}")).into_response()),
         Err(e @ (AppError::Validation(_) | AppError::Conflict { .. })) => {
             let (claim, holder) = uc::detail(&state.db, &user, id).await?;
             let status = if matches!(e, AppError::Validation(_)) {

@@ -176,6 +176,7 @@ mod tests {
         "post /api/v1/login",
         "post /api/v1/logout",
         "post /api/v1/enterprises",
+        "post /api/v1/claims",
         "get /api/v1/programs",
         "get /api/v1/programs/{id}",
         "get /api/v1/checkup/questionnaire",
@@ -317,6 +318,7 @@ mod tests {
                 "post /api/v1/programs/{id}/schedule",
                 "post /api/v1/logout",
                 "post /api/v1/admin/accounts/{id}/password",
+                "post /api/v1/admin/claims/{id}/{action}",
             ];
             if let Some(body) = &op.request_body {
                 let required = matches!(body.required, Some(Required::True));

@@ -279,10 +279,16 @@ pub enum Event {
     },
     /// An organizer froze the account because claim `claim_id` says its credit code `uscc`
     /// belongs to another company; its future sign-ups were cancelled.
-    AccountFrozen { claim_id: i64, uscc: String },
+    AccountFrozen {
+        claim_id: i64,
+        uscc: String,
+    },
     /// Credit code `uscc` was handed over to the company of claim `claim_id`; the account no
     /// longer holds it.
-    UsccTransferred { claim_id: i64, uscc: String },
+    UsccTransferred {
+        claim_id: i64,
+        uscc: String,
+    },
 }
 
 /// A rendered notification, as stored in the outbox.
@@ -806,7 +812,11 @@ mod tests {
     /// The claimant of a credit-code claim has no account: it is sent these templates directly.
     #[test]
     fn claim_texts_fit_one_sms() {
-        for template in ["PUFA_CLAIM_RECEIVED", "PUFA_CLAIM_REJECTED", "PUFA_CLAIM_DONE"] {
+        for template in [
+            "PUFA_CLAIM_RECEIVED",
+            "PUFA_CLAIM_REJECTED",
+            "PUFA_CLAIM_DONE",
+        ] {
             let text = sms_text(template, &params(&[("id", "123456".into())])).expect("template");
             assert!(text.chars().count() <= SMS_MAX_CHARS, "{template}: {text}");
             assert!(!text.contains("${"), "{text}");

@@ -80,7 +80,10 @@ fn claim_form(uscc: &str, mobile: &str, licence: Option<(&str, Vec<u8>)>) -> For
         .text("uscc", uscc.to_string())
         .text("contact_name", "王经理")
         .text("mobile", mobile.to_string())
-        .text("statement", "本企业从未在本平台注册，该账号系他人冒用我司信用代码注册。");
+        .text(
+            "statement",
+            "本企业从未在本平台注册，该账号系他人冒用我司信用代码注册。",
+        );
     if let Some((name, bytes)) = licence {
         form = form.part("licence", Part::bytes(bytes).file_name(name.to_string()));
     }
@@ -201,35 +204,71 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
 
     // refused: without a licence, with a text file named .png, for a code nobody registered,
     // without the CSRF token
-    let r = post_claim(&app, &claimant, &token, claim_form(&uscc, real_mobile, None)).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&uscc, real_mobile, None),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let p = problem(r).await;
     assert!(p.to_string().contains("营业执照"), "{p}");
     let fake = Some(("licence.png", b"this is not an image at all".to_vec()));
-    let r = post_claim(&app, &claimant, &token, claim_form(&uscc, real_mobile, fake)).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&uscc, real_mobile, fake),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(problem(r).await.to_string().contains("JPEG、PNG"));
     let free = valid_uscc(777);
     let png = Some(("licence.png", tiny_png()));
-    let r = post_claim(&app, &claimant, &token, claim_form(&free, real_mobile, png.clone())).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&free, real_mobile, png.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(problem(r)
         .await
         .to_string()
         .contains("该信用代码尚未注册，可直接注册"));
-    let r = post_claim(&app, &claimant, "wrong", claim_form(&uscc, real_mobile, png.clone())).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        "wrong",
+        claim_form(&uscc, real_mobile, png.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // accepted with a real PNG; a second one by the same contact is refused while it is open
-    let r = post_claim(&app, &claimant, &token, claim_form(&uscc, real_mobile, png.clone())).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&uscc, real_mobile, png.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let filed: Value = r.json().await.unwrap();
     let claim_id = filed["id"].as_i64().unwrap();
     let status_url = filed["status_url"].as_str().unwrap().to_string();
     assert_eq!(gw.templates_to(real_mobile), ["PUFA_CLAIM_RECEIVED"]);
-    let r = post_claim(&app, &claimant, &token, claim_form(&uscc, real_mobile, png.clone())).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&uscc, real_mobile, png.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    // nothing but the licence folder holds the file, and no file is left by refusals
+    // the licence folder holds the file, and no file is left by the refused attempts
     let licences: Vec<_> = std::fs::read_dir(app.dir.join("data/claims"))
         .unwrap()
         .collect();
@@ -245,7 +284,13 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
 
     // a second claim, by another contact, to be rejected
     let other_mobile = "13700000001";
-    let r = post_claim(&app, &claimant, &token, claim_form(&uscc, other_mobile, png.clone())).await;
+    let r = post_claim(
+        &app,
+        &claimant,
+        &token,
+        claim_form(&uscc, other_mobile, png.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let rejected: Value = r.json().await.unwrap();
     let rejected_id = rejected["id"].as_i64().unwrap();
@@ -332,7 +377,9 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
 
     // freeze through the page form: the squatter is logged out and cannot log in, its seat
     // goes to the waitlist
-    let org_token = app.csrf_token(&org, &format!("/admin/claims/{claim_id}")).await;
+    let org_token = app
+        .csrf_token(&org, &format!("/admin/claims/{claim_id}"))
+        .await;
     let r = org
         .post(app.url(&format!("/admin/claims/{claim_id}/freeze")))
         .form(&[("csrf", org_token.as_str())])
@@ -419,4 +466,44 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
     ] {
         assert!(audit.contains(label), "{label} missing in\n{audit}");
     }
+
+    // the licences are data: `pufa backup` takes them and `pufa restore` brings them back
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("backup.tar");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pufa"))
+        .arg("backup")
+        .arg("--data")
+        .arg(app.dir.join("data"))
+        .arg("--media")
+        .arg(app.dir.join("media"))
+        .arg(&archive)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (data2, media2) = (work.path().join("data"), work.path().join("media"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pufa"))
+        .arg("restore")
+        .arg(&archive)
+        .arg("--data")
+        .arg(&data2)
+        .arg("--media")
+        .arg(&media2)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let restored: Vec<Vec<u8>> = std::fs::read_dir(data2.join("claims"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(restored, [tiny_png(), tiny_png()]);
 }
