@@ -63,6 +63,10 @@ pub enum ClaimsError {
     /// The claimant's mobile is another (third) account's login.
     #[error("mobile taken")]
     MobileTaken,
+    /// The account the claim names no longer holds the code (it was handed over on another
+    /// claim): nothing to transfer.
+    #[error("code no longer held")]
+    CodeMoved,
     /// The password setup link was used or has expired.
     #[error("setup link expired or used")]
     LinkUsed,
@@ -95,6 +99,10 @@ impl ClaimsError {
             ClaimsError::NotPending => "这条申诉已处理过，不能再次操作".into(),
             ClaimsError::MobileTaken => {
                 "申诉人的手机号已被另一个企业账号使用，无法移交；请联系申诉人更换手机号".into()
+            }
+            ClaimsError::CodeMoved => {
+                "该信用代码已不在被申诉的账号名下（可能已按另一条申诉移交），请核实后驳回本申诉"
+                    .into()
             }
             ClaimsError::LinkUsed => {
                 "密码设置链接已使用或已过期（有效期7天），请联系工商联组织方".into()
@@ -591,6 +599,7 @@ fn change_result(change: ClaimChange) -> Result<usize> {
         ClaimChange::NotPending => Err(ClaimsError::NotPending),
         ClaimChange::NotFound => Err(ClaimsError::NotFound),
         ClaimChange::MobileTaken => Err(ClaimsError::MobileTaken),
+        ClaimChange::CodeMoved => Err(ClaimsError::CodeMoved),
     }
 }
 

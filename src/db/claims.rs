@@ -114,6 +114,8 @@ pub enum ClaimChange {
     NotFound,
     /// The new account's mobile belongs to a third account.
     MobileTaken,
+    /// The holder no longer has the code (handed over on another claim, or changed).
+    CodeMoved,
 }
 
 const COLUMNS: &str =
@@ -257,7 +259,8 @@ impl Db {
             return Ok(ClaimChange::NotFound);
         };
         let row = sqlx::query(
-            "SELECT e.industry, e.district, e.mobile FROM enterprises e WHERE e.user_id = ?",
+            "SELECT e.industry, e.district, e.mobile, e.uscc FROM enterprises e
+             WHERE e.user_id = ?",
         )
         .bind(holder)
         .fetch_optional(&mut *tx)
@@ -268,6 +271,9 @@ impl Db {
         let industry: String = row.try_get("industry")?;
         let district: Option<String> = row.try_get("district")?;
         let holder_mobile: String = row.try_get("mobile")?;
+        if row.try_get::<String, _>("uscc")? != claim.uscc {
+            return Ok(ClaimChange::CodeMoved);
+        }
         let cancelled = freeze_in(&mut tx, id, holder, &claim.uscc, now).await?;
         // the code, and the claimant's mobile when the holder registered it, become free
         let free_mobile = claim.mobile.as_deref() == Some(holder_mobile.as_str());

@@ -177,6 +177,7 @@ impl From<ClaimsError> for AppError {
             ClaimsError::NotFound => AppError::NotFound,
             ClaimsError::NotPending => AppError::conflict("claim_decided", message),
             ClaimsError::MobileTaken => AppError::conflict("mobile_taken", message),
+            ClaimsError::CodeMoved => AppError::conflict("claim_code_moved", message),
             ClaimsError::LinkUsed => AppError::conflict("setup_link_used", message),
             ClaimsError::Internal(e) => AppError::Internal(e),
         }

@@ -507,3 +507,256 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
         .collect();
     assert_eq!(restored, [tiny_png(), tiny_png()]);
 }
+
+/// The SMTP sink process (Debian's `python3-aiosmtpd`, tests/support/smtp_sink.py) and the
+/// folder it writes every received message to, as JSON.
+struct SmtpSink {
+    port: u16,
+    dir: tempfile::TempDir,
+    _child: crate::helpers::ChildGuard,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let script =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let mut command = std::process::Command::new("/usr/bin/python3");
+        command
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .arg("0")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let (child, stdout) = crate::helpers::ChildGuard::spawn_piped(&mut command)
+            .expect("python3 (with python3-aiosmtpd: make test-deps)");
+        crate::helpers::first_line_after(stdout, "ready")
+            .expect("the SMTP sink did not start: python3-aiosmtpd?");
+        SmtpSink {
+            port,
+            dir,
+            _child: child,
+        }
+    }
+
+    /// The messages to `rcpt`, in arrival order.
+    fn mails_to(&self, rcpt: &str) -> Vec<Value> {
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .filter(|m| m["rcpt"][0] == rcpt)
+            .collect()
+    }
+}
+
+/// A small real JPEG made by FFmpeg's lavfi source.
+fn tiny_jpeg(dir: &std::path::Path) -> Vec<u8> {
+    let out = dir.join("licence.jpg");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=white:s=32x24",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// The claim form as a browser sends it: multipart with the CSRF field first.
+fn html_claim(csrf: &str, uscc: &str, email: &str, licence: Vec<u8>) -> Form {
+    Form::new()
+        .text("csrf", csrf.to_string())
+        .text("company_name", "邮箱示例贸易有限公司")
+        .text("uscc", uscc.to_string())
+        .text("contact_name", "李会计")
+        .text("mobile", "")
+        .text("email", email.to_string())
+        .text("statement", "该信用代码为我司所有，请核实。")
+        .part(
+            "licence",
+            Part::bytes(licence)
+                .file_name("licence.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        )
+}
+
+#[tokio::test]
+async fn a_claim_through_the_pages_is_told_by_mail_and_limited_per_address() {
+    let sink = SmtpSink::start();
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = TestApp::spawn_with(|c| {
+        c.notify.smtp_url = Some(smtp);
+        c.notify.delivery_workers = 0;
+    })
+    .await;
+    let org = app.organizer().await;
+    let (_squatter, uscc) = app.register_enterprise(601).await;
+    let work = tempfile::tempdir().unwrap();
+    let jpeg = tiny_jpeg(work.path());
+
+    // the registration page names the claim form when the code is taken
+    let visitor = app.client();
+    let csrf = app.csrf_token(&visitor, "/register").await;
+    let r = visitor
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "邮箱示例贸易有限公司"),
+            ("uscc", uscc.as_str()),
+            ("industry", "F"),
+            ("contact_name", "李会计"),
+            ("mobile", "13600000601"),
+            ("password", "harbor lamp orchard 7"),
+            ("privacy_consent", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("/claims/new?uscc={uscc}")));
+
+    // the form, e-mail only: the claimant lands on its status page and gets the link by mail
+    let csrf = app
+        .csrf_token(&visitor, &format!("/claims/new?uscc={uscc}"))
+        .await;
+    let email = "claims@example.cn";
+    let r = visitor
+        .post(app.url("/claims/new"))
+        .multipart(html_claim(&csrf, &uscc, email, jpeg.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.ends_with("?filed=1"), "{location}");
+    let status_path = location.trim_end_matches("?filed=1").to_string();
+    let page = app.get_text(&visitor, &location).await;
+    assert!(page.contains("申诉已提交") && page.contains(&status_path));
+    let mails = sink.mails_to(email);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("信用代码申诉已受理"));
+    assert!(mails[0]["text"].as_str().unwrap().contains(&status_path));
+
+    // a form error is shown on the page with the values kept
+    let r = visitor
+        .post(app.url("/claims/new"))
+        .multipart(html_claim(&csrf, &uscc, "not-an-address", jpeg.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("电子邮箱地址格式不正确") && page.contains("邮箱示例贸易有限公司"));
+
+    // five claims per address and hour: the sixth is refused
+    for n in 2..=5 {
+        let r = visitor
+            .post(app.url("/claims/new"))
+            .multipart(html_claim(
+                &csrf,
+                &uscc,
+                &format!("c{n}@example.cn"),
+                jpeg.clone(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "claim {n}");
+    }
+    let r = visitor
+        .post(app.url("/claims/new"))
+        .multipart(html_claim(&csrf, &uscc, "c6@example.cn", jpeg.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("提交次数过多"));
+
+    // the organizer hands the code over through the page; the claimant is told by mail
+    let id: i64 = status_path.split('/').nth(2).unwrap().parse().unwrap();
+    let page = app.get_text(&org, &format!("/admin/claims/{id}")).await;
+    assert!(page.contains("移交信用代码") && page.contains(email));
+    let token = app.csrf_token(&org, &format!("/admin/claims/{id}")).await;
+    let r = org
+        .post(app.url(&format!("/admin/claims/{id}/transfer")))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let page = app.get_text(&org, &location).await;
+    assert!(page.contains("信用代码已移交") && page.contains("已冻结"), "{page}");
+    let mails = sink.mails_to(email);
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("信用代码申诉已通过"));
+    // another open claim for the code cannot move it again: the holder no longer has it
+    let r = org
+        .post(app.url(&format!("/api/v1/admin/claims/{}/transfer", id + 1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(problem(r).await["code"], "claim_code_moved");
+
+    // the claimant without a mobile logs in with the code once its password is set
+    let activate = format!("{status_path}/activate");
+    let csrf = app.csrf_token(&visitor, &activate).await;
+    let r = visitor
+        .post(app.url(&activate))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "copper valley lantern 58"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "consent required"
+    );
+    let r = visitor
+        .post(app.url(&activate))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "copper valley lantern 58"),
+            ("privacy_consent", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.logged_in(&uscc, "copper valley lantern 58").await;
+}
