@@ -667,3 +667,76 @@ pub async fn transfer(
     .await;
     Ok(claim)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> NewClaim {
+        NewClaim {
+            company_name: "真实示例制造有限公司".into(),
+            uscc: "91350100m000100y43".into(),
+            contact_name: "王经理".into(),
+            mobile: "138 0013 8000".into(),
+            email: String::new(),
+            statement: "本企业从未注册。".into(),
+        }
+    }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn licences_are_known_by_their_first_bytes() {
+        assert_eq!(sniff_licence(PNG), Some(("image/png", "png")));
+        assert_eq!(
+            sniff_licence(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]),
+            Some(("image/jpeg", "jpg"))
+        );
+        assert_eq!(
+            sniff_licence(b"%PDF-1.7\n"),
+            Some(("application/pdf", "pdf"))
+        );
+        assert_eq!(sniff_licence(b"GIF89a"), None);
+        assert_eq!(sniff_licence(b"<svg xmlns=..."), None);
+        assert_eq!(sniff_licence(b""), None);
+    }
+
+    #[test]
+    fn a_claim_is_normalised_and_checked_field_by_field() {
+        let v = validate(&input(), Some(PNG)).expect("valid");
+        assert_eq!(v.uscc, "91350100M000100Y43");
+        assert_eq!(v.mobile.as_deref(), Some("13800138000"));
+        assert_eq!(v.email, None);
+        assert_eq!(v.licence_type, "image/png");
+
+        let mut no_contact = input();
+        no_contact.mobile.clear();
+        let e = validate(&no_contact, Some(PNG)).expect_err("no contact");
+        assert!(e.get("mobile").is_some_and(|m| m.contains("至少填写一项")));
+        let mut email_only = no_contact.clone();
+        email_only.email = "Claims@Example.CN".into();
+        let v = validate(&email_only, Some(PNG)).expect("e-mail only");
+        assert_eq!(v.email.as_deref(), Some("Claims@example.cn"));
+
+        let mut long = input();
+        long.statement = "说".repeat(MAX_STATEMENT_CHARS + 1);
+        let e = validate(&long, Some(PNG)).expect_err("too long");
+        assert!(e.get("statement").is_some());
+
+        let e = validate(&input(), None).expect_err("no licence");
+        assert!(e.get("licence").is_some());
+        let mut big = PNG.to_vec();
+        big.resize(MAX_LICENCE_BYTES + 1, 0);
+        let e = validate(&input(), Some(&big)).expect_err("too big");
+        assert!(e.get("licence").is_some_and(|m| m.contains("5 MB")));
+        let e = validate(&input(), Some(b"plain text renamed .png")).expect_err("fake");
+        assert!(e.get("licence").is_some_and(|m| m.contains("JPEG")));
+
+        let mut bad_code = input();
+        bad_code.uscc = "91350100M000100Y44".into();
+        assert!(validate(&bad_code, Some(PNG))
+            .expect_err("checksum")
+            .get("uscc")
+            .is_some());
+    }
+}

@@ -634,11 +634,9 @@ async fn a_claim_through_the_pages_is_told_by_mail_and_limited_per_address() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains(&format!("/claims/new?uscc={uscc}")));
+    assert!(r.text().await.unwrap().contains(&format!(
+        "<a href=\"/claims/new?uscc={uscc}\">提交信用代码申诉</a>"
+    )));
 
     // the form, e-mail only: the claimant lands on its status page and gets the link by mail
     let csrf = app
@@ -714,7 +712,10 @@ async fn a_claim_through_the_pages_is_told_by_mail_and_limited_per_address() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let page = app.get_text(&org, &location).await;
-    assert!(page.contains("信用代码已移交") && page.contains("已冻结"), "{page}");
+    assert!(
+        page.contains("信用代码已移交") && page.contains("已冻结"),
+        "{page}"
+    );
     let mails = sink.mails_to(email);
     assert_eq!(mails.len(), 2);
     assert!(mails[1]["subject"]
