@@ -55,23 +55,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The multipart form of a claim, for the API document.
 #[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)]
 pub struct ClaimForm {
     /// The `pufa_csrf` cookie's value (or send it as `X-CSRF-Token`).
-    csrf: String,
+    pub csrf: String,
     /// Company name as on the licence.
-    company_name: String,
+    pub company_name: String,
     /// 统一社会信用代码 (must be registered by an account).
-    uscc: String,
-    contact_name: String,
+    pub uscc: String,
+    pub contact_name: String,
     /// Mainland mobile; this or `email` is required.
-    mobile: Option<String>,
-    email: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
     /// At most 500 characters.
-    statement: String,
+    pub statement: String,
     /// The business licence: JPEG, PNG or PDF (by content), at most 5 MB.
     #[schema(value_type = String, format = Binary)]
-    licence: Vec<u8>,
+    pub licence: Vec<u8>,
 }
 
 /// A filed claim: its number and the private status link (shown this once).
@@ -198,6 +197,7 @@ fn no_store(response: &mut Response) {
     );
 }
 
+/// The claim form, empty or with the values and errors of a refused attempt.
 #[derive(Template, WebTemplate)]
 #[template(path = "claims/new.html")]
 pub struct NewClaimPage {
@@ -214,6 +214,7 @@ impl NewClaimPage {
     }
 }
 
+/// `?uscc=` pre-fills the code (the registration page links here with it).
 #[derive(Debug, Default, Deserialize)]
 pub struct NewClaimQuery {
     #[serde(default)]
@@ -277,6 +278,7 @@ pub async fn new_form(
 // ---------------------------------------------------------------------------------------------
 // The claimant's status page and password setup
 
+/// The claimant's private status page.
 #[derive(Template, WebTemplate)]
 #[template(path = "claims/status.html")]
 pub struct StatusPage {
@@ -297,6 +299,7 @@ impl StatusPage {
     }
 }
 
+/// `?filed=1` right after filing: the page asks to keep its address.
 #[derive(Debug, Default, Deserialize)]
 pub struct StatusQuery {
     #[serde(default)]
@@ -325,6 +328,7 @@ pub async fn status_page(
     Ok(r)
 }
 
+/// The one-time password setup of a handed-over account.
 #[derive(Template, WebTemplate)]
 #[template(path = "claims/activate.html")]
 pub struct ActivatePage {
@@ -365,6 +369,7 @@ pub async fn activate_page(
     Ok(r)
 }
 
+/// The setup form (its `csrf` field is checked by [`CsrfForm`]).
 #[derive(Debug, Deserialize)]
 pub struct ActivateForm {
     #[serde(default)]
@@ -551,12 +556,14 @@ pub struct ClaimLine {
     pub created_at: String,
 }
 
+/// An entry of the state filter.
 pub struct StateOption {
     pub value: &'static str,
     pub label: &'static str,
     pub selected: bool,
 }
 
+/// `/admin/claims`: the organizers' list.
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/claims.html")]
 pub struct AdminListPage {
@@ -612,6 +619,7 @@ pub async fn admin_list(
     })
 }
 
+/// `/admin/claims/{id}`: the claim, the holder and the actions.
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/claims_detail.html")]
 pub struct AdminDetailPage {
@@ -641,6 +649,7 @@ impl AdminDetailPage {
     }
 }
 
+/// `?notice=` after an action: which one succeeded.
 #[derive(Debug, Default, Deserialize)]
 pub struct DetailQuery {
     #[serde(default)]
@@ -711,6 +720,7 @@ pub async fn admin_licence(
     Ok(r)
 }
 
+/// An action form: the reason is used by `reject` only.
 #[derive(Debug, Default, Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
