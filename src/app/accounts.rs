@@ -60,7 +60,7 @@ impl AccountsError {
                 "该手机号已用于另一个企业账号，请换一个手机号或直接登录".into()
             }
             AccountsError::UsccTaken { uscc } => {
-                format!("统一社会信用代码 {uscc} 已注册过账号，请直接登录；如忘记密码请联系工商联")
+                format!("统一社会信用代码 {uscc} 已注册过账号，请直接登录；如忘记密码请联系工商联。如果该账号不是贵企业注册的，请凭营业执照提交信用代码申诉：/claims/new?uscc={uscc}")
             }
             AccountsError::Forbidden => "只有组织方可以管理工作人员账号".into(),
             AccountsError::NotFound => "没有这个工作人员账号".into(),

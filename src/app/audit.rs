@@ -30,11 +30,15 @@ pub enum Action {
     ProfileEdited,
     /// An enterprise deleted its account (个人信息保护法 第四十七条); the entry names the id only.
     AccountDeleted,
+    ClaimLicenceOpened,
+    ClaimRejected,
+    ClaimHolderFrozen,
+    ClaimTransferred,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 20] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -51,6 +55,10 @@ impl Action {
         Action::CheckupReportOpened,
         Action::ProfileEdited,
         Action::AccountDeleted,
+        Action::ClaimLicenceOpened,
+        Action::ClaimRejected,
+        Action::ClaimHolderFrozen,
+        Action::ClaimTransferred,
     ];
 
     /// The stored name.
@@ -72,6 +80,10 @@ impl Action {
             Action::CheckupReportOpened => "checkup_report.opened",
             Action::ProfileEdited => "account.profile_edited",
             Action::AccountDeleted => "account.deleted",
+            Action::ClaimLicenceOpened => "claim.licence_opened",
+            Action::ClaimRejected => "claim.rejected",
+            Action::ClaimHolderFrozen => "claim.holder_frozen",
+            Action::ClaimTransferred => "claim.transferred",
         }
     }
 
@@ -98,6 +110,10 @@ impl Action {
             Action::CheckupReportOpened => "查看体检报告",
             Action::ProfileEdited => "修改资料",
             Action::AccountDeleted => "注销账号",
+            Action::ClaimLicenceOpened => "查看申诉营业执照",
+            Action::ClaimRejected => "驳回信用代码申诉",
+            Action::ClaimHolderFrozen => "冻结占用信用代码的账号",
+            Action::ClaimTransferred => "移交信用代码",
         }
     }
 }
@@ -109,6 +125,7 @@ pub enum Target {
     Lecture(i64),
     Account(i64),
     Checkup(i64),
+    Claim(i64),
 }
 
 impl Target {
@@ -118,6 +135,7 @@ impl Target {
             Target::Lecture(id) => ("lecture", id),
             Target::Account(id) => ("account", id),
             Target::Checkup(id) => ("checkup", id),
+            Target::Claim(id) => ("claim", id),
         }
     }
 }

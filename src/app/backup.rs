@@ -205,8 +205,9 @@ pub async fn backup(
     let refs = crate::db::backup::media_references(&snapshot).await?;
 
     let (media_dir, file) = (media_dir.to_path_buf(), file.to_path_buf());
+    let claims_dir = crate::app::claims::claims_dir(data_dir);
     tokio::task::spawn_blocking(move || {
-        let summary = write_archive(&snapshot, &media_dir, &file, &parent, &refs)?;
+        let summary = write_archive(&snapshot, &claims_dir, &media_dir, &file, &parent, &refs)?;
         drop(work);
         Ok(summary)
     })
@@ -216,6 +217,7 @@ pub async fn backup(
 
 fn write_archive(
     snapshot: &Path,
+    claims_dir: &Path,
     media_dir: &Path,
     file: &Path,
     parent: &Path,
@@ -236,6 +238,36 @@ fn write_archive(
         db_file,
         &mut files,
     )?;
+
+    // the business licences of credit-code claims live in the data directory, not with the
+    // public media: they are data the claims in the database refer to
+    let mut licences = Vec::new();
+    match fs::read_dir(claims_dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with('.') || !entry.file_type()?.is_file() {
+                    continue;
+                }
+                licences.push(name.to_string());
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(format!("reading {}", claims_dir.display())),
+    }
+    licences.sort();
+    for name in &licences {
+        let f = File::open(claims_dir.join(name))
+            .with_context(|| format!("reading {}", claims_dir.join(name).display()))?;
+        append(
+            &mut tar,
+            &format!("{DATA_PREFIX}{}/{name}", crate::app::claims::CLAIMS_DIR),
+            f,
+            &mut files,
+        )?;
+    }
 
     let mut media = Vec::new();
     match fs::symlink_metadata(media_dir) {

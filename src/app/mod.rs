@@ -17,6 +17,7 @@ pub mod archive;
 pub mod audit;
 pub mod backup;
 pub mod checkup;
+pub mod claims;
 pub mod live;
 pub mod login;
 pub mod media;

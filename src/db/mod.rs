@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod checkups;
+pub mod claims;
 pub mod contacts;
 pub mod deliveries;
 pub mod inbox;
@@ -139,6 +140,8 @@ pub const USERS_USERNAME_KEY: &str = "users_username_key";
 pub const ENTERPRISES_USCC_KEY: &str = "enterprises_uscc_key";
 /// An enterprise with this mobile number is registered.
 pub const ENTERPRISES_MOBILE_KEY: &str = "enterprises_mobile_key";
+/// A claim for this credit code by this contact is open already.
+pub const CLAIMS_ONE_OPEN_KEY: &str = "claims_one_open";
 
 /// The stable name of every unique constraint of the schema, by the `table.column[, …]` SQLite
 /// names in its message ("UNIQUE constraint failed: enterprises.mobile"). SQLite does not
@@ -172,6 +175,8 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
         "watch_progress.user_id, watch_progress.lecture_id",
         "watch_progress_pkey",
     ),
+    ("claims.uscc, claims.contact_key", CLAIMS_ONE_OPEN_KEY),
+    ("claims.token_hash", "claims_token_hash_key"),
 ];
 
 /// The stable name of the unique constraint `e` violated (see [`UNIQUE_CONSTRAINTS`]), for

@@ -96,6 +96,7 @@ impl From<AuditRow> for AuditLine {
             "lecture" => "回放",
             "account" => "账号",
             "checkup" => "体检报告",
+            "claim" => "信用代码申诉",
             other => other,
         };
         AuditLine {

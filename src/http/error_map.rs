@@ -5,6 +5,7 @@ use crate::app::accounts::AccountsError;
 use crate::app::archive::ArchiveError;
 use crate::app::audit::AuditError;
 use crate::app::checkup::CheckupError;
+use crate::app::claims::ClaimsError;
 use crate::app::live::view::LiveError;
 use crate::app::login::LoginError;
 use crate::app::media::MediaError;
@@ -185,6 +186,28 @@ impl From<SelfServiceError> for AppError {
             SelfServiceError::Forbidden => AppError::Forbidden,
             SelfServiceError::Notify(e) => AppError::from(e),
             SelfServiceError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<ClaimsError> for AppError {
+    fn from(e: ClaimsError) -> Self {
+        let message = e.message_zh();
+        match e {
+            ClaimsError::Invalid(errors) => AppError::Validation(errors),
+            ClaimsError::NotRegistered => AppError::field("uscc", message),
+            ClaimsError::AlreadyOpen => AppError::conflict("claim_open", message),
+            ClaimsError::Throttled { retry_after_s } => AppError::TooManyRequests {
+                retry_after_s,
+                message,
+            },
+            ClaimsError::Forbidden => AppError::Forbidden,
+            ClaimsError::NotFound => AppError::NotFound,
+            ClaimsError::NotPending => AppError::conflict("claim_decided", message),
+            ClaimsError::MobileTaken => AppError::conflict("mobile_taken", message),
+            ClaimsError::CodeMoved => AppError::conflict("claim_code_moved", message),
+            ClaimsError::LinkUsed => AppError::conflict("setup_link_used", message),
+            ClaimsError::Internal(e) => AppError::Internal(e),
         }
     }
 }

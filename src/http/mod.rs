@@ -12,6 +12,7 @@ pub mod archive;
 pub mod assets;
 pub mod auth;
 pub mod checkup;
+pub mod claims;
 pub mod csrf;
 pub mod csv_export;
 pub mod error_map;
@@ -82,7 +83,10 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(errors::time_limit));
-    routes.merge(media::upload_router(max_upload))
+    // the claim form carries a licence image: its own body limit, like recording uploads
+    routes
+        .merge(media::upload_router(max_upload))
+        .merge(claims::router())
 }
 
 /// The OpenAPI document of every API route, as served at `/api/v1/openapi.json`.

@@ -101,6 +101,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "archive", description = "课程回放与观看进度"),
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
+         (name = "claims", description = "信用代码申诉：提交、审核、冻结与移交"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -122,6 +123,9 @@ mod tests {
         ("post", "/api/v1/me/contacts"),
         ("post", "/api/v1/me/contacts/verify"),
         ("post", "/api/v1/enterprises"),
+        ("post", "/api/v1/claims"),
+        ("get", "/api/v1/admin/claims"),
+        ("post", "/api/v1/admin/claims/{id}/{action}"),
         ("get", "/api/v1/admin/accounts"),
         ("post", "/api/v1/admin/accounts"),
         ("post", "/api/v1/admin/accounts/{id}/disable"),
@@ -179,6 +183,7 @@ mod tests {
         "post /api/v1/login",
         "post /api/v1/logout",
         "post /api/v1/enterprises",
+        "post /api/v1/claims",
         "get /api/v1/programs",
         "get /api/v1/programs/{id}",
         "get /api/v1/checkup/questionnaire",
@@ -322,6 +327,7 @@ mod tests {
                 "post /api/v1/programs/{id}/schedule",
                 "post /api/v1/logout",
                 "post /api/v1/admin/accounts/{id}/password",
+                "post /api/v1/admin/claims/{id}/{action}",
             ];
             if let Some(body) = &op.request_body {
                 let required = matches!(body.required, Some(Required::True));

@@ -119,10 +119,14 @@ pub enum Kind {
     SessionMessage,
     /// 账号安全：密码已重置等（issue 15）
     AccountSecurity,
+    /// 账号因信用代码申诉被冻结
+    AccountFrozen,
+    /// 信用代码已移交给所属企业
+    UsccTransferred,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::SignupConfirmed,
         Kind::SignupWaitlisted,
         Kind::Promoted,
@@ -134,6 +138,8 @@ impl Kind {
         Kind::CheckupReady,
         Kind::SessionMessage,
         Kind::AccountSecurity,
+        Kind::AccountFrozen,
+        Kind::UsccTransferred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +155,8 @@ impl Kind {
             Kind::CheckupReady => "checkup_ready",
             Kind::SessionMessage => "session_message",
             Kind::AccountSecurity => "account_security",
+            Kind::AccountFrozen => "account_frozen",
+            Kind::UsccTransferred => "uscc_transferred",
         }
     }
 
@@ -170,6 +178,8 @@ impl Kind {
             Kind::CheckupReady => "体检报告生成",
             Kind::SessionMessage => "组织方通知",
             Kind::AccountSecurity => "账号安全",
+            Kind::AccountFrozen => "账号冻结",
+            Kind::UsccTransferred => "信用代码移交",
         }
     }
 
@@ -189,6 +199,8 @@ impl Kind {
                     | Kind::Reminder
                     // a password changed by someone else must reach the owner wherever it is
                     | Kind::AccountSecurity
+                    | Kind::AccountFrozen
+                    | Kind::UsccTransferred
             ),
         }
     }
@@ -277,6 +289,18 @@ pub enum Event {
     PasswordReset {
         at: DateTime<Utc>,
     },
+    /// An organizer froze the account because claim `claim_id` says its credit code `uscc`
+    /// belongs to another company; its future sign-ups were cancelled.
+    AccountFrozen {
+        claim_id: i64,
+        uscc: String,
+    },
+    /// Credit code `uscc` was handed over to the company of claim `claim_id`; the account no
+    /// longer holds it.
+    UsccTransferred {
+        claim_id: i64,
+        uscc: String,
+    },
 }
 
 /// A rendered notification, as stored in the outbox.
@@ -334,6 +358,26 @@ pub const SMS_TEMPLATES: &[(&str, &str)] = &[
     (
         "PUFA_SECURITY",
         "【普法】您的账号密码已重置，各设备已退出登录。如非本人操作，请立即联系组织方。",
+    ),
+    (
+        "PUFA_FROZEN",
+        "【普法】因信用代码申诉，您的账号已被冻结，未开始的报名已取消。如有异议请联系工商联。",
+    ),
+    (
+        "PUFA_USCC_MOVED",
+        "【普法】信用代码${uscc}已移交给所属企业，详见站内消息。",
+    ),
+    (
+        "PUFA_CLAIM_RECEIVED",
+        "【普法】信用代码申诉已受理，编号${id}。请保存提交后页面上的查询链接。",
+    ),
+    (
+        "PUFA_CLAIM_REJECTED",
+        "【普法】您的信用代码申诉（编号${id}）未通过，原因请见申诉查询链接。",
+    ),
+    (
+        "PUFA_CLAIM_DONE",
+        "【普法】信用代码申诉（编号${id}）已通过，请打开申诉查询链接设置密码后登录。",
     ),
     (
         "PUFA_CODE",
@@ -409,6 +453,8 @@ impl Event {
             Event::CheckupReady { .. } => Kind::CheckupReady,
             Event::SessionMessage { .. } => Kind::SessionMessage,
             Event::PasswordReset { .. } => Kind::AccountSecurity,
+            Event::AccountFrozen { .. } => Kind::AccountFrozen,
+            Event::UsccTransferred { .. } => Kind::UsccTransferred,
         }
     }
 
@@ -444,6 +490,10 @@ impl Event {
             Event::CheckupReady { checkup_id, .. } => format!("checkup_ready:{checkup_id}"),
             Event::SessionMessage { message_id, .. } => format!("session_message:{message_id}"),
             Event::PasswordReset { at } => format!("password_reset:{}", at.timestamp_millis()),
+            Event::AccountFrozen { claim_id, .. } => format!("account_frozen:claim:{claim_id}"),
+            Event::UsccTransferred { claim_id, .. } => {
+                format!("uscc_transferred:claim:{claim_id}")
+            }
         }
     }
 
@@ -609,6 +659,28 @@ impl Event {
                 None,
                 None,
             ),
+            Event::AccountFrozen { uscc, .. } => (
+                "账号已冻结".to_string(),
+                format!(
+                    "统一社会信用代码 {uscc} 的所属企业提交了申诉（附营业执照），经工商联组织方核实，本账号已被冻结：不能再登录，尚未开始的课程报名已全部取消，名额已让给候补企业。\n如果这确是贵企业自己的代码，请携营业执照联系工商联组织方提出异议，核实后可以解冻。"
+                ),
+                None,
+                "PUFA_FROZEN",
+                BTreeMap::new(),
+                None,
+                None,
+            ),
+            Event::UsccTransferred { uscc, .. } => (
+                "信用代码已移交".to_string(),
+                format!(
+                    "统一社会信用代码 {uscc} 已移交给其所属企业，本账号不再使用该代码，也不能再用它登录。\n如有异议，请携营业执照联系工商联组织方。"
+                ),
+                None,
+                "PUFA_USCC_MOVED",
+                params(&[("uscc", uscc.clone())]),
+                None,
+                None,
+            ),
         };
         Message {
             kind,
@@ -743,6 +815,14 @@ mod tests {
                 text: "请使用新的链接".into(),
             },
             Event::PasswordReset { at: Utc::now() },
+            Event::AccountFrozen {
+                claim_id: 1,
+                uscc: "91350100M000100Y43".into(),
+            },
+            Event::UsccTransferred {
+                claim_id: 1,
+                uscc: "91350100M000100Y43".into(),
+            },
         ];
         for e in events {
             let m = e.render();
@@ -754,6 +834,20 @@ mod tests {
                 text.chars().count()
             );
             assert!(!text.contains("${"), "unfilled parameter in {text}");
+        }
+    }
+
+    /// The claimant of a credit-code claim has no account: it is sent these templates directly.
+    #[test]
+    fn claim_texts_fit_one_sms() {
+        for template in [
+            "PUFA_CLAIM_RECEIVED",
+            "PUFA_CLAIM_REJECTED",
+            "PUFA_CLAIM_DONE",
+        ] {
+            let text = sms_text(template, &params(&[("id", "123456".into())])).expect("template");
+            assert!(text.chars().count() <= SMS_MAX_CHARS, "{template}: {text}");
+            assert!(!text.contains("${"), "{text}");
         }
     }
 

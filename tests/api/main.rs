@@ -18,6 +18,7 @@ mod backup;
 mod checkup;
 mod checkup_privacy;
 mod checkup_report;
+mod claims;
 mod durability;
 mod e2e_live;
 mod e2e_player;

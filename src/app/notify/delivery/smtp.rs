@@ -174,6 +174,29 @@ impl Mailer {
         }
     }
 
+    /// Send a plain-text mail to `address`, for someone without an account (a credit-code
+    /// claimant): no unsubscribe link, since there is no subscription.
+    pub async fn send_text(&self, address: &str, subject: &str, text: &str) -> Outcome {
+        let Ok(to) = address.parse::<Mailbox>() else {
+            return Outcome::Permanent("邮箱地址无法解析".into());
+        };
+        let text = format!("{text}\n\n——\n精准普法（工商联法治宣传月）自动发送，请勿直接回复。\n");
+        let mail = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(AutoSubmitted)
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text),
+            );
+        match mail {
+            Ok(mail) => self.send(mail).await,
+            Err(_) => Outcome::Permanent("邮件无法生成".into()),
+        }
+    }
+
     async fn send(&self, mail: Message) -> Outcome {
         match self.transport.send(mail).await {
             Ok(_) => Outcome::Sent,
