@@ -245,7 +245,9 @@ impl DeliveryWorker {
                 continue;
             }
             tokio::select! {
-                _ = &mut notified => {}
+                // a burst of commits (sign-ups at 2,000/s) wakes the workers thousands of
+                // times a second; waiting a moment lets one look at the queue serve them all
+                _ = &mut notified => tokio::time::sleep(WAKE_DEBOUNCE).await,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 _ = stop.changed() => return,
             }
@@ -281,6 +283,11 @@ impl DeliveryWorker {
         self.step(&secret, &mut drained).await
     }
 }
+
+/// How long an idle worker waits after a wake before it looks at the queue. Without it every
+/// commit that stores a notification costs each worker a query, which took a third of the
+/// server's CPU during the sign-up benchmark (BENCHMARKS.md, "Notifications").
+const WAKE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Send everything due now (as the clock says) in this task, after recovering dead workers'
 /// rows: the deterministic drain tests and benchmarks use instead of the background workers.
