@@ -56,7 +56,7 @@ impl Db {
     }
 
     /// How many of the account's notifications are unread (the bell on every page; it runs
-    /// on the `notifications_inbox` index).
+    /// on the account prefix of the `UNIQUE (user_id, key)` index).
     pub async fn unread_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL",

@@ -17,7 +17,7 @@
 
 use super::notifications;
 use super::Db;
-use crate::notify::Event;
+use crate::notify::{Event, SessionRef};
 use crate::schedule::SessionStatus;
 use crate::signup::{self, EndReason, Placement, RegistrationStatus};
 use chrono::{DateTime, Utc};
@@ -244,7 +244,9 @@ impl Db {
                       WHERE q.session_id = s.id AND q.status = 'waitlisted') AS waiting,
                     (SELECT r.id FROM registrations r
                       WHERE r.session_id = s.id AND r.enterprise_id = ?
-                        AND r.status IN ('confirmed', 'waitlisted')) AS existing
+                        AND r.status IN ('confirmed', 'waitlisted')) AS existing,
+                    s.title, s.starts_at, s.minutes,
+                    (SELECT p.timezone FROM programs p WHERE p.id = s.program_id) AS timezone
              FROM lecture_sessions s WHERE s.id = ?",
         )
         .bind(enterprise_id)
@@ -312,20 +314,30 @@ impl Db {
                 state_of(&mut tx, id).await?
             }
         };
-        if let Some(session) = notifications::session_ref(&mut tx, session_id).await? {
-            let event = match state.position {
-                Some(position) if !state.is_confirmed() => Event::SignupWaitlisted {
-                    session,
-                    registration_id: id,
-                    position,
-                },
-                _ => Event::SignupConfirmed {
-                    session,
-                    registration_id: id,
-                },
-            };
-            notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
-        }
+        // the texts' session, from the statement above: every statement inside the write lock
+        // is a round trip to SQLite's thread that all other sign-ups wait for
+        let timezone: Option<String> = session.try_get("timezone")?;
+        let session_ref = SessionRef {
+            id: session_id,
+            title: session.try_get("title")?,
+            starts_at: session.try_get("starts_at")?,
+            minutes: session.try_get("minutes")?,
+            tz: timezone
+                .and_then(|tz| tz.parse().ok())
+                .unwrap_or(crate::schedule::DEFAULT_TZ),
+        };
+        let event = match state.position {
+            Some(position) if !state.is_confirmed() => Event::SignupWaitlisted {
+                session: session_ref,
+                registration_id: id,
+                position,
+            },
+            _ => Event::SignupConfirmed {
+                session: session_ref,
+                registration_id: id,
+            },
+        };
+        notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
         tx.commit().await?;
         self.wake_outbox();
         Ok(SignupResult::Registered(state, true))
