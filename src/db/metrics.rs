@@ -13,6 +13,8 @@ pub struct DbCounts {
     pub registrations: Vec<(String, i64)>,
     /// Jobs by kind and state.
     pub jobs: Vec<(String, String, i64)>,
+    /// Notification deliveries (mail, SMS) by channel and state.
+    pub deliveries: Vec<(String, String, i64)>,
     /// Finished jobs (`done` or `failed`) by kind: cumulative bucket counts (one per
     /// [`JOB_DURATION_BUCKETS`] entry), total count and sum of durations in seconds.
     pub job_durations: Vec<JobDurations>,
@@ -37,6 +39,12 @@ impl Db {
         .await?;
         let jobs: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let deliveries: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state
+             ORDER BY channel, state",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -73,6 +81,7 @@ impl Db {
         Ok(DbCounts {
             registrations,
             jobs,
+            deliveries,
             job_durations,
         })
     }

@@ -238,6 +238,15 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
                 out,
                 "# HELP pufa_job_queue_depth Media jobs waiting for a worker.\n# TYPE pufa_job_queue_depth gauge\npufa_job_queue_depth {queued}\n"
             );
+            out.push_str("# HELP pufa_notification_deliveries Mail and SMS deliveries by channel and state (queued ones wait for a worker, failed ones gave up).\n# TYPE pufa_notification_deliveries gauge\n");
+            for (channel, delivery_state, n) in &counts.deliveries {
+                let _ = writeln!(
+                    out,
+                    "pufa_notification_deliveries{{channel=\"{}\",state=\"{}\"}} {n}",
+                    escape(channel),
+                    escape(delivery_state)
+                );
+            }
             out.push_str("# HELP pufa_job_duration_seconds Run time of finished media jobs, by kind.\n# TYPE pufa_job_duration_seconds histogram\n");
             for d in &counts.job_durations {
                 let kind = escape(&d.kind);

@@ -425,6 +425,25 @@ async fn a_waitlist_promotion_reaches_the_promoted_enterprise_by_mail_and_sms() 
         3,
         "one code mail, the waitlist notice and the promotion"
     );
+    // operators see the deliveries in /metrics
+    let metrics = s
+        .app
+        .anonymous()
+        .get(s.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pufa_notification_deliveries{channel=\"email\",state=\"sent\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pufa_notification_deliveries{channel=\"sms\",state=\"sent\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ curl -fsS --max-time 60 "$base/healthz" >/dev/null
 enterprise_uscc=91350100000000019E
 enterprise_password="st-enterprise-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 curl -fsS --max-time 30 -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"name\":\"接口测试企业（示例）\",\"uscc\":\"$enterprise_uscc\",\"industry\":\"I\",\"contact_name\":\"测试联系人\",\"mobile\":\"13900000001\",\"password\":\"$enterprise_password\"}" \
+    -d "{\"name\":\"接口测试企业（示例）\",\"uscc\":\"$enterprise_uscc\",\"industry\":\"I\",\"contact_name\":\"测试联系人\",\"mobile\":\"13900000001\",\"password\":\"$enterprise_password\",\"privacy_consent\":true}" \
     "$base/api/v1/enterprises"
 
 # cookie VALUE from a login's Set-Cookie headers
