@@ -4,64 +4,11 @@
 //! the claimant by SMS (a real webhook receiver here), the holder in its inbox.
 
 use crate::helpers::{problem, valid_uscc, TestApp, ENTERPRISE_PASSWORD};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use crate::outside::{Gateway, SmtpSink, SMS_SECRET};
 use chrono::{Duration, Utc};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-
-const SMS_SECRET: &str = "claims-test-webhook-secret";
-
-/// The SMS webhook: records every correctly signed message.
-#[derive(Clone, Default)]
-struct Gateway {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
-}
-
-async fn sms_webhook(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> AxumStatus {
-    let signature = headers
-        .get("x-pufa-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if signature != pufa::notify::webhook_signature(SMS_SECRET, &body) {
-        return AxumStatus::UNAUTHORIZED;
-    }
-    gw.received
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
-    AxumStatus::OK
-}
-
-impl Gateway {
-    async fn start() -> Gateway {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw = Gateway {
-            url: format!("http://{}/sms", listener.local_addr().unwrap()),
-            ..Default::default()
-        };
-        let app = axum::Router::new()
-            .route("/sms", axum::routing::post(sms_webhook))
-            .with_state(gw.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        gw
-    }
-
-    /// The templates sent to `to`, in order.
-    fn templates_to(&self, to: &str) -> Vec<String> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m["to"] == to)
-            .map(|m| m["template"].as_str().unwrap().to_string())
-            .collect()
-    }
-}
 
 /// A real 1×1 PNG, made here rather than committed.
 fn tiny_png() -> Vec<u8> {
@@ -508,59 +455,6 @@ async fn a_squatted_code_is_claimed_reviewed_and_handed_over() {
     assert_eq!(restored, [tiny_png(), tiny_png()]);
 }
 
-/// The SMTP sink process (Debian's `python3-aiosmtpd`, tests/support/smtp_sink.py) and the
-/// folder it writes every received message to, as JSON.
-struct SmtpSink {
-    port: u16,
-    dir: tempfile::TempDir,
-    _child: crate::helpers::ChildGuard,
-}
-
-impl SmtpSink {
-    fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let script =
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut command = std::process::Command::new("/usr/bin/python3");
-        command
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .arg("0")
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let (child, stdout) = crate::helpers::ChildGuard::spawn_piped(&mut command)
-            .expect("python3 (with python3-aiosmtpd: make test-deps)");
-        crate::helpers::first_line_after(stdout, "ready")
-            .expect("the SMTP sink did not start: python3-aiosmtpd?");
-        SmtpSink {
-            port,
-            dir,
-            _child: child,
-        }
-    }
-
-    /// The messages to `rcpt`, in arrival order.
-    fn mails_to(&self, rcpt: &str) -> Vec<Value> {
-        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .filter(|m| m["rcpt"][0] == rcpt)
-            .collect()
-    }
-}
-
 /// A small real JPEG made by FFmpeg's lavfi source.
 fn tiny_jpeg(dir: &std::path::Path) -> Vec<u8> {
     let out = dir.join("licence.jpg");
@@ -603,8 +497,8 @@ fn html_claim(csrf: &str, uscc: &str, email: &str, licence: Vec<u8>) -> Form {
 
 #[tokio::test]
 async fn a_claim_through_the_pages_is_told_by_mail_and_limited_per_address() {
-    let sink = SmtpSink::start();
-    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let sink = SmtpSink::start(0.0);
+    let smtp = sink.url();
     let app = TestApp::spawn_with(|c| {
         c.notify.smtp_url = Some(smtp);
         c.notify.delivery_workers = 0;

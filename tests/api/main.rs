@@ -9,6 +9,7 @@
 
 mod credit_code;
 mod helpers;
+mod outside;
 mod webdriver;
 
 mod accounts;

@@ -4,10 +4,8 @@
 //! the sink and the receiver; retries are driven by a manual clock, not by sleeping; a server
 //! killed with SIGKILL in the middle of a burst loses nothing and shows nothing twice.
 
-use crate::helpers::{first_line_after, problem, ChildGuard, TestApp};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use crate::helpers::{problem, TestApp};
+use crate::outside::{Gateway, SmtpSink, SMS_SECRET};
 use chrono::{Duration, Utc};
 use pufa::app::notify::delivery::{run_due_once, Channels};
 use pufa::clock::Clock;
@@ -17,160 +15,8 @@ use pufa::db::Db;
 use pufa::notify::{ContactKind, Event};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tempfile::TempDir;
-
-const SMS_SECRET: &str = "webhook-test-secret";
-
-/// The SMTP sink process and the folder it writes every message to.
-struct SmtpSink {
-    port: u16,
-    dir: TempDir,
-    _child: ChildGuard,
-}
-
-impl SmtpSink {
-    /// Start the sink on a free port; `delay_s` slows every message down.
-    fn start(delay_s: f64) -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut command = Command::new("/usr/bin/python3");
-        command
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .arg(delay_s.to_string())
-            .stdin(Stdio::null())
-            .stderr(Stdio::null());
-        let (child, stdout) = ChildGuard::spawn_piped(&mut command)
-            .expect("python3 (with python3-aiosmtpd: make test-deps)");
-        first_line_after(stdout, "ready").expect("the SMTP sink did not start: python3-aiosmtpd?");
-        SmtpSink {
-            port,
-            dir,
-            _child: child,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// Every message received so far (decoded by the sink), in arrival order.
-    fn mails(&self) -> Vec<Value> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-
-    /// The messages to `rcpt` that are not verification codes.
-    fn notifications_to(&self, rcpt: &str) -> Vec<Value> {
-        self.mails()
-            .into_iter()
-            .filter(|m| m["rcpt"][0] == rcpt && m["subject"] != "精准普法验证码")
-            .collect()
-    }
-
-    /// The code of the latest verification mail to `rcpt`.
-    fn code_for(&self, rcpt: &str) -> String {
-        let mail = self
-            .mails()
-            .into_iter()
-            .rev()
-            .find(|m| m["rcpt"][0] == rcpt && m["subject"] == "精准普法验证码")
-            .unwrap_or_else(|| panic!("no code mail to {rcpt}"));
-        let text = mail["text"].as_str().unwrap();
-        let start = text.find("验证码是：").unwrap() + "验证码是：".len();
-        text[start..start + 6].to_string()
-    }
-}
-
-/// The SMS webhook receiver: checks every signature, answers 500 while `fail_next` > 0.
-#[derive(Clone, Default)]
-struct Gateway {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
-    /// Answers 500 to this many more requests.
-    fail_next: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    bad_signatures: Arc<AtomicUsize>,
-}
-
-async fn sms_webhook(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> AxumStatus {
-    let signature = headers
-        .get("x-pufa-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if signature != pufa::notify::webhook_signature(SMS_SECRET, &body) {
-        gw.bad_signatures.fetch_add(1, Ordering::SeqCst);
-        return AxumStatus::UNAUTHORIZED;
-    }
-    let failing = gw
-        .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    if failing {
-        gw.failed.fetch_add(1, Ordering::SeqCst);
-        return AxumStatus::INTERNAL_SERVER_ERROR;
-    }
-    gw.received
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
-    AxumStatus::OK
-}
-
-impl Gateway {
-    async fn start() -> Gateway {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw = Gateway {
-            url: format!("http://{}/sms", listener.local_addr().unwrap()),
-            ..Default::default()
-        };
-        let app = axum::Router::new()
-            .route("/sms", axum::routing::post(sms_webhook))
-            .with_state(gw.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        gw
-    }
-
-    fn received(&self) -> Vec<Value> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// The messages to `to` that are not verification codes.
-    fn notifications_to(&self, to: &str) -> Vec<Value> {
-        self.received()
-            .into_iter()
-            .filter(|m| m["to"] == to && m["template"] != "PUFA_CODE")
-            .collect()
-    }
-
-    fn code_for(&self, to: &str) -> String {
-        let sms = self
-            .received()
-            .into_iter()
-            .rev()
-            .find(|m| m["to"] == to && m["template"] == "PUFA_CODE")
-            .unwrap_or_else(|| panic!("no code SMS to {to}"));
-        sms["params"]["code"].as_str().unwrap().to_string()
-    }
-}
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// A test server with mail and SMS, no background delivery workers (the test drains the
 /// queue itself) and a manual clock; with the handles to drive its deliveries.

@@ -3,9 +3,7 @@
 //! deletion of an enterprise account — checked in the database tables themselves.
 
 use crate::helpers::{problem, valid_uscc, TestApp, ENTERPRISE_PASSWORD};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use crate::outside::{Gateway, SMS_SECRET};
 use chrono::{Duration, Utc};
 use pufa::app::notify::delivery::{run_due_once, Channels};
 use pufa::clock::Clock;
@@ -14,77 +12,9 @@ use pufa::db::Db;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-const SMS_SECRET: &str = "self-service-sms-secret";
 const NEW_PASSWORD: &str = "harbor lamp orchard 7";
-
-/// A local SMS webhook receiver that checks every signature.
-#[derive(Clone, Default)]
-struct Gateway {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
-}
-
-async fn sms_webhook(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> AxumStatus {
-    let signature = headers
-        .get("x-pufa-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if signature != pufa::notify::webhook_signature(SMS_SECRET, &body) {
-        return AxumStatus::UNAUTHORIZED;
-    }
-    gw.received
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
-    AxumStatus::OK
-}
-
-impl Gateway {
-    async fn start() -> Gateway {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw = Gateway {
-            url: format!("http://{}/sms", listener.local_addr().unwrap()),
-            ..Default::default()
-        };
-        let app = axum::Router::new()
-            .route("/sms", axum::routing::post(sms_webhook))
-            .with_state(gw.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        gw
-    }
-
-    fn to(&self, to: &str) -> Vec<Value> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m["to"] == to)
-            .cloned()
-            .collect()
-    }
-
-    fn codes_to(&self, to: &str) -> Vec<String> {
-        self.to(to)
-            .iter()
-            .filter(|m| m["template"] == "PUFA_CODE")
-            .map(|m| m["params"]["code"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    /// The `n`-th code to `to` (0-based), waiting for it: reset codes go out in the
-    /// background.
-    async fn code(&self, to: &str, n: usize) -> String {
-        for _ in 0..200 {
-            if let Some(code) = self.codes_to(to).get(n) {
-                return code.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        panic!("no code number {n} to {to}");
-    }
-}
 
 /// A test server with SMS (no background delivery workers: the test drains) and a manual
 /// clock.
