@@ -211,6 +211,7 @@ impl DeliveryWorker {
         let signal = self.db.outbox_signal();
         let mut secret: Option<String> = None;
         let mut last_recovery: Option<std::time::Instant> = None;
+        let mut last_wake: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
@@ -246,8 +247,15 @@ impl DeliveryWorker {
             }
             tokio::select! {
                 // a burst of commits (sign-ups at 2,000/s) wakes the workers thousands of
-                // times a second; waiting a moment lets one look at the queue serve them all
-                _ = &mut notified => tokio::time::sleep(WAKE_DEBOUNCE).await,
+                // times a second: a worker looks at the queue at most once per
+                // WAKE_DEBOUNCE for wakes, so one look serves the burst, while a lone
+                // notification is still sent at once
+                _ = &mut notified => {
+                    if let Some(wait) = last_wake.and_then(|t| WAKE_DEBOUNCE.checked_sub(t.elapsed())) {
+                        tokio::time::sleep(wait).await;
+                    }
+                    last_wake = Some(std::time::Instant::now());
+                }
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 _ = stop.changed() => return,
             }
@@ -284,9 +292,9 @@ impl DeliveryWorker {
     }
 }
 
-/// How long an idle worker waits after a wake before it looks at the queue. Without it every
-/// commit that stores a notification costs each worker a query, which took a third of the
-/// server's CPU during the sign-up benchmark (BENCHMARKS.md, "Notifications").
+/// The shortest time between two looks at the queue that wakes cause. Without it every commit
+/// that stores a notification costs each worker a query, which took a third more server CPU
+/// per sign-up in the sign-up benchmark (BENCHMARKS.md, "Notification delivery").
 const WAKE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Send everything due now (as the clock says) in this task, after recovering dead workers'
