@@ -1,9 +1,10 @@
 //! Credit-code claims: storage, and the freeze and hand-over transactions.
 
 use super::notifications;
-use super::registrations::promote_waitlist;
+use super::registrations::end_upcoming_registrations;
 use super::Db;
 use crate::notify::Event;
+use crate::signup::EndReason;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
@@ -432,42 +433,21 @@ async fn freeze_in(
         .bind(holder)
         .execute(&mut *conn)
         .await?;
-    let active: Vec<(i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT r.id, r.session_id, r.status, r.seats FROM registrations r
-         JOIN lecture_sessions s ON s.id = r.session_id
-         WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
-           AND s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > ?)",
+    let (ended, _) = end_upcoming_registrations(
+        conn,
+        holder,
+        &EndReason::Removed {
+            reason: FROZEN_REASON.to_string(),
+        },
+        now,
     )
-    .bind(holder)
-    .bind(now)
-    .fetch_all(&mut *conn)
     .await?;
-    for (id, session_id, status, seats) in &active {
-        sqlx::query(
-            "UPDATE registrations SET status = 'removed', ended_at = ?, end_reason = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(FROZEN_REASON)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-        if status == "confirmed" {
-            sqlx::query(
-                "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?",
-            )
-            .bind(seats)
-            .bind(session_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        promote_waitlist(conn, *session_id, now).await?;
-    }
     let event = Event::AccountFrozen {
         claim_id,
         uscc: uscc.to_string(),
     };
     notifications::enqueue(conn, holder, &event, now).await?;
-    Ok(active.len())
+    Ok(ended.len())
 }
 
 /// The end reason of sign-ups cancelled by a freeze (shown on rosters).

@@ -185,6 +185,55 @@ async fn promote_waitlist_except(
     Ok(promoted)
 }
 
+/// End every active registration of `enterprise_id` for scheduled sessions that have not
+/// started (or have no time yet) — `how` says whether as cancelled or removed with a reason —,
+/// free their seats and promote each waitlist, inside the caller's transaction (an account
+/// deleted or frozen). Returns the sessions, one per ended registration in registration order,
+/// and the registrations promoted from the waitlists (they are told by [`promote_waitlist`]).
+pub async fn end_upcoming_registrations(
+    conn: &mut SqliteConnection,
+    enterprise_id: i64,
+    how: &EndReason,
+    now: DateTime<Utc>,
+) -> Result<(Vec<i64>, Vec<i64>), sqlx::Error> {
+    let active: Vec<(i64, i64, RegistrationStatus, i64)> = sqlx::query_as(
+        "SELECT r.id, r.session_id, r.status, r.seats FROM registrations r
+         JOIN lecture_sessions s ON s.id = r.session_id
+         WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
+           AND s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > ?)
+         ORDER BY r.id",
+    )
+    .bind(enterprise_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut sessions = Vec::with_capacity(active.len());
+    let mut promoted = Vec::new();
+    for (id, session_id, status, seats) in active {
+        sqlx::query(
+            "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?",
+        )
+        .bind(how.status())
+        .bind(now)
+        .bind(how.reason())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        if status == RegistrationStatus::Confirmed {
+            sqlx::query(
+                "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?",
+            )
+            .bind(seats)
+            .bind(session_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        promoted.extend(promote_waitlist(conn, session_id, now).await?);
+        sessions.push(session_id);
+    }
+    Ok((sessions, promoted))
+}
+
 async fn state_of(
     conn: &mut SqliteConnection,
     registration_id: i64,

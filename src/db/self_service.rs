@@ -5,11 +5,11 @@
 //! enterprises a deletion lets move up) are written inside it ([`notifications::enqueue`]).
 
 use super::notifications;
-use super::registrations::promote_waitlist;
+use super::registrations::end_upcoming_registrations;
 use super::Db;
 use crate::notify::{ContactKind, Event};
+use crate::signup::EndReason;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// What [`Db::delete_enterprise_account`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -191,45 +191,10 @@ impl Db {
         }
         let mut deletion = Deletion::default();
         // active registrations of sessions that have not started (or have no time yet)
-        let future = sqlx::query(
-            "SELECT r.id, r.session_id, r.status, r.seats
-             FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
-             WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
-               AND (s.starts_at IS NULL OR s.starts_at > ?)
-             ORDER BY r.id",
-        )
-        .bind(user_id)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &future {
-            let id: i64 = row.try_get("id")?;
-            let session_id: i64 = row.try_get("session_id")?;
-            let status: String = row.try_get("status")?;
-            let seats: i64 = row.try_get("seats")?;
-            sqlx::query(
-                "UPDATE registrations SET status = 'cancelled', ended_at = ?, end_reason = NULL
-                 WHERE id = ?",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if status == "confirmed" {
-                sqlx::query(
-                    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ?
-                     WHERE id = ?",
-                )
-                .bind(seats)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            deletion
-                .promoted
-                .extend(promote_waitlist(&mut tx, session_id, now).await?);
-            deletion.cancelled_sessions.push(session_id);
-        }
+        let (cancelled_sessions, promoted) =
+            end_upcoming_registrations(&mut tx, user_id, &EndReason::Cancelled, now).await?;
+        deletion.cancelled_sessions = cancelled_sessions;
+        deletion.promoted = promoted;
         // the names of the people who attended are personal data; the seats count stays
         sqlx::query("UPDATE registrations SET attendees = '[]' WHERE enterprise_id = ?")
             .bind(user_id)
