@@ -228,6 +228,23 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_DELIVERY_LEASE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(5..=3600))]
     pub delivery_lease_secs: u64,
+    /// 企问律答: working days (Mon–Fri) a question may wait for a lawyer's answer before it is
+    /// flagged to the organizer.
+    #[arg(long, env = "PUFA_QA_OVERDUE_DAYS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub qa_overdue_days: u32,
+    /// 回访: days an advisor has to follow up a high-risk check-up.
+    #[arg(long, env = "PUFA_FOLLOWUP_DUE_DAYS", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub followup_due_days: u32,
+    /// Advisor groups: most small or micro enterprises per group ("5+1").
+    #[arg(long, env = "PUFA_ADVISOR_GROUP_ENTERPRISES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub advisor_group_enterprises: u32,
+    /// Advisor groups: most lawyers per group ("5+1" or "5+2").
+    #[arg(long, env = "PUFA_ADVISOR_GROUP_LAWYERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub advisor_group_lawyers: u32,
     /// Name of the site in the header, page titles and calendar names.
     #[arg(long, env = "PUFA_SITE_NAME", default_value = Branding::DEFAULT_SITE_NAME)]
     pub site_name: String,
@@ -358,6 +375,30 @@ pub struct NotifyConfig {
     pub delivery_lease_secs: u64,
 }
 
+/// 企问律答, advisor groups and 回访 settings (issue 16).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QaConfig {
+    /// Working days before an unanswered question is flagged.
+    pub overdue_working_days: u32,
+    /// Days a 回访 follow-up is due after it opens.
+    pub followup_due_days: u32,
+    /// Most enterprises in one advisor group.
+    pub group_max_enterprises: u32,
+    /// Most lawyers in one advisor group.
+    pub group_max_lawyers: u32,
+}
+
+impl Default for QaConfig {
+    fn default() -> Self {
+        QaConfig {
+            overdue_working_days: 3,
+            followup_due_days: 15,
+            group_max_enterprises: 5,
+            group_max_lawyers: 2,
+        }
+    }
+}
+
 /// A listen address, or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listen(pub Option<SocketAddr>);
@@ -454,6 +495,8 @@ pub struct Config {
     pub min_free_disk_bytes: u64,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
+    /// 企问律答, advisor groups, 回访.
+    pub qa: QaConfig,
     /// Site and chamber names, footer.
     pub branding: std::sync::Arc<Branding>,
     /// The clock every rule reads; tests put a manual clock here.
@@ -496,6 +539,7 @@ impl Config {
                 delivery_lease_secs: 60,
                 ..Default::default()
             },
+            qa: QaConfig::default(),
             clock: crate::clock::Clock::system(),
             password_verifications: Default::default(),
             branding: Default::default(),
@@ -541,6 +585,12 @@ impl Config {
             reminder_offsets: args.reminder_offsets.clone(),
             delivery_workers: args.delivery_workers,
             delivery_lease_secs: args.delivery_lease_secs,
+        };
+        config.qa = QaConfig {
+            overdue_working_days: args.qa_overdue_days,
+            followup_due_days: args.followup_due_days,
+            group_max_enterprises: args.advisor_group_enterprises,
+            group_max_lawyers: args.advisor_group_lawyers,
         };
         config.branding = std::sync::Arc::new(Branding::new(
             &args.site_name,
@@ -592,6 +642,7 @@ impl std::fmt::Debug for Config {
             )
             .field("reminder_offsets", &self.notify.reminder_offsets)
             .field("delivery_workers", &self.notify.delivery_workers)
+            .field("qa", &self.qa)
             .field("branding", &self.branding)
             .finish()
     }

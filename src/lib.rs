@@ -15,6 +15,7 @@ mod live_ingest;
 pub mod media;
 pub mod notify;
 pub mod proxy;
+pub mod qa;
 pub mod schedule;
 pub mod server;
 pub mod signup;

@@ -22,6 +22,7 @@ pub mod live;
 pub mod login;
 pub mod media;
 pub mod notify;
+pub mod qa;
 pub mod schedule;
 pub mod self_service;
 pub mod signup;

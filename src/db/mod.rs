@@ -4,14 +4,17 @@
 //! portable SQL so a PostgreSQL sibling can follow (see the README's architecture section).
 
 pub mod accounts;
+pub mod advisors;
 pub mod audit;
 pub mod backup;
 pub mod checkups;
 pub mod claims;
 pub mod contacts;
 pub mod deliveries;
+pub mod followups;
 pub mod inbox;
 pub mod jobs;
+pub mod lawyers;
 pub mod lectures;
 pub mod live;
 pub mod live_views;
@@ -19,6 +22,9 @@ pub mod login_sessions;
 pub mod metrics;
 pub mod notifications;
 pub mod outbox_admin;
+pub mod planning;
+pub mod qa_entries;
+pub mod questions;
 pub mod registrations;
 pub mod reminders;
 pub mod schedule;

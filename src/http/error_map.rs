@@ -10,6 +10,7 @@ use crate::app::live::view::LiveError;
 use crate::app::login::LoginError;
 use crate::app::media::MediaError;
 use crate::app::notify::NotifyError;
+use crate::app::qa::QaError;
 use crate::app::schedule::ScheduleError;
 use crate::app::self_service::SelfServiceError;
 use crate::app::signup::SignupError;
@@ -208,6 +209,22 @@ impl From<ClaimsError> for AppError {
             ClaimsError::CodeMoved => AppError::conflict("claim_code_moved", message),
             ClaimsError::LinkUsed => AppError::conflict("setup_link_used", message),
             ClaimsError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<QaError> for AppError {
+    fn from(e: QaError) -> Self {
+        match e {
+            QaError::Forbidden => AppError::Forbidden,
+            QaError::NotFound => AppError::NotFound,
+            QaError::Invalid(errors) => AppError::Validation(errors),
+            QaError::Conflict { code, message } => AppError::conflict(code, message),
+            QaError::Throttled { retry_after_s } => AppError::TooManyRequests {
+                retry_after_s,
+                message: QaError::throttled_message_zh(retry_after_s),
+            },
+            QaError::Internal(e) => AppError::Internal(e),
         }
     }
 }

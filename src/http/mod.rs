@@ -25,6 +25,7 @@ pub mod media;
 pub mod notify;
 pub mod observe;
 pub mod openapi;
+pub mod qa;
 pub mod schedule;
 pub mod signups;
 pub mod views;
@@ -80,6 +81,7 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(live::router())
         .merge(notify::router())
+        .merge(qa::router())
         .route("/assets/{file}", get(assets::serve))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(errors::time_limit));

@@ -123,10 +123,20 @@ pub enum Kind {
     AccountFrozen,
     /// 信用代码已移交给所属企业
     UsccTransferred,
+    /// 新的企业提问分派给律师（issue 16）
+    QuestionAssigned,
+    /// 您的问题已回复（或律师请您补充情况）
+    QuestionAnswered,
+    /// 企业提问超时未答复（给组织方）
+    QuestionOverdue,
+    /// 回访待办（给顾问律师或组织方）
+    FollowupDue,
+    /// 整改后请重新体检
+    RetakeInvited,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 18] = [
         Kind::SignupConfirmed,
         Kind::SignupWaitlisted,
         Kind::Promoted,
@@ -140,6 +150,11 @@ impl Kind {
         Kind::AccountSecurity,
         Kind::AccountFrozen,
         Kind::UsccTransferred,
+        Kind::QuestionAssigned,
+        Kind::QuestionAnswered,
+        Kind::QuestionOverdue,
+        Kind::FollowupDue,
+        Kind::RetakeInvited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +172,11 @@ impl Kind {
             Kind::AccountSecurity => "account_security",
             Kind::AccountFrozen => "account_frozen",
             Kind::UsccTransferred => "uscc_transferred",
+            Kind::QuestionAssigned => "question_assigned",
+            Kind::QuestionAnswered => "question_answered",
+            Kind::QuestionOverdue => "question_overdue",
+            Kind::FollowupDue => "followup_due",
+            Kind::RetakeInvited => "retake_invited",
         }
     }
 
@@ -180,6 +200,11 @@ impl Kind {
             Kind::AccountSecurity => "账号安全",
             Kind::AccountFrozen => "账号冻结",
             Kind::UsccTransferred => "信用代码移交",
+            Kind::QuestionAssigned => "新的企业提问",
+            Kind::QuestionAnswered => "提问已回复",
+            Kind::QuestionOverdue => "提问超时未答",
+            Kind::FollowupDue => "回访待办",
+            Kind::RetakeInvited => "复查体检邀请",
         }
     }
 
@@ -201,6 +226,10 @@ impl Kind {
                     | Kind::AccountSecurity
                     | Kind::AccountFrozen
                     | Kind::UsccTransferred
+                    // the answer an enterprise waits for, and the work a lawyer must do
+                    | Kind::QuestionAnswered
+                    | Kind::QuestionAssigned
+                    | Kind::FollowupDue
             ),
         }
     }
@@ -301,6 +330,37 @@ pub enum Event {
         claim_id: i64,
         uscc: String,
     },
+    /// Question `question_id` was assigned to the recipient (a lawyer).
+    QuestionAssigned {
+        question_id: i64,
+        title: String,
+    },
+    /// The lawyer wrote message `message_id` in the recipient's thread: an answer, or a
+    /// request for details (`needs_details`).
+    QuestionAnswered {
+        question_id: i64,
+        message_id: i64,
+        title: String,
+        needs_details: bool,
+    },
+    /// Question `question_id` has waited `working_days` working days for an answer (to
+    /// organizers).
+    QuestionOverdue {
+        question_id: i64,
+        title: String,
+        working_days: u32,
+    },
+    /// A 回访 follow-up of `enterprise_name`'s high-risk report is the recipient's to do by
+    /// `due_on`.
+    FollowupDue {
+        followup_id: i64,
+        enterprise_name: String,
+        due_on: chrono::NaiveDate,
+    },
+    /// The advisor recorded 已整改: the enterprise is invited to retake the check-up.
+    RetakeInvited {
+        followup_id: i64,
+    },
 }
 
 /// A rendered notification, as stored in the outbox.
@@ -380,6 +440,26 @@ pub const SMS_TEMPLATES: &[(&str, &str)] = &[
         "【普法】信用代码申诉（编号${id}）已通过，请打开申诉查询链接设置密码后登录。",
     ),
     (
+        "PUFA_QA_ASSIGNED",
+        "【普法】您有一条新的企业提问待答复：《${title}》，请登录查看。",
+    ),
+    (
+        "PUFA_QA_ANSWERED",
+        "【普法】您的提问《${title}》有律师回复，请登录查看。",
+    ),
+    (
+        "PUFA_QA_OVERDUE",
+        "【普法】企业提问《${title}》已${days}个工作日未答复，请及时分派。",
+    ),
+    (
+        "PUFA_FOLLOWUP",
+        "【普法】回访待办：${name}体检为高风险，请于${due}前回访。",
+    ),
+    (
+        "PUFA_RETAKE",
+        "【普法】您的整改已记录，请重新做一次法治体检，查看风险变化。",
+    ),
+    (
         "PUFA_CODE",
         "【普法】验证码${code}，10分钟内有效。请勿告诉他人。",
     ),
@@ -455,6 +535,11 @@ impl Event {
             Event::PasswordReset { .. } => Kind::AccountSecurity,
             Event::AccountFrozen { .. } => Kind::AccountFrozen,
             Event::UsccTransferred { .. } => Kind::UsccTransferred,
+            Event::QuestionAssigned { .. } => Kind::QuestionAssigned,
+            Event::QuestionAnswered { .. } => Kind::QuestionAnswered,
+            Event::QuestionOverdue { .. } => Kind::QuestionOverdue,
+            Event::FollowupDue { .. } => Kind::FollowupDue,
+            Event::RetakeInvited { .. } => Kind::RetakeInvited,
         }
     }
 
@@ -494,6 +579,17 @@ impl Event {
             Event::UsccTransferred { claim_id, .. } => {
                 format!("uscc_transferred:claim:{claim_id}")
             }
+            Event::QuestionAssigned { question_id, .. } => {
+                format!("question_assigned:{question_id}")
+            }
+            Event::QuestionAnswered { message_id, .. } => {
+                format!("question_answered:msg:{message_id}")
+            }
+            Event::QuestionOverdue { question_id, .. } => {
+                format!("question_overdue:{question_id}")
+            }
+            Event::FollowupDue { followup_id, .. } => format!("followup_due:{followup_id}"),
+            Event::RetakeInvited { followup_id } => format!("retake_invited:{followup_id}"),
         }
     }
 
@@ -681,6 +777,85 @@ impl Event {
                 None,
                 None,
             ),
+            Event::QuestionAssigned { question_id, title } => (
+                format!("新的企业提问：{title}"),
+                format!(
+                    "一家企业的提问《{title}》已分派给您。\n请在 3 个工作日内答复；需要企业补充情况时，可在问题页请其补充。"
+                ),
+                Some(format!("/questions/{question_id}")),
+                "PUFA_QA_ASSIGNED",
+                params(&[("title", short(title, 16))]),
+                None,
+                None,
+            ),
+            Event::QuestionAnswered {
+                question_id,
+                title,
+                needs_details,
+                ..
+            } => (
+                if *needs_details {
+                    format!("律师请您补充情况：{title}")
+                } else {
+                    format!("您的问题已回复：{title}")
+                },
+                if *needs_details {
+                    format!("律师需要您补充一些情况，才能回答《{title}》。请打开问题页补充。")
+                } else {
+                    format!("律师已回复您的提问《{title}》。如仍有疑问，可在同一问题下继续追问。")
+                },
+                Some(format!("/questions/{question_id}")),
+                "PUFA_QA_ANSWERED",
+                params(&[("title", short(title, 20))]),
+                None,
+                None,
+            ),
+            Event::QuestionOverdue {
+                question_id,
+                title,
+                working_days,
+            } => (
+                format!("提问超时未答：{title}"),
+                format!(
+                    "企业提问《{title}》已超过 {working_days} 个工作日没有律师答复。请查看分派情况，必要时改派。"
+                ),
+                Some(format!("/questions/{question_id}")),
+                "PUFA_QA_OVERDUE",
+                params(&[
+                    ("title", short(title, 16)),
+                    ("days", working_days.to_string()),
+                ]),
+                None,
+                None,
+            ),
+            Event::FollowupDue {
+                followup_id,
+                enterprise_name,
+                due_on,
+            } => (
+                format!("回访待办：{enterprise_name}"),
+                format!(
+                    "{enterprise_name}的法治体检报告为高风险，需要回访。\n请于 {} 前联系企业，记录回访情况和整改结果。",
+                    due_on.format("%Y年%-m月%-d日")
+                ),
+                Some(format!("/followups/{followup_id}")),
+                "PUFA_FOLLOWUP",
+                params(&[
+                    ("name", short(enterprise_name, 14)),
+                    ("due", due_on.format("%-m月%-d日").to_string()),
+                ]),
+                None,
+                None,
+            ),
+            Event::RetakeInvited { .. } => (
+                "请重新做一次法治体检".to_string(),
+                "顾问律师已记录贵企业完成整改。请重新做一次法治体检：新报告会与上次对比，显示风险的变化。".to_string(),
+                Some("/checkup".to_string()),
+                "PUFA_RETAKE",
+                BTreeMap::new(),
+                None,
+                None,
+            ),
         };
         Message {
             kind,
@@ -823,6 +998,27 @@ mod tests {
                 claim_id: 1,
                 uscc: "91350100M000100Y43".into(),
             },
+            Event::QuestionAssigned {
+                question_id: 1,
+                title: s.title.clone(),
+            },
+            Event::QuestionAnswered {
+                question_id: 1,
+                message_id: 2,
+                title: s.title.clone(),
+                needs_details: false,
+            },
+            Event::QuestionOverdue {
+                question_id: 1,
+                title: s.title.clone(),
+                working_days: 30,
+            },
+            Event::FollowupDue {
+                followup_id: 1,
+                enterprise_name: "示例超长名称科技发展有限责任公司第一分公司".repeat(2),
+                due_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
+            },
+            Event::RetakeInvited { followup_id: 1 },
         ];
         for e in events {
             let m = e.render();

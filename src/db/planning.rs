@@ -1,0 +1,1 @@
+//! SQL of 企问律答 (issue 16): see `crate::app::qa`.
