@@ -315,6 +315,38 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(channels, ["email"]);
+        // the writer's copy of enqueue stores the same columns and the same deliveries
+        let third = Event::CheckupReady {
+            checkup_id: 5,
+            level_zh: "中".into(),
+        };
+        let written = db
+            .write(move |c| enqueue_on(c, 1, &third, now))
+            .await
+            .unwrap()
+            .unwrap();
+        let again = Event::CheckupReady {
+            checkup_id: 5,
+            level_zh: "中".into(),
+        };
+        let repeat = db.write(move |c| enqueue_on(c, 1, &again, now)).await;
+        assert_eq!(repeat.unwrap(), None, "the same key is stored once");
+        let pair: Vec<(String, String, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+            "SELECT n.kind, n.sms_template, n.sms_params, n.title, n.created_at,
+                    (SELECT COUNT(*) FROM deliveries d WHERE d.notification_id = n.id)
+             FROM notifications n WHERE n.id IN (?, ?) ORDER BY n.id",
+        )
+        .bind(written - 1)
+        .bind(written)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(pair.len(), 2);
+        assert_eq!(pair[0].0, pair[1].0);
+        assert_eq!(pair[0].1, pair[1].1);
+        assert_eq!(pair[0].2, pair[1].2);
+        assert_eq!(pair[0].3, pair[1].3);
+        assert_eq!((pair[0].4, pair[0].5), (pair[1].4, pair[1].5));
         let secret = signing_secret(&mut conn).await.unwrap();
         assert_eq!(secret.len(), 64);
     }

@@ -496,3 +496,96 @@ mod ffi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{is_unique_violation, violated_unique_constraint, Db, USERS_USERNAME_KEY};
+    use chrono::Utc;
+
+    const USER: &str =
+        "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+         VALUES (?, 'lawyer', ?, 'L', 'x', ?)";
+
+    async fn users(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_rolls_the_job_back_with_sqlites_own_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let before = users(&db).await;
+        let now = super::timestamp(Utc::now());
+        let err = db
+            .write(move |c| {
+                c.execute(USER, &[10.into(), "same".into(), (&now).into()])?;
+                c.execute(USER, &[11.into(), "same".into(), (&now).into()])
+            })
+            .await
+            .expect_err("the second user violates the unique name");
+        assert!(is_unique_violation(&err));
+        assert_eq!(
+            violated_unique_constraint(&err).as_deref(),
+            Some(USERS_USERNAME_KEY)
+        );
+        assert_eq!(users(&db).await, before, "the first insert was rolled back");
+
+        // a job that panics is rolled back too, and the writer goes on
+        let now = super::timestamp(Utc::now());
+        let crashed = db
+            .write(move |c| -> Result<(), sqlx::Error> {
+                c.execute(USER, &[12.into(), "p".into(), (&now).into()])?;
+                panic!("a bug in a job");
+            })
+            .await;
+        assert!(matches!(crashed, Err(sqlx::Error::WorkerCrashed)));
+        assert_eq!(users(&db).await, before);
+        let now = super::timestamp(Utc::now());
+        let rows = db
+            .write(move |c| {
+                c.execute(USER, &[13.into(), "q".into(), (&now).into()])?;
+                c.query(
+                    "SELECT id, username, NULL, 1.5 FROM users WHERE id = ?",
+                    &[13.into()],
+                )
+            })
+            .await
+            .expect("the writer still works");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].int(0).expect("id"), 13);
+        assert_eq!(rows[0].text(1).expect("name"), "q");
+        assert_eq!(rows[0].opt_text(2).expect("null"), None);
+        assert!(rows[0].int(1).is_err(), "text is no integer");
+        assert_eq!(users(&db).await, before + 1);
+    }
+
+    /// Timestamps written by the writer are the text sqlx writes, so both paths' rows compare
+    /// and decode alike.
+    #[tokio::test]
+    async fn timestamps_are_written_as_sqlx_writes_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        for now in [
+            Utc::now(),
+            chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+                .expect("time")
+                .to_utc(),
+        ] {
+            let by_sqlx: String = sqlx::query_scalar("SELECT ?")
+                .bind(now)
+                .fetch_one(&db.pool)
+                .await
+                .expect("select");
+            assert_eq!(super::timestamp(now), by_sqlx);
+            let text = super::timestamp(now);
+            let back = db
+                .write(move |c| c.query_one("SELECT ?", &[(&text).into()])?.opt_time(0))
+                .await
+                .expect("read back");
+            assert_eq!(back, Some(now));
+        }
+    }
+}
