@@ -162,18 +162,6 @@ pub async fn promote_waitlist(
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    promote_waitlist_except(conn, session_id, now, None).await
-}
-
-/// [`promote_waitlist`], telling nobody about `newcomer`: a sign-up that walks the queue and
-/// gets a seat at once is told "报名成功" by [`Db::sign_up`], not that it left a waitlist it
-/// never saw.
-async fn promote_waitlist_except(
-    conn: &mut SqliteConnection,
-    session_id: i64,
-    now: DateTime<Utc>,
-    newcomer: Option<i64>,
-) -> Result<Vec<i64>, sqlx::Error> {
     let row = sqlx::query(FREE_SEATS_SQL)
         .bind(session_id)
         .fetch_optional(&mut *conn)
@@ -213,9 +201,7 @@ async fn promote_waitlist_except(
             .execute(&mut *conn)
             .await?;
         if let Some(session) = notifications::session_ref(conn, session_id).await? {
-            for (id, _, enterprise_id) in waiting
-                .iter()
-                .filter(|(id, _, _)| promoted.contains(id) && Some(*id) != newcomer)
+            for (id, _, enterprise_id) in waiting.iter().filter(|(id, _, _)| promoted.contains(id))
             {
                 let event = Event::Promoted {
                     session: session.clone(),
@@ -334,8 +320,9 @@ fn state_on(
     })
 }
 
-/// [`promote_waitlist_except`] on the writer's connection: the same rule, statements and
-/// notifications.
+/// [`promote_waitlist`] on the writer's connection: the same rule, statements and
+/// notifications, telling nobody about `newcomer`: a sign-up that walks the queue and gets a
+/// seat at once is told "报名成功", not that it left a waitlist it never saw.
 fn promote_on(
     conn: &mut WriterConn<'_>,
     session_id: i64,

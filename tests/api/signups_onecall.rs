@@ -165,8 +165,8 @@ async fn a_burst_through_the_writer_oversells_nothing_and_tells_everyone_once() 
         .collect();
     let barrier = Arc::new(tokio::sync::Barrier::new(leaving.len() + late.len()));
     let mut set = tokio::task::JoinSet::new();
-    for (c, _) in leaving.iter().cloned() {
-        let (app, barrier) = (app.clone(), barrier.clone());
+    for (c, _) in &leaving {
+        let (app, barrier, c) = (app.clone(), barrier.clone(), c.clone());
         set.spawn(async move {
             barrier.wait().await;
             (app.cancel_sign_up(&c, sid).await, Value::Null)
