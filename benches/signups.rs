@@ -109,6 +109,10 @@ impl Server {
             // the demo queues a recording to transcode at start; no transcoding during the load
             .args(["--transcode-workers", "0"])
             .env("PUFA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            // no live ingest: its fixed default ports may be taken by another server on the
+            // machine, and it plays no part in sign-ups
+            .env("PUFA_RTMP_LISTEN", "off")
+            .env("PUFA_SRT_LISTEN", "off")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
