@@ -14,7 +14,9 @@
 //! Environment (all optional): `PUFA_BENCH_ENTERPRISES`, `PUFA_BENCH_SESSIONS`,
 //! `PUFA_BENCH_CAPACITY`, `PUFA_BENCH_CLIENTS` change the sizes; `PUFA_BENCH_TMPFS=0` skips the
 //! `/dev/shm` run; `PUFA_BENCH_PERF="record -g -o FILE"` (any `perf` arguments) runs
-//! `perf ARGS -p SERVER_PID` during the sign-up phase of the first run.
+//! `perf ARGS -p SERVER_PID` during the sign-up phase of the first run;
+//! `PUFA_BENCH_SERVER=PATH` runs another `pufa` binary (an older commit's) instead of this
+//! build's.
 //!
 //! The server runs with `--transcode-workers 0` so the demo recording is not transcoded while
 //! the load runs. CPU use of the server, of this load generator and of everything else on the
@@ -82,6 +84,12 @@ impl Sizes {
 // ---------- the server process ----------
 
 /// A running `pufa serve`, killed (by its own pid) when dropped.
+/// The server binary: `PUFA_BENCH_SERVER` when set (so one load generator can drive the
+/// builds of several commits, see benches/signups_ab.sh), else this build's `pufa`.
+fn server_binary() -> String {
+    std::env::var("PUFA_BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pufa").to_string())
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -92,7 +100,8 @@ struct Server {
 impl Server {
     /// Start the release binary on a free loopback port with its data under `root`.
     fn start(root: &Path) -> BenchResult<Server> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
+        let binary = server_binary();
+        let mut child = Command::new(&binary)
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(root.join("data"))
             .arg("--media")
@@ -100,11 +109,15 @@ impl Server {
             // the demo queues a recording to transcode at start; no transcoding during the load
             .args(["--transcode-workers", "0"])
             .env("PUFA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            // no live ingest: its fixed default ports may be taken by another server on the
+            // machine, and it plays no part in sign-ups
+            .env("PUFA_RTMP_LISTEN", "off")
+            .env("PUFA_SRT_LISTEN", "off")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("starting {}: {e}", env!("CARGO_BIN_EXE_pufa")))?;
+            .map_err(|e| format!("starting {binary}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout of pufa")?;
         let stderr = child.stderr.take().ok_or("no stderr of pufa")?;
         let log_lines = Arc::new(AtomicUsize::new(0));

@@ -31,6 +31,7 @@ pub mod schedule;
 pub mod self_service;
 pub mod throttle;
 pub mod watch;
+pub(crate) mod writer;
 
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -51,6 +52,10 @@ pub struct Db {
     /// Wakes this process's delivery workers after a transaction stored notifications
     /// (workers also poll, for notifications written by other processes).
     outbox: std::sync::Arc<tokio::sync::Notify>,
+    /// One more connection, on a thread of its own, that runs a sign-up's or a cancellation's
+    /// whole transaction as one hand-off ([`writer`]; BENCHMARKS.md, "One hand-off per
+    /// sign-up").
+    writer: writer::Writer,
 }
 
 /// A write transaction holding this process's place in the write queue.
@@ -82,17 +87,22 @@ impl Db {
             .max_connections(8)
             // a local file does not go away between uses; skipping the ping saves a round trip
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("opening database {}", path.display()))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .context("applying database migrations")?;
+        // the same options, so the same durability: WAL, synchronous=NORMAL, foreign keys
+        let writer = writer::Writer::start(&options)
+            .await
+            .with_context(|| format!("opening the database writer for {}", path.display()))?;
         Ok(Db {
             pool,
             write_queue: std::sync::Arc::new(tokio::sync::Mutex::new(())),
             outbox: Default::default(),
+            writer,
         })
     }
 
@@ -101,6 +111,20 @@ impl Db {
         let turn = self.write_queue.clone().lock_owned().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((turn, tx))
+    }
+
+    /// Run `f` as one write transaction on the writer thread, in this process's write queue,
+    /// and wake the delivery workers after it committed (it may have stored notifications).
+    /// One hand-off for the whole transaction instead of one per statement.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&mut writer::WriterConn<'c>) -> Result<T, sqlx::Error> + Send + 'static,
+    {
+        let outbox = self.outbox.clone();
+        self.writer
+            .transaction(self.write_queue.clone(), move || outbox.notify_waiters(), f)
+            .await
     }
 
     /// Tell this process's delivery workers that notifications were committed. Call it after

@@ -7,24 +7,44 @@
 //! channel the account wants and has a verified address for. Delivery workers claim those
 //! rows (see the delivery functions below and `crate::app::notify`).
 
+use super::writer::{timestamp, WriterConn};
 use crate::notify::{Channel, Event, Kind, Message, SessionRef};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
 
+const SESSION_REF_SQL: &str = "SELECT s.id, s.title, s.starts_at, s.minutes, p.timezone
+     FROM lecture_sessions s JOIN programs p ON p.id = s.program_id WHERE s.id = ?";
+
+const INSERT_NOTIFICATION_SQL: &str = "INSERT INTO notifications
+       (user_id, kind, key, title, body, link, sms_template, sms_params, session_id,
+        expires_at, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (user_id, key) DO NOTHING
+     RETURNING id,
+       (SELECT COUNT(*) FROM contacts c
+         WHERE c.user_id = notifications.user_id AND c.verified_at IS NOT NULL) AS verified";
+
+const INSERT_DELIVERY_SQL: &str = "INSERT INTO deliveries
+       (notification_id, channel, state, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, 'queued', ?, ?, ?)";
+
+const WANTS_SQL: &str = "SELECT
+       (SELECT enabled FROM notification_prefs
+         WHERE user_id = ?1 AND kind = ?2 AND channel = ?3) AS chosen,
+       (SELECT verified_at IS NOT NULL AND (?3 <> 'email' OR email_unsubscribed_at IS NULL)
+          FROM contacts WHERE user_id = ?1 AND kind = ?4) AS reachable";
+
 /// The session as the texts need it, read on the transaction's connection.
 pub async fn session_ref(
     conn: &mut SqliteConnection,
     session_id: i64,
 ) -> Result<Option<SessionRef>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT s.id, s.title, s.starts_at, s.minutes, p.timezone
-         FROM lecture_sessions s JOIN programs p ON p.id = s.program_id WHERE s.id = ?",
-    )
-    .bind(session_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(SESSION_REF_SQL)
+        .bind(session_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| {
         let tz: String = r.try_get("timezone")?;
         Ok(SessionRef {
@@ -59,29 +79,20 @@ pub async fn enqueue_message(
 ) -> Result<Option<i64>, sqlx::Error> {
     // the id, and whether the account verified any contact (most have not: then no delivery
     // is considered), in one statement — a round trip inside the change's write lock
-    let stored: Option<(i64, i64)> = sqlx::query_as(
-        "INSERT INTO notifications
-           (user_id, kind, key, title, body, link, sms_template, sms_params, session_id,
-            expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (user_id, key) DO NOTHING
-         RETURNING id,
-           (SELECT COUNT(*) FROM contacts c
-             WHERE c.user_id = notifications.user_id AND c.verified_at IS NOT NULL) AS verified",
-    )
-    .bind(user_id)
-    .bind(m.kind)
-    .bind(&m.key)
-    .bind(&m.title)
-    .bind(&m.body)
-    .bind(&m.link)
-    .bind(m.sms_template)
-    .bind(Json(&m.sms_params))
-    .bind(m.session_id)
-    .bind(m.expires_at)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let stored: Option<(i64, i64)> = sqlx::query_as(INSERT_NOTIFICATION_SQL)
+        .bind(user_id)
+        .bind(m.kind)
+        .bind(&m.key)
+        .bind(&m.title)
+        .bind(&m.body)
+        .bind(&m.link)
+        .bind(m.sms_template)
+        .bind(Json(&m.sms_params))
+        .bind(m.session_id)
+        .bind(m.expires_at)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some((id, verified)) = stored else {
         return Ok(None);
     };
@@ -90,18 +101,14 @@ pub async fn enqueue_message(
     }
     for channel in Channel::ALL {
         if wants(conn, user_id, m.kind, channel).await? {
-            sqlx::query(
-                "INSERT INTO deliveries
-                   (notification_id, channel, state, next_attempt_at, created_at, updated_at)
-                 VALUES (?, ?, 'queued', ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(channel)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            sqlx::query(INSERT_DELIVERY_SQL)
+                .bind(id)
+                .bind(channel)
+                .bind(now)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
         }
     }
     Ok(Some(id))
@@ -115,22 +122,97 @@ pub async fn wants(
     kind: Kind,
     channel: Channel,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT
-           (SELECT enabled FROM notification_prefs
-             WHERE user_id = ?1 AND kind = ?2 AND channel = ?3) AS chosen,
-           (SELECT verified_at IS NOT NULL AND (?3 <> 'email' OR email_unsubscribed_at IS NULL)
-              FROM contacts WHERE user_id = ?1 AND kind = ?4) AS reachable",
-    )
-    .bind(user_id)
-    .bind(kind)
-    .bind(channel)
-    .bind(channel.contact())
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query(WANTS_SQL)
+        .bind(user_id)
+        .bind(kind)
+        .bind(channel)
+        .bind(channel.contact())
+        .fetch_one(&mut *conn)
+        .await?;
     let chosen: Option<bool> = row.try_get("chosen")?;
     let reachable: Option<bool> = row.try_get("reachable")?;
     Ok(reachable.unwrap_or(false) && chosen.unwrap_or_else(|| kind.default_on(channel)))
+}
+
+/// [`session_ref`] on the writer thread's connection.
+pub(crate) fn session_ref_on(
+    conn: &mut WriterConn<'_>,
+    session_id: i64,
+) -> Result<Option<SessionRef>, sqlx::Error> {
+    conn.query_optional(SESSION_REF_SQL, &[session_id.into()])?
+        .map(|r| {
+            Ok(SessionRef {
+                id: r.int(0)?,
+                title: r.text(1)?.to_string(),
+                starts_at: r.opt_time(2)?,
+                minutes: r.int(3)?,
+                tz: chrono_tz::Tz::from_str(r.text(4)?).unwrap_or(crate::schedule::DEFAULT_TZ),
+            })
+        })
+        .transpose()
+}
+
+/// [`enqueue`] on the writer thread's connection (the same statements, the same rows).
+pub(crate) fn enqueue_on(
+    conn: &mut WriterConn<'_>,
+    user_id: i64,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let m = event.render();
+    let now_s = timestamp(now);
+    let params =
+        serde_json::to_string(&m.sms_params).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let expires = m.expires_at.map(timestamp);
+    let stored = conn.query_optional(
+        INSERT_NOTIFICATION_SQL,
+        &[
+            user_id.into(),
+            m.kind.as_str().into(),
+            (&m.key).into(),
+            (&m.title).into(),
+            (&m.body).into(),
+            m.link.as_ref().into(),
+            m.sms_template.into(),
+            (&params).into(),
+            m.session_id.into(),
+            expires.as_ref().into(),
+            (&now_s).into(),
+        ],
+    )?;
+    let Some(row) = stored else {
+        return Ok(None);
+    };
+    let id = row.int(0)?;
+    if row.int(1)? == 0 {
+        return Ok(Some(id));
+    }
+    for channel in Channel::ALL {
+        let wants = conn.query_one(
+            WANTS_SQL,
+            &[
+                user_id.into(),
+                m.kind.as_str().into(),
+                channel.as_str().into(),
+                channel.contact().as_str().into(),
+            ],
+        )?;
+        let chosen = wants.opt_int(0)?.map(|v| v != 0);
+        let reachable = wants.opt_int(1)?.is_some_and(|v| v != 0);
+        if reachable && chosen.unwrap_or_else(|| m.kind.default_on(channel)) {
+            conn.execute(
+                INSERT_DELIVERY_SQL,
+                &[
+                    id.into(),
+                    channel.as_str().into(),
+                    (&now_s).into(),
+                    (&now_s).into(),
+                    (&now_s).into(),
+                ],
+            )?;
+        }
+    }
+    Ok(Some(id))
 }
 
 /// The enterprises with an active (confirmed or waitlisted) registration for a session, as
@@ -233,6 +315,38 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(channels, ["email"]);
+        // the writer's copy of enqueue stores the same columns and the same deliveries
+        let third = Event::CheckupReady {
+            checkup_id: 5,
+            level_zh: "中".into(),
+        };
+        let written = db
+            .write(move |c| enqueue_on(c, 1, &third, now))
+            .await
+            .unwrap()
+            .unwrap();
+        let again = Event::CheckupReady {
+            checkup_id: 5,
+            level_zh: "中".into(),
+        };
+        let repeat = db.write(move |c| enqueue_on(c, 1, &again, now)).await;
+        assert_eq!(repeat.unwrap(), None, "the same key is stored once");
+        let pair: Vec<(String, String, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+            "SELECT n.kind, n.sms_template, n.sms_params, n.title, n.created_at,
+                    (SELECT COUNT(*) FROM deliveries d WHERE d.notification_id = n.id)
+             FROM notifications n WHERE n.id IN (?, ?) ORDER BY n.id",
+        )
+        .bind(written - 1)
+        .bind(written)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(pair.len(), 2);
+        assert_eq!(pair[0].0, pair[1].0);
+        assert_eq!(pair[0].1, pair[1].1);
+        assert_eq!(pair[0].2, pair[1].2);
+        assert_eq!(pair[0].3, pair[1].3);
+        assert_eq!((pair[0].4, pair[0].5), (pair[1].4, pair[1].5));
         let secret = signing_secret(&mut conn).await.unwrap();
         assert_eq!(secret.len(), 64);
     }

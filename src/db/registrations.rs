@@ -16,6 +16,7 @@
 //! lock.
 
 use super::notifications;
+use super::writer::{timestamp, WriterConn};
 use super::Db;
 use crate::notify::{Event, SessionRef};
 use crate::schedule::SessionStatus;
@@ -23,6 +24,53 @@ use crate::signup::{self, EndReason, Placement, RegistrationStatus};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
+
+/// Everything a sign-up's decision needs, in one statement: the session's status, capacity,
+/// confirmed seats and queue length, the enterprise's active registration, and the texts'
+/// session fields. Parameters: enterprise, session.
+const DECISION_SQL: &str = "SELECT s.status, s.capacity, s.confirmed_seats,
+        (SELECT COUNT(*) FROM registrations q
+          WHERE q.session_id = s.id AND q.status = 'waitlisted') AS waiting,
+        (SELECT r.id FROM registrations r
+          WHERE r.session_id = s.id AND r.enterprise_id = ?
+            AND r.status IN ('confirmed', 'waitlisted')) AS existing,
+        s.title, s.starts_at, s.minutes,
+        (SELECT p.timezone FROM programs p WHERE p.id = s.program_id) AS timezone
+     FROM lecture_sessions s WHERE s.id = ?";
+
+const INSERT_REGISTRATION_SQL: &str = "INSERT INTO registrations
+       (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id";
+
+const ADD_CONFIRMED_SQL: &str =
+    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + ? WHERE id = ?";
+
+const SUBTRACT_CONFIRMED_SQL: &str =
+    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?";
+
+const SET_CONFIRMED_SQL: &str = "UPDATE lecture_sessions SET confirmed_seats = ? WHERE id = ?";
+
+const FREE_SEATS_SQL: &str =
+    "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = ? AND status = 'scheduled'";
+
+const QUEUE_SQL: &str = "SELECT id, seats, enterprise_id FROM registrations
+     WHERE session_id = ? AND status = 'waitlisted' ORDER BY id";
+
+const PROMOTE_SQL: &str =
+    "UPDATE registrations SET status = 'confirmed', confirmed_at = ? WHERE id = ?";
+
+const END_SQL: &str =
+    "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?";
+
+const STATE_SQL: &str = "SELECT r.id, r.status, r.seats,
+        CASE WHEN r.status = 'waitlisted' THEN
+          (SELECT COUNT(*) FROM registrations q
+            WHERE q.session_id = r.session_id AND q.status = 'waitlisted' AND q.id <= r.id)
+        END AS position
+     FROM registrations r WHERE r.id = ?";
+
+const ACTIVE_SQL: &str = "SELECT id, status, seats FROM registrations
+     WHERE session_id = ? AND enterprise_id = ? AND status IN ('confirmed', 'waitlisted')";
 
 /// The state of one enterprise's sign-up for a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,24 +162,10 @@ pub async fn promote_waitlist(
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    promote_waitlist_except(conn, session_id, now, None).await
-}
-
-/// [`promote_waitlist`], telling nobody about `newcomer`: a sign-up that walks the queue and
-/// gets a seat at once is told "报名成功" by [`Db::sign_up`], not that it left a waitlist it
-/// never saw.
-async fn promote_waitlist_except(
-    conn: &mut SqliteConnection,
-    session_id: i64,
-    now: DateTime<Utc>,
-    newcomer: Option<i64>,
-) -> Result<Vec<i64>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = ? AND status = 'scheduled'",
-    )
-    .bind(session_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(FREE_SEATS_SQL)
+        .bind(session_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some(row) = row else {
         return Ok(Vec::new());
     };
@@ -141,18 +175,15 @@ async fn promote_waitlist_except(
     if free <= 0 {
         return Ok(Vec::new());
     }
-    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, seats, enterprise_id FROM registrations
-         WHERE session_id = ? AND status = 'waitlisted' ORDER BY id",
-    )
-    .bind(session_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let waiting: Vec<(i64, i64, i64)> = sqlx::query_as(QUEUE_SQL)
+        .bind(session_id)
+        .fetch_all(&mut *conn)
+        .await?;
     let queue: Vec<(i64, i64)> = waiting.iter().map(|(id, seats, _)| (*id, *seats)).collect();
     let promoted = signup::promotions(free, &queue);
     let mut seats_confirmed = 0;
     for id in &promoted {
-        sqlx::query("UPDATE registrations SET status = 'confirmed', confirmed_at = ? WHERE id = ?")
+        sqlx::query(PROMOTE_SQL)
             .bind(now)
             .bind(id)
             .execute(&mut *conn)
@@ -164,15 +195,13 @@ async fn promote_waitlist_except(
             .unwrap_or(0);
     }
     if !promoted.is_empty() {
-        sqlx::query("UPDATE lecture_sessions SET confirmed_seats = ? WHERE id = ?")
+        sqlx::query(SET_CONFIRMED_SQL)
             .bind(confirmed + seats_confirmed)
             .bind(session_id)
             .execute(&mut *conn)
             .await?;
         if let Some(session) = notifications::session_ref(conn, session_id).await? {
-            for (id, _, enterprise_id) in waiting
-                .iter()
-                .filter(|(id, _, _)| promoted.contains(id) && Some(*id) != newcomer)
+            for (id, _, enterprise_id) in waiting.iter().filter(|(id, _, _)| promoted.contains(id))
             {
                 let event = Event::Promoted {
                     session: session.clone(),
@@ -238,17 +267,10 @@ async fn state_of(
     conn: &mut SqliteConnection,
     registration_id: i64,
 ) -> Result<RegistrationState, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT r.id, r.status, r.seats,
-                CASE WHEN r.status = 'waitlisted' THEN
-                  (SELECT COUNT(*) FROM registrations q
-                    WHERE q.session_id = r.session_id AND q.status = 'waitlisted' AND q.id <= r.id)
-                END AS position
-         FROM registrations r WHERE r.id = ?",
-    )
-    .bind(registration_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query(STATE_SQL)
+        .bind(registration_id)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(RegistrationState {
         registration_id: row.try_get("id")?,
         status: row.try_get("status")?,
@@ -262,21 +284,239 @@ async fn active_registration(
     session_id: i64,
     enterprise_id: i64,
 ) -> Result<Option<(i64, RegistrationStatus, i64)>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, status, seats FROM registrations
-         WHERE session_id = ? AND enterprise_id = ? AND status IN ('confirmed', 'waitlisted')",
-    )
-    .bind(session_id)
-    .bind(enterprise_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(ACTIVE_SQL)
+        .bind(session_id)
+        .bind(enterprise_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| Ok((r.try_get("id")?, r.try_get("status")?, r.try_get("seats")?)))
         .transpose()
+}
+
+/// The status column of a registration, as stored.
+fn registration_status(text: &str) -> Result<RegistrationStatus, sqlx::Error> {
+    match text {
+        "confirmed" => Ok(RegistrationStatus::Confirmed),
+        "waitlisted" => Ok(RegistrationStatus::Waitlisted),
+        "cancelled" => Ok(RegistrationStatus::Cancelled),
+        "removed" => Ok(RegistrationStatus::Removed),
+        other => Err(sqlx::Error::Decode(
+            format!("unknown registration status {other:?}").into(),
+        )),
+    }
+}
+
+/// [`state_of`] on the writer's connection.
+fn state_on(
+    conn: &mut WriterConn<'_>,
+    registration_id: i64,
+) -> Result<RegistrationState, sqlx::Error> {
+    let row = conn.query_one(STATE_SQL, &[registration_id.into()])?;
+    Ok(RegistrationState {
+        registration_id: row.int(0)?,
+        status: registration_status(row.text(1)?)?,
+        seats: row.int(2)?,
+        position: row.opt_int(3)?,
+    })
+}
+
+/// [`promote_waitlist`] on the writer's connection: the same rule, statements and
+/// notifications, telling nobody about `newcomer`: a sign-up that walks the queue and gets a
+/// seat at once is told "报名成功", not that it left a waitlist it never saw.
+fn promote_on(
+    conn: &mut WriterConn<'_>,
+    session_id: i64,
+    now: DateTime<Utc>,
+    newcomer: Option<i64>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let Some(row) = conn.query_optional(FREE_SEATS_SQL, &[session_id.into()])? else {
+        return Ok(Vec::new());
+    };
+    let confirmed = row.int(1)?;
+    let free = row.int(0)? - confirmed;
+    if free <= 0 {
+        return Ok(Vec::new());
+    }
+    let waiting = conn
+        .query(QUEUE_SQL, &[session_id.into()])?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.int(1)?, r.int(2)?)))
+        .collect::<Result<Vec<(i64, i64, i64)>, sqlx::Error>>()?;
+    let queue: Vec<(i64, i64)> = waiting.iter().map(|(id, seats, _)| (*id, *seats)).collect();
+    let promoted = signup::promotions(free, &queue);
+    if promoted.is_empty() {
+        return Ok(promoted);
+    }
+    let now_s = timestamp(now);
+    let mut seats_confirmed = 0;
+    for (id, seats, _) in waiting.iter().filter(|(id, _, _)| promoted.contains(id)) {
+        conn.execute(PROMOTE_SQL, &[(&now_s).into(), (*id).into()])?;
+        seats_confirmed += seats;
+    }
+    conn.execute(
+        SET_CONFIRMED_SQL,
+        &[(confirmed + seats_confirmed).into(), session_id.into()],
+    )?;
+    if let Some(session) = notifications::session_ref_on(conn, session_id)? {
+        for (id, _, enterprise_id) in waiting
+            .iter()
+            .filter(|(id, _, _)| promoted.contains(id) && Some(*id) != newcomer)
+        {
+            let event = Event::Promoted {
+                session: session.clone(),
+                registration_id: *id,
+            };
+            notifications::enqueue_on(conn, *enterprise_id, &event, now)?;
+        }
+    }
+    Ok(promoted)
+}
+
+/// A sign-up's whole transaction on the writer's connection (see [`Db::sign_up`]).
+fn sign_up_on(
+    conn: &mut WriterConn<'_>,
+    session_id: i64,
+    enterprise_id: i64,
+    seats: i64,
+    attendees: &str,
+    now: DateTime<Utc>,
+) -> Result<SignupResult, sqlx::Error> {
+    let Some(session) =
+        conn.query_optional(DECISION_SQL, &[enterprise_id.into(), session_id.into()])?
+    else {
+        return Ok(SignupResult::SessionNotFound);
+    };
+    if session.text(0)? == SessionStatus::Cancelled.as_str() {
+        return Ok(SignupResult::SessionCancelled);
+    }
+    if let Some(id) = session.opt_int(4)? {
+        return Ok(SignupResult::Registered(state_on(conn, id)?, false));
+    }
+    let free = session.int(1)? - session.int(2)?;
+    let placement = signup::place(free, session.int(3)?, seats);
+    let status = match placement {
+        Placement::Confirm => RegistrationStatus::Confirmed,
+        Placement::Waitlist { .. } | Placement::WalkQueue => RegistrationStatus::Waitlisted,
+    };
+    let now_s = timestamp(now);
+    let id = conn
+        .query_one(
+            INSERT_REGISTRATION_SQL,
+            &[
+                session_id.into(),
+                enterprise_id.into(),
+                seats.into(),
+                attendees.into(),
+                status.as_str().into(),
+                (&now_s).into(),
+                (status == RegistrationStatus::Confirmed)
+                    .then_some(&now_s)
+                    .into(),
+            ],
+        )?
+        .int(0)?;
+    let state = match placement {
+        Placement::Confirm => {
+            conn.execute(ADD_CONFIRMED_SQL, &[seats.into(), session_id.into()])?;
+            RegistrationState {
+                registration_id: id,
+                status: RegistrationStatus::Confirmed,
+                position: None,
+                seats,
+            }
+        }
+        Placement::Waitlist { position } => RegistrationState {
+            registration_id: id,
+            status: RegistrationStatus::Waitlisted,
+            position: Some(position),
+            seats,
+        },
+        Placement::WalkQueue => {
+            promote_on(conn, session_id, now, Some(id))?;
+            state_on(conn, id)?
+        }
+    };
+    // the texts' session comes from the decision's row: no statement more under the lock
+    let session_ref = SessionRef {
+        id: session_id,
+        title: session.text(5)?.to_string(),
+        starts_at: session.opt_time(6)?,
+        minutes: session.int(7)?,
+        tz: session
+            .opt_text(8)?
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(crate::schedule::DEFAULT_TZ),
+    };
+    let event = match state.position {
+        Some(position) if !state.is_confirmed() => Event::SignupWaitlisted {
+            session: session_ref,
+            registration_id: id,
+            position,
+        },
+        _ => Event::SignupConfirmed {
+            session: session_ref,
+            registration_id: id,
+        },
+    };
+    notifications::enqueue_on(conn, enterprise_id, &event, now)?;
+    Ok(SignupResult::Registered(state, true))
+}
+
+/// A cancellation's or removal's whole transaction on the writer's connection (see
+/// [`Db::end_registration`]).
+fn end_registration_on(
+    conn: &mut WriterConn<'_>,
+    session_id: i64,
+    enterprise_id: i64,
+    how: &EndReason,
+    now: DateTime<Utc>,
+) -> Result<Option<RegistrationStatus>, sqlx::Error> {
+    let Some(active) =
+        conn.query_optional(ACTIVE_SQL, &[session_id.into(), enterprise_id.into()])?
+    else {
+        return Ok(None);
+    };
+    let (id, status, seats) = (
+        active.int(0)?,
+        registration_status(active.text(1)?)?,
+        active.int(2)?,
+    );
+    let now_s = timestamp(now);
+    conn.execute(
+        END_SQL,
+        &[
+            how.status().as_str().into(),
+            (&now_s).into(),
+            how.reason().into(),
+            id.into(),
+        ],
+    )?;
+    if status == RegistrationStatus::Confirmed {
+        conn.execute(SUBTRACT_CONFIRMED_SQL, &[seats.into(), session_id.into()])?;
+    }
+    // the enterprise that withdrew knows it did; one removed by an organizer is told why
+    if let EndReason::Removed { reason } = how {
+        if let Some(session) = notifications::session_ref_on(conn, session_id)? {
+            let event = Event::Removed {
+                session,
+                registration_id: id,
+                reason: reason.clone(),
+            };
+            notifications::enqueue_on(conn, enterprise_id, &event, now)?;
+        }
+    }
+    promote_on(conn, session_id, now, None)?;
+    Ok(Some(status))
 }
 
 impl Db {
     /// Sign an enterprise up for `seats` seats. Idempotent: an existing active registration is
     /// returned unchanged.
+    ///
+    /// The whole transaction — decision, registration, `confirmed_seats`, the queue walk when
+    /// needed, the 报名成功/候补 (and 候补转正) notifications — runs as one job on the
+    /// database writer ([`super::writer`]): one hand-off instead of one per statement while
+    /// every other sign-up waits for the write lock.
     pub async fn sign_up(
         &self,
         session_id: i64,
@@ -285,116 +525,16 @@ impl Db {
         attendees: &[String],
         now: DateTime<Utc>,
     ) -> Result<SignupResult, sqlx::Error> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        // everything the decision needs, in one statement
-        let session = sqlx::query(
-            "SELECT s.status, s.capacity, s.confirmed_seats,
-                    (SELECT COUNT(*) FROM registrations q
-                      WHERE q.session_id = s.id AND q.status = 'waitlisted') AS waiting,
-                    (SELECT r.id FROM registrations r
-                      WHERE r.session_id = s.id AND r.enterprise_id = ?
-                        AND r.status IN ('confirmed', 'waitlisted')) AS existing,
-                    s.title, s.starts_at, s.minutes,
-                    (SELECT p.timezone FROM programs p WHERE p.id = s.program_id) AS timezone
-             FROM lecture_sessions s WHERE s.id = ?",
-        )
-        .bind(enterprise_id)
-        .bind(session_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(session) = session else {
-            return Ok(SignupResult::SessionNotFound);
-        };
-        if session.try_get::<SessionStatus, _>("status")? == SessionStatus::Cancelled {
-            return Ok(SignupResult::SessionCancelled);
-        }
-        if let Some(id) = session.try_get::<Option<i64>, _>("existing")? {
-            let state = state_of(&mut tx, id).await?;
-            tx.commit().await?;
-            return Ok(SignupResult::Registered(state, false));
-        }
-        let free = session.try_get::<i64, _>("capacity")?
-            - session.try_get::<i64, _>("confirmed_seats")?;
-        let waiting: i64 = session.try_get("waiting")?;
-        let placement = signup::place(free, waiting, seats);
-        let status = match placement {
-            Placement::Confirm => RegistrationStatus::Confirmed,
-            Placement::Waitlist { .. } | Placement::WalkQueue => RegistrationStatus::Waitlisted,
-        };
-        let row = sqlx::query(
-            "INSERT INTO registrations
-               (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(session_id)
-        .bind(enterprise_id)
-        .bind(seats)
-        .bind(Json(attendees))
-        .bind(status)
-        .bind(now)
-        .bind((status == RegistrationStatus::Confirmed).then_some(now))
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
-        let state = match placement {
-            Placement::Confirm => {
-                sqlx::query(
-                    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + ? WHERE id = ?",
-                )
-                .bind(seats)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
-                RegistrationState {
-                    registration_id: id,
-                    status: RegistrationStatus::Confirmed,
-                    position: None,
-                    seats,
-                }
-            }
-            Placement::Waitlist { position } => RegistrationState {
-                registration_id: id,
-                status: RegistrationStatus::Waitlisted,
-                position: Some(position),
-                seats,
-            },
-            Placement::WalkQueue => {
-                promote_waitlist_except(&mut tx, session_id, now, Some(id)).await?;
-                state_of(&mut tx, id).await?
-            }
-        };
-        // the texts' session, from the statement above: every statement inside the write lock
-        // is a round trip to SQLite's thread that all other sign-ups wait for
-        let timezone: Option<String> = session.try_get("timezone")?;
-        let session_ref = SessionRef {
-            id: session_id,
-            title: session.try_get("title")?,
-            starts_at: session.try_get("starts_at")?,
-            minutes: session.try_get("minutes")?,
-            tz: timezone
-                .and_then(|tz| tz.parse().ok())
-                .unwrap_or(crate::schedule::DEFAULT_TZ),
-        };
-        let event = match state.position {
-            Some(position) if !state.is_confirmed() => Event::SignupWaitlisted {
-                session: session_ref,
-                registration_id: id,
-                position,
-            },
-            _ => Event::SignupConfirmed {
-                session: session_ref,
-                registration_id: id,
-            },
-        };
-        notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
-        tx.commit().await?;
-        self.wake_outbox();
-        Ok(SignupResult::Registered(state, true))
+        let attendees =
+            serde_json::to_string(attendees).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        self.write(move |conn| sign_up_on(conn, session_id, enterprise_id, seats, &attendees, now))
+            .await
     }
 
     /// End an active registration (cancelled by the enterprise or removed by an organizer
-    /// with a reason), free its seats and promote the waitlist in the same transaction.
-    /// Returns the ended registration's former status, or `None` if there was none.
+    /// with a reason), free its seats and promote the waitlist in the same transaction, as one
+    /// job on the database writer (like [`Db::sign_up`]). Returns the ended registration's
+    /// former status, or `None` if there was none.
     pub async fn end_registration(
         &self,
         session_id: i64,
@@ -402,45 +542,9 @@ impl Db {
         how: &EndReason,
         now: DateTime<Utc>,
     ) -> Result<Option<RegistrationStatus>, sqlx::Error> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let Some((id, status, seats)) =
-            active_registration(&mut tx, session_id, enterprise_id).await?
-        else {
-            return Ok(None);
-        };
-        sqlx::query(
-            "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?",
-        )
-        .bind(how.status())
-        .bind(now)
-        .bind(how.reason())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if status == RegistrationStatus::Confirmed {
-            sqlx::query(
-                "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?",
-            )
-            .bind(seats)
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // the enterprise that withdrew knows it did; one removed by an organizer is told why
-        if let EndReason::Removed { reason } = how {
-            if let Some(session) = notifications::session_ref(&mut tx, session_id).await? {
-                let event = Event::Removed {
-                    session,
-                    registration_id: id,
-                    reason: reason.clone(),
-                };
-                notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
-            }
-        }
-        promote_waitlist(&mut tx, session_id, now).await?;
-        tx.commit().await?;
-        self.wake_outbox();
-        Ok(Some(status))
+        let how = how.clone();
+        self.write(move |conn| end_registration_on(conn, session_id, enterprise_id, &how, now))
+            .await
     }
 
     /// Confirmed and waitlisted registrations of a session, confirmed first, then the queue.

@@ -38,5 +38,6 @@ mod proxy;
 mod schedule;
 mod self_service;
 mod signups;
+mod signups_onecall;
 mod staff_accounts;
 mod transcode;

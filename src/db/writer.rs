@@ -1,0 +1,591 @@
+//! The dedicated writer: a whole write transaction as ONE hand-off to one thread.
+//!
+//! sqlx runs every SQLite statement on the connection's own worker thread, so a transaction of
+//! six statements is six round trips between a tokio worker and that thread, and the database
+//! write lock is held across all of them: every other sign-up waits for the hand-offs, not for
+//! SQLite (BENCHMARKS.md, "Where the time goes"). The hot write paths (a sign-up, a
+//! cancellation or removal with its waitlist promotions and notifications) therefore run here:
+//! one thread owns one more sqlx connection to the same file (same options: WAL,
+//! `synchronous`, foreign keys, `secure_delete`, busy timeout), takes its raw handle once with
+//! sqlx's [`sqlx::sqlite::SqliteConnection::lock_handle`], and runs each job — `BEGIN
+//! IMMEDIATE`, the statements, `COMMIT` — as plain blocking calls into SQLite. The caller waits
+//! for one reply. A job still queues in this process's fair write queue (the same one
+//! [`Db::begin_write`](super::Db) uses), so it never fights the pool's writers in SQLite's
+//! sleep-and-retry busy handler.
+//!
+//! The unsafe surface is the private `ffi` module: prepare (cached), bind, step, read a column,
+//! reset, finalize — each call on the handle this thread owns exclusively. Errors are SQLite's
+//! own, read back through sqlx ([`LockedSqliteHandle::last_error`]), so callers still see
+//! `sqlx::Error::Database` with unique violations recognised by [`super::is_unique_violation`].
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{LockedSqliteHandle, SqliteConnectOptions};
+use sqlx::{ConnectOptions, Connection};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+/// A job for the writer thread: runs with the connection, replies on its own channel.
+type Job = Box<dyn for<'c> FnOnce(&mut WriterConn<'c>) + Send>;
+
+/// Handle to the writer thread; the thread ends (and closes its connection) when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Open the writer's connection with `options` and start its thread.
+    pub(crate) async fn start(options: &SqliteConnectOptions) -> Result<Writer, sqlx::Error> {
+        let conn = options.connect().await?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("pufa-writer".into())
+            .spawn(move || serve(conn, queue, ready_tx))
+            .map_err(sqlx::Error::Io)?;
+        ready_rx.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
+        Ok(Writer { jobs })
+    }
+
+    /// Run `f` as one write transaction (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` when it
+    /// returns an error) on the writer thread, after taking this process's turn in
+    /// `queue`. `after_commit` runs on the writer thread once the transaction committed (even
+    /// when the caller stopped waiting, e.g. the client went away).
+    pub(crate) async fn transaction<T, F>(
+        &self,
+        queue: Arc<tokio::sync::Mutex<()>>,
+        after_commit: impl FnOnce() + Send + 'static,
+        f: F,
+    ) -> Result<T, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&mut WriterConn<'c>) -> Result<T, sqlx::Error> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // the writer thread is no tokio thread: a blocking wait for the turn is allowed
+            let turn = queue.blocking_lock();
+            let result = conn.in_transaction(f);
+            drop(turn);
+            if result.is_ok() {
+                after_commit();
+            }
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// The writer thread: take the raw handle once, then run jobs until every [`Writer`] is gone.
+fn serve(
+    mut conn: sqlx::SqliteConnection,
+    queue: mpsc::Receiver<Job>,
+    ready: tokio::sync::oneshot::Sender<Result<(), sqlx::Error>>,
+) {
+    // lock_handle() is a future (a message to sqlx's worker thread, which then parks until the
+    // handle is released); a small runtime of this thread's own drives it once
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(sqlx::Error::Io(e)));
+            return;
+        }
+    };
+    let handle = match runtime.block_on(conn.lock_handle()) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    drop(runtime);
+    let mut writer = WriterConn {
+        raw: ffi::Raw::new(handle),
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    for job in queue {
+        // a panicking job must not take the writer (and every later sign-up) down with it;
+        // its caller sees WorkerCrashed, the open transaction is rolled back
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut writer))).is_err() {
+            tracing::error!("a job of the database writer panicked; rolled back");
+            writer.raw.rollback_if_open();
+        }
+    }
+    drop(writer);
+    // close through sqlx (its worker thread owns the connection again)
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    if let Ok(rt) = runtime {
+        let _ = rt.block_on(conn.close());
+    }
+}
+
+/// A value bound to a statement parameter (`?1`, `?2` … in order).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a, T: Into<Arg<'a>>> From<Option<T>> for Arg<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Arg::Null, Into::into)
+    }
+}
+
+/// A timestamp as sqlx stores `DateTime<Utc>` in SQLite (RFC 3339, `+00:00`), so rows written
+/// here read back and compare exactly like rows written through sqlx.
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// A column value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// One result row, read by column index.
+#[derive(Debug, Clone)]
+pub(crate) struct Row(Vec<Value>);
+
+fn decode_error(what: &str, index: usize) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: format!("expected {what}").into(),
+    }
+}
+
+impl Row {
+    fn get(&self, index: usize) -> Result<&Value, sqlx::Error> {
+        self.0
+            .get(index)
+            .ok_or(sqlx::Error::ColumnIndexOutOfBounds {
+                index,
+                len: self.0.len(),
+            })
+    }
+
+    pub(crate) fn int(&self, index: usize) -> Result<i64, sqlx::Error> {
+        self.opt_int(index)?
+            .ok_or_else(|| decode_error("an integer", index))
+    }
+
+    pub(crate) fn opt_int(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
+        match self.get(index)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            _ => Err(decode_error("an integer", index)),
+        }
+    }
+
+    pub(crate) fn text(&self, index: usize) -> Result<&str, sqlx::Error> {
+        self.opt_text(index)?
+            .ok_or_else(|| decode_error("text", index))
+    }
+
+    pub(crate) fn opt_text(&self, index: usize) -> Result<Option<&str>, sqlx::Error> {
+        match self.get(index)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v)),
+            _ => Err(decode_error("text", index)),
+        }
+    }
+
+    /// A timestamp column (RFC 3339 text, as sqlx writes them), or NULL.
+    pub(crate) fn opt_time(&self, index: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.opt_text(index)?
+            .map(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| decode_error("an RFC 3339 timestamp", index))
+            })
+            .transpose()
+    }
+}
+
+/// The writer thread's connection, lent to one job at a time.
+pub(crate) struct WriterConn<'c> {
+    raw: ffi::Raw<'c>,
+}
+
+impl WriterConn<'_> {
+    /// Run a statement; returns its rows.
+    pub(crate) fn query(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let mut rows = Vec::new();
+        self.raw
+            .run(sql, args, &mut |values| rows.push(Row(values)))?;
+        Ok(rows)
+    }
+
+    /// Run a statement that returns at most one row.
+    pub(crate) fn query_optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<Row>, sqlx::Error> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    /// Run a statement that returns exactly one row.
+    pub(crate) fn query_one(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Row, sqlx::Error> {
+        self.query_optional(sql, args)?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Run a statement; returns the number of rows it changed.
+    pub(crate) fn execute(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        self.raw.run(sql, args, &mut |_| {})
+    }
+
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        self.execute("BEGIN IMMEDIATE", &[])?;
+        let result = f(self).and_then(|v| self.execute("COMMIT", &[]).map(|_| v));
+        if result.is_err() {
+            self.raw.rollback_if_open();
+        }
+        result
+    }
+}
+
+/// The raw SQLite calls. Every function here is called only by the writer thread, on the
+/// handle that sqlx lent it (`LockedSqliteHandle` keeps sqlx's own worker off the connection
+/// for as long as it lives), with statements prepared on that same handle.
+#[allow(unsafe_code)]
+mod ffi {
+    use super::{Arg, LockedSqliteHandle, Value};
+    use libsqlite3_sys as sys;
+    use std::collections::HashMap;
+    use std::ffi::c_int;
+    use std::ptr::NonNull;
+
+    pub(super) struct Raw<'c> {
+        handle: LockedSqliteHandle<'c>,
+        db: NonNull<sys::sqlite3>,
+        /// Prepared statements by their (static) SQL text, kept for the connection's life.
+        cache: HashMap<&'static str, NonNull<sys::sqlite3_stmt>>,
+    }
+
+    impl<'c> Raw<'c> {
+        pub(super) fn new(mut handle: LockedSqliteHandle<'c>) -> Self {
+            let db = handle.as_raw_handle();
+            Raw {
+                handle,
+                db,
+                cache: HashMap::new(),
+            }
+        }
+
+        /// SQLite's error for the last failed call on this handle, through sqlx's error type.
+        fn error(&mut self) -> sqlx::Error {
+            match self.handle.last_error() {
+                Some(e) => sqlx::Error::Database(Box::new(e)),
+                None => sqlx::Error::Protocol("SQLite reported an error without a code".into()),
+            }
+        }
+
+        fn statement(
+            &mut self,
+            sql: &'static str,
+        ) -> Result<NonNull<sys::sqlite3_stmt>, sqlx::Error> {
+            if let Some(stmt) = self.cache.get(sql) {
+                return Ok(*stmt);
+            }
+            let len = c_int::try_from(sql.len())
+                .map_err(|_| sqlx::Error::Protocol("statement too long".into()))?;
+            let mut stmt: *mut sys::sqlite3_stmt = std::ptr::null_mut();
+            // SAFETY: `db` is the open handle this thread owns; `sql` outlives the call and
+            // `len` is its length in bytes; `stmt` is a valid out-pointer.
+            let rc = unsafe {
+                sys::sqlite3_prepare_v3(
+                    self.db.as_ptr(),
+                    sql.as_ptr().cast(),
+                    len,
+                    sys::SQLITE_PREPARE_PERSISTENT,
+                    &mut stmt,
+                    std::ptr::null_mut(),
+                )
+            };
+            if rc != sys::SQLITE_OK {
+                return Err(self.error());
+            }
+            let stmt = NonNull::new(stmt)
+                .ok_or_else(|| sqlx::Error::Protocol("empty statement".into()))?;
+            self.cache.insert(sql, stmt);
+            Ok(stmt)
+        }
+
+        /// Bind `args`, step through every row (handing each to `row`), reset. Returns the
+        /// number of rows the statement changed.
+        pub(super) fn run(
+            &mut self,
+            sql: &'static str,
+            args: &[Arg<'_>],
+            row: &mut dyn FnMut(Vec<Value>),
+        ) -> Result<u64, sqlx::Error> {
+            let stmt = self.statement(sql)?;
+            let s = stmt.as_ptr();
+            let result = self.bind_and_step(s, args, row);
+            // SAFETY: `s` is a statement of this handle; reset ends the step (releasing read
+            // locks) and clearing the bindings drops the copies of the text arguments.
+            unsafe {
+                sys::sqlite3_reset(s);
+                sys::sqlite3_clear_bindings(s);
+            }
+            result
+        }
+
+        fn bind_and_step(
+            &mut self,
+            s: *mut sys::sqlite3_stmt,
+            args: &[Arg<'_>],
+            row: &mut dyn FnMut(Vec<Value>),
+        ) -> Result<u64, sqlx::Error> {
+            // SAFETY (whole function): `s` is a live statement of this thread's handle; text
+            // arguments are copied by SQLite (SQLITE_TRANSIENT) before the bind returns; column
+            // pointers are read before the next step, as the SQLite API requires.
+            unsafe {
+                let wanted = sys::sqlite3_bind_parameter_count(s);
+                if usize::try_from(wanted).ok() != Some(args.len()) {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "statement has {wanted} parameters, {} given",
+                        args.len()
+                    )));
+                }
+                for (i, arg) in (1..).zip(args) {
+                    let rc = match arg {
+                        Arg::Null => sys::sqlite3_bind_null(s, i),
+                        Arg::Int(v) => sys::sqlite3_bind_int64(s, i, *v),
+                        Arg::Text(t) => sys::sqlite3_bind_text64(
+                            s,
+                            i,
+                            t.as_ptr().cast(),
+                            t.len() as u64,
+                            sys::SQLITE_TRANSIENT(),
+                            sys::SQLITE_UTF8 as u8,
+                        ),
+                    };
+                    if rc != sys::SQLITE_OK {
+                        return Err(self.error());
+                    }
+                }
+                loop {
+                    match sys::sqlite3_step(s) {
+                        sys::SQLITE_ROW => {
+                            let n = sys::sqlite3_column_count(s);
+                            let mut values = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+                            for c in 0..n {
+                                values.push(match sys::sqlite3_column_type(s, c) {
+                                    sys::SQLITE_INTEGER => {
+                                        Value::Int(sys::sqlite3_column_int64(s, c))
+                                    }
+                                    sys::SQLITE_FLOAT => {
+                                        Value::Real(sys::sqlite3_column_double(s, c))
+                                    }
+                                    sys::SQLITE_NULL => Value::Null,
+                                    _ => {
+                                        // text (or a blob, read as text): pointer first, then
+                                        // the length, as the SQLite documentation orders them
+                                        let p = sys::sqlite3_column_text(s, c);
+                                        let len = sys::sqlite3_column_bytes(s, c);
+                                        if p.is_null() {
+                                            Value::Text(String::new())
+                                        } else {
+                                            let bytes = std::slice::from_raw_parts(
+                                                p,
+                                                usize::try_from(len).unwrap_or(0),
+                                            );
+                                            Value::Text(String::from_utf8_lossy(bytes).into_owned())
+                                        }
+                                    }
+                                });
+                            }
+                            row(values);
+                        }
+                        sys::SQLITE_DONE => {
+                            return Ok(u64::try_from(sys::sqlite3_changes64(self.db.as_ptr()))
+                                .unwrap_or(0));
+                        }
+                        _ => return Err(self.error()),
+                    }
+                }
+            }
+        }
+
+        /// Roll back when a transaction is still open (a failed statement or a panic).
+        pub(super) fn rollback_if_open(&mut self) {
+            // SAFETY: plain calls on this thread's open handle with a static NUL-terminated
+            // statement.
+            unsafe {
+                if sys::sqlite3_get_autocommit(self.db.as_ptr()) == 0 {
+                    sys::sqlite3_exec(
+                        self.db.as_ptr(),
+                        c"ROLLBACK".as_ptr(),
+                        None,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    );
+                }
+            }
+        }
+    }
+
+    impl Drop for Raw<'_> {
+        fn drop(&mut self) {
+            for (_, stmt) in self.cache.drain() {
+                // SAFETY: each statement was prepared on this handle and is finalized once,
+                // before sqlx gets the handle back.
+                unsafe {
+                    sys::sqlite3_finalize(stmt.as_ptr());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{is_unique_violation, violated_unique_constraint, Db, USERS_USERNAME_KEY};
+    use chrono::Utc;
+
+    const USER: &str =
+        "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
+         VALUES (?, 'lawyer', ?, 'L', 'x', ?)";
+
+    async fn users(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_rolls_the_job_back_with_sqlites_own_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let before = users(&db).await;
+        let now = super::timestamp(Utc::now());
+        let err = db
+            .write(move |c| {
+                c.execute(USER, &[10.into(), "same".into(), (&now).into()])?;
+                c.execute(USER, &[11.into(), "same".into(), (&now).into()])
+            })
+            .await
+            .expect_err("the second user violates the unique name");
+        assert!(is_unique_violation(&err));
+        assert_eq!(
+            violated_unique_constraint(&err).as_deref(),
+            Some(USERS_USERNAME_KEY)
+        );
+        assert_eq!(users(&db).await, before, "the first insert was rolled back");
+
+        // a job that panics is rolled back too, and the writer goes on
+        let now = super::timestamp(Utc::now());
+        let crashed = db
+            .write(move |c| -> Result<(), sqlx::Error> {
+                c.execute(USER, &[12.into(), "p".into(), (&now).into()])?;
+                panic!("a bug in a job");
+            })
+            .await;
+        assert!(matches!(crashed, Err(sqlx::Error::WorkerCrashed)));
+        assert_eq!(users(&db).await, before);
+        let now = super::timestamp(Utc::now());
+        let rows = db
+            .write(move |c| {
+                c.execute(USER, &[13.into(), "q".into(), (&now).into()])?;
+                c.query(
+                    "SELECT id, username, NULL, 1.5 FROM users WHERE id = ?",
+                    &[13.into()],
+                )
+            })
+            .await
+            .expect("the writer still works");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].int(0).expect("id"), 13);
+        assert_eq!(rows[0].text(1).expect("name"), "q");
+        assert_eq!(rows[0].opt_text(2).expect("null"), None);
+        assert!(rows[0].int(1).is_err(), "text is no integer");
+        assert_eq!(users(&db).await, before + 1);
+    }
+
+    /// Timestamps written by the writer are the text sqlx writes, so both paths' rows compare
+    /// and decode alike.
+    #[tokio::test]
+    async fn timestamps_are_written_as_sqlx_writes_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        for now in [
+            Utc::now(),
+            chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+                .expect("time")
+                .to_utc(),
+        ] {
+            let by_sqlx: String = sqlx::query_scalar("SELECT ?")
+                .bind(now)
+                .fetch_one(&db.pool)
+                .await
+                .expect("select");
+            assert_eq!(super::timestamp(now), by_sqlx);
+            let text = super::timestamp(now);
+            let back = db
+                .write(move |c| c.query_one("SELECT ?", &[(&text).into()])?.opt_time(0))
+                .await
+                .expect("read back");
+            assert_eq!(back, Some(now));
+        }
+    }
+}
