@@ -102,6 +102,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
          (name = "claims", description = "信用代码申诉：提交、审核、冻结与移交"),
+         (name = "qa", description = "企问律答：公开问答与法律顾问组"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
