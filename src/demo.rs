@@ -46,6 +46,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
              to change its password run `pufa admin reset-password admin` (new password on stdin)"
         );
     }
+    crate::app::qa::publication::load_demo(db, config.clock.now()).await?;
     if db.programs().await?.is_empty() {
         let today = config
             .clock

@@ -444,6 +444,70 @@ pub fn excerpt(body: &str, chars: usize) -> String {
     out
 }
 
+/// The demo's published entries (title, body, industry, topic): different industries and
+/// topics, each marked 示例 in its text.
+const DEMO_ENTRIES: [(&str, &str, &str, &str); 4] = [
+    (
+        "试用期员工可以不缴社会保险吗？（示例）",
+        "**问：** 我们是一家小型建筑施工企业，新招的工人在三个月试用期内，能否等转正后再缴社会保险？（示例）\n\n\
+         **答：** 不能。试用期包含在劳动合同期限内，用人单位应当自用工之日起三十日内为职工办理社会保险登记并缴费。\
+         未依法缴纳的，劳动者可以解除劳动合同并要求经济补偿，企业还可能被责令补缴并加收滞纳金。（示例答复，仅供演示）",
+        "E",
+        "labour",
+    ),
+    (
+        "对方只盖了公章没签字，合同有效吗？（示例）",
+        "**问：** 我司与供货商签订的采购合同，对方只加盖了公章，没有法定代表人签字，合同是否成立？（示例）\n\n\
+         **答：** 一般而言，合同自双方签名、盖章或者按指印时成立，只盖公章也可以成立。但应核实印章的真实性和\
+         盖章人的授权，重要合同建议同时要求签字，并保留对方授权委托书和营业执照复印件。（示例答复，仅供演示）",
+        "F",
+        "contracts",
+    ),
+    (
+        "员工私自把客户名单带走，怎么维权？（示例）",
+        "**问：** 一名销售员离职后带走了公司客户名单并到竞争对手处工作，我们能做什么？（示例）\n\n\
+         **答：** 客户名单如果不为公众所知、具有商业价值并且企业采取了保密措施，可以作为商业秘密保护。\
+         请先固定证据（保密协议、权限记录、邮件外发记录），再评估是否依据《反不正当竞争法》起诉或向市场监管部门举报；\
+         签有竞业限制协议的，还可以主张违约责任。（示例答复，仅供演示）",
+        "I",
+        "ip",
+    ),
+    (
+        "餐馆收集顾客手机号做会员，要注意什么？（示例）",
+        "**问：** 我们餐馆准备让顾客扫码登记手机号办会员，需要顾客同意吗？（示例）\n\n\
+         **答：** 需要。应当以显著方式告知收集目的、方式和保存期限并取得顾客同意，只收集办理会员所必需的信息，\
+         不得默认勾选同意；向会员发送营销短信，应当提供便捷的退订方式。（示例答复，仅供演示）",
+        "H",
+        "data",
+    ),
+];
+
+/// Load the demo's published entries once (`pufa serve --demo`).
+pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> Result<()> {
+    if db.has_demo_qa_entries().await? {
+        return Ok(());
+    }
+    for (title, body, industry, topic) in DEMO_ENTRIES {
+        db.insert_qa_entry(
+            &NewEntry {
+                question_id: None,
+                title,
+                body,
+                industry: Some(industry),
+                topic,
+                status: EntryStatus::Published,
+                proposed_by: None,
+                approved_by: None,
+                demo: true,
+                session_ids: &[],
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +523,16 @@ mod tests {
             thread_text(&messages),
             "**问：** 试用期能否不交社保？\n\n**答：** 不能。\n\n应自用工之日起三十日内登记。"
         );
+    }
+
+    #[test]
+    fn demo_entries_are_marked_and_clean() {
+        let q = crate::checkup::questionnaire::Questionnaire::load(crate::checkup::questionnaire::BUILTIN)
+        .expect("questionnaire");
+        for (title, body, industry, topic) in DEMO_ENTRIES {
+            assert!(title.contains("示例") && body.contains("示例"), "{title}");
+            assert!(check(&q, &Identity::default(), title, body, industry, topic).is_ok(), "{title}");
+        }
     }
 
     #[test]
