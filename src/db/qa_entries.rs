@@ -127,7 +127,10 @@ async fn reindex(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error
 
 impl Db {
     /// The thread `question_id` and its enterprise, for publication.
-    pub async fn thread_source(&self, question_id: i64) -> Result<Option<ThreadSource>, sqlx::Error> {
+    pub async fn thread_source(
+        &self,
+        question_id: i64,
+    ) -> Result<Option<ThreadSource>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT q.id, q.enterprise_id, q.title, q.topic, q.industry, q.status,
                     q.assigned_lawyer_id, q.session_id,
@@ -277,12 +280,10 @@ impl Db {
         &self,
         question_id: i64,
     ) -> Result<Vec<EntryRow>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "{ENTRY_SELECT} WHERE question_id = ? ORDER BY id"
-        ))
-        .bind(question_id)
-        .fetch_all(&self.pool)
-        .await
+        sqlx::query_as(&format!("{ENTRY_SELECT} WHERE question_id = ? ORDER BY id"))
+            .bind(question_id)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// A page of published entries, newest first, and how many match in all. `query` searches
@@ -301,9 +302,9 @@ impl Db {
         let query = f.query.map(str::trim).filter(|q| !q.is_empty());
         let fts = query.map(|q| q.chars().count() >= 3);
         match fts {
-            Some(true) => cond.push_str(
-                " AND id IN (SELECT rowid FROM qa_search WHERE qa_search MATCH ?)",
-            ),
+            Some(true) => {
+                cond.push_str(" AND id IN (SELECT rowid FROM qa_search WHERE qa_search MATCH ?)")
+            }
             Some(false) => cond.push_str(
                 " AND id IN (SELECT rowid FROM qa_search WHERE title LIKE ? OR body LIKE ?)",
             ),
@@ -326,9 +327,8 @@ impl Db {
                 args.push(like);
             }
         }
-        let list_sql = format!(
-            "{ENTRY_SELECT}{cond} ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?"
-        );
+        let list_sql =
+            format!("{ENTRY_SELECT}{cond} ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?");
         let mut list = sqlx::query_as::<_, EntryRow>(&list_sql);
         for a in &args {
             list = list.bind(a);

@@ -176,6 +176,15 @@ mod tests {
         ("post", "/api/v1/me/profile/mobile"),
         ("post", "/api/v1/me/profile/mobile/verify"),
         ("delete", "/api/v1/me"),
+        ("get", "/api/v1/qa"),
+        ("get", "/api/v1/qa/{id}"),
+        ("post", "/api/v1/questions/{id}/publication"),
+        ("post", "/api/v1/qa/{id}/approval"),
+        ("post", "/api/v1/qa/{id}/withdrawal"),
+        ("get", "/api/v1/advisor-groups"),
+        ("post", "/api/v1/advisor-groups"),
+        ("put", "/api/v1/advisor-groups/{id}"),
+        ("delete", "/api/v1/advisor-groups/{id}"),
         ("get", "/healthz"),
     ];
 
@@ -190,6 +199,8 @@ mod tests {
         "get /api/v1/checkup/questionnaire",
         "post /api/v1/password/forgot",
         "post /api/v1/password/reset",
+        "get /api/v1/qa",
+        "get /api/v1/qa/{id}",
         "get /healthz",
     ];
 

@@ -72,9 +72,8 @@ const LEGAL_FORMS: [&str; 12] = [
 
 /// Line-of-business words at the end of a trade name ("示例制造" → "示例").
 const BUSINESS_WORDS: [&str; 24] = [
-    "科技", "技术", "信息", "网络", "电子", "制造", "贸易", "商贸", "实业", "建筑", "建设",
-    "工程", "装饰", "物流", "餐饮", "食品", "服装", "机械", "电器", "医药", "文化", "传媒",
-    "咨询", "服务",
+    "科技", "技术", "信息", "网络", "电子", "制造", "贸易", "商贸", "实业", "建筑", "建设", "工程",
+    "装饰", "物流", "餐饮", "食品", "服装", "机械", "电器", "医药", "文化", "传媒", "咨询", "服务",
 ];
 
 /// The names of the enterprise to look for, longest first, each with its replacement.
@@ -365,7 +364,10 @@ mod tests {
             redact("身份证350102199001011234，手机138 0013 8000", &id),
             "身份证***，手机***"
         );
-        assert_eq!(redact("写信到 a.b-c@mail.example.cn。", &id), "写信到 ***。");
+        assert_eq!(
+            redact("写信到 a.b-c@mail.example.cn。", &id),
+            "写信到 ***。"
+        );
         assert_eq!(
             findings("35010219900101123X 与 138-0013-8000", &id),
             vec![Found::Mobile, Found::IdCard]

@@ -120,12 +120,20 @@ async fn groups_take_one_or_two_lawyers_and_up_to_five_small_enterprises() {
     // the organizer sees the small enterprises without an advisor, and those of unknown size
     let page = app.get_text(&org, "/admin/advisors").await;
     assert!(page.contains("顾问测试911有限公司") && page.contains("顾问测试918有限公司"));
-    assert!(!page.contains("顾问测试917有限公司"), "medium is not listed");
+    assert!(
+        !page.contains("顾问测试917有限公司"),
+        "medium is not listed"
+    );
     let page = app.get_text(&org, "/admin/advisors?q=913").await;
     assert!(page.contains("顾问测试913有限公司") && !page.contains("顾问测试914有限公司"));
 
     // limits
-    let r = create(&app, &org, &json!({"lawyer_ids": [l1], "enterprise_ids": ids})).await;
+    let r = create(
+        &app,
+        &org,
+        &json!({"lawyer_ids": [l1], "enterprise_ids": ids}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(problem(r).await.to_string().contains("1至5家"));
     let r = create(
@@ -135,7 +143,12 @@ async fn groups_take_one_or_two_lawyers_and_up_to_five_small_enterprises() {
     )
     .await;
     assert!(problem(r).await.to_string().contains("1至2名律师"));
-    let r = create(&app, &org, &json!({"lawyer_ids": [], "enterprise_ids": [ids[0]]})).await;
+    let r = create(
+        &app,
+        &org,
+        &json!({"lawyer_ids": [], "enterprise_ids": [ids[0]]}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // eligibility, named
     let r = create(
@@ -148,11 +161,24 @@ async fn groups_take_one_or_two_lawyers_and_up_to_five_small_enterprises() {
     let p = problem(r).await.to_string();
     assert!(p.contains("顾问测试917有限公司为中型企业"), "{p}");
     assert!(p.contains("顾问测试918有限公司尚未填写企业规模"), "{p}");
-    let r = create(&app, &org, &json!({"lawyer_ids": [ids[0]], "enterprise_ids": [l1]})).await;
+    let r = create(
+        &app,
+        &org,
+        &json!({"lawyer_ids": [ids[0]], "enterprise_ids": [l1]}),
+    )
+    .await;
     let p = problem(r).await.to_string();
-    assert!(p.contains("不是律师账号") && p.contains("不是企业账号"), "{p}");
+    assert!(
+        p.contains("不是律师账号") && p.contains("不是企业账号"),
+        "{p}"
+    );
     // only organizers
-    let r = create(&app, &l1c, &json!({"lawyer_ids": [l1], "enterprise_ids": [ids[0]]})).await;
+    let r = create(
+        &app,
+        &l1c,
+        &json!({"lawyer_ids": [l1], "enterprise_ids": [ids[0]]}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // five small enterprises and two lawyers
@@ -168,7 +194,12 @@ async fn groups_take_one_or_two_lawyers_and_up_to_five_small_enterprises() {
     assert_eq!(g["enterprises"].as_array().unwrap().len(), 5);
     let gid = g["id"].as_i64().unwrap();
     // an enterprise is in one group only
-    let r = create(&app, &org, &json!({"lawyer_ids": [l3], "enterprise_ids": [ids[0]]})).await;
+    let r = create(
+        &app,
+        &org,
+        &json!({"lawyer_ids": [l3], "enterprise_ids": [ids[0]]}),
+    )
+    .await;
     let p = problem(r).await.to_string();
     assert!(p.contains("顾问测试911有限公司已在另一个法律顾问组"), "{p}");
     // the sixth has no advisor; the others left the list
@@ -268,7 +299,12 @@ async fn lawyers_see_their_groups_and_enterprises_see_their_advisors() {
     .unwrap();
     db.close().await;
     for (l, e) in [(l1, a_id), (l2, b_id)] {
-        let r = create(&app, &org, &json!({"lawyer_ids": [l], "enterprise_ids": [e]})).await;
+        let r = create(
+            &app,
+            &org,
+            &json!({"lawyer_ids": [l], "enterprise_ids": [e]}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
 
@@ -282,7 +318,12 @@ async fn lawyers_see_their_groups_and_enterprises_see_their_advisors() {
     // enterprises and anonymous visitors do not get the page; lawyers not the organizer's
     let r = a.get(app.url("/advisors")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app.anonymous().get(app.url("/advisors")).send().await.unwrap();
+    let r = app
+        .anonymous()
+        .get(app.url("/advisors"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     for path in ["/admin/advisors", "/api/v1/advisor-groups"] {
         let r = l1c.get(app.url(path)).send().await.unwrap();

@@ -137,7 +137,13 @@ async fn publication_removes_identifying_details_and_the_thread_stays_private() 
         ("请拨打 139-0000-0801：不能。", "手机号码"),
         ("写信给 hr801@example.com：不能。", "电子邮箱"),
     ] {
-        let r = publish(&app, &org, question, &json!({"title": "试用期社保", "body": body})).await;
+        let r = publish(
+            &app,
+            &org,
+            question,
+            &json!({"title": "试用期社保", "body": body}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let p = problem(r).await;
         assert!(p.to_string().contains(named), "{named}: {p}");
@@ -293,13 +299,19 @@ async fn qa_filters_and_searches_in_page_and_api() {
     // the demo's four entries
     let all: Value = app.get_json(&anon, "/api/v1/qa").await;
     assert_eq!(all["total"], 4);
-    assert!(all["entries"][0]["excerpt"].as_str().unwrap().contains("示例"));
+    assert!(all["entries"][0]["excerpt"]
+        .as_str()
+        .unwrap()
+        .contains("示例"));
     assert!(all["entries"][0]["published_at"].is_string());
 
     let labour: Value = app.get_json(&anon, "/api/v1/qa?topic=labour").await;
     assert_eq!(titles(&labour), ["试用期员工可以不缴社会保险吗？（示例）"]);
     let catering: Value = app.get_json(&anon, "/api/v1/qa?industry=H").await;
-    assert_eq!(titles(&catering), ["餐馆收集顾客手机号做会员，要注意什么？（示例）"]);
+    assert_eq!(
+        titles(&catering),
+        ["餐馆收集顾客手机号做会员，要注意什么？（示例）"]
+    );
     let none: Value = app
         .get_json(&anon, "/api/v1/qa?industry=H&topic=labour")
         .await;

@@ -41,7 +41,10 @@ pub fn check_members(
     if lawyers.is_empty() || lawyers.len() > max_l {
         errors.add(
             "lawyer_ids",
-            format!("每个法律顾问组需要1至{max_l}名律师（现为{}名）", lawyers.len()),
+            format!(
+                "每个法律顾问组需要1至{max_l}名律师（现为{}名）",
+                lawyers.len()
+            ),
         );
     }
     for l in lawyers {
@@ -241,8 +244,15 @@ pub async fn update(
         .filter(|n| !n.is_empty())
         .unwrap_or(&current.row.name)
         .to_string();
-    let (name, lawyers, enterprises) =
-        checked(db, limits, Some(id), Some(&name), lawyer_ids, enterprise_ids).await?;
+    let (name, lawyers, enterprises) = checked(
+        db,
+        limits,
+        Some(id),
+        Some(&name),
+        lawyer_ids,
+        enterprise_ids,
+    )
+    .await?;
     if !db
         .set_advisor_group(id, &name, &lawyers, &enterprises)
         .await
@@ -324,7 +334,12 @@ pub struct Unassigned {
     pub unknown_total: i64,
 }
 
-pub async fn unassigned(db: &Db, user: &User, query: Option<&str>, page: i64) -> Result<Unassigned> {
+pub async fn unassigned(
+    db: &Db,
+    user: &User,
+    query: Option<&str>,
+    page: i64,
+) -> Result<Unassigned> {
     require_organizer(user)?;
     let query = query
         .map(str::trim)
@@ -412,10 +427,14 @@ mod tests {
     #[test]
     fn one_or_two_lawyers_for_up_to_five_small_enterprises() {
         let limits = QaConfig::default();
-        let five: Vec<MemberFacts> = (10..15).map(|i| enterprise(i, Some("small"), None)).collect();
+        let five: Vec<MemberFacts> = (10..15)
+            .map(|i| enterprise(i, Some("small"), None))
+            .collect();
         assert!(check_members(&limits, None, &[lawyer(1)], &five).is_ok());
         assert!(check_members(&limits, None, &[lawyer(1), lawyer(2)], &five[..1]).is_ok());
-        let six: Vec<MemberFacts> = (10..16).map(|i| enterprise(i, Some("micro"), None)).collect();
+        let six: Vec<MemberFacts> = (10..16)
+            .map(|i| enterprise(i, Some("micro"), None))
+            .collect();
         assert!(messages(check_members(&limits, None, &[lawyer(1)], &six)).contains("1至5家"));
         let three = [lawyer(1), lawyer(2), lawyer(3)];
         assert!(messages(check_members(&limits, None, &three, &five)).contains("1至2名律师"));

@@ -7,7 +7,9 @@ use super::{QaError, Result};
 use crate::accounts::{industry, Role, User};
 use crate::app::audit::{self, Action, Target};
 use crate::checkup::questionnaire::Questionnaire;
-use crate::db::qa_entries::{EntryFilter, EntryRow, EntryStatus, NewEntry, SessionChoice, ThreadSource};
+use crate::db::qa_entries::{
+    EntryFilter, EntryRow, EntryStatus, NewEntry, SessionChoice, ThreadSource,
+};
 use crate::db::Db;
 use crate::qa::redact::{self, Identity};
 use crate::validation::{FieldErrors, Lines};
@@ -290,12 +292,7 @@ pub async fn approve(db: &Db, now: DateTime<Utc>, user: &User, entry_id: i64) ->
 }
 
 /// An organizer withdraws a published or proposed entry: it leaves `/qa` and the search.
-pub async fn withdraw(
-    db: &Db,
-    now: DateTime<Utc>,
-    user: &User,
-    entry_id: i64,
-) -> Result<EntryRow> {
+pub async fn withdraw(db: &Db, now: DateTime<Utc>, user: &User, entry_id: i64) -> Result<EntryRow> {
     require_organizer(user)?;
     let entry = db.qa_entry(entry_id).await?.ok_or(QaError::NotFound)?;
     let moved = db
@@ -517,7 +514,10 @@ mod tests {
         let messages = vec![
             ("question".to_string(), "试用期能否不交社保？".to_string()),
             ("request".to_string(), "请说明岗位".to_string()),
-            ("answer".to_string(), "不能。\n\n应自用工之日起三十日内登记。".to_string()),
+            (
+                "answer".to_string(),
+                "不能。\n\n应自用工之日起三十日内登记。".to_string(),
+            ),
         ];
         assert_eq!(
             thread_text(&messages),
@@ -527,11 +527,16 @@ mod tests {
 
     #[test]
     fn demo_entries_are_marked_and_clean() {
-        let q = crate::checkup::questionnaire::Questionnaire::load(crate::checkup::questionnaire::BUILTIN)
+        let q = crate::checkup::questionnaire::Questionnaire::load(
+            crate::checkup::questionnaire::BUILTIN,
+        )
         .expect("questionnaire");
         for (title, body, industry, topic) in DEMO_ENTRIES {
             assert!(title.contains("示例") && body.contains("示例"), "{title}");
-            assert!(check(&q, &Identity::default(), title, body, industry, topic).is_ok(), "{title}");
+            assert!(
+                check(&q, &Identity::default(), title, body, industry, topic).is_ok(),
+                "{title}"
+            );
         }
     }
 

@@ -120,20 +120,21 @@ pub async fn report_page(
         .filter(|d| d.level >= crate::checkup::scoring::Level::Medium)
         .map(|d| d.id.clone())
         .collect();
-    let qa_links = crate::app::qa::publication::for_report(&state.db, &weak, &r.enterprise.industry)
-        .await?
-        .into_iter()
-        .map(|(topic, entries)| {
-            let name = r
-                .report
-                .dimensions
-                .iter()
-                .find(|d| d.id == topic)
-                .map(|d| d.name.clone())
-                .unwrap_or(topic);
-            (name, entries.into_iter().map(|e| (e.id, e.title)).collect())
-        })
-        .collect();
+    let qa_links =
+        crate::app::qa::publication::for_report(&state.db, &weak, &r.enterprise.industry)
+            .await?
+            .into_iter()
+            .map(|(topic, entries)| {
+                let name = r
+                    .report
+                    .dimensions
+                    .iter()
+                    .find(|d| d.id == topic)
+                    .map(|d| d.name.clone())
+                    .unwrap_or(topic);
+                (name, entries.into_iter().map(|e| (e.id, e.title)).collect())
+            })
+            .collect();
     let industry_name = r
         .enterprise
         .industry

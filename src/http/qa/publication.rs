@@ -4,7 +4,7 @@
 
 use crate::accounts::industry::{self, SECTIONS};
 use crate::accounts::User;
-use crate::app::qa::publication::{self as uc, Draft, PublicationInput, PublicQuery};
+use crate::app::qa::publication::{self as uc, Draft, PublicQuery, PublicationInput};
 use crate::checkup::questionnaire::Questionnaire;
 use crate::db::qa_entries::{EntryRow, EntryStatus, SessionChoice};
 use crate::error::{AppError, AppResult};
@@ -243,7 +243,7 @@ impl ListQuery {
 /// Published Q&A entries (no login), newest first, 20 a page, filtered by industry and topic
 /// and searched like the archive. Unknown filter values are ignored.
 #[utoipa::path(get, path = "/api/v1/qa", tag = "qa", params(ListQuery),
-    responses((status = 200, body = EntryListView)))]
+    responses((status = 200, body = EntryListView), (status = 400, response = BadRequest)))]
 pub async fn api_list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -297,11 +297,7 @@ fn entry_line(q: &Questionnaire, e: &EntryRow) -> EntryLine {
         topic: uc::topic_name(q, &e.topic),
         date: e
             .published_at
-            .map(|t| {
-                t.with_timezone(&zone())
-                    .format("%Y-%m-%d")
-                    .to_string()
-            })
+            .map(|t| t.with_timezone(&zone()).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
     }
 }
@@ -552,24 +548,18 @@ impl PublishPage {
     }
 }
 
+/// The form for `draft` (as drafted, or as the user last edited it).
 fn publish_page_of(
     layout: Layout,
     q: &Questionnaire,
     draft: Draft,
-    title: String,
-    body: String,
-    industry: &str,
-    topic: &str,
-    selected: &[i64],
     errors: FieldErrors,
 ) -> PublishPage {
     PublishPage {
         layout,
         question_id: draft.question_id,
-        title,
-        body,
-        topics: topic_choices(q, Some(topic)),
-        industries: industry_choices(Some(industry)),
+        topics: topic_choices(q, Some(&draft.topic)),
+        industries: industry_choices(Some(&draft.industry)),
         sessions: draft
             .sessions
             .iter()
@@ -581,9 +571,11 @@ fn publish_page_of(
                     s.category,
                     crate::http::views::format::when_zh(s.starts_at.as_ref(), zone())
                 ),
-                checked: selected.contains(&s.id),
+                checked: draft.selected.contains(&s.id),
             })
             .collect(),
+        title: draft.title,
+        body: draft.body,
         publishes: draft.publishes,
         errors,
     }
@@ -598,17 +590,7 @@ pub async fn publish_page(
 ) -> AppResult<PublishPage> {
     let q = state.questionnaires.current();
     let draft = uc::draft(&state.db, q, &user, id).await?;
-    let (title, body, industry, topic, selected) = (
-        draft.title.clone(),
-        draft.body.clone(),
-        draft.industry.clone(),
-        draft.topic.clone(),
-        draft.selected.clone(),
-    );
-    Ok(publish_page_of(
-        layout, q, draft, title, body, &industry, &topic, &selected,
-        FieldErrors::default(),
-    ))
+    Ok(publish_page_of(layout, q, draft, FieldErrors::default()))
 }
 
 /// `POST /questions/{id}/publish`: fields `title`, `body`, `industry`, `topic`, repeated
@@ -651,17 +633,15 @@ pub async fn publish_form(
         }
         Err(crate::app::qa::QaError::Invalid(errors)) => {
             let draft = uc::draft(&state.db, q, &user, id).await?;
-            let page = publish_page_of(
-                layout,
-                q,
-                draft,
-                input.title,
-                input.body,
-                input.industry.as_deref().unwrap_or(""),
-                input.topic.as_deref().unwrap_or(""),
-                &selected,
-                errors,
-            );
+            let edited = Draft {
+                title: input.title,
+                body: input.body,
+                industry: input.industry.unwrap_or_default(),
+                topic: input.topic.unwrap_or_default(),
+                selected,
+                ..draft
+            };
+            let page = publish_page_of(layout, q, edited, errors);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),
