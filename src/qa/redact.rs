@@ -116,6 +116,17 @@ fn name_forms(identity: &Identity) -> Vec<(String, &'static str)> {
         for word in BUSINESS_WORDS {
             if let Some(rest) = c.strip_suffix(word) {
                 short.push(rest.to_string());
+                // a two-character trade name with its business word: "海峡制造" of
+                // "福州示例海峡制造"
+                let trade: String = rest
+                    .chars()
+                    .rev()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                short.push(format!("{trade}{word}"));
             }
         }
     }
@@ -351,6 +362,11 @@ mod tests {
         };
         assert_eq!(redact("海滨贸易与海滨公司", &id), "某企业与某企业公司");
         assert_eq!(redact("厦门市海滨贸易有限责任公司", &id), "某公司");
+        let id = Identity {
+            enterprise_name: "福州示例海峡制造有限公司".into(),
+            ..Identity::default()
+        };
+        assert_eq!(redact("海峡制造的车间", &id), "某企业的车间");
     }
 
     #[test]

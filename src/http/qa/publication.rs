@@ -403,7 +403,7 @@ pub async fn entry_page(
         industry: industry_label(entry.industry.as_deref()),
         date: entry
             .published_at
-            .map(|t| timestamp(&t, zone()))
+            .map(|t| t.with_timezone(&zone()).format("%Y-%m-%d").to_string())
             .unwrap_or_default(),
         lectures: lectures
             .iter()
