@@ -46,7 +46,6 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
              to change its password run `pufa admin reset-password admin` (new password on stdin)"
         );
     }
-    crate::app::qa::publication::load_demo(db, config.clock.now()).await?;
     if db.programs().await?.is_empty() {
         let today = config
             .clock
@@ -60,6 +59,10 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    // issue 16: public entries, and the advisor group of the demo's lawyers and enterprises
+    // (after they are created above)
+    crate::app::qa::publication::load_demo(db, config.clock.now()).await?;
+    crate::app::qa::advisors::load_demo(db, &config.qa, config.clock.now()).await?;
     Ok(())
 }
 

@@ -156,6 +156,26 @@ async fn publication_removes_identifying_details_and_the_thread_stays_private() 
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // the form says the same on the page, keeping what was typed
+    let csrf = app
+        .csrf_token(&org, &format!("/questions/{question}/publish"))
+        .await;
+    let r = org
+        .post(app.url(&format!("/questions/{question}/publish")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "试用期社保"),
+            ("body", "示例企业801有限公司问：能否暂缓？"),
+            ("industry", "E"),
+            ("topic", "labour"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("仍含可识别企业的信息：企业名称"), "{page}");
+    assert!(page.contains("能否暂缓？"));
     // other enterprises and unassigned lawyers cannot publish it
     for c in [&ent, &other, &stranger] {
         let r = publish(&app, c, question, &json!({"title": "t", "body": "b"})).await;

@@ -396,6 +396,52 @@ pub async fn advisors_of(db: &Db, user: &User) -> Result<Vec<GroupLawyer>> {
     Ok(db.advisors_of(user.id).await?)
 }
 
+/// The demo's advisor group (`pufa serve --demo`), once: the first demo lawyer (login name
+/// `lawyer-demo-…`) with the demo enterprises (names ending in "示例）"), which get a size
+/// (small, then micro) when they have none. Nothing when the demo has no such accounts yet
+/// or a group exists; run it after the demo's lawyers and enterprises are created.
+pub async fn load_demo(db: &Db, limits: &QaConfig, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if !db.advisor_groups(None).await?.is_empty() {
+        return Ok(());
+    }
+    let Some(lawyer) = db.staff(Role::Lawyer).await?.into_iter().find(|u| {
+        u.username
+            .as_deref()
+            .is_some_and(|n| n.starts_with("lawyer-demo-"))
+    }) else {
+        return Ok(());
+    };
+    let mut members = Vec::new();
+    let mut enterprises = db.enterprises().await?;
+    enterprises.sort_by_key(|e| e.id);
+    for (i, e) in enterprises
+        .iter()
+        .filter(|e| e.name.ends_with("示例）"))
+        .take(limits.group_max_enterprises as usize)
+        .enumerate()
+    {
+        match e.size.as_deref().and_then(EnterpriseSize::parse) {
+            Some(s) if !s.eligible_for_advisors() => continue,
+            Some(_) => {}
+            None => {
+                let size = if i % 2 == 0 {
+                    EnterpriseSize::Small
+                } else {
+                    EnterpriseSize::Micro
+                };
+                db.set_enterprise_size(e.id, Some(size)).await?;
+            }
+        }
+        members.push(e.id);
+    }
+    if members.is_empty() {
+        return Ok(());
+    }
+    db.create_advisor_group("示例法律顾问组（5+1）", &[lawyer.id], &members, now)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +514,60 @@ mod tests {
             &[enterprise(12, Some("small"), Some(7))]
         )
         .is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_demo_group_takes_the_demo_lawyer_and_enterprises() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(dir.path()).await.expect("open");
+        let now = Utc::now();
+        let limits = QaConfig::default();
+        // nothing to form a group of yet
+        load_demo(&db, &limits, now).await.expect("demo");
+        assert!(db.advisor_groups(None).await.expect("groups").is_empty());
+        let lawyer = db
+            .insert_staff(Role::Lawyer, "lawyer-demo-x", "示例律师（示例）", "x")
+            .await
+            .expect("lawyer");
+        let mut ids = Vec::new();
+        for (n, name) in [
+            "甲制造有限公司（示例）",
+            "乙商贸有限公司",
+            "丙餐饮有限公司（示例）",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let e = crate::accounts::ValidEnterprise {
+                name: name.to_string(),
+                uscc: format!("91350100DEMO00000{n}"),
+                industry: 'C',
+                district: None,
+                contact_name: "示例联系人".into(),
+                mobile: format!("1390099000{n}"),
+                privacy_notice_version: crate::accounts::privacy::NOTICE_VERSION,
+                size: None,
+            };
+            ids.push(
+                db.insert_enterprise(&e, "x", &format!("t{n}"), now)
+                    .await
+                    .expect("e"),
+            );
+        }
+        load_demo(&db, &limits, now).await.expect("demo");
+        load_demo(&db, &limits, now).await.expect("idempotent");
+        let groups = db.advisor_groups(None).await.expect("groups");
+        assert_eq!(groups.len(), 1);
+        let members = db.advisor_group_enterprises().await.expect("members");
+        let got: Vec<i64> = members.iter().map(|m| m.id).collect();
+        assert_eq!(got, vec![ids[0], ids[2]]);
+        assert_eq!(
+            db.enterprise_size(ids[0]).await.expect("size"),
+            Some(EnterpriseSize::Small)
+        );
+        assert_eq!(db.enterprise_size(ids[1]).await.expect("size"), None);
+        let lawyers = db.advisor_group_lawyers().await.expect("lawyers");
+        assert_eq!(lawyers[0].id, lawyer);
     }
 
     #[test]
