@@ -627,7 +627,8 @@ pub async fn publish_form(
             let to = if entry.status == EntryStatus::Published {
                 format!("/qa/{}", entry.id)
             } else {
-                "/qa?proposed=1".to_string()
+                // a proposal is not public yet: back to the thread
+                format!("/questions/{id}")
             };
             Ok(Redirect::to(&to).into_response())
         }
