@@ -59,6 +59,10 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    // issue 16: public entries, and the advisor group of the demo's lawyers and enterprises
+    // (after they are created above)
+    crate::app::qa::publication::load_demo(db, config.clock.now()).await?;
+    crate::app::qa::advisors::load_demo(db, &config.qa, config.clock.now()).await?;
     Ok(())
 }
 

@@ -185,6 +185,9 @@ pub struct EnterpriseSignup {
     /// Version of the notice agreed to (see `/privacy`); the current one when left out.
     #[serde(default)]
     pub privacy_notice_version: Option<String>,
+    /// 企业规模 (optional): `micro`, `small`, `medium` or `large`; empty: not stated.
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
 /// A registration that passed every check, with normalised values.
@@ -198,6 +201,19 @@ pub struct ValidEnterprise {
     pub mobile: String,
     /// The privacy notice version consented to (always the current one).
     pub privacy_notice_version: &'static str,
+    /// 企业规模, when stated.
+    pub size: Option<crate::qa::EnterpriseSize>,
+}
+
+/// An optional 企业规模 from input: empty is "not stated"; anything else must be one of the
+/// four sizes.
+pub fn parse_size(input: Option<&str>) -> Result<Option<crate::qa::EnterpriseSize>, String> {
+    match input.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => crate::qa::EnterpriseSize::parse(s)
+            .map(Some)
+            .ok_or_else(|| "企业规模应为微型、小型、中型或大型".to_string()),
+    }
 }
 
 fn clean_text(s: &str) -> String {
@@ -270,6 +286,10 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
         ],
         &mut errors,
     );
+    let size = parse_size(input.size.as_deref()).unwrap_or_else(|message| {
+        errors.add("size", message);
+        None
+    });
     if !input.privacy_consent {
         errors.add("privacy_consent", privacy::CONSENT_REQUIRED_ZH);
     } else if let Some(v) = input.privacy_notice_version.as_deref() {
@@ -288,6 +308,7 @@ pub fn validate_enterprise(input: &EnterpriseSignup) -> Result<ValidEnterprise, 
         contact_name,
         mobile,
         privacy_notice_version: privacy::NOTICE_VERSION,
+        size,
     })
 }
 
@@ -336,6 +357,7 @@ mod tests {
             password: "correct horse battery staple".into(),
             privacy_consent: true,
             privacy_notice_version: None,
+            size: None,
         }
     }
 
@@ -361,6 +383,7 @@ mod tests {
             password: "1234".into(),
             privacy_consent: false,
             privacy_notice_version: None,
+            size: None,
         };
         let errors = validate_enterprise(&bad).expect_err("invalid");
         for field in [

@@ -350,6 +350,7 @@ mod tests {
             password: "enterprise-pass-1".into(),
             privacy_consent: true,
             privacy_notice_version: None,
+            size: None,
         }
     }
 

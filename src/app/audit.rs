@@ -34,11 +34,18 @@ pub enum Action {
     ClaimRejected,
     ClaimHolderFrozen,
     ClaimTransferred,
+    /// A Q&A entry was published (directly or by approving a lawyer's proposal).
+    QaEntryPublished,
+    QaEntryWithdrawn,
+    /// An advisor group was created, changed or removed.
+    AdvisorGroupChanged,
+    /// A lawyer opened the contacts of its advisor groups' enterprises (`/advisors`).
+    AdvisorContactsOpened,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -59,6 +66,10 @@ impl Action {
         Action::ClaimRejected,
         Action::ClaimHolderFrozen,
         Action::ClaimTransferred,
+        Action::QaEntryPublished,
+        Action::QaEntryWithdrawn,
+        Action::AdvisorGroupChanged,
+        Action::AdvisorContactsOpened,
     ];
 
     /// The stored name.
@@ -84,6 +95,10 @@ impl Action {
             Action::ClaimRejected => "claim.rejected",
             Action::ClaimHolderFrozen => "claim.holder_frozen",
             Action::ClaimTransferred => "claim.transferred",
+            Action::QaEntryPublished => "qa_entry.published",
+            Action::QaEntryWithdrawn => "qa_entry.withdrawn",
+            Action::AdvisorGroupChanged => "advisor_group.changed",
+            Action::AdvisorContactsOpened => "advisor_group.contacts_opened",
         }
     }
 
@@ -114,6 +129,10 @@ impl Action {
             Action::ClaimRejected => "驳回信用代码申诉",
             Action::ClaimHolderFrozen => "冻结占用信用代码的账号",
             Action::ClaimTransferred => "移交信用代码",
+            Action::QaEntryPublished => "发布公开问答",
+            Action::QaEntryWithdrawn => "撤回公开问答",
+            Action::AdvisorGroupChanged => "调整法律顾问组",
+            Action::AdvisorContactsOpened => "查看顾问企业联系方式",
         }
     }
 }
@@ -126,6 +145,8 @@ pub enum Target {
     Account(i64),
     Checkup(i64),
     Claim(i64),
+    QaEntry(i64),
+    AdvisorGroup(i64),
 }
 
 impl Target {
@@ -136,6 +157,8 @@ impl Target {
             Target::Account(id) => ("account", id),
             Target::Checkup(id) => ("checkup", id),
             Target::Claim(id) => ("claim", id),
+            Target::QaEntry(id) => ("qa_entry", id),
+            Target::AdvisorGroup(id) => ("advisor_group", id),
         }
     }
 }

@@ -736,6 +736,7 @@ mod tests {
             password: "enterprise-pass-1".into(),
             privacy_consent: true,
             privacy_notice_version: None,
+            size: None,
         };
         let e = crate::app::accounts::register_enterprise(db, Utc::now(), &input)
             .await

@@ -380,6 +380,7 @@ mod tests {
             password: "enterprise-pass-1".into(),
             privacy_consent: true,
             privacy_notice_version: None,
+            size: None,
         };
         crate::app::accounts::register_enterprise(&db, now, &signup)
             .await

@@ -337,9 +337,12 @@ pub struct ProfileUpdate {
     /// Staff: the name shown in the UI.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Enterprise: 企业规模 `micro`, `small`, `medium` or `large` (empty clears it).
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
-const ENTERPRISE_FIELDS: [&str; 4] = ["name", "industry", "district", "contact_name"];
+const ENTERPRISE_FIELDS: [&str; 5] = ["name", "industry", "district", "contact_name", "size"];
 
 /// Change the own profile, validated with the registration's rules. Staff changes go to the
 /// audit log.
@@ -382,6 +385,7 @@ pub async fn update_profile(
                 password: accounts::random_token(),
                 privacy_consent: true,
                 privacy_notice_version: None,
+                size: update.size.clone().or_else(|| current.size.clone()),
             };
             let valid = match accounts::validate_enterprise(&signup) {
                 Ok(v) => v,
@@ -408,6 +412,7 @@ pub async fn update_profile(
                 &valid.contact_name,
             )
             .await?;
+            db.set_enterprise_size(user.id, valid.size).await?;
         }
         Role::Organizer | Role::Lawyer => {
             if ENTERPRISE_FIELDS
@@ -417,6 +422,7 @@ pub async fn update_profile(
                     &update.industry,
                     &update.district,
                     &update.contact_name,
+                    &update.size,
                 ])
                 .any(|(_, v)| v.is_some())
             {
@@ -612,6 +618,7 @@ mod tests {
                 password: "enterprise-pass-1".into(),
                 privacy_consent: true,
                 privacy_notice_version: None,
+                size: None,
             },
         )
         .await

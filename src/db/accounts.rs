@@ -49,6 +49,8 @@ pub struct Enterprise {
     /// Secret of the personal calendar feed.
     pub calendar_token: String,
     pub created_at: DateTime<Utc>,
+    /// 企业规模 (`micro`…`large`); NULL: not stated.
+    pub size: Option<String>,
 }
 
 fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
@@ -108,8 +110,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO enterprises
                (user_id, name, uscc, industry, district, contact_name, mobile, calendar_token,
-                privacy_notice_version, privacy_consent_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                privacy_notice_version, privacy_consent_at, size)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(&e.name)
@@ -121,6 +123,7 @@ impl Db {
         .bind(calendar_token)
         .bind(e.privacy_notice_version)
         .bind(now)
+        .bind(e.size.map(crate::qa::EnterpriseSize::as_str))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -167,7 +170,7 @@ impl Db {
     pub async fn enterprise(&self, user_id: i64) -> Result<Option<Enterprise>, sqlx::Error> {
         sqlx::query_as(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
-                    e.calendar_token, u.created_at
+                    e.calendar_token, u.created_at, e.size
              FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.user_id = ?",
         )
         .bind(user_id)
@@ -181,7 +184,7 @@ impl Db {
     ) -> Result<Option<Enterprise>, sqlx::Error> {
         sqlx::query_as(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
-                    e.calendar_token, u.created_at
+                    e.calendar_token, u.created_at, e.size
              FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.calendar_token = ?",
         )
         .bind(token)
@@ -204,7 +207,7 @@ impl Db {
     pub async fn enterprises(&self) -> Result<Vec<Enterprise>, sqlx::Error> {
         sqlx::query_as(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
-                    e.calendar_token, u.created_at
+                    e.calendar_token, u.created_at, e.size
              FROM enterprises e JOIN users u ON u.id = e.user_id ORDER BY u.id DESC",
         )
         .fetch_all(&self.pool)

@@ -97,6 +97,8 @@ impl From<AuditRow> for AuditLine {
             "account" => "账号",
             "checkup" => "体检报告",
             "claim" => "信用代码申诉",
+            "qa_entry" => "公开问答",
+            "advisor_group" => "法律顾问组",
             other => other,
         };
         AuditLine {

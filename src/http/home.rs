@@ -37,6 +37,8 @@ pub struct MePage {
     pub lawyer_sessions: Vec<super::views::timetable::SessionItem>,
     pub calendar_url: String,
     pub notice: Option<String>,
+    /// The enterprise's legal advisors (its 5+1 group's lawyers).
+    pub advisors: Vec<crate::db::advisors::GroupLawyer>,
 }
 
 /// The personal calendar feed's address, below the configured public URL.
@@ -117,7 +119,9 @@ pub async fn me(
         (_, Some(_)) => Some("注册成功，欢迎使用！可以去“普法月课程”报名了。".to_string()),
         _ => None,
     };
+    let advisors = crate::app::qa::advisors::advisors_of(&state.db, &user).await?;
     Ok(MePage {
+        advisors,
         layout,
         user,
         enterprise,

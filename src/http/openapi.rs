@@ -102,6 +102,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
          (name = "claims", description = "信用代码申诉：提交、审核、冻结与移交"),
+         (name = "qa", description = "企问律答：公开问答与法律顾问组"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -175,6 +176,15 @@ mod tests {
         ("post", "/api/v1/me/profile/mobile"),
         ("post", "/api/v1/me/profile/mobile/verify"),
         ("delete", "/api/v1/me"),
+        ("get", "/api/v1/qa"),
+        ("get", "/api/v1/qa/{id}"),
+        ("post", "/api/v1/questions/{id}/publication"),
+        ("post", "/api/v1/qa/{id}/approval"),
+        ("post", "/api/v1/qa/{id}/withdrawal"),
+        ("get", "/api/v1/advisor-groups"),
+        ("post", "/api/v1/advisor-groups"),
+        ("put", "/api/v1/advisor-groups/{id}"),
+        ("delete", "/api/v1/advisor-groups/{id}"),
         ("get", "/healthz"),
     ];
 
@@ -189,6 +199,8 @@ mod tests {
         "get /api/v1/checkup/questionnaire",
         "post /api/v1/password/forgot",
         "post /api/v1/password/reset",
+        "get /api/v1/qa",
+        "get /api/v1/qa/{id}",
         "get /healthz",
     ];
 

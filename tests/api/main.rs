@@ -35,6 +35,8 @@ mod notify_reminders;
 mod observe;
 mod privacy;
 mod proxy;
+mod qa_advisors;
+mod qa_public;
 mod schedule;
 mod self_service;
 mod signups;

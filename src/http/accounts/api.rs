@@ -135,6 +135,9 @@ pub struct EnterpriseView {
     pub district: Option<String>,
     pub contact_name: String,
     pub mobile: String,
+    /// 企业规模; null: not stated.
+    #[schema(required = true)]
+    pub size: Option<crate::qa::EnterpriseSize>,
     pub created_at: DateTime<Utc>,
     /// The privacy notice version agreed to at registration (shown on registration).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +157,7 @@ impl From<Enterprise> for EnterpriseView {
             district: e.district,
             contact_name: e.contact_name,
             mobile: e.mobile,
+            size: e.size.as_deref().and_then(crate::qa::EnterpriseSize::parse),
             created_at: e.created_at,
             privacy_notice_version: None,
             privacy_consent_at: None,

@@ -178,6 +178,8 @@ pub struct RegisterValues {
     pub contact_name: String,
     pub mobile: String,
     pub privacy_consent: bool,
+    /// 企业规模 as chosen (`micro`…`large`, or empty).
+    pub size: String,
 }
 
 impl RegisterPage {
@@ -225,6 +227,8 @@ pub struct RegisterForm {
     pub privacy_consent: Option<String>,
     #[serde(default)]
     pub privacy_notice_version: Option<String>,
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
 impl From<RegisterForm> for EnterpriseSignup {
@@ -241,6 +245,7 @@ impl From<RegisterForm> for EnterpriseSignup {
                 .privacy_consent
                 .is_some_and(|v| matches!(v.as_str(), "true" | "on" | "1")),
             privacy_notice_version: f.privacy_notice_version,
+            size: f.size,
         }
     }
 }
@@ -258,6 +263,7 @@ pub async fn register_form(
         district: input.district.clone().unwrap_or_default(),
         contact_name: input.contact_name.clone(),
         mobile: input.mobile.clone(),
+        size: input.size.clone().unwrap_or_default(),
         privacy_consent: input.privacy_consent,
     };
     let show = |layout: Layout, errors: FieldErrors, error: Option<String>, status: StatusCode| {

@@ -382,6 +382,9 @@ pub struct EnterpriseProfileView {
     pub contact_name: String,
     /// The login mobile; changed with a code sent to the new number.
     pub mobile: String,
+    /// 企业规模; null: not stated.
+    #[schema(required = true)]
+    pub size: Option<crate::qa::EnterpriseSize>,
 }
 
 /// The own profile.
@@ -412,6 +415,7 @@ impl From<Profile> for ProfileView {
                 district: e.district,
                 contact_name: e.contact_name,
                 mobile: e.mobile,
+                size: e.size.as_deref().and_then(crate::qa::EnterpriseSize::parse),
             }),
         }
     }
@@ -573,6 +577,9 @@ pub struct ProfileValues {
     pub contact_name: String,
     #[serde(default)]
     pub display_name: String,
+    /// 企业规模 (`micro`…`large`, or empty).
+    #[serde(default)]
+    pub size: String,
 }
 
 impl ProfileValues {
@@ -584,6 +591,7 @@ impl ProfileValues {
                 district: e.district.clone().unwrap_or_default(),
                 contact_name: e.contact_name.clone(),
                 display_name: String::new(),
+                size: e.size.clone().unwrap_or_default(),
             },
             None => ProfileValues {
                 display_name: p.user.display_name.clone(),
@@ -644,6 +652,7 @@ pub async fn profile_form(
             district: Some(form.district.clone()),
             contact_name: Some(form.contact_name.clone()),
             display_name: None,
+            size: Some(form.size.clone()),
         }
     } else {
         ProfileUpdate {

@@ -42,6 +42,9 @@ pub struct ReportPage {
     /// Confidentiality section (`checkup/_access.html`): the access log and the delete button
     /// for the enterprise, the "this opening is logged" line for an organizer.
     pub access: AccessSection,
+    /// Per weak dimension (中/高): its name and published Q&A entries (id, title) of that
+    /// topic, the enterprise's industry first (`checkup/_qa.html`).
+    pub qa_links: Vec<(String, Vec<(i64, String)>)>,
 }
 
 impl ReportPage {
@@ -110,6 +113,28 @@ pub async fn report_page(
     )
     .await?;
     let access = privacy::access_section(&state.db, &user, &r).await?;
+    let weak: Vec<String> = r
+        .report
+        .dimensions
+        .iter()
+        .filter(|d| d.level >= crate::checkup::scoring::Level::Medium)
+        .map(|d| d.id.clone())
+        .collect();
+    let qa_links =
+        crate::app::qa::publication::for_report(&state.db, &weak, &r.enterprise.industry)
+            .await?
+            .into_iter()
+            .map(|(topic, entries)| {
+                let name = r
+                    .report
+                    .dimensions
+                    .iter()
+                    .find(|d| d.id == topic)
+                    .map(|d| d.name.clone())
+                    .unwrap_or(topic);
+                (name, entries.into_iter().map(|e| (e.id, e.title)).collect())
+            })
+            .collect();
     let industry_name = r
         .enterprise
         .industry
@@ -137,5 +162,6 @@ pub async fn report_page(
         report: r.report,
         recommendations: r.recommendations,
         access,
+        qa_links,
     })
 }
