@@ -34,11 +34,15 @@ pub enum Action {
     ClaimRejected,
     ClaimHolderFrozen,
     ClaimTransferred,
+    /// A lawyer or organizer opened an enterprise's question thread (issue 16).
+    QuestionThreadOpened,
+    /// An organizer gave a question to another lawyer (issue 16).
+    QuestionReassigned,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -59,6 +63,8 @@ impl Action {
         Action::ClaimRejected,
         Action::ClaimHolderFrozen,
         Action::ClaimTransferred,
+        Action::QuestionThreadOpened,
+        Action::QuestionReassigned,
     ];
 
     /// The stored name.
@@ -84,6 +90,8 @@ impl Action {
             Action::ClaimRejected => "claim.rejected",
             Action::ClaimHolderFrozen => "claim.holder_frozen",
             Action::ClaimTransferred => "claim.transferred",
+            Action::QuestionThreadOpened => "question.opened",
+            Action::QuestionReassigned => "question.reassigned",
         }
     }
 
@@ -114,6 +122,8 @@ impl Action {
             Action::ClaimRejected => "驳回信用代码申诉",
             Action::ClaimHolderFrozen => "冻结占用信用代码的账号",
             Action::ClaimTransferred => "移交信用代码",
+            Action::QuestionThreadOpened => "查看企业提问",
+            Action::QuestionReassigned => "改派企业提问",
         }
     }
 }
@@ -126,6 +136,7 @@ pub enum Target {
     Account(i64),
     Checkup(i64),
     Claim(i64),
+    Question(i64),
 }
 
 impl Target {
@@ -136,6 +147,7 @@ impl Target {
             Target::Account(id) => ("account", id),
             Target::Checkup(id) => ("checkup", id),
             Target::Claim(id) => ("claim", id),
+            Target::Question(id) => ("question", id),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! specialty, a report's weak dimension and a published entry all speak of the same thing.
 
 pub mod markdown;
+pub mod routing;
+pub mod workdays;
 
 use serde::{Deserialize, Serialize};
 
