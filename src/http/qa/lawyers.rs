@@ -13,7 +13,8 @@ use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Path};
 use crate::http::layout::Layout;
 use crate::http::openapi::{
-    BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable, UnsupportedMediaType,
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
 };
 use crate::http::AppState;
 use crate::validation::FieldErrors;
@@ -111,7 +112,7 @@ pub struct ProfileBody {
     responses((status = 200, body = LawyerView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 404, response = NotFound),
-              (status = 415, response = UnsupportedMediaType),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable)))]
 pub async fn api_put_profile(
     State(state): State<AppState>,

@@ -14,7 +14,8 @@ use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Path, Query};
 use crate::http::layout::Layout;
 use crate::http::openapi::{
-    BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    UnsupportedMediaType,
 };
 use crate::http::AppState;
 use crate::qa::{markdown, AssignedBy, MessageKind, QuestionStatus};
@@ -236,7 +237,7 @@ impl ListParams {
     security(("pufa_session" = [])),
     responses((status = 201, body = AskedView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-              (status = 415, response = UnsupportedMediaType),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable),
               (status = 429, response = crate::http::openapi::TooManyRequests)))]
 pub async fn api_ask(
@@ -341,8 +342,9 @@ async fn state_view(state: &AppState, id: i64) -> AppResult<ThreadStateView> {
 #[utoipa::path(post, path = "/api/v1/questions/{id}/messages", tag = "qa",
     params(("id" = i64, Path)), request_body = WriteBody, security(("pufa_session" = [])),
     responses((status = 201, body = ThreadStateView), (status = 400, response = BadRequest),
-              (status = 401, response = Unauthorized), (status = 404, response = NotFound),
-              (status = 409, response = Conflict), (status = 415, response = UnsupportedMediaType),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound),
+              (status = 409, response = Conflict), (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable)))]
 pub async fn api_write(
     State(state): State<AppState>,
@@ -367,7 +369,8 @@ pub async fn api_write(
 #[utoipa::path(post, path = "/api/v1/questions/{id}/close", tag = "qa",
     params(("id" = i64, Path)), security(("pufa_session" = [])),
     responses((status = 200, body = ThreadStateView), (status = 401, response = Unauthorized),
-              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
+              (status = 403, response = Forbidden), (status = 404, response = NotFound),
+              (status = 409, response = Conflict)))]
 pub async fn api_close(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -393,7 +396,7 @@ pub struct AssignBody {
     responses((status = 200, body = ThreadStateView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 404, response = NotFound), (status = 409, response = Conflict),
-              (status = 415, response = UnsupportedMediaType),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
               (status = 422, response = Unprocessable)))]
 pub async fn api_assign(
     State(state): State<AppState>,
