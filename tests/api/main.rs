@@ -35,6 +35,7 @@ mod notify_reminders;
 mod observe;
 mod privacy;
 mod proxy;
+mod qa_browser;
 mod qa_privacy;
 mod qa_questions;
 mod schedule;
