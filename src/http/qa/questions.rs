@@ -657,7 +657,7 @@ async fn new_page_for(
     errors: FieldErrors,
 ) -> AppResult<NewPage> {
     let mut context = None;
-    if let Some(id) = form.session_id.trim().parse::<i64>().ok() {
+    if let Ok(id) = form.session_id.trim().parse::<i64>() {
         if let Some(s) = state.db.session(id).await? {
             context = Some(format!("关于课程《{}》", s.title));
         }
