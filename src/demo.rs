@@ -59,6 +59,9 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    if config.demo_questions {
+        crate::app::qa::questions::load_demo(db, config.clock.now()).await?;
+    }
     Ok(())
 }
 

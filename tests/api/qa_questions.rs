@@ -696,3 +696,27 @@ async fn the_pages_ask_answer_and_reassign() {
     assert!(page.contains("该问题已关闭") && !page.contains("reply-body"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_has_sample_threads_in_several_states() {
+    let app = TestApp::spawn_with(|c| c.demo_questions = true).await;
+    let org = app.organizer().await;
+    let list: Value = app.get_json(&org, "/api/v1/questions").await;
+    let mut states: Vec<&str> = list["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["status"].as_str().unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["answered", "assigned", "closed", "pending"]);
+    let page = app.get_text(&org, "/questions").await;
+    assert!(page.contains("示例："));
+    let lawyers: Value = app.get_json(&org, "/api/v1/lawyers").await;
+    assert_eq!(lawyers.as_array().unwrap().len(), 2);
+    assert!(app
+        .get_text(&org, "/lawyers")
+        .await
+        .contains("示例第一律师事务所"));
+    app.stop().await;
+}

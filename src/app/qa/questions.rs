@@ -560,3 +560,167 @@ pub async fn overdue_loop(db: Db, clock: crate::clock::Clock, working_days: u32)
 
 /// How often [`overdue_loop`] looks.
 pub const OVERDUE_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Sample threads for `pufa serve --demo` (示例): two lawyer accounts linked to the demo
+/// lecturers 示例律师甲 and 乙 with profiles (their passwords are random and never shown; an
+/// organizer sets one under 工作人员账号), one sample enterprise, and questions in several
+/// states — answered, closed, assigned and waiting for the organizer. Does nothing when the
+/// accounts exist already.
+pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+    use crate::accounts::uscc::{Uscc, UsccError};
+    use crate::db::lawyers::ProfileUpdate;
+
+    const JIA: &str = "lawyer-demo-jia";
+    if db.username_exists(JIA).await? {
+        return Ok(());
+    }
+    let hash = crate::app::login::hash_password(crate::accounts::random_token()).await?;
+    let mut lawyers = Vec::new();
+    for (username, name, firm, topics, industries, contact) in [
+        (
+            JIA,
+            "示例律师甲",
+            "示例第一律师事务所",
+            &["contracts", "labour", "construction"][..],
+            &[][..],
+            "示例电话 0591-00000001",
+        ),
+        (
+            "lawyer-demo-yi",
+            "示例律师乙",
+            "示例第一律师事务所",
+            &["tax", "ip", "data"][..],
+            &["C", "I"][..],
+            "示例电话 0591-00000002",
+        ),
+    ] {
+        let id = db
+            .insert_staff(Role::Lawyer, username, &format!("{name}（示例）"), &hash)
+            .await?;
+        if let Some(lecturer) = db.lecturer_id(name, firm).await? {
+            db.link_lecturer_user(lecturer, Some(id)).await?;
+        }
+        db.put_lawyer_profile(
+            id,
+            &ProfileUpdate {
+                firm: firm.to_string(),
+                contact: contact.to_string(),
+                bio: "示例资料，非真实律师。".to_string(),
+                accepting: true,
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                industries: industries.iter().map(|i| i.to_string()).collect(),
+            },
+            now,
+        )
+        .await?;
+        lawyers.push(id);
+    }
+    // a credit code with valid check characters, as the test fixtures make them
+    let mut code: Vec<char> = "913501000016000100".chars().collect();
+    let uscc = loop {
+        match Uscc::parse(&code.iter().collect::<String>()) {
+            Ok(uscc) => break uscc.as_str().to_string(),
+            Err(UsccError::OrgCodeCheck { expected, .. }) => code[16] = expected,
+            Err(UsccError::CheckChar { expected, .. }) => code[17] = expected,
+            Err(other) => anyhow::bail!("demo credit code: {other:?}"),
+        }
+    };
+    let enterprise_id = db
+        .insert_enterprise(
+            &crate::accounts::ValidEnterprise {
+                name: "示例制造有限公司（企问律答示例）".into(),
+                uscc,
+                industry: 'C',
+                district: Some("示例区".into()),
+                contact_name: "示例联系人".into(),
+                mobile: "13900160001".into(),
+                privacy_notice_version: crate::accounts::privacy::NOTICE_VERSION,
+            },
+            &hash,
+            &crate::accounts::random_token(),
+            now,
+        )
+        .await?;
+    let ask = |title: &str, topic: &str, body: &str| NewQuestion {
+        enterprise_id,
+        title: title.to_string(),
+        body: body.to_string(),
+        topic: topic.to_string(),
+        industry: "C".into(),
+        session_id: None,
+        checkup_id: None,
+        finding: None,
+    };
+    let samples = [
+        (
+            ask("示例：试用期员工可以不签劳动合同吗？", "labour", "示例：我们新招两名员工，约定试用期两个月，想等转正后再签合同。"),
+            Some("示例答复：**不可以。**用人单位自用工之日起即与劳动者建立劳动关系，应当在**一个月内**订立书面劳动合同，试用期包含在劳动合同期限内。\n\n- 超过一个月不满一年未订立的，应当向劳动者每月支付二倍工资；\n- 建议入职当天签订，并保留签收记录。"),
+            false,
+        ),
+        (
+            ask("示例：对方迟迟不付尾款，合同里没约定违约金怎么办？", "contracts", "示例：设备已交付验收三个月，对方以资金紧张为由拖欠尾款。"),
+            Some("示例答复：可先书面催告并保留送达证据；没有约定违约金的，可以主张逾期付款的利息损失。诉讼时效为三年，自知道权利受损之日起计算。"),
+            true,
+        ),
+        (
+            ask("示例：收到的发票品名与合同不一致怎么办？", "tax", "示例：供应商开具的发票品名是“办公用品”，合同是原材料。"),
+            None,
+            false,
+        ),
+        (
+            ask("示例：产品说明书里的免责条款有效吗？", "market", "示例：说明书写明“因使用不当造成的损失概不负责”。"),
+            None,
+            false,
+        ),
+    ];
+    for (question, answer, close) in samples {
+        let asked = db
+            .ask_question(
+                &question,
+                now,
+                Duration::minutes(THROTTLE_WINDOW_MIN),
+                i64::MAX,
+            )
+            .await?;
+        let Asked::Stored {
+            id,
+            status,
+            route: Some(route),
+        } = asked
+        else {
+            continue;
+        };
+        let Some(answer) = answer else { continue };
+        let guard = Guard {
+            expect_status: status,
+            expect_lawyer: Some(route.lawyer_id),
+        };
+        db.write_question_message(
+            id,
+            guard,
+            &NewMessage {
+                author_id: route.lawyer_id,
+                author_role: Role::Lawyer,
+                kind: MessageKind::Answer,
+                body: answer,
+                new_status: QuestionStatus::Answered,
+                notify_enterprise: true,
+                answered_live: false,
+            },
+            now,
+        )
+        .await?;
+        if close {
+            let guard = Guard {
+                expect_status: QuestionStatus::Answered,
+                expect_lawyer: Some(route.lawyer_id),
+            };
+            db.close_question(id, guard, now).await?;
+        }
+    }
+    tracing::info!(
+        lawyers = lawyers.len(),
+        "demo 企问律答 threads loaded (示例)"
+    );
+    Ok(())
+}
