@@ -454,6 +454,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub media_dir: PathBuf,
     pub demo: bool,
+    /// With `demo`: also load sample 企问律答 threads and two lawyer profiles. On for
+    /// `pufa serve --demo`, off in `Config::new`, so tests that load the demo month do not
+    /// find sample questions in their routing and overdue counts.
+    pub demo_questions: bool,
     pub secure_cookies: bool,
     pub session_hours: u32,
     /// Proxies whose `X-Forwarded-For` names the client (empty: the header is ignored).
@@ -513,6 +517,7 @@ impl Config {
             data_dir,
             media_dir,
             demo: false,
+            demo_questions: false,
             secure_cookies: false,
             session_hours: 72,
             trusted_proxies: Default::default(),
@@ -549,6 +554,7 @@ impl Config {
     pub fn from_args(args: &ServeArgs) -> Self {
         let mut config = Config::new(args.data.clone(), args.media.clone());
         config.demo = args.demo;
+        config.demo_questions = args.demo;
         config.session_hours = args.session_hours;
         config.trusted_proxies = args.trusted_proxies.clone().unwrap_or_default();
         if args.trust_forwarded_for {

@@ -59,6 +59,9 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    if config.demo_questions {
+        crate::app::qa::questions::load_demo(db, config.clock.now()).await?;
+    }
     // issue 16: public entries, and the advisor group of the demo's lawyers and enterprises
     // (after they are created above)
     crate::app::qa::publication::load_demo(db, config.clock.now()).await?;

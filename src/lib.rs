@@ -91,6 +91,12 @@ pub async fn serve(
         state.config.notify.reminder_offsets.0.clone(),
         app::notify::reminders::PERIOD,
     ));
+    // 企问律答: questions waiting too long are flagged to the organizers (issue 16)
+    let overdue_questions = tokio::spawn(app::qa::questions::overdue_loop(
+        db.clone(),
+        state.clock.clone(),
+        state.config.qa.overdue_working_days,
+    ));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     if state.config.transcode_workers > 0 {
@@ -142,6 +148,7 @@ pub async fn serve(
     janitor.abort();
     // a round cut off here rolls back; the next start-up stores what it had not
     reminders.abort();
+    overdue_questions.abort();
     tracing::info!("pufa stopped");
     Ok(())
 }

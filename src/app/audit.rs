@@ -41,11 +41,15 @@ pub enum Action {
     AdvisorGroupChanged,
     /// A lawyer opened the contacts of its advisor groups' enterprises (`/advisors`).
     AdvisorContactsOpened,
+    /// A lawyer or organizer opened an enterprise's question thread (issue 16).
+    QuestionThreadOpened,
+    /// An organizer gave a question to another lawyer (issue 16).
+    QuestionReassigned,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -70,6 +74,8 @@ impl Action {
         Action::QaEntryWithdrawn,
         Action::AdvisorGroupChanged,
         Action::AdvisorContactsOpened,
+        Action::QuestionThreadOpened,
+        Action::QuestionReassigned,
     ];
 
     /// The stored name.
@@ -99,6 +105,8 @@ impl Action {
             Action::QaEntryWithdrawn => "qa_entry.withdrawn",
             Action::AdvisorGroupChanged => "advisor_group.changed",
             Action::AdvisorContactsOpened => "advisor_group.contacts_opened",
+            Action::QuestionThreadOpened => "question.opened",
+            Action::QuestionReassigned => "question.reassigned",
         }
     }
 
@@ -133,6 +141,8 @@ impl Action {
             Action::QaEntryWithdrawn => "撤回公开问答",
             Action::AdvisorGroupChanged => "调整法律顾问组",
             Action::AdvisorContactsOpened => "查看顾问企业联系方式",
+            Action::QuestionThreadOpened => "查看企业提问",
+            Action::QuestionReassigned => "改派企业提问",
         }
     }
 }
@@ -147,6 +157,7 @@ pub enum Target {
     Claim(i64),
     QaEntry(i64),
     AdvisorGroup(i64),
+    Question(i64),
 }
 
 impl Target {
@@ -159,6 +170,7 @@ impl Target {
             Target::Claim(id) => ("claim", id),
             Target::QaEntry(id) => ("qa_entry", id),
             Target::AdvisorGroup(id) => ("advisor_group", id),
+            Target::Question(id) => ("question", id),
         }
     }
 }

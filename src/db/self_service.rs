@@ -206,6 +206,11 @@ impl Db {
             "DELETE FROM contacts WHERE user_id = ?1",
             "DELETE FROM notification_prefs WHERE user_id = ?1",
             "DELETE FROM notifications WHERE user_id = ?1",
+            // 企问律答: the enterprise's questions and every message in them (published Q&A
+            // entries are de-identified copies and stay, their link set to NULL)
+            "DELETE FROM question_messages
+               WHERE question_id IN (SELECT id FROM questions WHERE enterprise_id = ?1)",
+            "DELETE FROM questions WHERE enterprise_id = ?1",
             "DELETE FROM checkup_access
                WHERE checkup_id IN (SELECT id FROM checkups WHERE enterprise_id = ?1)",
             "DELETE FROM checkups WHERE enterprise_id = ?1",

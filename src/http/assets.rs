@@ -10,6 +10,8 @@ const PRINT_JS: &str = include_str!("assets/print.js");
 const PLAYER_JS: &str = include_str!("assets/player.js");
 const UPLOAD_JS: &str = include_str!("assets/upload.js");
 const LIVE_JS: &str = include_str!("assets/live.js");
+/// The live page's panel of questions asked during the lecture (issue 16).
+const QUESTIONS_JS: &str = include_str!("assets/questions.js");
 /// hls.js 1.6.15 (Apache-2.0, see vendor/hls.js-LICENSE.txt), pinned and shipped in the binary.
 const HLS_JS: &str = include_str!("assets/vendor/hls.min.js");
 const HLS_LICENSE: &str = include_str!("assets/vendor/hls.js-LICENSE.txt");
@@ -22,6 +24,7 @@ pub async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {
         "player.js" => (PLAYER_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "upload.js" => (UPLOAD_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "live.js" => (LIVE_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "questions.js" => (QUESTIONS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "hls.min.js" => (HLS_JS.as_bytes(), "text/javascript; charset=utf-8"),
         "hls.js-LICENSE.txt" => (HLS_LICENSE.as_bytes(), "text/plain; charset=utf-8"),
         _ => return Err(AppError::NotFound),

@@ -5,7 +5,10 @@
 //! A *topic* is a check-up dimension id (`questionnaire.toml`), so a question, a lawyer's
 //! specialty, a report's weak dimension and a published entry all speak of the same thing.
 
+pub mod markdown;
 pub mod redact;
+pub mod routing;
+pub mod workdays;
 
 use serde::{Deserialize, Serialize};
 
