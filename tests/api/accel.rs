@@ -182,6 +182,7 @@ async fn nginx_sends_authorised_media_after_pufas_check() {
         "{cache}"
     );
     assert!(headers.get("x-accel-redirect").is_none(), "not passed on");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(headers.contains_key("last-modified") && headers.contains_key("etag"));
     let body = r.bytes().await.unwrap();
     assert_eq!(body.len(), on_disk.len());

@@ -101,7 +101,7 @@ impl MediaFiles {
             response.headers_mut().insert(X_ACCEL_REDIRECT, target);
             response
         } else if let Some(response) = self
-            .from_cache(path, immutable, request.method(), request.headers())
+            .cached_response(path, immutable, request.method(), request.headers())
             .await
         {
             response
@@ -133,7 +133,7 @@ impl MediaFiles {
     /// A whole-file answer from the cache (filling it on a miss), for plain GET and HEAD
     /// requests of immutable files; `None` sends the request to [`ServeFile`] (Range and
     /// conditional requests, big files, cache off, file missing).
-    async fn from_cache(
+    async fn cached_response(
         &self,
         path: &Path,
         immutable: bool,
