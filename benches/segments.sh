@@ -6,7 +6,9 @@
 #
 #   benches/segments.sh     # PUFA=/work/target-bench/release/pufa REPS=2 DURATION=15s CONNS=64
 #
-#   MODES="pufa accel nginx"   the servers, alternated in this order in every round
+#   MODES="pufa accel nginx"   the servers, alternated in this order in every round; also
+#                              `nocache` (pufa with --media-cache-mb 0) and `base` (the binary
+#                              PUFA_BASE, e.g. a build of the previous commit, without flags)
 #   VISIBILITY=registered      or `public` (then wrk sends no cookie, as the first round did)
 #   PUFA_EXTRA="--media-cache-mb 0"   extra `pufa serve` flags for modes pufa and accel
 #   PERF=1                     `perf record -g` on pufa during its first run (perf.data in D)
@@ -52,8 +54,9 @@ cleanup() {
 trap cleanup EXIT
 
 PUFA_PID=
+PUFA_BIN=$PUFA
 start_pufa() { # extra args...
-  "$PUFA" serve --demo --data "$D/data" --media "$D/media" --listen "127.0.0.1:$PORT" "$@" \
+  "$PUFA_BIN" serve --demo --data "$D/data" --media "$D/media" --listen "127.0.0.1:$PORT" "$@" \
     >>"$D/pufa.log" 2>&1 &
   PUFA_PID=$!; PIDS+=("$PUFA_PID")
   for _ in $(seq 1 100); do
@@ -104,7 +107,9 @@ COOKIE=()
 
 pufa_args() { # mode
   local a=(--transcode-workers 0)
+  [ "$1" = base ] && { echo "${a[@]}"; return; }
   [ "$1" = accel ] && a+=(--media-accel-redirect "$ACCEL_PREFIX")
+  [ "$1" = nocache ] && a+=(--media-cache-mb 0)
   # shellcheck disable=SC2206
   a+=($PUFA_EXTRA)
   echo "${a[@]}"
@@ -171,7 +176,7 @@ for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$SE
 
 url_of() {
   case $1 in
-    pufa) echo "$BASE$SEG_URL" ;;
+    pufa | nocache | base) echo "$BASE$SEG_URL" ;;
     accel) echo "http://127.0.0.1:$ACCEL_PORT$SEG_URL" ;;
     nginx) echo "http://127.0.0.1:$NGINX_PORT$SEG_URL" ;;
   esac
@@ -199,6 +204,10 @@ for rep in $(seq 1 "$REPS"); do
   for name in $MODES; do
     servers=("$NGINX_PID")
     if [ "$name" != nginx ]; then
+      PUFA_BIN=$PUFA
+      if [ "$name" = base ]; then
+        PUFA_BIN=${PUFA_BASE:?mode base needs PUFA_BASE=/path/to/old/pufa}
+      fi
       # shellcheck disable=SC2046
       start_pufa $(pufa_args "$name")
       servers=("$PUFA_PID")
@@ -232,6 +241,7 @@ for rep in $(seq 1 "$REPS"); do
     bad=$(awk '/Non-2xx/ {print $NF} END {}' "$out"); bad=${bad:-0}
     echo "$name $rep $req $p50 $p99 $mbs $bad $cpu $total" | tee -a "$results" >&2
     [ "$name" != nginx ] && stop_pufa
+    PUFA_BIN=$PUFA
   done
 done
 
@@ -242,9 +252,20 @@ echo "| server | run | req/s | p50 ms | p99 ms | MiB/s | non-2xx | server CPU s 
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk '{printf "| %s | %d | %.0f | %.2f | %.2f | %s | %s | %s | %.2f | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, ($11 > 0 ? 1000 * $8 / $11 : 0), $9, $10}' "$results"
 echo
-awk '{r[$1]+=$3; p50[$1]+=$4; p99[$1]+=$5; n[$1]++}
+# on a busy machine req/s follows what the other processes leave over; CPU per request does not:
+# "server" is the server's own (pufa, pufa + nginx, nginx), "total" adds wrk's
+awk '{r[$1]+=$3; p50[$1]+=$4; p99[$1]+=$5; sc[$1]+=$8; wc[$1]+=$9; q[$1]+=$11; o[$1]+=$10; n[$1]++}
   END {
-    for (m in n) printf "mean %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms%s\n", m, r[m]/n[m], p50[m]/n[m], p99[m]/n[m],
-      (("nginx" in n) && m != "nginx") ? sprintf(", %.2fx nginx", (r[m]/n[m]) / (r["nginx"]/n["nginx"])) : ""
+    for (m in n) {
+      s = 1000 * sc[m] / q[m]; t = 1000 * (sc[m] + wc[m]) / q[m]
+      line = sprintf("mean %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms; server CPU %.3f ms/req, total %.3f ms/req; other CPU %.1f s/run",
+        m, r[m]/n[m], p50[m]/n[m], p99[m]/n[m], s, t, o[m]/n[m])
+      if (("nginx" in n) && m != "nginx") {
+        ns = 1000 * sc["nginx"] / q["nginx"]; nt = 1000 * (sc["nginx"] + wc["nginx"]) / q["nginx"]
+        line = line sprintf("; vs nginx: req/s %.2fx, server CPU/req %.2fx, total CPU/req %.2fx",
+          (r[m]/n[m]) / (r["nginx"]/n["nginx"]), s / ns, t / nt)
+      }
+      print line
+    }
   }' "$results" | sort
 echo "logs and wrk output: $D"
