@@ -838,6 +838,39 @@ mod tests {
         Probe::try_parse_from(argv).map(|p| p.serve)
     }
 
+    /// The accel prefix must be a plain location prefix: it is glued to media paths in a
+    /// header nginx follows.
+    #[test]
+    fn media_flags_are_checked() {
+        let off = Config::from_args(&serve_args(&[]).expect("defaults"));
+        assert_eq!(off.media_accel_redirect, None);
+        assert_eq!(off.media_cache_bytes, 64 * 1024 * 1024);
+        let on = Config::from_args(
+            &serve_args(&[
+                "--media-accel-redirect",
+                "/_pufa_media/",
+                "--media-cache-mb",
+                "0",
+            ])
+            .expect("ok"),
+        );
+        assert_eq!(on.media_accel_redirect.as_deref(), Some("/_pufa_media/"));
+        assert_eq!(on.media_cache_bytes, 0);
+        for bad in [
+            "_pufa_media/",
+            "/_pufa_media",
+            "/",
+            "/a/../b/",
+            "/a b/",
+            "/x?y/",
+        ] {
+            assert!(
+                serve_args(&["--media-accel-redirect", bad]).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
     /// Out-of-range values used to be clamped silently (an attendance share of 5 became 1);
     /// now the server refuses to start and says which flag is wrong.
     #[test]
