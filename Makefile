@@ -13,9 +13,9 @@ APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev lib
 # tests/api/notify_delivery.rs sends notification mail to a real SMTP server: aiosmtpd
 # (tests/support/smtp_sink.py) run by /usr/bin/python3 on a free port.
 TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd
-# Only the live benchmarks need these (`cargo bench --bench live`): tesseract reads the burned
-# clock for the latency.
-BENCH_APT_PACKAGES := tesseract-ocr
+# Only the benchmarks need these: tesseract reads the burned clock for the live latency
+# (`cargo bench --bench live`); wrk is the client of benches/segments.sh.
+BENCH_APT_PACKAGES := tesseract-ocr wrk
 
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2

@@ -197,6 +197,17 @@ pub struct ServeArgs {
     /// `/readyz` fails when the media disk has fewer free megabytes than this.
     #[arg(long, env = "PUFA_MIN_FREE_DISK_MB", default_value_t = 512)]
     pub min_free_disk_mb: u64,
+    /// Behind nginx: answer authorised media requests with `X-Accel-Redirect: PREFIX<path in
+    /// the media folder>` and an empty body, and let nginx send the file from an `internal`
+    /// location (deploy/nginx/pufa-accel.conf), e.g. `/_pufa_media/`. Off by default: pufa
+    /// sends the files itself.
+    #[arg(long, env = "PUFA_MEDIA_ACCEL_REDIRECT", value_parser = parse_accel_prefix)]
+    pub media_accel_redirect: Option<String>,
+    /// Megabytes of memory for recently served segments (immutable once written), so hot
+    /// segments are not read from the disk on every request; 0 turns the cache off.
+    #[arg(long, env = "PUFA_MEDIA_CACHE_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(0..=65536))]
+    pub media_cache_mb: u64,
     /// SMTP server for notification mail: `smtp://host:port` (plain, a local relay),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…` (TLS). Without it
     /// no mail is sent; the in-app inbox works regardless.
@@ -426,6 +437,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// An `X-Accel-Redirect` prefix: an absolute URL path ending in `/`, of plain characters (it
+/// is glued to media paths and must match an nginx `location`).
+fn parse_accel_prefix(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+    if s.len() >= 3 && s.starts_with('/') && s.ends_with('/') && plain && !s.contains("..") {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "“{s}” is not a location prefix like /_pufa_media/ (starts and ends with /)"
+        ))
+    }
+}
+
 /// A count of at least 1.
 fn parse_positive(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -497,6 +524,10 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Free space on the media disk below which `/readyz` reports not ready.
     pub min_free_disk_bytes: u64,
+    /// `X-Accel-Redirect` prefix for media served by a front nginx; `None`: pufa sends them.
+    pub media_accel_redirect: Option<String>,
+    /// Bytes of memory for recently served segments; 0: no cache.
+    pub media_cache_bytes: u64,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
     /// 企问律答, advisor groups, 回访.
@@ -538,6 +569,8 @@ impl Config {
             ingest_host: None,
             metrics_token: None,
             min_free_disk_bytes: 512 * 1024 * 1024,
+            media_accel_redirect: None,
+            media_cache_bytes: 64 * 1024 * 1024,
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
@@ -583,6 +616,8 @@ impl Config {
         config.ingest_host = args.ingest_host.clone();
         config.metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
         config.min_free_disk_bytes = args.min_free_disk_mb.saturating_mul(1024 * 1024);
+        config.media_accel_redirect = args.media_accel_redirect.clone();
+        config.media_cache_bytes = args.media_cache_mb.saturating_mul(1024 * 1024);
         config.notify = NotifyConfig {
             smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
             mail_from: args.mail_from.clone(),
@@ -638,6 +673,8 @@ impl std::fmt::Debug for Config {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("min_free_disk_bytes", &self.min_free_disk_bytes)
+            .field("media_accel_redirect", &self.media_accel_redirect)
+            .field("media_cache_bytes", &self.media_cache_bytes)
             .field(
                 "smtp",
                 &self.notify.smtp_url.as_ref().map(|_| "<configured>"),
@@ -805,6 +842,39 @@ mod tests {
         let mut argv = vec!["pufa"];
         argv.extend_from_slice(extra);
         Probe::try_parse_from(argv).map(|p| p.serve)
+    }
+
+    /// The accel prefix must be a plain location prefix: it is glued to media paths in a
+    /// header nginx follows.
+    #[test]
+    fn media_flags_are_checked() {
+        let off = Config::from_args(&serve_args(&[]).expect("defaults"));
+        assert_eq!(off.media_accel_redirect, None);
+        assert_eq!(off.media_cache_bytes, 64 * 1024 * 1024);
+        let on = Config::from_args(
+            &serve_args(&[
+                "--media-accel-redirect",
+                "/_pufa_media/",
+                "--media-cache-mb",
+                "0",
+            ])
+            .expect("ok"),
+        );
+        assert_eq!(on.media_accel_redirect.as_deref(), Some("/_pufa_media/"));
+        assert_eq!(on.media_cache_bytes, 0);
+        for bad in [
+            "_pufa_media/",
+            "/_pufa_media",
+            "/",
+            "/a/../b/",
+            "/a b/",
+            "/x?y/",
+        ] {
+            assert!(
+                serve_args(&["--media-accel-redirect", bad]).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     /// Out-of-range values used to be clamped silently (an attendance share of 5 became 1);

@@ -66,6 +66,7 @@ pub async fn serve(
         ingest.settings(&config),
         wake.clone(),
     );
+    let media_files = Arc::new(http::media::serve::MediaFiles::new(&config));
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
@@ -76,6 +77,7 @@ pub async fn serve(
         live: live.clone(),
         metrics: Default::default(),
         channels: channels.clone(),
+        media: media_files,
     };
     let (stop_ingest, ingest_stopped) = tokio::sync::watch::channel(false);
     let lives = ingest.start(

@@ -34,10 +34,13 @@ impl Db {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, sqlx::Error> {
+        // one query, not the session and then the user: it runs on every logged-in request,
+        // every private playlist and segment included (issue 19)
         let row = sqlx::query(
             // a disabled account's sessions are deleted when it is disabled; the join also
             // refuses one opened by a login that raced the disabling
-            "SELECT s.user_id, s.expires_at FROM login_sessions s JOIN users u ON u.id = s.user_id
+            "SELECT u.id, u.role, u.display_name, u.username, s.expires_at
+             FROM login_sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ? AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
@@ -48,7 +51,7 @@ impl Db {
         if expires_at <= now {
             return Ok(None);
         }
-        self.user(row.try_get("user_id")?).await
+        super::accounts::user_from_row(&row).map(Some)
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<(), sqlx::Error> {

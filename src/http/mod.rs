@@ -65,6 +65,9 @@ pub struct AppState {
     pub metrics: Arc<observe::Metrics>,
     /// Mail and SMS, when configured (contact codes; the delivery workers share them).
     pub channels: Arc<crate::app::notify::delivery::Channels>,
+    /// How media files are sent: X-Accel-Redirect to a front nginx, or from the segment cache
+    /// and the disk.
+    pub media: Arc<media::serve::MediaFiles>,
 }
 
 /// The routes of every room, with their OpenAPI operations; `max_upload` limits recording

@@ -12,6 +12,7 @@ mod helpers;
 mod outside;
 mod webdriver;
 
+mod accel;
 mod accounts;
 mod audit;
 mod auth_security;

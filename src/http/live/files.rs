@@ -21,8 +21,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
@@ -194,26 +192,27 @@ pub async fn file(
     // named per live, written once: a browser (or, for public lives, a shared cache) may keep
     // them for good
     let cache = format!("{}, max-age=31536000, immutable", scope(files.visibility));
+    let cache = HeaderValue::from_str(&cache).ok();
     // a part the playlist announced with EXT-X-PRELOAD-HINT is waited for, as LL-HLS asks
-    let mut response = match files.hub.wait_file(&rendition, &name).await {
-        Some(HubFile::Memory(bytes)) => Body::from(bytes.to_vec()).into_response(),
-        Some(HubFile::Disk(path)) => {
-            let served = ServeFile::new(&path)
-                .oneshot(request)
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("serving {name}: {e}")))?;
-            if served.status() == StatusCode::NOT_FOUND {
-                // a segment the hub listed but that is gone from the disk
-                return Err(AppError::NotFound);
+    match files.hub.wait_file(&rendition, &name).await {
+        Some(HubFile::Memory(bytes)) => {
+            let mut response = Body::from(bytes.to_vec()).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Some(v) = cache {
+                headers.insert(header::CACHE_CONTROL, v);
             }
-            served.map(Body::new)
+            Ok(response)
         }
-        None => return Err(AppError::NotFound),
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&cache) {
-        headers.insert(header::CACHE_CONTROL, v);
+        // written once, complete when listed: the same path as recorded segments (a front
+        // nginx with X-Accel-Redirect, the segment cache, or the disk); a segment the hub
+        // listed but that is gone from the disk is a 404
+        Some(HubFile::Disk(path)) => {
+            state
+                .media
+                .send(&path, content_type, cache, true, request)
+                .await
+        }
+        None => Err(AppError::NotFound),
     }
-    Ok(response)
 }

@@ -2,19 +2,14 @@
 
 use crate::app::archive as archive_uc;
 use crate::archive::Visibility;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
 use crate::http::AppState;
 use crate::media::storage::FileSource;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::Response;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
-
-/// Read size when serving media files: fewer wake-ups per segment (segments are megabytes).
-const SERVE_CHUNK_BYTES: usize = 512 * 1024;
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {
@@ -30,7 +25,9 @@ fn content_type(path: &str) -> &'static str {
 
 /// `GET /media/lectures/{id}/{version}/{*file}`: a lecture's HLS files. Playlists are
 /// short-lived in caches, segments (named per version) immutable; Range requests work; private
-/// lectures check the login on every request.
+/// lectures check the login on every request. Sent by a front nginx when
+/// `--media-accel-redirect` is set, else from the segment cache or the disk (see
+/// [`super::serve`]).
 pub async fn serve_lecture_file(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -47,37 +44,25 @@ pub async fn serve_lecture_file(
     )
     .await?;
     let FileSource::Local(path) = playable.source;
-    // only regular files are media: a folder (a rung's, the version's) would otherwise be
-    // "served" as 200 with its directory size and an immutable cache header
-    match tokio::fs::metadata(&path).await {
-        Ok(meta) if meta.is_file() => {}
-        _ => return Err(AppError::NotFound),
-    }
-    let mut response = ServeFile::new(&path)
-        .with_buf_chunk_size(SERVE_CHUNK_BYTES)
-        .oneshot(request)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("serving {file}: {e}")))?
-        .map(axum::body::Body::new);
-    if response.status() == StatusCode::NOT_FOUND {
-        return Err(AppError::NotFound);
-    }
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&file)),
-    );
     let scope = match playable.visibility {
         Visibility::Public => "public",
         Visibility::Registered | Visibility::Enrolled => "private",
     };
-    let cache = if file.ends_with(".m3u8") {
+    // playlists are short-lived in caches; everything else is named per version, immutable
+    let playlist = file.ends_with(".m3u8");
+    let cache = if playlist {
         format!("{scope}, max-age=10")
     } else {
         format!("{scope}, max-age=31536000, immutable")
     };
-    if let Ok(v) = HeaderValue::from_str(&cache) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
-    Ok(response)
+    state
+        .media
+        .send(
+            &path,
+            content_type(&file),
+            HeaderValue::from_str(&cache).ok(),
+            !playlist,
+            request,
+        )
+        .await
 }

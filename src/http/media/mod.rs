@@ -4,6 +4,7 @@
 
 pub mod files;
 pub mod jobs;
+pub mod serve;
 pub mod upload;
 
 use super::AppState;
