@@ -34,11 +34,13 @@ pub enum Action {
     ClaimRejected,
     ClaimHolderFrozen,
     ClaimTransferred,
+    /// Staff opened a 回访 follow-up (it shows the enterprise's contact; issue 16).
+    FollowupOpened,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -59,6 +61,7 @@ impl Action {
         Action::ClaimRejected,
         Action::ClaimHolderFrozen,
         Action::ClaimTransferred,
+        Action::FollowupOpened,
     ];
 
     /// The stored name.
@@ -84,6 +87,7 @@ impl Action {
             Action::ClaimRejected => "claim.rejected",
             Action::ClaimHolderFrozen => "claim.holder_frozen",
             Action::ClaimTransferred => "claim.transferred",
+            Action::FollowupOpened => "followup.opened",
         }
     }
 
@@ -114,6 +118,7 @@ impl Action {
             Action::ClaimRejected => "驳回信用代码申诉",
             Action::ClaimHolderFrozen => "冻结占用信用代码的账号",
             Action::ClaimTransferred => "移交信用代码",
+            Action::FollowupOpened => "查看回访",
         }
     }
 }
@@ -126,6 +131,7 @@ pub enum Target {
     Account(i64),
     Checkup(i64),
     Claim(i64),
+    Followup(i64),
 }
 
 impl Target {
@@ -136,6 +142,7 @@ impl Target {
             Target::Account(id) => ("account", id),
             Target::Checkup(id) => ("checkup", id),
             Target::Claim(id) => ("claim", id),
+            Target::Followup(id) => ("followup", id),
         }
     }
 }

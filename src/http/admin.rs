@@ -97,6 +97,7 @@ impl From<AuditRow> for AuditLine {
             "account" => "账号",
             "checkup" => "体检报告",
             "claim" => "信用代码申诉",
+            "followup" => "回访",
             other => other,
         };
         AuditLine {
