@@ -20,12 +20,12 @@ use crate::checkup::questionnaire::{
 };
 use crate::checkup::scoring::{self, Offer, Recommendation, Report};
 use crate::checkup::CheckupStatus;
+use crate::config::QaConfig;
 use crate::db::accounts::Enterprise;
 use crate::db::checkups::CheckupRow;
 use crate::db::Db;
-use crate::validation::FieldErrors;
-use crate::config::QaConfig;
 use crate::qa::followup;
+use crate::validation::FieldErrors;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -801,9 +801,16 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let submitted = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.enterprise, &answers)
-            .await
-            .expect("submitted");
+        let submitted = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted");
         assert_eq!(submitted.report.overall_level, Level::High);
         // a stale stored level (as after a scoring fix) does not reach any page
         sqlx::query("UPDATE checkups SET overall_level = 'low'")
@@ -827,10 +834,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         sqlx::query("UPDATE checkups SET answers = 'not json'")
             .execute(&s.db.pool)
             .await
@@ -850,10 +864,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         let e = report(&s.db, &s.questionnaires, now, &s.other, id)
             .await
             .expect_err("not theirs");
@@ -864,9 +885,16 @@ mod tests {
         assert_eq!(seen.enterprise.id, s.enterprise.id);
         assert!(seen.previous.is_none());
         // organizers do not take the check-up; enterprises do not see the overview
-        let e = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.organizer, &answers)
-            .await
-            .expect_err("organizer");
+        let e = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.organizer,
+            &answers,
+        )
+        .await
+        .expect_err("organizer");
         assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
         let e = dashboard_rows(&s.db, &s.questionnaires, &s.enterprise)
             .await
@@ -916,10 +944,17 @@ mod tests {
             .expect("consent state");
         assert!(before.consented_at.is_none());
         for e in [
-            submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &newcomer, &answers)
-                .await
-                .map(|_| ())
-                .expect_err("no consent"),
+            submit(
+                &s.db,
+                &s.questionnaires,
+                &QaConfig::default(),
+                now,
+                &newcomer,
+                &answers,
+            )
+            .await
+            .map(|_| ())
+            .expect_err("no consent"),
             save_draft(&s.db, &s.questionnaires, now, &newcomer, Answers::new())
                 .await
                 .map(|_| ())
@@ -942,9 +977,16 @@ mod tests {
             .await
             .expect("consent");
         assert_eq!(again.consented_at, given.consented_at);
-        submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &newcomer, &answers)
-            .await
-            .expect("submitted after consent");
+        submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &newcomer,
+            &answers,
+        )
+        .await
+        .expect("submitted after consent");
         let e = give_consent(&s.db, &s.questionnaires, now, &s.organizer)
             .await
             .expect_err("organizers take no check-up");
@@ -956,10 +998,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         report(&s.db, &s.questionnaires, now, &s.enterprise, id)
             .await
             .expect("own report");
@@ -1003,10 +1052,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         report(&s.db, &s.questionnaires, now, &s.organizer, id)
             .await
             .expect("organizer opens it");
@@ -1039,10 +1095,17 @@ mod tests {
             .expect("dashboard")
             .is_empty());
         // the next check-up, of anyone, gets a new id
-        let next = submit(&s.db, &s.questionnaires, &QaConfig::default(), now, &s.other, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let next = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.other,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         assert!(next > id);
         // a draft is deleted the same way
         let draft = save_draft(&s.db, &s.questionnaires, now, &s.enterprise, Answers::new())

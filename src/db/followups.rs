@@ -284,13 +284,13 @@ impl Db {
         let count_sql = format!("SELECT COUNT(*) FROM followups f{condition}");
         let list_sql = format!("{SELECT}{condition} ORDER BY f.id DESC LIMIT ? OFFSET ?");
         let total: i64 = bind_all!(sqlx::query_scalar(&count_sql))
-        .fetch_one(&self.pool)
-        .await?;
+            .fetch_one(&self.pool)
+            .await?;
         let rows: Vec<FollowupRow> = bind_all!(sqlx::query_as(&list_sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
         Ok((rows, total))
     }
 

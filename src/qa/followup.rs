@@ -178,11 +178,7 @@ mod tests {
     fn riskiest(q: &Questionnaire) -> Answers {
         let mut a = Answers::new();
         for item in &q.items {
-            if let Some(worst) = item
-                .options
-                .iter()
-                .max_by(|x, y| x.risk.total_cmp(&y.risk))
-            {
+            if let Some(worst) = item.options.iter().max_by(|x, y| x.risk.total_cmp(&y.risk)) {
                 a.insert(item.id.clone(), worst.id.clone());
             }
         }
@@ -192,11 +188,7 @@ mod tests {
     fn safest(q: &Questionnaire) -> Answers {
         let mut a = Answers::new();
         for item in &q.items {
-            if let Some(best) = item
-                .options
-                .iter()
-                .min_by(|x, y| x.risk.total_cmp(&y.risk))
-            {
+            if let Some(best) = item.options.iter().min_by(|x, y| x.risk.total_cmp(&y.risk)) {
                 a.insert(item.id.clone(), best.id.clone());
             }
         }
@@ -218,7 +210,10 @@ mod tests {
         for f in &report.findings {
             assert!(!json.contains(&f.finding), "finding text in {json}");
             assert!(!json.contains(&f.answer), "answer text in {json}");
-            assert!(!json.contains(&format!("\"{}\"", f.item_id)), "item id in {json}");
+            assert!(
+                !json.contains(&format!("\"{}\"", f.item_id)),
+                "item id in {json}"
+            );
         }
         let calm = scoring::score(&q, "E", &safest(&q));
         assert!(!opens_followup(&calm));
@@ -228,7 +223,10 @@ mod tests {
     fn due_date_counts_days_in_the_chambers_zone() {
         // 2026-12-01 17:30 UTC is already 12-02 01:30 in Shanghai
         let t = Utc.with_ymd_and_hms(2026, 12, 1, 17, 30, 0).unwrap();
-        assert_eq!(due_on(t, 15), NaiveDate::from_ymd_opt(2026, 12, 17).unwrap());
+        assert_eq!(
+            due_on(t, 15),
+            NaiveDate::from_ymd_opt(2026, 12, 17).unwrap()
+        );
     }
 
     #[test]

@@ -267,14 +267,21 @@ mod tests {
         let p = propose(&q, &e, 5);
         assert_eq!(p[0].topic, "contracts");
         assert_eq!(p[1].score, 4.0);
-        assert!(p[1].evidence.iter().any(|l| l.contains("已举办 2 场劳动用工讲座")));
+        assert!(p[1]
+            .evidence
+            .iter()
+            .any(|l| l.contains("已举办 2 场劳动用工讲座")));
     }
 
     #[test]
     fn every_topic_has_a_lecture_category() {
         let q = Questionnaire::parse(BUILTIN).expect("builtin");
         for d in &q.dimensions {
-            assert!(CATEGORIES.contains(&category_of(&q, &d.id).as_str()), "{}", d.id);
+            assert!(
+                CATEGORIES.contains(&category_of(&q, &d.id).as_str()),
+                "{}",
+                d.id
+            );
         }
     }
 }

@@ -35,6 +35,8 @@ mod notify_reminders;
 mod observe;
 mod privacy;
 mod proxy;
+mod qa_followups;
+mod qa_planning;
 mod schedule;
 mod self_service;
 mod signups;

@@ -253,10 +253,7 @@ pub async fn record_contact(
         errors.add("outcome", "请选择回访结果：已联系、整改中、已整改或未整改");
     }
     if note.chars().count() > MAX_NOTE_CHARS {
-        errors.add(
-            "note",
-            format!("回访记录不能超过 {MAX_NOTE_CHARS} 字"),
-        );
+        errors.add("note", format!("回访记录不能超过 {MAX_NOTE_CHARS} 字"));
     } else {
         errors.check_text("note", "回访记录", note, Lines::Multi);
     }

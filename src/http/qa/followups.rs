@@ -644,7 +644,11 @@ async fn detail_page_of(
         error,
         note,
         opened_at: local(&d.row.opened_at),
-        retaken_at: d.retake.as_ref().map(|r| local(&r.retaken_at)).unwrap_or_default(),
+        retaken_at: d
+            .retake
+            .as_ref()
+            .map(|r| local(&r.retaken_at))
+            .unwrap_or_default(),
         d,
     })
 }
@@ -676,8 +680,7 @@ pub async fn contact_form(
     CsrfForm(form): CsrfForm<ContactForm>,
 ) -> AppResult<Response> {
     let outcome = FollowupOutcome::parse(&form.outcome);
-    match uc::record_contact(&state.db, &user, id, outcome, &form.note, state.clock.now()).await
-    {
+    match uc::record_contact(&state.db, &user, id, outcome, &form.note, state.clock.now()).await {
         Ok(_) => Ok(Redirect::to(&format!("/followups/{id}?saved=1")).into_response()),
         Err(QaError::Invalid(errors)) => {
             let message = errors.to_string();
