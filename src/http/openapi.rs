@@ -102,6 +102,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
          (name = "claims", description = "信用代码申诉：提交、审核、冻结与移交"),
+         (name = "qa", description = "企问律答、法律顾问、回访闭环与精准普法选题"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -175,6 +176,13 @@ mod tests {
         ("post", "/api/v1/me/profile/mobile"),
         ("post", "/api/v1/me/profile/mobile/verify"),
         ("delete", "/api/v1/me"),
+        ("get", "/api/v1/followups"),
+        ("get", "/api/v1/followups/{id}"),
+        ("post", "/api/v1/followups/{id}/contacts"),
+        ("post", "/api/v1/followups/{id}/assignment"),
+        ("get", "/api/v1/loop"),
+        ("get", "/api/v1/planning/proposals"),
+        ("post", "/api/v1/planning/programs"),
         ("get", "/healthz"),
     ];
 

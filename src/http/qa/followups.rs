@@ -279,6 +279,7 @@ pub struct ContactRequest {
     pub outcome: FollowupOutcome,
     /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
