@@ -220,6 +220,15 @@ pub async fn record_retake_in_tx(
     .await
 }
 
+/// How a report takes part in a follow-up (the line on the report page).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportFollowup {
+    pub id: i64,
+    /// The report is the retake after 已整改 (else it opened the follow-up).
+    pub retake: bool,
+    pub due_on: NaiveDate,
+}
+
 /// Where a contact could not be recorded.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ContactRefused {
@@ -228,6 +237,22 @@ pub enum ContactRefused {
 }
 
 impl Db {
+    /// The follow-up report `checkup_id` opened or retook, if any.
+    pub async fn followup_of_report(
+        &self,
+        checkup_id: i64,
+    ) -> Result<Option<ReportFollowup>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, COALESCE(retake_checkup_id = ?, 0) AS retake, due_on FROM followups
+              WHERE checkup_id = ? OR retake_checkup_id = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(checkup_id)
+        .bind(checkup_id)
+        .bind(checkup_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
     pub async fn followup(&self, id: i64) -> Result<Option<FollowupRow>, sqlx::Error> {
         sqlx::query_as(&format!("{SELECT} WHERE f.id = ?"))
             .bind(id)

@@ -186,6 +186,10 @@ async fn a_high_report_is_followed_up_to_a_retaken_check_up() {
     assert!(inbox_kinds(&app, &adv)
         .await
         .contains(&"followup_due".into()));
+    let page = app
+        .get_text(&ent, &format!("/checkup/reports/{}", report["report_id"]))
+        .await;
+    assert!(page.contains("本报告已安排回访"), "{page}");
     // the advisor sees it in its list; the snapshot carries levels, no answer text
     let mine = followups(&app, &adv, "").await;
     assert_eq!(mine["items"][0]["id"], id);
@@ -246,6 +250,10 @@ async fn a_high_report_is_followed_up_to_a_retaken_check_up() {
     assert_eq!(own(&app, &ent).await.len(), 1);
     let page = app.get_text(&adv, &format!("/followups/{id}")).await;
     assert!(page.contains("整改后复查"), "{page}");
+    let page = app
+        .get_text(&ent, &format!("/checkup/reports/{}", retake["report_id"]))
+        .await;
+    assert!(page.contains("本报告为整改后复查"), "{page}");
     // a closed follow-up takes no more contacts
     assert_eq!(
         contact(&app, &adv, id, "contacted", "").await,

@@ -42,6 +42,8 @@ pub struct ReportPage {
     /// Confidentiality section (`checkup/_access.html`): the access log and the delete button
     /// for the enterprise, the "this opening is logged" line for an organizer.
     pub access: AccessSection,
+    /// 回访 (issue 16): the follow-up this report opened, or whose retake it is.
+    pub followup: Option<crate::db::followups::ReportFollowup>,
 }
 
 impl ReportPage {
@@ -110,6 +112,7 @@ pub async fn report_page(
     )
     .await?;
     let access = privacy::access_section(&state.db, &user, &r).await?;
+    let followup = state.db.followup_of_report(r.id).await?;
     let industry_name = r
         .enterprise
         .industry
@@ -137,5 +140,6 @@ pub async fn report_page(
         report: r.report,
         recommendations: r.recommendations,
         access,
+        followup,
     })
 }
