@@ -100,7 +100,14 @@ pub fn build(checkups: usize, questions: &[QuestionTimes], followups: &[Followup
     }];
     // each later stage: (key, label, explain, the question's step, the follow-up's step)
     type Step<T> = fn(&T) -> Option<(DateTime<Utc>, DateTime<Utc>)>;
-    let steps: [(&str, &str, &str, Step<QuestionTimes>, Step<FollowupTimes>); 4] = [
+    type StageSpec = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Step<QuestionTimes>,
+        Step<FollowupTimes>,
+    );
+    let steps: [StageSpec; 4] = [
         (
             "assigned",
             "分派",
