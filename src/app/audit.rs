@@ -45,11 +45,13 @@ pub enum Action {
     QuestionThreadOpened,
     /// An organizer gave a question to another lawyer (issue 16).
     QuestionReassigned,
+    /// Staff opened a 回访 follow-up (it shows the enterprise's contact; issue 16).
+    FollowupOpened,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -76,6 +78,7 @@ impl Action {
         Action::AdvisorContactsOpened,
         Action::QuestionThreadOpened,
         Action::QuestionReassigned,
+        Action::FollowupOpened,
     ];
 
     /// The stored name.
@@ -107,6 +110,7 @@ impl Action {
             Action::AdvisorContactsOpened => "advisor_group.contacts_opened",
             Action::QuestionThreadOpened => "question.opened",
             Action::QuestionReassigned => "question.reassigned",
+            Action::FollowupOpened => "followup.opened",
         }
     }
 
@@ -143,6 +147,7 @@ impl Action {
             Action::AdvisorContactsOpened => "查看顾问企业联系方式",
             Action::QuestionThreadOpened => "查看企业提问",
             Action::QuestionReassigned => "改派企业提问",
+            Action::FollowupOpened => "查看回访",
         }
     }
 }
@@ -158,6 +163,7 @@ pub enum Target {
     QaEntry(i64),
     AdvisorGroup(i64),
     Question(i64),
+    Followup(i64),
 }
 
 impl Target {
@@ -171,6 +177,7 @@ impl Target {
             Target::QaEntry(id) => ("qa_entry", id),
             Target::AdvisorGroup(id) => ("advisor_group", id),
             Target::Question(id) => ("question", id),
+            Target::Followup(id) => ("followup", id),
         }
     }
 }

@@ -20,9 +20,11 @@ use crate::checkup::questionnaire::{
 };
 use crate::checkup::scoring::{self, Offer, Recommendation, Report};
 use crate::checkup::CheckupStatus;
+use crate::config::QaConfig;
 use crate::db::accounts::Enterprise;
 use crate::db::checkups::CheckupRow;
 use crate::db::Db;
+use crate::qa::followup;
 use crate::validation::FieldErrors;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -337,6 +339,7 @@ pub async fn save_draft(
 pub async fn submit(
     db: &Db,
     questionnaires: &Questionnaires,
+    qa: &QaConfig,
     now: DateTime<Utc>,
     user: &User,
     answers: &Answers,
@@ -348,18 +351,22 @@ pub async fn submit(
     if !problems.is_empty() {
         return Err(invalid(&problems));
     }
-    let id = store_submission(db, q, now, &enterprise, answers).await?;
+    let id = store_submission(db, q, qa, now, &enterprise, answers).await?;
     report(db, questionnaires, now, user, id).await
 }
 
 async fn store_submission(
     db: &Db,
     q: &Questionnaire,
+    qa: &QaConfig,
     now: DateTime<Utc>,
     enterprise: &Enterprise,
     answers: &Answers,
 ) -> Result<i64, CheckupError> {
     let report = scoring::score(q, &enterprise.industry, answers);
+    // a high-risk report opens a 回访 follow-up in the same transaction (issue 16)
+    let levels = followup::opens_followup(&report).then(|| followup::snapshot(&report));
+    let due_on = followup::due_on(now, qa.followup_due_days);
     Ok(db
         .submit_checkup(
             enterprise.id,
@@ -367,6 +374,7 @@ async fn store_submission(
             &enterprise.industry,
             answers,
             report.overall_level,
+            levels.as_ref().map(|l| (l, due_on)),
             now,
         )
         .await?)
@@ -455,6 +463,7 @@ pub enum SheetSubmission {
 /// Submit a saved sheet when every applicable item is answered.
 pub async fn submit_sheet(
     db: &Db,
+    qa: &QaConfig,
     now: DateTime<Utc>,
     sheet: &Sheet,
 ) -> Result<SheetSubmission, CheckupError> {
@@ -465,6 +474,7 @@ pub async fn submit_sheet(
     let id = store_submission(
         db,
         &sheet.questionnaire,
+        qa,
         now,
         &sheet.enterprise,
         &sheet.answers,
@@ -792,9 +802,16 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let submitted = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
-            .await
-            .expect("submitted");
+        let submitted = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted");
         assert_eq!(submitted.report.overall_level, Level::High);
         // a stale stored level (as after a scoring fix) does not reach any page
         sqlx::query("UPDATE checkups SET overall_level = 'low'")
@@ -818,10 +835,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         sqlx::query("UPDATE checkups SET answers = 'not json'")
             .execute(&s.db.pool)
             .await
@@ -841,10 +865,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         let e = report(&s.db, &s.questionnaires, now, &s.other, id)
             .await
             .expect_err("not theirs");
@@ -855,9 +886,16 @@ mod tests {
         assert_eq!(seen.enterprise.id, s.enterprise.id);
         assert!(seen.previous.is_none());
         // organizers do not take the check-up; enterprises do not see the overview
-        let e = submit(&s.db, &s.questionnaires, now, &s.organizer, &answers)
-            .await
-            .expect_err("organizer");
+        let e = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.organizer,
+            &answers,
+        )
+        .await
+        .expect_err("organizer");
         assert!(matches!(e, CheckupError::Forbidden), "{e:?}");
         let e = dashboard_rows(&s.db, &s.questionnaires, &s.enterprise)
             .await
@@ -907,10 +945,17 @@ mod tests {
             .expect("consent state");
         assert!(before.consented_at.is_none());
         for e in [
-            submit(&s.db, &s.questionnaires, now, &newcomer, &answers)
-                .await
-                .map(|_| ())
-                .expect_err("no consent"),
+            submit(
+                &s.db,
+                &s.questionnaires,
+                &QaConfig::default(),
+                now,
+                &newcomer,
+                &answers,
+            )
+            .await
+            .map(|_| ())
+            .expect_err("no consent"),
             save_draft(&s.db, &s.questionnaires, now, &newcomer, Answers::new())
                 .await
                 .map(|_| ())
@@ -933,9 +978,16 @@ mod tests {
             .await
             .expect("consent");
         assert_eq!(again.consented_at, given.consented_at);
-        submit(&s.db, &s.questionnaires, now, &newcomer, &answers)
-            .await
-            .expect("submitted after consent");
+        submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &newcomer,
+            &answers,
+        )
+        .await
+        .expect("submitted after consent");
         let e = give_consent(&s.db, &s.questionnaires, now, &s.organizer)
             .await
             .expect_err("organizers take no check-up");
@@ -947,10 +999,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         report(&s.db, &s.questionnaires, now, &s.enterprise, id)
             .await
             .expect("own report");
@@ -994,10 +1053,17 @@ mod tests {
         let s = setup().await;
         let answers = riskiest(s.questionnaires.current());
         let now = Utc::now();
-        let id = submit(&s.db, &s.questionnaires, now, &s.enterprise, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let id = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.enterprise,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         report(&s.db, &s.questionnaires, now, &s.organizer, id)
             .await
             .expect("organizer opens it");
@@ -1030,10 +1096,17 @@ mod tests {
             .expect("dashboard")
             .is_empty());
         // the next check-up, of anyone, gets a new id
-        let next = submit(&s.db, &s.questionnaires, now, &s.other, &answers)
-            .await
-            .expect("submitted")
-            .id;
+        let next = submit(
+            &s.db,
+            &s.questionnaires,
+            &QaConfig::default(),
+            now,
+            &s.other,
+            &answers,
+        )
+        .await
+        .expect("submitted")
+        .id;
         assert!(next > id);
         // a draft is deleted the same way
         let draft = save_draft(&s.db, &s.questionnaires, now, &s.enterprise, Answers::new())

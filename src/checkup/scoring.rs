@@ -54,6 +54,7 @@ pub const TOP_FINDINGS: usize = 10;
     Ord,
     Hash,
     Serialize,
+    serde::Deserialize,
     sqlx::Type,
     utoipa::ToSchema,
 )]

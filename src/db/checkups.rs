@@ -1,6 +1,7 @@
 //! Questionnaire versions and check-ups, the enterprises' consent to the notice, the log of
 //! report openings by others, and deleting a check-up for good.
 
+use super::followups;
 use super::notifications;
 use super::Db;
 use crate::accounts::Role;
@@ -8,7 +9,8 @@ use crate::checkup::questionnaire::Answers;
 use crate::checkup::scoring::Level;
 use crate::checkup::CheckupStatus;
 use crate::notify::Event;
-use chrono::{DateTime, Utc};
+use crate::qa::followup::LevelsSnapshot;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::types::Json;
 use sqlx::Row;
 
@@ -112,7 +114,10 @@ impl Db {
     }
 
     /// Store a check-up submitted at `now` (the draft, if any, is consumed in the same
-    /// transaction) and tell the enterprise its report is ready.
+    /// transaction) and tell the enterprise its report is ready. In the same transaction the
+    /// report is recorded as the retake of a follow-up at 已整改, and `followup` (levels
+    /// snapshot and due date of a high-risk report) opens a 回访 follow-up.
+    #[allow(clippy::too_many_arguments)]
     pub async fn submit_checkup(
         &self,
         enterprise_id: i64,
@@ -120,6 +125,7 @@ impl Db {
         industry: &str,
         answers: &Answers,
         overall_level: Level,
+        followup: Option<(&LevelsSnapshot, NaiveDate)>,
         now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -148,6 +154,11 @@ impl Db {
             level_zh: overall_level.label_zh().to_string(),
         };
         notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
+        // the retake first: a new follow-up would otherwise close the 已整改 one unrecorded
+        followups::record_retake_in_tx(&mut tx, enterprise_id, id, now).await?;
+        if let Some((levels, due_on)) = followup {
+            followups::open_in_tx(&mut tx, enterprise_id, id, levels, due_on, now).await?;
+        }
         tx.commit().await?;
         self.wake_outbox();
         Ok(id)

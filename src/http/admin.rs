@@ -99,6 +99,7 @@ impl From<AuditRow> for AuditLine {
             "claim" => "信用代码申诉",
             "qa_entry" => "公开问答",
             "advisor_group" => "法律顾问组",
+            "followup" => "回访",
             other => other,
         };
         AuditLine {

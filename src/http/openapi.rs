@@ -102,7 +102,7 @@ impl utoipa::Modify for SessionCookie {
          (name = "live", description = "直播：状态、推流地址与推流码、观看记录"),
          (name = "notifications", description = "通知：站内消息、通知设置、发送记录与组织方消息"),
          (name = "claims", description = "信用代码申诉：提交、审核、冻结与移交"),
-         (name = "qa", description = "企问律答：企业提问、分派、律师答复、律师资料、公开问答与法律顾问组"),
+         (name = "qa", description = "企问律答：企业提问、分派与答复、律师资料、公开问答、法律顾问组、回访闭环与精准普法选题"),
          (name = "system", description = "运行状态"))
 )]
 pub struct ApiDoc;
@@ -196,6 +196,13 @@ mod tests {
         ("get", "/api/v1/sessions/{id}/questions"),
         ("get", "/api/v1/lawyers"),
         ("put", "/api/v1/lawyers/{id}/profile"),
+        ("get", "/api/v1/followups"),
+        ("get", "/api/v1/followups/{id}"),
+        ("post", "/api/v1/followups/{id}/contacts"),
+        ("post", "/api/v1/followups/{id}/assignment"),
+        ("get", "/api/v1/loop"),
+        ("get", "/api/v1/planning/proposals"),
+        ("post", "/api/v1/planning/programs"),
         ("get", "/healthz"),
     ];
 

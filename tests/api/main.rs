@@ -38,6 +38,8 @@ mod privacy;
 mod proxy;
 mod qa_advisors;
 mod qa_browser;
+mod qa_followups;
+mod qa_planning;
 mod qa_privacy;
 mod qa_public;
 mod qa_questions;

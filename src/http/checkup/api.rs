@@ -174,7 +174,15 @@ pub async fn api_submit(
         let draft = use_case::save_draft(db, questionnaires, now, &user, req.answers).await?;
         return Ok(Json(DraftView::from(draft)).into_response());
     }
-    let report = use_case::submit(db, questionnaires, now, &user, &req.answers).await?;
+    let report = use_case::submit(
+        db,
+        questionnaires,
+        &state.config.qa,
+        now,
+        &user,
+        &req.answers,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(ReportView::from(report))).into_response())
 }
 

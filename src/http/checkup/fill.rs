@@ -233,7 +233,7 @@ pub async fn fill_form(
         "next" => {
             Ok(Redirect::to(&format!("/checkup/fill/{}", (page + 1).min(pages))).into_response())
         }
-        "submit" => match use_case::submit_sheet(&state.db, now, &sheet).await? {
+        "submit" => match use_case::submit_sheet(&state.db, &state.config.qa, now, &sheet).await? {
             SheetSubmission::Submitted(id) => {
                 Ok(Redirect::to(&format!("/checkup/reports/{id}")).into_response())
             }

@@ -45,6 +45,8 @@ pub struct ReportPage {
     /// Per weak dimension (中/高): its name and published Q&A entries (id, title) of that
     /// topic, the enterprise's industry first (`checkup/_qa.html`).
     pub qa_links: Vec<(String, Vec<(i64, String)>)>,
+    /// 回访 (issue 16): the follow-up this report opened, or whose retake it is.
+    pub followup: Option<crate::db::followups::ReportFollowup>,
 }
 
 impl ReportPage {
@@ -135,6 +137,7 @@ pub async fn report_page(
                 (name, entries.into_iter().map(|e| (e.id, e.title)).collect())
             })
             .collect();
+    let followup = state.db.followup_of_report(r.id).await?;
     let industry_name = r
         .enterprise
         .industry
@@ -163,5 +166,6 @@ pub async fn report_page(
         recommendations: r.recommendations,
         access,
         qa_links,
+        followup,
     })
 }
