@@ -46,6 +46,9 @@ pub fn to_html(md: &str) -> String {
             .unwrap_or(false)
             .then(|| Event::Html("</a>".into())),
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        // People write answers like messages, a line per thought; as in GitHub comments, a
+        // line break in the text stays a line break on the page.
+        Event::SoftBreak => Some(Event::HardBreak),
         other => Some(other),
     });
     let mut html = String::with_capacity(md.len() + md.len() / 4);

@@ -62,49 +62,10 @@ fn industry_label(code: Option<&str>) -> String {
         .unwrap_or_else(|| "不限行业".to_string())
 }
 
-/// An entry's text as HTML: escaped, `**bold**`, paragraphs at blank lines, line breaks kept.
-/// A private stand-in until the shared Markdown renderer (`crate::qa::markdown`) is on main.
+/// An entry's text as HTML, through the same safe Markdown renderer as the answers it was
+/// made from.
 fn body_html(markdown: &str) -> String {
-    fn escape(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                _ => out.push(c),
-            }
-        }
-        out
-    }
-    fn strong(s: &str) -> String {
-        let parts: Vec<&str> = s.split("**").collect();
-        if parts.len() % 2 == 0 {
-            // an unpaired marker: leave the text as written
-            return s.to_string();
-        }
-        let mut out = String::new();
-        for (i, p) in parts.iter().enumerate() {
-            if i % 2 == 1 {
-                out.push_str("<strong>");
-                out.push_str(p);
-                out.push_str("</strong>");
-            } else {
-                out.push_str(p);
-            }
-        }
-        out
-    }
-    markdown
-        .replace("\r\n", "\n")
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| format!("<p>{}</p>", strong(&escape(p)).replace('\n', "<br>")))
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::qa::markdown::to_html(markdown)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,9 +697,9 @@ mod tests {
     fn bodies_are_escaped_and_keep_paragraphs() {
         assert_eq!(
             body_html("**问：** <script>x</script>\n第二行\n\n**答：** A & B"),
-            "<p><strong>问：</strong> &lt;script&gt;x&lt;/script&gt;<br>第二行</p>\n\
-             <p><strong>答：</strong> A &amp; B</p>"
+            "<p><strong>问：</strong> &lt;script&gt;x&lt;/script&gt;<br />\n第二行</p>\n\
+             <p><strong>答：</strong> A &amp; B</p>\n"
         );
-        assert_eq!(body_html("a ** b"), "<p>a ** b</p>");
+        assert_eq!(body_html("a ** b"), "<p>a ** b</p>\n");
     }
 }
