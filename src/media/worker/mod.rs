@@ -57,7 +57,7 @@ impl Worker {
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             ),
             stale_after,
-            options: TranscodeOptions::default(),
+            options: TranscodeOptions::default().with_env(),
             wake,
         }
     }
