@@ -155,6 +155,21 @@ impl Worker {
                     self.fail(&job, &e.message_zh()).await?;
                     return Ok(());
                 }
+                // the organizer sees which path was taken and why
+                let choice = &report.path;
+                if let Err(e) = self
+                    .db
+                    .record_job_path(
+                        job.id,
+                        &self.id,
+                        choice.path.as_str(),
+                        choice.reason.as_str(),
+                        &choice.note_zh(),
+                    )
+                    .await
+                {
+                    tracing::warn!(job = job.id, error = %e, "recording the transcode path");
+                }
                 self.publish(&job, &report, started).await?;
             }
             Ok((_, Err(TranscodeError::Cancelled))) => {
