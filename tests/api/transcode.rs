@@ -1024,7 +1024,9 @@ fn a_phone_clip_with_vfr_and_1s_gops_is_remuxed_aligned() {
 #[test]
 fn the_fast_path_is_refused_for_long_gops_deep_colour_and_large_sources() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &[&str], &[u32], PathReason); 4] = [
+    /// (file, size, encoder arguments, ladder, expected reason)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [u32], PathReason);
+    let cases: [Case; 4] = [
         (
             "gop10.mp4",
             "640x360",

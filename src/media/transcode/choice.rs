@@ -215,7 +215,7 @@ pub fn decide(facts: &RemuxFacts, keyframes: Option<&KeyframeStats>) -> PathChoi
     if !k.starts_with_keyframe {
         return refuse(PathReason::NoKeyframeAtStart);
     }
-    if !(k.max_gop_s <= MAX_GOP_S) {
+    if k.max_gop_s.is_nan() || k.max_gop_s > MAX_GOP_S {
         return PathChoice {
             max_gop_s: Some(k.max_gop_s).filter(|g| g.is_finite()),
             ..refuse(PathReason::GopTooLong)
@@ -389,11 +389,15 @@ mod tests {
 
     #[test]
     fn keyframe_stats_measure_the_longest_interval_to_the_end() {
-        // 30 fps in a 1/30 time base, keyframes at 0, 30, 60; 100 frames (ends at 100).
-        let frames: Vec<(i64, i64, bool)> = (0..100).map(|i| (i, 1, i % 30 == 0)).collect();
+        // 30 fps in a 1/30 time base, keyframes at 0, 40, 80; 100 frames (ends at 100).
+        let frames: Vec<(i64, i64, bool)> = (0..100).map(|i| (i, 1, i % 40 == 0)).collect();
         let s = keyframe_stats(&frames, 1.0 / 30.0).unwrap();
         assert!(s.starts_with_keyframe);
         assert!((s.max_gop_s - 40.0 / 30.0).abs() < 1e-9);
+        // the stretch after the last keyframe counts too
+        let tail: Vec<(i64, i64, bool)> = (0..100).map(|i| (i, 1, i == 0 || i == 30)).collect();
+        let t = keyframe_stats(&tail, 1.0 / 30.0).unwrap();
+        assert!((t.max_gop_s - 70.0 / 30.0).abs() < 1e-9);
         // decode order differs from presentation order: still fine
         let mut shuffled = frames.clone();
         shuffled.swap(1, 2);
