@@ -30,6 +30,15 @@
 //!   ([`install`]). [`transcode_into`] writes into a folder the caller publishes itself (the
 //!   worker hands it to the media storage).
 //!
+//! # The remux fast path (issue 19)
+//!
+//! When the source qualifies ([`choice`]: H.264 8-bit 4:2:0 at the top rung's size, ≤ 30 fps,
+//! keyframe first, no GOP over 4 s, found by a packet-only scan), the top rung *copies* the
+//! source's video packets and the lower rungs are encoded from the source's own timestamps
+//! with IDRs forced at exactly the source's keyframe instants (`fast`); AAC-LC stereo 48 kHz
+//! audio is copied too. Every rung then has the same segment boundaries and EXTINF sequence.
+//! [`TranscodeReport::path`] says which path was taken and why.
+//!
 //! Damaged input: demux and decode errors are counted and skipped; what decodes is
 //! transcoded and the report carries a warning. Nothing here panics on input-derived data.
 //!
@@ -38,10 +47,10 @@
 //!
 //! # Modules
 //!
-//! `types` (options, report, error, constants) is at the bottom; `probe`, `progress`,
-//! [`install`], `hls` (the muxer FFI, the only `unsafe` code here), `decode`, `rung`, `video`,
-//! `audio` and `master` build on it, and this module ties them together. No module imports one
-//! above it.
+//! `choice` (the pure fast-path decision) and `types` (options, report, error, constants) are
+//! at the bottom; `probe`, `progress`, [`install`], `hls` (the muxer FFI, the only `unsafe`
+//! code here), `decode`, `rung`, `video`, `fast`, `audio` and `master` build on them, and this
+//! module ties them together. No module imports one above it.
 
 mod audio;
 pub mod choice;

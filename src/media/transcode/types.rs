@@ -286,6 +286,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rate_control_names() {
+        assert_eq!(RateControl::parse("crf"), Some(RateControl::Crf));
+        assert_eq!(RateControl::parse(" bitrate "), Some(RateControl::Bitrate));
+        assert_eq!(RateControl::parse("cbr"), None);
+        assert_eq!(RateControl::default(), RateControl::Crf);
+        assert!(TranscodeOptions::default().fast_path);
+    }
+
+    #[test]
     fn error_messages_are_chinese() {
         assert_eq!(
             TranscodeError::NoStreams.message_zh(),
