@@ -91,6 +91,12 @@ pub struct JobRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The transcoding path taken (`remux` or `transcode`), once the transcoder decided.
+    pub path: Option<String>,
+    /// Why (a stable code, see `media::transcode::PathReason`).
+    pub path_reason: Option<String>,
+    /// The organizer's line, e.g. 快速路径：复制原视频（GOP 1.0 s）.
+    pub path_note: Option<String>,
 }
 
 impl JobRow {
@@ -286,6 +292,31 @@ impl Db {
         tx.commit().await?;
         self.wake_outbox();
         Ok(previous.filter(|old| *old != p.version))
+    }
+
+    /// Record the path `worker`'s running job took (see migration 0014); false when the job is
+    /// no longer that worker's.
+    pub async fn record_job_path(
+        &self,
+        id: i64,
+        worker: &str,
+        path: &str,
+        reason: &str,
+        note: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET path = ?, path_reason = ?, path_note = ?, updated_at = ?
+             WHERE id = ? AND worker = ? AND state = 'running'",
+        )
+        .bind(path)
+        .bind(reason)
+        .bind(note)
+        .bind(Utc::now())
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Mark `worker`'s running job failed with a reason shown to organizers; false when the

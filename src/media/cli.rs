@@ -30,7 +30,7 @@ pub fn run(input: &Path, out: &Path, ladder: Option<&str>) -> ExitCode {
     };
     let opts = TranscodeOptions {
         ladder: rungs,
-        ..TranscodeOptions::default()
+        ..TranscodeOptions::default().with_env()
     };
 
     let started = Instant::now();
@@ -60,6 +60,12 @@ pub fn run(input: &Path, out: &Path, ladder: Option<&str>) -> ExitCode {
                 report.duration_s,
                 rungs.join(", "),
                 started.elapsed().as_secs_f64()
+            );
+            eprintln!(
+                "{} (path: {}, {})",
+                report.path.note_zh(),
+                report.path.path.as_str(),
+                report.path.reason.as_str()
             );
             ExitCode::SUCCESS
         }

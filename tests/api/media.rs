@@ -82,6 +82,15 @@ async fn upload_needs_an_organizer_and_a_csrf_token_and_queues_a_job() {
     assert_eq!(state["state"], "done", "{state}");
     assert_eq!(state["progress"], 1.0);
     assert_eq!(state["lecture_id"], answer["lecture_id"]);
+    // a 2 s-GOP H.264 clip at the top rung's size: the fast path, recorded on the job and
+    // shown to the organizer beside it
+    assert_eq!(state["path"], "remux", "{state}");
+    assert_eq!(state["path_reason"], "eligible");
+    assert_eq!(state["path_note"], "快速路径：复制原视频（GOP 2.0 s）");
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    assert!(page.contains("快速路径：复制原视频（GOP 2.0 s）"), "{page}");
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@
 use ffmpeg_next as ff;
 use pufa::media::testsrc::{generate_clip, truncate_file, ClipSpec};
 use pufa::media::transcode::{
-    self, probe, Control, Progress, RenditionKind, TranscodeError, TranscodeOptions,
-    TranscodeReport,
+    self, probe, Control, PathReason, Progress, RenditionKind, TranscodeError, TranscodeOptions,
+    TranscodePath, TranscodeReport,
 };
 use std::collections::HashMap;
 use std::fs;
@@ -234,8 +234,9 @@ fn check_output(out: &Path, report: &TranscodeReport, scratch: &Path) -> Checked
     let master = parse_master(out);
     let mut video = Vec::new();
     let mut extinfs: Vec<Vec<f64>> = Vec::new();
+    let remux = report.path.path == TranscodePath::Remux;
 
-    for v in &master.variants {
+    for (index, v) in master.variants.iter().enumerate() {
         for key in ["BANDWIDTH", "AVERAGE-BANDWIDTH", "CODECS"] {
             assert!(v.attrs.contains_key(key), "{key} missing in {:?}", v.attrs);
         }
@@ -252,7 +253,12 @@ fn check_output(out: &Path, report: &TranscodeReport, scratch: &Path) -> Checked
             assert!(v.attrs.contains_key(key), "{key} missing in {:?}", v.attrs);
         }
         let codecs = &v.attrs["CODECS"];
-        assert!(codecs.starts_with("avc1.6400"), "{codecs}");
+        if remux && index == 0 {
+            // the copied rung keeps the source's profile
+            assert!(codecs.starts_with("avc1."), "{codecs}");
+        } else {
+            assert!(codecs.starts_with("avc1.6400"), "{codecs}");
+        }
         assert_eq!(codecs.contains("mp4a.40.2"), report.has_audio, "{codecs}");
         assert_eq!(v.attrs.contains_key("AUDIO"), report.has_audio);
 
@@ -263,8 +269,9 @@ fn check_output(out: &Path, report: &TranscodeReport, scratch: &Path) -> Checked
         let decoded = decode_playlist(&playlist, scratch);
         assert_eq!((decoded.width, decoded.height), (w, h), "{}", v.uri);
         assert!(decoded.frames > 0);
-        // Constant frame rate: every frame exactly 1/fps after the previous one.
-        for pair in decoded.pts.windows(2) {
+        // Standard path: constant frame rate, every frame exactly 1/fps after the previous
+        // one. Fast path: the source's frames and timestamps on every rung (checked below).
+        for pair in decoded.pts.windows(2).filter(|_| !remux) {
             let step = pair[1] - pair[0];
             assert!(
                 (step - 1.0 / fps).abs() < 0.002,
@@ -284,9 +291,14 @@ fn check_output(out: &Path, report: &TranscodeReport, scratch: &Path) -> Checked
             assert!((a - b).abs() < 0.001, "EXTINF {a} vs {b}");
         }
     }
-    // Same number of frames everywhere.
+    // Same number of frames everywhere; on the fast path the same instants too.
     for v in &video {
         assert_eq!(v.frames, video[0].frames);
+        if remux {
+            for (a, b) in v.pts.iter().zip(&video[0].pts) {
+                assert!((a - b).abs() < 0.001, "frame at {a} vs {b}");
+            }
+        }
     }
 
     let audio = if report.has_audio {
@@ -601,7 +613,14 @@ fn variable_frame_rate_becomes_constant() {
     assert!(v.vfr, "generated clip should probe as VFR: {v:?}");
     let source_duration = info.duration_s.unwrap();
     let out = tmp.path().join("hls");
-    let report = run(&input, &out).0.expect("transcode");
+    // the standard path (the fast path keeps the source's timestamps, tested below)
+    let opts = TranscodeOptions {
+        fast_path: false,
+        ..TranscodeOptions::default()
+    };
+    let report =
+        transcode::transcode(&input, &out, &opts, &mut |_| Control::Continue).expect("transcode");
+    assert_eq!(report.path.reason, PathReason::Disabled);
     let fps = report.renditions[0].frame_rate.unwrap();
     assert_eq!(fps, fps.round(), "VFR gets a whole-number rate: {fps}");
     assert!((fps - v.fps.as_f64()).abs() <= 0.5 + 1e-9);
@@ -809,4 +828,285 @@ fn cli_rejects_a_bad_ladder_and_transcodes_a_good_one() {
     let out2 = tmp.path().join("hls2");
     assert_ne!(pufa::media::cli::run(&bad, &out2, None), ExitCode::SUCCESS);
     assert!(!out2.join("master.m3u8").exists());
+}
+
+// ------------------------------------------------------------------------------------------
+// the remux fast path (issue 19)
+// ------------------------------------------------------------------------------------------
+
+/// A clip made by the ffmpeg CLI from lavfi sources (`args` go between the inputs and the
+/// output): 48 kHz stereo AAC-LC, like a phone's.
+fn cli_clip(dir: &Path, name: &str, size: &str, seconds: u32, args: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=30"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string(), "-ac", "2", "-c:a", "aac"])
+        .args(args)
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg made {name}");
+    path
+}
+
+/// `ffmpeg -v error` over a playlist: no error output, and the duration it reports.
+fn ffmpeg_decodes_cleanly(playlist: &Path) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-i"])
+        .arg(playlist)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "{}", playlist.display());
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.trim().is_empty(), "{}: {errors}", playlist.display());
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(playlist)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .expect("a duration")
+}
+
+fn transcode_with(input: &Path, out: &Path, ladder: &[u32]) -> TranscodeReport {
+    let opts = TranscodeOptions {
+        ladder: ladder.to_vec(),
+        ..TranscodeOptions::default()
+    };
+    transcode::transcode(input, out, &opts, &mut |_| Control::Continue).expect("transcode")
+}
+
+/// Every rung of a fast-path output: same EXTINF sequence (±1 ms), clean decode, the source's
+/// duration; the copied rung is byte-for-byte the source's video.
+fn assert_remuxed(out: &Path, report: &TranscodeReport, seconds: f64, scratch: &Path) {
+    assert_eq!(report.path.path, TranscodePath::Remux, "{:?}", report.path);
+    let checked = check_output(out, report, scratch);
+    let video: Vec<_> = report
+        .renditions
+        .iter()
+        .filter(|r| r.kind == RenditionKind::Video)
+        .collect();
+    assert!(video.len() >= 2, "a copied and an encoded rung");
+    let extinfs: Vec<Vec<f64>> = video
+        .iter()
+        .map(|r| {
+            segments(&out.join(&r.playlist))
+                .iter()
+                .map(|s| s.0)
+                .collect()
+        })
+        .collect();
+    assert!(extinfs[0].len() >= 2, "several segments: {:?}", extinfs[0]);
+    for (r, e) in video.iter().zip(&extinfs) {
+        assert_eq!(e.len(), extinfs[0].len(), "{}: segment count", r.name);
+        for (a, b) in e.iter().zip(&extinfs[0]) {
+            assert!((a - b).abs() < 0.001, "{}: EXTINF {a} vs {b}", r.name);
+        }
+        let duration = ffmpeg_decodes_cleanly(&out.join(&r.playlist));
+        assert!((duration - seconds).abs() < 0.1, "{}: {duration} s", r.name);
+    }
+    let total: f64 = extinfs[0].iter().sum();
+    assert!((total - seconds).abs() < 0.05, "EXTINF sum {total}");
+    if let Some(audio) = checked.audio {
+        assert!((audio.samples as f64 / 48_000.0 - seconds).abs() < 0.1);
+    }
+}
+
+#[test]
+fn remuxed_1080p_rungs_are_aligned_and_decode_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 2 s GOPs, B-frames (x264 default): a camera or screen recording.
+    let input = cli_clip(
+        tmp.path(),
+        "hd.mp4",
+        "1920x1080",
+        14,
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let out = tmp.path().join("hls");
+    let report = transcode_with(&input, &out, &[1080, 360]);
+    assert_eq!(heights(&report), vec![(1920, 1080), (640, 360)]);
+    assert_eq!(report.path.reason, PathReason::Eligible);
+    assert_eq!(report.path.note_zh(), "快速路径：复制原视频（GOP 2.0 s）");
+    assert_remuxed(&out, &report, 14.0, tmp.path());
+    // segments end at the first keyframe at or after each 6 s
+    let segs = segments(&out.join("1080p/index.m3u8"));
+    assert_eq!(
+        segs.iter().map(|s| s.0.round() as u32).collect::<Vec<_>>(),
+        [6, 6, 2]
+    );
+    // the copied rung's BANDWIDTH is measured from its segments: about the source's bitrate
+    let source_bps = probe(&input).unwrap().video.unwrap().bitrate_bps.unwrap() as f64;
+    let copied = &report.renditions[0];
+    assert!(
+        (copied.average_bandwidth as f64 / source_bps - 1.0).abs() < 0.1,
+        "{} vs {source_bps}",
+        copied.average_bandwidth
+    );
+    assert!(copied.bandwidth >= copied.average_bandwidth);
+}
+
+#[test]
+fn a_phone_clip_with_vfr_and_1s_gops_is_remuxed_aligned() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Jittered timestamps with every 7th frame dropped (VFR), 1 s GOPs, no B-frames.
+    let input = cli_clip(
+        tmp.path(),
+        "phone.mp4",
+        "640x360",
+        13,
+        &[
+            "-vf",
+            "setpts='PTS+0.01*random(1)/TB',select='not(eq(mod(n\\,7)\\,3))'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "0",
+            "-force_key_frames",
+            "expr:gte(t,n_forced*1)",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let info = probe(&input).unwrap();
+    assert!(info.video.as_ref().unwrap().vfr, "the clip is VFR");
+    let out = tmp.path().join("hls");
+    let report = transcode_with(&input, &out, &[360, 240]);
+    assert!(
+        (report.path.max_gop_s.unwrap() - 1.0).abs() < 0.1,
+        "{:?}",
+        report.path
+    );
+    assert_remuxed(&out, &report, 13.0, tmp.path());
+    // AAC-LC stereo 48 kHz is copied, not encoded again: the audio rendition's packets are
+    // the source's
+    let audio_dir = out.join("audio");
+    let copied: u64 = segments(&audio_dir.join("index.m3u8"))
+        .iter()
+        .map(|(_, uri)| fs::metadata(audio_dir.join(uri)).unwrap().len())
+        .sum();
+    assert!(copied > 0);
+}
+
+#[test]
+fn the_fast_path_is_refused_for_long_gops_deep_colour_and_large_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    /// (file, size, encoder arguments, ladder, expected reason)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [u32], PathReason);
+    let cases: [Case; 4] = [
+        (
+            "gop10.mp4",
+            "640x360",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "300",
+                "-keyint_min",
+                "300",
+                "-sc_threshold",
+                "0",
+                "-pix_fmt",
+                "yuv420p",
+            ],
+            &[360, 240],
+            PathReason::GopTooLong,
+        ),
+        (
+            "422.mp4",
+            "640x360",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "30",
+                "-pix_fmt",
+                "yuv422p",
+            ],
+            &[360, 240],
+            PathReason::PixelFormat,
+        ),
+        (
+            "10bit.mp4",
+            "640x360",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "30",
+                "-pix_fmt",
+                "yuv420p10le",
+            ],
+            &[360, 240],
+            PathReason::PixelFormat,
+        ),
+        (
+            "large.mp4",
+            "640x360",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "30",
+                "-pix_fmt",
+                "yuv420p",
+            ],
+            &[240],
+            PathReason::LargerThanTopRung,
+        ),
+    ];
+    for (name, size, args, ladder, reason) in cases {
+        let input = cli_clip(tmp.path(), name, size, 12, args);
+        let out = tmp.path().join(format!("hls-{name}"));
+        let report = transcode_with(&input, &out, ladder);
+        assert_eq!(
+            (report.path.path, report.path.reason),
+            (TranscodePath::Transcode, reason),
+            "{name}"
+        );
+        assert!(report.path.note_zh().starts_with("标准转码："));
+        // today's path: every rung encoded, constant frame rate, aligned
+        check_output(&out, &report, tmp.path());
+    }
 }

@@ -37,6 +37,18 @@ pub struct JobView {
     pub error: Option<String>,
     pub lecture_id: i64,
     pub attempts: i64,
+    /// The transcoding path taken: `remux` (the top rung copies the source video) or
+    /// `transcode` (every rung encoded); null until the transcode finished.
+    #[schema(required = true)]
+    pub path: Option<String>,
+    /// Why that path, a stable code: `eligible`, `disabled`, `no_video`, `not_h264`,
+    /// `pixel_format`, `larger_than_top_rung`, `size_not_on_ladder`, `frame_rate_too_high`,
+    /// `gop_too_long`, `no_keyframe_at_start`, `unscannable`.
+    #[schema(required = true)]
+    pub path_reason: Option<String>,
+    /// The same in Chinese, e.g. 快速路径：复制原视频（GOP 1.0 s）.
+    #[schema(required = true)]
+    pub path_note: Option<String>,
 }
 
 impl From<&JobRow> for JobView {
@@ -49,6 +61,9 @@ impl From<&JobRow> for JobView {
             error: j.error.clone(),
             lecture_id: j.lecture_id,
             attempts: j.attempts,
+            path: j.path.clone(),
+            path_reason: j.path_reason.clone(),
+            path_note: j.path_note.clone(),
         }
     }
 }

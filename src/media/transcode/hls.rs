@@ -74,3 +74,33 @@ pub(super) fn write_hls_header(
 pub(super) fn global_header(octx: &format::context::Output) -> bool {
     octx.format().flags().contains(format::Flags::GLOBAL_HEADER)
 }
+
+/// Add a stream to `octx` that receives `params`' packets unchanged (the remux fast path).
+pub(super) fn add_copy_stream(
+    octx: &mut format::context::Output,
+    params: ff::codec::Parameters,
+    tb: ff::Rational,
+) -> Result<(), TranscodeError> {
+    let mut ost = octx
+        .add_stream(ff::encoder::find(ff::codec::Id::None))
+        .map_err(out_err)?;
+    ost.set_parameters(params);
+    // SAFETY: `parameters()` points at the codecpar owned by this output stream, which lives
+    // as long as `octx`; clearing a plain integer before the header is written is what
+    // `ffmpeg -c copy` does: the source container's tag (FLV 7, TS 0x1b) means nothing in MP4
+    // and the mp4 muxer picks its own.
+    unsafe { (*ost.parameters().as_mut_ptr()).codec_tag = 0 };
+    ost.set_time_base(tb);
+    Ok(())
+}
+
+/// Whether the stream parameters carry a codec header (H.264 SPS/PPS, AAC AudioSpecificConfig),
+/// which an MP4 init segment needs when packets are copied.
+pub(super) fn has_extradata(params: &ff::codec::Parameters) -> bool {
+    // SAFETY: `as_ptr` points at a valid AVCodecParameters owned by `params` for this call;
+    // only two plain fields are read.
+    unsafe {
+        let p = params.as_ptr();
+        !(*p).extradata.is_null() && (*p).extradata_size > 0
+    }
+}

@@ -1,11 +1,10 @@
 //! Measuring the finished renditions (peak and average bitrate from the real segments, codec
 //! strings from the init segments) and writing the master playlist.
 
-use super::rung::RungEncoder;
 use super::types::{
     RenditionInfo, RenditionKind, TranscodeError, AUDIO_DIR, INIT_SEGMENT, PLAYLIST,
 };
-use crate::media::ladder;
+use crate::media::ladder::{self, Rendition};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -58,11 +57,12 @@ fn avc_codec_string(init_segment: &[u8]) -> Option<String> {
     (b[0] == 1).then(|| format!("avc1.{:02x}{:02x}{:02x}", b[1], b[2], b[3]))
 }
 
-pub(super) fn measure_video(rung: &RungEncoder) -> Result<RenditionInfo, TranscodeError> {
-    let (bandwidth, average_bandwidth, segments) = measure_playlist(&rung.dir)?;
-    let init = fs::read(rung.dir.join(INIT_SEGMENT))?;
+/// Measure the video rendition `r` written in `dir`. A copied rung (`target_bitrate` 0) gets
+/// its measured average as the target.
+pub(super) fn measure_video(dir: &Path, r: &Rendition) -> Result<RenditionInfo, TranscodeError> {
+    let (bandwidth, average_bandwidth, segments) = measure_playlist(dir)?;
+    let init = fs::read(dir.join(INIT_SEGMENT))?;
     let codecs = avc_codec_string(&init).unwrap_or_else(|| "avc1.640028".into());
-    let r = &rung.rendition;
     Ok(RenditionInfo {
         name: r.name.clone(),
         kind: RenditionKind::Video,
@@ -74,7 +74,11 @@ pub(super) fn measure_video(rung: &RungEncoder) -> Result<RenditionInfo, Transco
         bandwidth,
         average_bandwidth,
         segments,
-        target_bitrate: r.video_bitrate,
+        target_bitrate: if r.video_bitrate == 0 {
+            average_bandwidth
+        } else {
+            r.video_bitrate
+        },
     })
 }
 

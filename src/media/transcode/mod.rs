@@ -30,6 +30,15 @@
 //!   ([`install`]). [`transcode_into`] writes into a folder the caller publishes itself (the
 //!   worker hands it to the media storage).
 //!
+//! # The remux fast path (issue 19)
+//!
+//! When the source qualifies ([`choice`]: H.264 8-bit 4:2:0 at the top rung's size, ≤ 30 fps,
+//! keyframe first, no GOP over 4 s, found by a packet-only scan), the top rung *copies* the
+//! source's video packets and the lower rungs are encoded from the source's own timestamps
+//! with IDRs forced at exactly the source's keyframe instants (`fast`); AAC-LC stereo 48 kHz
+//! audio is copied too. Every rung then has the same segment boundaries and EXTINF sequence.
+//! [`TranscodeReport::path`] says which path was taken and why.
+//!
 //! Damaged input: demux and decode errors are counted and skipped; what decodes is
 //! transcoded and the report carries a warning. Nothing here panics on input-derived data.
 //!
@@ -38,13 +47,15 @@
 //!
 //! # Modules
 //!
-//! `types` (options, report, error, constants) is at the bottom; `probe`, `progress`,
-//! [`install`], `hls` (the muxer FFI, the only `unsafe` code here), `decode`, `rung`, `video`,
-//! `audio` and `master` build on it, and this module ties them together. No module imports one
-//! above it.
+//! `choice` (the pure fast-path decision) and `types` (options, report, error, constants) are
+//! at the bottom; `probe`, `progress`, [`install`], `hls` (the muxer FFI, the only `unsafe`
+//! code here), `decode`, `rung`, `video`, `fast`, `audio` and `master` build on them, and this
+//! module ties them together. No module imports one above it.
 
 mod audio;
+pub mod choice;
 mod decode;
+mod fast;
 mod hls;
 pub mod install;
 mod master;
@@ -54,16 +65,19 @@ mod rung;
 mod types;
 mod video;
 
+pub use choice::{PathChoice, PathReason, TranscodePath};
 pub use install::remove_stale_partials;
 pub use master::parse_media_playlist;
 pub use probe::{init, probe};
 pub use types::{
-    AudioStreamInfo, Control, Progress, RenditionInfo, RenditionKind, SourceInfo, TranscodeError,
-    TranscodeOptions, TranscodeReport, VideoStreamInfo,
+    AudioStreamInfo, Control, Progress, RateControl, RenditionInfo, RenditionKind, SourceInfo,
+    TranscodeError, TranscodeOptions, TranscodeReport, VideoStreamInfo,
 };
 
-use crate::media::ladder::{self, Plan, SourceVideo};
+use crate::media::ladder::{self, Plan, Rendition, SourceVideo};
 use audio::AudioPipe;
+use choice::{RemuxFacts, SCAN_BUDGET};
+use fast::{AudioCopy, FastVideoPipe};
 use ff::{format, Packet, Rational, Rescale};
 use ffmpeg_next as ff;
 use install::split_out_dir;
@@ -71,7 +85,7 @@ use master::{master_playlist, measure_audio, measure_video};
 use probe::{open_input, probe_context};
 use progress::Reporter;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use types::{
     AUDIO_DIR, LEAD_FRAMES, MASTER, MAX_CONSECUTIVE_BAD_PACKETS, MAX_TIMESTAMP_S, POSTER,
     TIMESTAMP_MARGIN_S,
@@ -101,7 +115,7 @@ pub fn transcode(
     let (mut ictx, info) = open_and_probe(input)?;
     let staging = install::staging_dir(&parent, &name)?;
     // On any error below `staging` is dropped, which removes the partial folder.
-    let report = run(&mut ictx, &info, staging.path(), opts, on_progress)?;
+    let report = run(input, &mut ictx, &info, staging.path(), opts, on_progress)?;
     drop(ictx);
     install::publish(staging, &target)?;
     Ok(report)
@@ -120,7 +134,7 @@ pub fn transcode_into(
     init();
     validate_options(opts)?;
     let (mut ictx, info) = open_and_probe(input)?;
-    run(&mut ictx, &info, dir, opts, on_progress)
+    run(input, &mut ictx, &info, dir, opts, on_progress)
 }
 
 fn open_and_probe(input: &Path) -> Result<(format::context::Input, SourceInfo), TranscodeError> {
@@ -130,6 +144,7 @@ fn open_and_probe(input: &Path) -> Result<(format::context::Input, SourceInfo), 
 }
 
 fn run(
+    input: &Path,
     ictx: &mut format::context::Input,
     info: &SourceInfo,
     dir: &Path,
@@ -137,7 +152,174 @@ fn run(
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<TranscodeReport, TranscodeError> {
     let mut reporter = Reporter::new(on_progress, info.duration_s);
-    run_pipeline(ictx, info, dir, opts, &mut reporter)
+    run_pipeline(input, ictx, info, dir, opts, &mut reporter)
+}
+
+/// The video side of the pipeline: the standard path or the remux fast path.
+enum Video {
+    Standard(VideoPipe),
+    Fast(FastVideoPipe),
+}
+
+impl Video {
+    fn stream_index(&self) -> usize {
+        match self {
+            Video::Standard(v) => v.stream_index,
+            Video::Fast(v) => v.stream_index,
+        }
+    }
+
+    fn out_time_s(&self) -> f64 {
+        match self {
+            Video::Standard(v) => v.out_time_s(),
+            Video::Fast(v) => v.out_time_s(),
+        }
+    }
+
+    fn frames_out(&self) -> u64 {
+        match self {
+            Video::Standard(v) => v.frames_out,
+            Video::Fast(v) => v.frames_out,
+        }
+    }
+
+    fn decode_errors(&self) -> u64 {
+        match self {
+            Video::Standard(v) => v.decode_errors,
+            Video::Fast(v) => v.decode_errors,
+        }
+    }
+
+    fn warnings(&self) -> &[String] {
+        match self {
+            Video::Standard(v) => &v.warnings,
+            Video::Fast(v) => &v.warnings,
+        }
+    }
+
+    /// Every rendition's folder and plan, highest first.
+    fn renditions(&self) -> Vec<(PathBuf, Rendition)> {
+        match self {
+            Video::Standard(v) => v
+                .rungs
+                .iter()
+                .map(|r| (r.dir.clone(), r.rendition.clone()))
+                .collect(),
+            Video::Fast(v) => std::iter::once((v.copy.dir.clone(), v.copy.rendition.clone()))
+                .chain(v.rungs.iter().map(|r| (r.dir.clone(), r.rendition.clone())))
+                .collect(),
+        }
+    }
+
+    fn send(&mut self, packet: &Packet, rep: &mut Reporter<'_>) -> Result<(), TranscodeError> {
+        match self {
+            Video::Standard(v) => decode::send_packet(v, packet, rep),
+            Video::Fast(v) => v.send_packet(packet, rep),
+        }
+    }
+
+    fn finish(&mut self, rep: &mut Reporter<'_>) -> Result<(), TranscodeError> {
+        match self {
+            Video::Standard(v) => v.finish(rep),
+            Video::Fast(v) => v.finish(rep),
+        }
+    }
+}
+
+/// The audio side: encoded (resampled to AAC-LC 48 kHz stereo) or copied as it is.
+enum Audio {
+    Encode(AudioPipe),
+    Copy(AudioCopy),
+}
+
+impl Audio {
+    fn stream_index(&self) -> usize {
+        match self {
+            Audio::Encode(a) => a.stream_index,
+            Audio::Copy(a) => a.stream_index,
+        }
+    }
+
+    fn out_time_s(&self) -> f64 {
+        match self {
+            Audio::Encode(a) => a.out_time_s(),
+            Audio::Copy(a) => a.out_time_s(),
+        }
+    }
+
+    fn produced(&self) -> bool {
+        match self {
+            Audio::Encode(a) => a.samples_encoded > 0,
+            Audio::Copy(a) => a.packets > 0,
+        }
+    }
+
+    fn decode_errors(&self) -> u64 {
+        match self {
+            Audio::Encode(a) => a.decode_errors,
+            Audio::Copy(_) => 0,
+        }
+    }
+
+    fn warnings(&self) -> &[String] {
+        match self {
+            Audio::Encode(a) => &a.warnings,
+            Audio::Copy(a) => &a.warnings,
+        }
+    }
+
+    fn send(&mut self, packet: &Packet, rep: &mut Reporter<'_>) -> Result<(), TranscodeError> {
+        match self {
+            Audio::Encode(a) => decode::send_packet(a, packet, rep),
+            Audio::Copy(a) => a.send_packet(packet),
+        }
+    }
+
+    fn finish(&mut self, rep: &mut Reporter<'_>) -> Result<(), TranscodeError> {
+        match self {
+            Audio::Encode(a) => a.finish(rep),
+            Audio::Copy(a) => a.finish(),
+        }
+    }
+}
+
+/// Decide the path for `info`'s video under `plan`, scanning the keyframes (demux only) when
+/// every other condition holds. Returns the choice and, for the fast path, the scan.
+fn choose_path(
+    input: &Path,
+    ictx: &format::context::Input,
+    info: &SourceInfo,
+    plan: Option<&Plan>,
+    opts: &TranscodeOptions,
+) -> Result<(PathChoice, Option<fast::KeyframeScan>), TranscodeError> {
+    let (Some(v), Some(plan)) = (&info.video, plan) else {
+        return Ok((PathChoice::standard(PathReason::NoVideo), None));
+    };
+    if !opts.fast_path {
+        return Ok((PathChoice::standard(PathReason::Disabled), None));
+    }
+    let has_extradata = ictx
+        .stream(v.index)
+        .is_some_and(|s| hls::has_extradata(&s.parameters()));
+    let facts = RemuxFacts {
+        codec: v.codec.clone(),
+        pixel_format: v.pixel_format.clone(),
+        width: v.width,
+        height: v.height,
+        square_pixel_width: v.square_pixel_width,
+        rotation: v.rotation,
+        fps: v.fps.as_f64(),
+        top_rung: plan.renditions.first().map(|r| (r.width, r.height)),
+        highest_requested: opts.ladder.iter().copied().max().unwrap_or(0),
+        has_extradata,
+    };
+    if let Err(reason) = choice::check_facts(&facts) {
+        return Ok((PathChoice::standard(reason), None));
+    }
+    let scan = fast::scan(input, v.index, SCAN_BUDGET)?;
+    let choice = choice::decide(&facts, scan.stats.as_ref());
+    let scan = (choice.path == TranscodePath::Remux).then_some(scan);
+    Ok((choice, scan))
 }
 
 fn validate_options(opts: &TranscodeOptions) -> Result<(), TranscodeError> {
@@ -173,6 +355,7 @@ fn validate_options(opts: &TranscodeOptions) -> Result<(), TranscodeError> {
 }
 
 fn run_pipeline(
+    input: &Path,
     ictx: &mut format::context::Input,
     info: &SourceInfo,
     dir: &Path,
@@ -229,44 +412,73 @@ fn run_pipeline(
     let max_ts_s = info
         .duration_s
         .map_or(MAX_TIMESTAMP_S, |d| d + TIMESTAMP_MARGIN_S);
+    let (choice, scan) = choose_path(input, ictx, info, plan.as_ref(), opts)?;
+    // Where the common origin lands on every output's timeline (see LEAD_FRAMES); the fast
+    // path also keeps the copied packets' decoding times non-negative.
+    let mut lead_s = plan
+        .as_ref()
+        .map(|p| LEAD_FRAMES as f64 / p.fps.as_f64().max(1.0));
     let mut video = match (&info.video, &plan) {
         (Some(v), Some(plan)) => {
             let stream = ictx
                 .stream(v.index)
                 .ok_or_else(|| TranscodeError::Decode("video stream vanished".into()))?;
-            Some(VideoPipe::new(
-                &stream,
-                plan,
-                dir,
-                opts,
-                t0_us.rescale(micros, stream.time_base()),
-                info.duration_s,
-                max_ts_s,
-            )?)
+            let t0_ts = t0_us.rescale(micros, stream.time_base());
+            Some(match scan {
+                Some(scan) => {
+                    let tb = f64::from(stream.time_base());
+                    let frames = LEAD_FRAMES as f64 / v.fps.as_f64().max(1.0);
+                    let lead = ((frames / tb).ceil() as i64).max(-scan.min_dts_offset);
+                    lead_s = Some(lead as f64 * tb);
+                    // every rung keeps the source's frames: its own (average) frame rate
+                    let mut plan = plan.clone();
+                    for r in &mut plan.renditions {
+                        r.fps = v.fps;
+                    }
+                    Video::Fast(FastVideoPipe::new(
+                        &stream,
+                        &plan,
+                        dir,
+                        opts,
+                        t0_ts,
+                        lead,
+                        scan,
+                        info.duration_s,
+                    )?)
+                }
+                None => Video::Standard(VideoPipe::new(
+                    &stream,
+                    plan,
+                    dir,
+                    opts,
+                    t0_ts,
+                    info.duration_s,
+                    max_ts_s,
+                )?),
+            })
         }
         _ => None,
     };
+    let remux = choice.path == TranscodePath::Remux;
     let mut audio = match &info.audio {
         Some(a) => {
             let stream = ictx
                 .stream(a.index)
                 .ok_or_else(|| TranscodeError::Decode("audio stream vanished".into()))?;
-            Some(AudioPipe::new(
-                &stream,
-                dir,
-                opts,
-                t0_us.rescale(micros, stream.time_base()),
-                max_ts_s,
-                plan.as_ref()
-                    .map(|p| LEAD_FRAMES as f64 / p.fps.as_f64().max(1.0)),
-            )?)
+            let t0_ts = t0_us.rescale(micros, stream.time_base());
+            Some(match lead_s {
+                Some(lead_s) if remux && fast::audio_copyable(&stream) => {
+                    Audio::Copy(AudioCopy::new(&stream, dir, opts, t0_ts, lead_s)?)
+                }
+                _ => Audio::Encode(AudioPipe::new(&stream, dir, opts, t0_ts, max_ts_s, lead_s)?),
+            })
         }
         None => None,
     };
 
-    let out_time = |video: &Option<VideoPipe>, audio: &Option<AudioPipe>| -> f64 {
-        let v = video.as_ref().map_or(0.0, VideoPipe::out_time_s);
-        let a = audio.as_ref().map_or(0.0, AudioPipe::out_time_s);
+    let out_time = |video: &Option<Video>, audio: &Option<Audio>| -> f64 {
+        let v = video.as_ref().map_or(0.0, Video::out_time_s);
+        let a = audio.as_ref().map_or(0.0, Audio::out_time_s);
         v.max(a)
     };
 
@@ -297,10 +509,10 @@ fn run_pipeline(
             corrupt += 1;
         }
         let index = packet.stream();
-        if let Some(v) = video.as_mut().filter(|v| v.stream_index == index) {
-            decode::send_packet(v, &packet, reporter)?;
-        } else if let Some(a) = audio.as_mut().filter(|a| a.stream_index == index) {
-            decode::send_packet(a, &packet, reporter)?;
+        if let Some(v) = video.as_mut().filter(|v| v.stream_index() == index) {
+            v.send(&packet, reporter)?;
+        } else if let Some(a) = audio.as_mut().filter(|a| a.stream_index() == index) {
+            a.send(&packet, reporter)?;
         }
         reporter.tick(out_time(&video, &audio))?;
     }
@@ -321,38 +533,38 @@ fn run_pipeline(
         ));
     }
 
-    let video_ok = video.as_ref().is_some_and(|v| v.frames_out > 0);
-    let audio_ok = audio.as_ref().is_some_and(|a| a.samples_encoded > 0);
+    let video_ok = video.as_ref().is_some_and(|v| v.frames_out() > 0);
+    let audio_ok = audio.as_ref().is_some_and(Audio::produced);
     if !video_ok && !audio_ok {
         return Err(TranscodeError::Decode(
             "no audio or video frame could be decoded".into(),
         ));
     }
     if let Some(v) = &video {
-        if v.decode_errors > 0 {
+        if v.decode_errors() > 0 {
             warnings.push(format!(
                 "video: {} packet(s) could not be decoded",
-                v.decode_errors
+                v.decode_errors()
             ));
         }
-        warnings.extend(v.warnings.iter().cloned());
+        warnings.extend(v.warnings().iter().cloned());
         if !video_ok {
             warnings.push("the video stream could not be decoded; the output is audio-only".into());
-            for rung in &v.rungs {
-                discard(&rung.dir, fs::remove_dir_all(&rung.dir));
+            for (rung_dir, _) in v.renditions() {
+                discard(&rung_dir, fs::remove_dir_all(&rung_dir));
             }
             let poster = dir.join(POSTER);
             discard(&poster, fs::remove_file(&poster));
         }
     }
     if let Some(a) = &audio {
-        if a.decode_errors > 0 {
+        if a.decode_errors() > 0 {
             warnings.push(format!(
                 "audio: {} packet(s) could not be decoded",
-                a.decode_errors
+                a.decode_errors()
             ));
         }
-        warnings.extend(a.warnings.iter().cloned());
+        warnings.extend(a.warnings().iter().cloned());
         if !audio_ok {
             warnings.push("the audio stream could not be decoded; the output has no sound".into());
             let audio_dir = dir.join(AUDIO_DIR);
@@ -363,12 +575,12 @@ fn run_pipeline(
     let video_time = video
         .as_ref()
         .filter(|_| video_ok)
-        .map(|v| v.out_time_s())
+        .map(Video::out_time_s)
         .unwrap_or(0.0);
     let audio_time = audio
         .as_ref()
         .filter(|_| audio_ok)
-        .map(|a| a.out_time_s())
+        .map(Audio::out_time_s)
         .unwrap_or(0.0);
     let duration_s = video_time.max(audio_time);
     if let Some(declared) = info.duration_s {
@@ -383,8 +595,8 @@ fn run_pipeline(
     let mut renditions = Vec::new();
     if video_ok {
         if let Some(v) = &video {
-            for rung in &v.rungs {
-                renditions.push(measure_video(rung)?);
+            for (rung_dir, rendition) in v.renditions() {
+                renditions.push(measure_video(&rung_dir, &rendition)?);
             }
         }
     }
@@ -406,6 +618,7 @@ fn run_pipeline(
         audio_only: !video_ok,
         has_audio: audio_ok,
         poster,
+        path: choice,
     })
 }
 

@@ -51,6 +51,59 @@ pub struct TranscodeOptions {
     pub gop_seconds: u32,
     /// Encoder/decoder threads; 0 = auto (`threads=auto`).
     pub threads: usize,
+    /// Try the remux fast path (copy the source video as the top rung) when the source
+    /// qualifies; `false` always takes the standard path.
+    #[serde(default = "yes")]
+    pub fast_path: bool,
+    /// How the encoded rungs spend their bits.
+    #[serde(default)]
+    pub rate_control: RateControl,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl TranscodeOptions {
+    /// Apply the operator's switches from the environment (read once per transcode run, not
+    /// documented for organizers): `PUFA_TRANSCODE_STANDARD=1` turns the remux fast path off
+    /// (benchmarks compare both paths on one input); `PUFA_RATE_CONTROL=crf|bitrate` picks
+    /// the encoded rungs' rate control.
+    pub fn with_env(mut self) -> Self {
+        if std::env::var("PUFA_TRANSCODE_STANDARD").is_ok_and(|v| v == "1") {
+            self.fast_path = false;
+        }
+        if let Some(rc) = std::env::var("PUFA_RATE_CONTROL")
+            .ok()
+            .and_then(|v| RateControl::parse(&v))
+        {
+            self.rate_control = rc;
+        }
+        self
+    }
+}
+
+/// Rate control of the encoded rungs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateControl {
+    /// CRF [`X264_CRF`] with the ladder's maximum as a VBV cap: easy content gets fewer bits.
+    #[default]
+    Crf,
+    /// The ladder's average bitrate as the target (ABR) with the same VBV cap: every rung
+    /// spends its planned bits whatever the content (what CLI ladders usually do).
+    Bitrate,
+}
+
+impl RateControl {
+    /// `crf` or `bitrate` (the `PUFA_RATE_CONTROL` values); anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "crf" => Some(Self::Crf),
+            "bitrate" => Some(Self::Bitrate),
+            _ => None,
+        }
+    }
 }
 
 impl Default for TranscodeOptions {
@@ -60,6 +113,8 @@ impl Default for TranscodeOptions {
             segment_seconds: 6,
             gop_seconds: 2,
             threads: 0,
+            fast_path: true,
+            rate_control: RateControl::Crf,
         }
     }
 }
@@ -128,6 +183,8 @@ pub struct TranscodeReport {
     pub has_audio: bool,
     /// `poster.jpg` was written.
     pub poster: bool,
+    /// Which path produced the video and why.
+    pub path: super::choice::PathChoice,
 }
 
 /// Facts about the input, from [`probe`](super::probe).
@@ -227,6 +284,15 @@ pub(super) fn is_again_or_eof(e: &ff::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_control_names() {
+        assert_eq!(RateControl::parse("crf"), Some(RateControl::Crf));
+        assert_eq!(RateControl::parse(" bitrate "), Some(RateControl::Bitrate));
+        assert_eq!(RateControl::parse("cbr"), None);
+        assert_eq!(RateControl::default(), RateControl::Crf);
+        assert!(TranscodeOptions::default().fast_path);
+    }
 
     #[test]
     fn error_messages_are_chinese() {

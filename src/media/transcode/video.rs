@@ -17,17 +17,29 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Writes `poster.jpg`: the first frame as soon as it exists, replaced by the frame ~10% in.
-struct Poster {
+pub(super) struct Poster {
     path: PathBuf,
     width: u32,
     height: u32,
     target_s: f64,
     written: bool,
-    done: bool,
+    pub(super) done: bool,
 }
 
 impl Poster {
-    fn offer(&mut self, src: &frame::Video, t: f64) -> Result<(), TranscodeError> {
+    /// A poster of `width`×`height` at `dir/poster.jpg`, taken ~10% into `duration_s`.
+    pub(super) fn new(dir: &Path, width: u32, height: u32, duration_s: Option<f64>) -> Self {
+        Poster {
+            path: dir.join(POSTER),
+            width,
+            height,
+            target_s: duration_s.map(|d| d * 0.1).unwrap_or(0.0),
+            written: false,
+            done: false,
+        }
+    }
+
+    pub(super) fn offer(&mut self, src: &frame::Video, t: f64) -> Result<(), TranscodeError> {
         if self.done {
             return Ok(());
         }
@@ -202,20 +214,14 @@ impl VideoPipe {
                 rendition,
                 dir.join(&rendition.name),
                 opts,
+                super::rung::Timing::Cfr,
             )?);
         }
         let top = plan
             .renditions
             .first()
             .ok_or_else(|| TranscodeError::InvalidOptions("empty ladder".into()))?;
-        let poster = Poster {
-            path: dir.join(POSTER),
-            width: top.width,
-            height: top.height,
-            target_s: duration_s.map(|d| d * 0.1).unwrap_or(0.0),
-            written: false,
-            done: false,
-        };
+        let poster = Poster::new(dir, top.width, top.height, duration_s);
         Ok(Self {
             stream_index: stream.index(),
             decoder,
@@ -372,7 +378,7 @@ impl VideoPipe {
             self.poster.done = true;
         }
         for rung in &mut self.rungs {
-            rung.encode(filtered, pts + LEAD_FRAMES)?;
+            rung.encode(filtered, pts + LEAD_FRAMES, false)?;
         }
         self.frames_out += 1;
         self.next_out_pts = pts + 1;

@@ -57,7 +57,7 @@ impl Worker {
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             ),
             stale_after,
-            options: TranscodeOptions::default(),
+            options: TranscodeOptions::default().with_env(),
             wake,
         }
     }
@@ -154,6 +154,21 @@ impl Worker {
                     tracing::warn!(job = job.id, error = %e, "installing the output failed");
                     self.fail(&job, &e.message_zh()).await?;
                     return Ok(());
+                }
+                // the organizer sees which path was taken and why
+                let choice = &report.path;
+                if let Err(e) = self
+                    .db
+                    .record_job_path(
+                        job.id,
+                        &self.id,
+                        choice.path.as_str(),
+                        choice.reason.as_str(),
+                        &choice.note_zh(),
+                    )
+                    .await
+                {
+                    tracing::warn!(job = job.id, error = %e, "recording the transcode path");
                 }
                 self.publish(&job, &report, started).await?;
             }
