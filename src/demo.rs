@@ -14,7 +14,11 @@ use chrono::{Datelike, NaiveDate, Utc};
 
 /// Load the demo into the database. Idempotent: an existing `admin` and existing programs are
 /// left as they are.
-pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
+pub async fn load(
+    db: &Db,
+    config: &Config,
+    questionnaires: &crate::app::checkup::Questionnaires,
+) -> anyhow::Result<()> {
     if !db.username_exists("admin").await? {
         let (password, generated) = match &config.admin_password {
             Some(p) => {
@@ -66,6 +70,11 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
     // (after they are created above)
     crate::app::qa::publication::load_demo(db, config.clock.now()).await?;
     crate::app::qa::advisors::load_demo(db, &config.qa, config.clock.now()).await?;
+    // …and the follow-up of the sample enterprise's high-risk check-up, for its advisor
+    if config.demo_questions {
+        crate::app::qa::followups::load_demo(db, questionnaires, &config.qa, config.clock.now())
+            .await?;
+    }
     Ok(())
 }
 

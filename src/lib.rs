@@ -39,8 +39,9 @@ pub async fn serve(
     let db = Db::open(&config.data_dir).await?;
     register_questionnaire(&db, &questionnaire, &config).await?;
     std::fs::create_dir_all(&config.media_dir)?;
+    let questionnaires = app::checkup::Questionnaires::new(questionnaire);
     if config.demo {
-        demo::load(&db, &config).await?;
+        demo::load(&db, &config, &questionnaires).await?;
     }
     let storage: media::storage::SharedStorage =
         Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
@@ -70,7 +71,7 @@ pub async fn serve(
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
-        questionnaires: app::checkup::Questionnaires::new(questionnaire),
+        questionnaires,
         storage: storage.clone(),
         wake,
         clock: clock.clone(),

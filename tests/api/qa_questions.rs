@@ -718,5 +718,13 @@ async fn the_demo_has_sample_threads_in_several_states() {
         .get_text(&org, "/lawyers")
         .await
         .contains("示例第一律师事务所"));
+    // the demo's advisor group and the follow-up of the sample enterprise's high-risk report
+    let groups: Value = app.get_json(&org, "/api/v1/advisor-groups").await;
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
+    let followups: Value = app.get_json(&org, "/api/v1/followups").await;
+    let rows = followups["items"].as_array().expect("followups");
+    assert_eq!(rows.len(), 1, "{followups}");
+    assert_eq!(rows[0]["status"], "contacted");
+    assert!(rows[0]["advisor_id"].is_i64(), "{followups}");
     app.stop().await;
 }

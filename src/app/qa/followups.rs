@@ -434,3 +434,70 @@ mod tests {
         assert_eq!(Month::of(t), m);
     }
 }
+
+/// The demo's 回访 (issue 16: "the demo contains … one follow-up"): the 企问律答 sample
+/// enterprise takes a check-up answering every item with its riskiest option, which opens a
+/// follow-up for its advisor through the ordinary submit path, and the advisor records one
+/// contact. Nothing happens when the sample enterprise is missing (the demo without sample
+/// questions) or has taken a check-up already.
+pub async fn load_demo(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    qa: &crate::config::QaConfig,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(enterprise) = db
+        .enterprises()
+        .await?
+        .into_iter()
+        .find(|e| e.name == crate::app::qa::questions::DEMO_ENTERPRISE)
+    else {
+        return Ok(());
+    };
+    let Some(user) = db.user(enterprise.id).await? else {
+        return Ok(());
+    };
+    if !db.reports_of(enterprise.id).await?.is_empty() {
+        return Ok(());
+    }
+    let q = questionnaires.current();
+    let answers: crate::checkup::questionnaire::Answers = q
+        .applicable(&enterprise.industry)
+        .filter_map(|item| {
+            item.options
+                .iter()
+                .filter(|o| o.kind != crate::checkup::questionnaire::OptionKind::Na)
+                .max_by(|a, b| a.risk.total_cmp(&b.risk))
+                .map(|o| (item.id.clone(), o.id.clone()))
+        })
+        .collect();
+    checkup::give_consent(db, questionnaires, now, &user)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo check-up consent: {e}"))?;
+    let report = checkup::submit(db, questionnaires, qa, now, &user, &answers)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo check-up: {e}"))?;
+    let Some(opened) = db.followup_of_report(report.id).await? else {
+        return Ok(());
+    };
+    let Some(row) = db.followup(opened.id).await? else {
+        return Ok(());
+    };
+    let Some(advisor) = row.advisor_id else {
+        return Ok(());
+    };
+    let Some(advisor) = db.user(advisor).await? else {
+        return Ok(());
+    };
+    record_contact(
+        db,
+        &advisor,
+        row.id,
+        Some(FollowupOutcome::Contacted),
+        "（示例）已电话联系企业负责人，约定下周上门讲解劳动用工和合同管理的整改要点。",
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo follow-up contact: {e}"))?;
+    Ok(())
+}

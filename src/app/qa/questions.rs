@@ -566,6 +566,10 @@ pub const OVERDUE_PERIOD: std::time::Duration = std::time::Duration::from_secs(3
 /// organizer sets one under 工作人员账号), one sample enterprise, and questions in several
 /// states — answered, closed, assigned and waiting for the organizer. Does nothing when the
 /// accounts exist already.
+/// The name of the demo's sample enterprise that asks the sample questions (and, in
+/// [`super::followups::load_demo`], takes the sample high-risk check-up).
+pub const DEMO_ENTERPRISE: &str = "示例制造有限公司（企问律答示例）";
+
 pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     use crate::accounts::uscc::{Uscc, UsccError};
     use crate::db::lawyers::ProfileUpdate;
@@ -628,7 +632,7 @@ pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let enterprise_id = db
         .insert_enterprise(
             &crate::accounts::ValidEnterprise {
-                name: "示例制造有限公司（企问律答示例）".into(),
+                name: DEMO_ENTERPRISE.into(),
                 uscc,
                 industry: 'C',
                 district: Some("示例区".into()),
