@@ -480,8 +480,21 @@ impl Db {
             };
             notifications::enqueue(&mut tx, enterprise_id, &event, now).await?;
         }
+        // the enterprise wrote again in a thread a lawyer holds: that lawyer must know
+        let notify_lawyer = match (m.author_role, guard.expect_lawyer) {
+            (Role::Enterprise, Some(lawyer)) => Some(lawyer),
+            _ => None,
+        };
+        if let Some(lawyer) = notify_lawyer {
+            let event = Event::QuestionFollowedUp {
+                question_id: id,
+                message_id,
+                title: title_of(&mut tx, id).await?,
+            };
+            notifications::enqueue(&mut tx, lawyer, &event, now).await?;
+        }
         tx.commit().await?;
-        if m.notify_enterprise {
+        if m.notify_enterprise || notify_lawyer.is_some() {
             self.wake_outbox();
         }
         Ok(Some(message_id))

@@ -129,6 +129,8 @@ pub enum Kind {
     QuestionAnswered,
     /// 企业提问超时未答复（给组织方）
     QuestionOverdue,
+    /// 企业在已分派的问题下追问（给律师）
+    QuestionFollowedUp,
     /// 回访待办（给顾问律师或组织方）
     FollowupDue,
     /// 整改后请重新体检
@@ -136,7 +138,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::SignupConfirmed,
         Kind::SignupWaitlisted,
         Kind::Promoted,
@@ -153,6 +155,7 @@ impl Kind {
         Kind::QuestionAssigned,
         Kind::QuestionAnswered,
         Kind::QuestionOverdue,
+        Kind::QuestionFollowedUp,
         Kind::FollowupDue,
         Kind::RetakeInvited,
     ];
@@ -175,6 +178,7 @@ impl Kind {
             Kind::QuestionAssigned => "question_assigned",
             Kind::QuestionAnswered => "question_answered",
             Kind::QuestionOverdue => "question_overdue",
+            Kind::QuestionFollowedUp => "question_followed_up",
             Kind::FollowupDue => "followup_due",
             Kind::RetakeInvited => "retake_invited",
         }
@@ -203,6 +207,7 @@ impl Kind {
             Kind::QuestionAssigned => "新的企业提问",
             Kind::QuestionAnswered => "提问已回复",
             Kind::QuestionOverdue => "提问超时未答",
+            Kind::QuestionFollowedUp => "企业追问",
             Kind::FollowupDue => "回访待办",
             Kind::RetakeInvited => "复查体检邀请",
         }
@@ -229,6 +234,7 @@ impl Kind {
                     // the answer an enterprise waits for, and the work a lawyer must do
                     | Kind::QuestionAnswered
                     | Kind::QuestionAssigned
+                    | Kind::QuestionFollowedUp
                     | Kind::FollowupDue
             ),
         }
@@ -350,6 +356,13 @@ pub enum Event {
         title: String,
         working_days: u32,
     },
+    /// The enterprise wrote message `message_id` (a follow-up or the details asked for) in a
+    /// thread assigned to the recipient (a lawyer).
+    QuestionFollowedUp {
+        question_id: i64,
+        message_id: i64,
+        title: String,
+    },
     /// A 回访 follow-up of `enterprise_name`'s high-risk report is the recipient's to do by
     /// `due_on`.
     FollowupDue {
@@ -452,6 +465,10 @@ pub const SMS_TEMPLATES: &[(&str, &str)] = &[
         "【普法】企业提问《${title}》已${days}个工作日未答复，请及时分派。",
     ),
     (
+        "PUFA_QA_FOLLOWUP",
+        "【普法】企业在提问《${title}》下有新的追问，请登录查看。",
+    ),
+    (
         "PUFA_FOLLOWUP",
         "【普法】回访待办：${name}体检为高风险，请于${due}前回访。",
     ),
@@ -538,6 +555,7 @@ impl Event {
             Event::QuestionAssigned { .. } => Kind::QuestionAssigned,
             Event::QuestionAnswered { .. } => Kind::QuestionAnswered,
             Event::QuestionOverdue { .. } => Kind::QuestionOverdue,
+            Event::QuestionFollowedUp { .. } => Kind::QuestionFollowedUp,
             Event::FollowupDue { .. } => Kind::FollowupDue,
             Event::RetakeInvited { .. } => Kind::RetakeInvited,
         }
@@ -587,6 +605,9 @@ impl Event {
             }
             Event::QuestionOverdue { question_id, .. } => {
                 format!("question_overdue:{question_id}")
+            }
+            Event::QuestionFollowedUp { message_id, .. } => {
+                format!("question_followed_up:msg:{message_id}")
             }
             Event::FollowupDue { followup_id, .. } => format!("followup_due:{followup_id}"),
             Event::RetakeInvited { followup_id } => format!("retake_invited:{followup_id}"),
@@ -828,6 +849,19 @@ impl Event {
                 None,
                 None,
             ),
+            Event::QuestionFollowedUp {
+                question_id, title, ..
+            } => (
+                format!("企业追问：{title}"),
+                format!(
+                    "企业在您负责的提问《{title}》下写了新的内容（追问或补充的情况），请查看并答复。"
+                ),
+                Some(format!("/questions/{question_id}")),
+                "PUFA_QA_FOLLOWUP",
+                params(&[("title", short(title, 20))]),
+                None,
+                None,
+            ),
             Event::FollowupDue {
                 followup_id,
                 enterprise_name,
@@ -1017,6 +1051,11 @@ mod tests {
                 followup_id: 1,
                 enterprise_name: "示例超长名称科技发展有限责任公司第一分公司".repeat(2),
                 due_on: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
+            },
+            Event::QuestionFollowedUp {
+                question_id: 1,
+                message_id: 3,
+                title: s.title.clone(),
             },
             Event::RetakeInvited { followup_id: 1 },
         ];

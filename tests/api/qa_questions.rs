@@ -264,6 +264,13 @@ async fn a_thread_runs_from_question_to_closed_with_safe_markdown() {
         2,
         "{told:?}"
     );
+    // and the lawyer was told of the enterprise's follow-up (the details it asked for)
+    let told = inbox_titles(&app, &law).await;
+    assert_eq!(
+        told.iter().filter(|t| t.starts_with("企业追问")).count(),
+        1,
+        "{told:?}"
+    );
 
     // the page renders the Markdown safely
     let page = app.get_text(&ent, &format!("/questions/{id}")).await;
