@@ -98,6 +98,17 @@ async fn publication_removes_identifying_details_and_the_thread_stays_private() 
     let stranger = app.logged_in("qa-lawyer-802", LAWYER_PASSWORD).await;
     let question = answered_thread(&app, enterprise, &uscc, lawyer_id).await;
 
+    // the answered thread offers publication to the organizer and to its lawyer, not to the
+    // enterprise
+    let thread = format!("/questions/{question}");
+    assert!(app.get_text(&org, &thread).await.contains("整理为公开问答"));
+    assert!(app
+        .get_text(&lawyer, &thread)
+        .await
+        .contains("建议公开为问答"));
+    let own = app.get_text(&ent, &thread).await;
+    assert!(!own.contains("整理为公开问答") && !own.contains("建议公开为问答"));
+
     // the organizer's draft is de-identified
     let form = app
         .get_text(&org, &format!("/questions/{question}/publish"))

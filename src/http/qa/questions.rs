@@ -773,6 +773,9 @@ pub struct ThreadPage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub is_staff: bool,
+    /// The organizer (publishes) or the assigned lawyer (proposes) may turn the answered
+    /// thread into a public entry (`/questions/{id}/publish`).
+    pub may_publish: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -891,6 +894,9 @@ async fn thread_page_for(
         notice,
         error,
         is_staff: !user.is_enterprise(),
+        may_publish: (user.is_organizer()
+            || (user.is_lawyer() && q.assigned_lawyer_id == Some(user.id)))
+            && t.messages.iter().any(|m| m.kind == MessageKind::Answer),
         layout,
     })
 }
