@@ -417,24 +417,6 @@ pub async fn loop_of(db: &Db, user: &User, month: Month, now: DateTime<Utc>) -> 
     Ok(funnel::build(checkups, &questions, &followups))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_parse_and_start_at_midnight_in_shanghai() {
-        let m = Month::parse("2026-12").expect("month");
-        assert_eq!(m.start().to_rfc3339(), "2026-11-30T16:00:00+00:00");
-        assert_eq!(m.next().label(), "2027-01");
-        assert_eq!(m.previous().label(), "2026-11");
-        assert_eq!(m.last_day().to_string(), "2026-12-31");
-        assert_eq!(Month::parse("2026-13"), None);
-        assert_eq!(Month::parse("26-1"), None);
-        let t = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
-        assert_eq!(Month::of(t), m);
-    }
-}
-
 /// The demo's 回访 (issue 16: "the demo contains … one follow-up"): the 企问律答 sample
 /// enterprise takes a check-up answering every item with its riskiest option, which opens a
 /// follow-up for its advisor through the ordinary submit path, and the advisor records one
@@ -500,4 +482,22 @@ pub async fn load_demo(
     .await
     .map_err(|e| anyhow::anyhow!("demo follow-up contact: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_and_start_at_midnight_in_shanghai() {
+        let m = Month::parse("2026-12").expect("month");
+        assert_eq!(m.start().to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        assert_eq!(m.next().label(), "2027-01");
+        assert_eq!(m.previous().label(), "2026-11");
+        assert_eq!(m.last_day().to_string(), "2026-12-31");
+        assert_eq!(Month::parse("2026-13"), None);
+        assert_eq!(Month::parse("26-1"), None);
+        let t = Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap();
+        assert_eq!(Month::of(t), m);
+    }
 }
