@@ -245,6 +245,62 @@ mod tests {
         op.responses.responses.keys().map(String::as_str).collect()
     }
 
+    /// utoipa names a component after the type alone, so two `ToSchema` types with the same
+    /// name in different modules silently share one schema: the document then describes one of
+    /// them wrongly (it happened to the follow-ups' `ContactView` and the contacts' one).
+    #[test]
+    fn schema_type_names_are_unique() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read src").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        let mut clashes = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read file");
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if !(line.trim_start().starts_with("#[derive(") && line.contains("ToSchema")) {
+                    continue;
+                }
+                // the type is declared within the next few lines (after doc or serde attributes)
+                let name = lines[i + 1..].iter().take(6).find_map(|l| {
+                    let l = l
+                        .trim_start()
+                        .strip_prefix("pub ")
+                        .unwrap_or(l.trim_start());
+                    let rest = l
+                        .strip_prefix("struct ")
+                        .or_else(|| l.strip_prefix("enum "))?;
+                    Some(
+                        rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                });
+                let Some(name) = name else { continue };
+                let at = format!("{}:{}", file.display(), i + 1);
+                if let Some(first) = seen.insert(name.clone(), at.clone()) {
+                    clashes.push(format!("{name}: {first} and {at}"));
+                }
+            }
+        }
+        assert!(seen.len() > 50, "the scan found the schema types");
+        assert!(clashes.is_empty(), "schema names used twice: {clashes:#?}");
+    }
+
     /// The whole document is snapshotted, so an operation that goes missing, changes its
     /// shape or appears without review fails the build (`cargo insta review` or
     /// `INSTA_UPDATE=always cargo test` accepts an intended change).

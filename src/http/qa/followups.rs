@@ -126,7 +126,7 @@ pub struct FollowupListView {
 
 /// One recorded contact.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ContactView {
+pub struct FollowupContactView {
     pub id: i64,
     pub outcome: FollowupOutcome,
     pub outcome_label: String,
@@ -158,7 +158,7 @@ pub struct FollowupDetailView {
     /// The enterprise's mobile (staff only).
     #[schema(required = true)]
     pub mobile: Option<String>,
-    pub contacts: Vec<ContactView>,
+    pub contacts: Vec<FollowupContactView>,
     #[schema(required = true)]
     pub retake: Option<RetakeView>,
     /// The follow-up that replaced this one (a newer high-risk report).
@@ -166,8 +166,8 @@ pub struct FollowupDetailView {
     pub superseded_by: Option<i64>,
 }
 
-fn contact_view(c: &ContactRow, with_note: bool) -> ContactView {
-    ContactView {
+fn contact_view(c: &ContactRow, with_note: bool) -> FollowupContactView {
+    FollowupContactView {
         id: c.id,
         outcome: c.outcome.0,
         outcome_label: c.outcome.0.label_zh().to_string(),
@@ -245,13 +245,20 @@ fn list_view(l: &Listing, now: DateTime<Utc>) -> FollowupListView {
 #[utoipa::path(get, path = "/api/v1/followups", tag = "qa", params(ListParams),
     security(("pufa_session" = [])),
     responses((status = 200, body = FollowupListView), (status = 400, response = BadRequest),
-              (status = 401, response = Unauthorized)))]
+              (status = 401, response = Unauthorized), (status = 422, response = Unprocessable)))]
 pub async fn api_list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Query(p): Query<ListParams>,
 ) -> AppResult<Json<FollowupListView>> {
     let now = state.clock.now();
+    if p.page.is_some_and(|page| page < 1) {
+        return Err(QaError::Invalid(crate::validation::FieldErrors::single(
+            "page",
+            "页码应为正整数",
+        ))
+        .into());
+    }
     let l = uc::list(&state.db, &user, now, &p.query()).await?;
     Ok(Json(list_view(&l, now)))
 }
@@ -275,7 +282,7 @@ pub async fn api_detail(
 /// A contact the advisor records.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ContactRequest {
+pub struct FollowupContactRequest {
     pub outcome: FollowupOutcome,
     /// At most 1000 characters.
     #[serde(default)]
@@ -293,7 +300,7 @@ pub struct CreatedView {
 /// note. 已整改 invites the enterprise to retake the check-up; its next report is recorded on
 /// the follow-up, which then closes. 409 `followup_closed` on a closed follow-up.
 #[utoipa::path(post, path = "/api/v1/followups/{id}/contacts", tag = "qa",
-    params(("id" = i64, Path)), request_body = ContactRequest, security(("pufa_session" = [])),
+    params(("id" = i64, Path)), request_body = FollowupContactRequest, security(("pufa_session" = [])),
     responses((status = 201, body = CreatedView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 404, response = NotFound), (status = 409, response = Conflict),
@@ -304,7 +311,7 @@ pub async fn api_contact(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Json(req): Json<ContactRequest>,
+    Json(req): Json<FollowupContactRequest>,
 ) -> AppResult<Response> {
     let contact = uc::record_contact(
         &state.db,
@@ -321,7 +328,7 @@ pub async fn api_contact(
 /// The advisor an organizer gives a follow-up.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssignmentRequest {
+pub struct FollowupAssignmentRequest {
     /// Account id of an active lawyer.
     pub advisor_id: i64,
 }
@@ -329,7 +336,7 @@ pub struct AssignmentRequest {
 /// Give a follow-up to an advisor lawyer (organizers), who is notified. 422 when the id is
 /// not an active lawyer; 409 `followup_closed` on a closed follow-up.
 #[utoipa::path(post, path = "/api/v1/followups/{id}/assignment", tag = "qa",
-    params(("id" = i64, Path)), request_body = AssignmentRequest, security(("pufa_session" = [])),
+    params(("id" = i64, Path)), request_body = FollowupAssignmentRequest, security(("pufa_session" = [])),
     responses((status = 200, body = FollowupView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 404, response = NotFound), (status = 409, response = Conflict),
@@ -340,7 +347,7 @@ pub async fn api_assign(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Json(req): Json<AssignmentRequest>,
+    Json(req): Json<FollowupAssignmentRequest>,
 ) -> AppResult<Json<FollowupView>> {
     let now = state.clock.now();
     uc::assign(&state.db, &user, id, req.advisor_id, now).await?;
@@ -366,8 +373,14 @@ pub struct LoopView {
     pub funnel: Funnel,
 }
 
-fn month_of(p: &LoopParams, now: DateTime<Utc>) -> Result<Month, AppError> {
-    match p.month.as_deref().filter(|m| !m.is_empty()) {
+/// The month asked for; `empty_is_current` lets the page's cleared month field mean the
+/// current month, where the API refuses an empty value like any other malformed one.
+fn month_of(p: &LoopParams, now: DateTime<Utc>, empty_is_current: bool) -> Result<Month, AppError> {
+    match p
+        .month
+        .as_deref()
+        .filter(|m| !(empty_is_current && m.is_empty()))
+    {
         None => Ok(Month::of(now)),
         Some(m) => Month::parse(m).ok_or_else(|| {
             QaError::Invalid(crate::validation::FieldErrors::single(
@@ -393,7 +406,7 @@ pub async fn api_loop(
     Query(p): Query<LoopParams>,
 ) -> AppResult<Json<LoopView>> {
     let now = state.clock.now();
-    let month = month_of(&p, now)?;
+    let month = month_of(&p, now, false)?;
     let funnel = uc::loop_of(&state.db, &user, month, now).await?;
     Ok(Json(LoopView {
         month: month.label(),
@@ -745,7 +758,7 @@ pub async fn loop_page(
     Query(p): Query<LoopParams>,
 ) -> AppResult<LoopPage> {
     let now = state.clock.now();
-    let month = month_of(&p, now)?;
+    let month = month_of(&p, now, true)?;
     let funnel = uc::loop_of(&state.db, &user, month, now).await?;
     Ok(LoopPage {
         layout,

@@ -59,14 +59,25 @@ pub struct ProposalsView {
 #[utoipa::path(get, path = "/api/v1/planning/proposals", tag = "qa", params(ProposalParams),
     security(("pufa_session" = [])),
     responses((status = 200, body = ProposalsView), (status = 400, response = BadRequest),
-              (status = 401, response = Unauthorized), (status = 403, response = Forbidden)))]
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 422, response = Unprocessable)))]
 pub async fn api_proposals(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Query(p): Query<ProposalParams>,
 ) -> AppResult<Json<ProposalsView>> {
     let now = state.clock.now();
-    let top = p.top.unwrap_or(DEFAULT_TOP).clamp(1, MAX_TOP);
+    let top = match p.top {
+        None => DEFAULT_TOP,
+        Some(top) if (1..=MAX_TOP).contains(&top) => top,
+        Some(_) => {
+            return Err(QaError::Invalid(crate::validation::FieldErrors::single(
+                "top",
+                format!("建议数量应为 1 至 {MAX_TOP}"),
+            ))
+            .into())
+        }
+    };
     let proposals = uc::proposals(&state.db, &state.questionnaires, &user, now, top).await?;
     Ok(Json(ProposalsView {
         month: uc::next_month(now).label(),
@@ -87,7 +98,7 @@ pub struct AdoptRequest {
 
 /// The draft program made.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DraftView {
+pub struct DraftProgramView {
     /// Program id (`/admin/programs/{id}`).
     pub id: i64,
     /// Its sessions, unplaced (the scheduler places them).
@@ -99,7 +110,7 @@ pub struct DraftView {
 /// 422 for an unknown topic, no topic, or a past month.
 #[utoipa::path(post, path = "/api/v1/planning/programs", tag = "qa",
     request_body = AdoptRequest, security(("pufa_session" = [])),
-    responses((status = 201, body = DraftView), (status = 400, response = BadRequest),
+    responses((status = 201, body = DraftProgramView), (status = 400, response = BadRequest),
               (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
               (status = 413, response = PayloadTooLarge),
               (status = 415, response = UnsupportedMediaType),
@@ -120,7 +131,7 @@ pub async fn api_adopt(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(DraftView {
+        Json(DraftProgramView {
             id: draft.program_id,
             session_ids: draft.session_ids,
         }),
