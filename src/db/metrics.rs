@@ -86,6 +86,12 @@ impl Db {
         })
     }
 
+    /// The database writer's transactions begun and jobs run (group commit: jobs per
+    /// transaction).
+    pub fn writer_counts(&self) -> (u64, u64) {
+        self.writer.counts()
+    }
+
     /// Connections the pool holds, and how many of them are idle.
     pub fn pool_size(&self) -> (u32, usize) {
         (self.pool.size(), self.pool.num_idle())

@@ -95,12 +95,13 @@ impl Db {
             .await
             .context("applying database migrations")?;
         // the same options, so the same durability: WAL, synchronous=NORMAL, foreign keys
-        let writer = writer::Writer::start(&options)
+        let write_queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let writer = writer::Writer::start(&options, write_queue.clone())
             .await
             .with_context(|| format!("opening the database writer for {}", path.display()))?;
         Ok(Db {
             pool,
-            write_queue: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            write_queue,
             outbox: Default::default(),
             writer,
         })
@@ -115,7 +116,8 @@ impl Db {
 
     /// Run `f` as one write transaction on the writer thread, in this process's write queue,
     /// and wake the delivery workers after it committed (it may have stored notifications).
-    /// One hand-off for the whole transaction instead of one per statement.
+    /// One hand-off for the whole transaction instead of one per statement; writes queued at
+    /// the same time share one commit (`db/writer.rs`, group commit).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, sqlx::Error>
     where
         T: Send + 'static,
@@ -123,7 +125,7 @@ impl Db {
     {
         let outbox = self.outbox.clone();
         self.writer
-            .transaction(self.write_queue.clone(), move || outbox.notify_waiters(), f)
+            .transaction(move || outbox.notify_waiters(), f)
             .await
     }
 

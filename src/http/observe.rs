@@ -279,6 +279,12 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         "# HELP pufa_live_lectures Live lectures running in this process.\n# TYPE pufa_live_lectures gauge\npufa_live_lectures {lives}\n\
          # HELP pufa_live_viewers Distinct viewers of live lectures in the last 15 s.\n# TYPE pufa_live_viewers gauge\npufa_live_viewers {viewers}\n"
     );
+    let (transactions, jobs) = state.db.writer_counts();
+    let _ = write!(
+        out,
+        "# HELP pufa_db_writer_transactions_total Write transactions of the database writer (one per group commit).\n# TYPE pufa_db_writer_transactions_total counter\npufa_db_writer_transactions_total {transactions}\n\
+         # HELP pufa_db_writer_jobs_total Writes (sign-ups, cancellations, removals) run by the database writer.\n# TYPE pufa_db_writer_jobs_total counter\npufa_db_writer_jobs_total {jobs}\n"
+    );
     let (size, idle) = state.db.pool_size();
     let _ = write!(
         out,

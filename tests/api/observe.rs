@@ -268,6 +268,16 @@ async fn metrics_parse_as_prometheus_and_counters_move_after_requests() {
         Some(1.0)
     );
     assert!(value(&after, "pufa_db_pool_connections", &BTreeMap::new()) >= Some(1.0));
+    // the sign-up above went through the database writer: at least one job in at least one
+    // transaction, never more transactions than jobs
+    let none = BTreeMap::new();
+    let jobs = value(&after, "pufa_db_writer_jobs_total", &none).expect("writer jobs");
+    let transactions =
+        value(&after, "pufa_db_writer_transactions_total", &none).expect("writer transactions");
+    assert!(
+        jobs >= 1.0 && transactions >= 1.0 && transactions <= jobs,
+        "{jobs} {transactions}"
+    );
 }
 
 #[tokio::test]
