@@ -16,7 +16,11 @@
 //! `/dev/shm` run; `PUFA_BENCH_PERF="record -g -o FILE"` (any `perf` arguments) runs
 //! `perf ARGS -p SERVER_PID` during the sign-up phase of the first run;
 //! `PUFA_BENCH_SERVER=PATH` runs another `pufa` binary (an older commit's) instead of this
-//! build's.
+//! build's; `PUFA_BENCH_RATE=1000` makes the load open-loop: request *i* of a phase is due at
+//! *i* ÷ 1000 s, sent by the next free client at that instant (not earlier), and its latency
+//! counts from the instant it was due, so a server that falls behind is charged the wait
+//! (no coordinated omission). Without it each client sends its next request as soon as the
+//! previous one is answered (closed loop: the server's throughput at saturation).
 //!
 //! The server runs with `--transcode-workers 0` so the demo recording is not transcoded while
 //! the load runs. CPU use of the server, of this load generator and of everything else on the
@@ -453,6 +457,14 @@ struct Load {
     first_error: Option<String>,
 }
 
+/// `PUFA_BENCH_RATE`: requests per second of an open-loop phase, or `None` (closed loop).
+fn bench_rate() -> Option<f64> {
+    std::env::var("PUFA_BENCH_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| r.is_finite() && *r > 0.0)
+}
+
 async fn run_load(
     server: &Arc<Server>,
     clients: &Arc<Vec<Client>>,
@@ -468,6 +480,7 @@ async fn run_load(
     let server_cpu0 = cpu_seconds(&server_stat, ticks);
     let client_cpu0 = cpu_seconds("/proc/self/stat", ticks);
     let busy0 = machine_busy_seconds(ticks);
+    let rate = bench_rate();
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..tasks {
@@ -485,7 +498,14 @@ async fn run_load(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(e, s)) = work.get(i) else { break };
                 let c = &clients[e];
-                let t0 = Instant::now();
+                let t0 = match rate {
+                    Some(rate) => {
+                        let due = started + Duration::from_secs_f64(i as f64 / rate);
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let sent = match target {
                     Target::Healthz => c.get(server.url("/healthz")).send().await,
                     Target::SignUp => {
@@ -913,6 +933,12 @@ fn print_report(runs: &[Run], sizes: &Sizes) {
         sizes.enterprises * sizes.sessions,
         sizes.capacity
     );
+    match bench_rate() {
+        Some(rate) => println!(
+            "open loop at {rate:.0} requests/s (PUFA_BENCH_RATE): latency counts from each request's due instant"
+        ),
+        None => println!("closed loop: each client sends its next request when the previous one is answered"),
+    }
     println!();
     println!("| data dir | phase | requests | wall s | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/req | load-generator CPU ms/req | other CPU s |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -6,6 +6,7 @@
 #   benches/signups_ab.sh            # 3 rounds of before=c0de434, main=35fef1d, after=checkout
 #   ROUNDS=5 BEFORE=c0de434 MAIN=35fef1d benches/signups_ab.sh
 #   BIN_before=/path/pufa BIN_main=/path/pufa benches/signups_ab.sh   # skip those builds
+#   BIN_after=/path/pufa SIGNUPS_BENCH=/path/signups-…  # and the checkout's (server + load generator)
 #
 # Builds with `cargo bench --bench signups --no-run` (release settings) in temporary detached
 # worktrees of BEFORE and MAIN, and in this checkout for "after" and the load generator. Uses
@@ -59,11 +60,16 @@ build_commit() { # name commit
 
 build_commit before "$BEFORE"
 build_commit main "$MAIN"
+if [[ -n "${BIN_after:-}" && -n "${SIGNUPS_BENCH:-}" ]]; then
+    cp "$BIN_after" "$work/pufa-after"
+    cp "$SIGNUPS_BENCH" "$work/signups-bench"
+else
 echo "building after (this checkout, $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo ' + changes'))…" >&2
 (cd "$repo" && CARGO_TARGET_DIR="$target" cargo bench --bench signups --no-run --message-format=short) \
     >"$logs/build-after.log" 2>&1
 cp "$target/release/pufa" "$work/pufa-after"
 cp "$(bench_exe "$logs/build-after.log" "$repo")" "$work/signups-bench"
+fi
 
 variants=(before main after)
 declare -A rate p99
