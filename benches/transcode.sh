@@ -121,8 +121,10 @@ measure() {
 
 # SSIM/PSNR of one rung against the source: "ssim ssim_db psnr"
 quality() { # $1 = rung dir, $2 = source
-  local w h; read -r w h < <(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$1/index.m3u8" | head -1 | tr ',' ' ')
-  ffmpeg -hide_banner -nostats -threads 2 -i "$1/index.m3u8" -i "$2" -lavfi \
+  # -nostdin and </dev/null: called inside `while read`, ffmpeg would otherwise eat the list of
+  # rungs from stdin (only the first rung was measured, and it as 0)
+  local w h; read -r w h < <(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$1/index.m3u8" </dev/null | head -1 | tr ',' ' ')
+  ffmpeg -nostdin -hide_banner -nostats -threads 2 -i "$1/index.m3u8" -i "$2" -lavfi \
     "[0:v]setpts=PTS-STARTPTS,fps=10,format=yuv420p,split[d1][d2];[1:v]setpts=PTS-STARTPTS,fps=10,scale=$w:$h:flags=bicubic,format=yuv420p,split[r1][r2];[d1][r1]ssim;[d2][r2]psnr" \
     -f null - 2>&1 | awk '/SSIM Y/ {for(i=1;i<=NF;i++) if ($i ~ /^All:/) {split($i,a,":"); s=a[2]}}
                           /PSNR y/ {for(i=1;i<=NF;i++) if ($i ~ /^average:/) {split($i,a,":"); p=a[2]}}
