@@ -4,7 +4,7 @@
 # X-Accel-Redirect (pufa checks the access, nginx sends the file), (iii) nginx alone (the same
 # file, no check).
 #
-#   benches/segments.sh     # PUFA=/work/target-bench/release/pufa REPS=2 DURATION=15s CONNS=64
+#   benches/segments.sh     # PUFA=target/release/pufa REPS=2 DURATION=15s CONNS=64
 #
 #   MODES="pufa accel nginx"   the servers, alternated in this order in every round; also
 #                              `nocache` (pufa with --media-cache-mb 0) and `base` (the binary
@@ -21,7 +21,7 @@
 # deploy/nginx/pufa-accel.conf), and run `wrk -t2 -c64 -d15s --latency` against the segment URL.
 set -euo pipefail
 
-PUFA=${PUFA:-/work/target-bench/release/pufa}
+PUFA=${PUFA:-$(dirname "$0")/../target/release/pufa}
 REPS=${REPS:-2}
 DURATION=${DURATION:-15s}
 CONNS=${CONNS:-64}
