@@ -208,8 +208,17 @@ async fn sign_up_is_idempotent_and_bad_input_is_refused() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["seats"], 1);
 
-    // cancelled session
+    // cancelled session: the registrant's page says so and offers no 取消报名; the organizer
+    // keeps the roster link
     app.cancel_session(&org, sid).await;
+    let page = app.get_text(&c, &format!("/sessions/{sid}")).await;
+    assert!(page.contains("本课程已取消"), "{page}");
+    assert!(
+        !page.contains(&format!("action=\"/sessions/{sid}/cancel\"")),
+        "{page}"
+    );
+    let page = app.get_text(&org, &format!("/sessions/{sid}")).await;
+    assert!(page.contains(&format!("/sessions/{sid}/roster")), "{page}");
     let (c3, _) = app.register_enterprise(3).await;
     let (status, body) = app.sign_up(&c3, sid, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);
