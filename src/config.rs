@@ -208,6 +208,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_MEDIA_CACHE_MB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(0..=65536))]
     pub media_cache_mb: u64,
+    /// Send media files with `sendfile(2)`, from the page cache straight to the socket, for
+    /// plain `GET`/`HEAD` requests of media (`false`: hyper serves every request).
+    #[arg(long, env = "PUFA_MEDIA_SENDFILE", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub media_sendfile: bool,
     /// SMTP server for notification mail: `smtp://host:port` (plain, a local relay),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…` (TLS). Without it
     /// no mail is sent; the in-app inbox works regardless.
@@ -528,6 +533,8 @@ pub struct Config {
     pub media_accel_redirect: Option<String>,
     /// Bytes of memory for recently served segments; 0: no cache.
     pub media_cache_bytes: u64,
+    /// Media fetches answered with `sendfile` (src/server/direct.rs).
+    pub media_sendfile: bool,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
     /// 企问律答, advisor groups, 回访.
@@ -571,6 +578,7 @@ impl Config {
             min_free_disk_bytes: 512 * 1024 * 1024,
             media_accel_redirect: None,
             media_cache_bytes: 64 * 1024 * 1024,
+            media_sendfile: true,
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
@@ -618,6 +626,7 @@ impl Config {
         config.min_free_disk_bytes = args.min_free_disk_mb.saturating_mul(1024 * 1024);
         config.media_accel_redirect = args.media_accel_redirect.clone();
         config.media_cache_bytes = args.media_cache_mb.saturating_mul(1024 * 1024);
+        config.media_sendfile = args.media_sendfile;
         config.notify = NotifyConfig {
             smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
             mail_from: args.mail_from.clone(),
@@ -675,6 +684,7 @@ impl std::fmt::Debug for Config {
             .field("min_free_disk_bytes", &self.min_free_disk_bytes)
             .field("media_accel_redirect", &self.media_accel_redirect)
             .field("media_cache_bytes", &self.media_cache_bytes)
+            .field("media_sendfile", &self.media_sendfile)
             .field(
                 "smtp",
                 &self.notify.smtp_url.as_ref().map(|_| "<configured>"),
@@ -851,17 +861,21 @@ mod tests {
         let off = Config::from_args(&serve_args(&[]).expect("defaults"));
         assert_eq!(off.media_accel_redirect, None);
         assert_eq!(off.media_cache_bytes, 64 * 1024 * 1024);
+        assert!(off.media_sendfile);
         let on = Config::from_args(
             &serve_args(&[
                 "--media-accel-redirect",
                 "/_pufa_media/",
                 "--media-cache-mb",
                 "0",
+                "--media-sendfile",
+                "false",
             ])
             .expect("ok"),
         );
         assert_eq!(on.media_accel_redirect.as_deref(), Some("/_pufa_media/"));
         assert_eq!(on.media_cache_bytes, 0);
+        assert!(!on.media_sendfile);
         for bad in [
             "_pufa_media/",
             "/_pufa_media",

@@ -119,6 +119,7 @@ pub async fn serve(
     let limits = server::Limits {
         max_connections: state.config.max_connections,
         header_timeout: state.config.header_timeout,
+        media_sendfile: state.config.media_sendfile,
     };
     let app = http::router(state);
     tracing::info!(

@@ -11,6 +11,9 @@
 //!   clients wait in the kernel's backlog) until one closes, and says so in one warning line
 //!   per minute at most, not one per connection.
 //!
+//! Plain media fetches (`GET`/`HEAD` under `/media/`) are read by [`direct`] and their files
+//! sent with `sendfile(2)`; a connection's first other request hands it to hyper for good.
+//!
 //! Only HTTP/1 is served, as before (axum is built without `http2`). hyper-util's `auto`
 //! builder is not used: without a fixed version it first sniffs for the HTTP/2 preface, a read
 //! no timeout covers, so an idle client would hang there instead.
@@ -27,8 +30,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
+
+pub mod direct;
 
 /// How the accept loop protects itself from slow and numerous clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +42,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Time allowed to send a request's headers.
     pub header_timeout: Duration,
+    /// Media fetches answered with `sendfile` ([`direct`]); off: hyper serves every request.
+    pub media_sendfile: bool,
 }
 
 /// Least time between two "connection limit reached" warnings.
@@ -80,6 +87,8 @@ pub async fn run(
     let max_connections = limits.max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
+    // tells the connections on the sendfile path to close when idle
+    let (stopping, stop_signal) = watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -131,13 +140,31 @@ pub async fn run(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            // what `ConnectInfo<SocketAddr>` extractors read
-            request.extensions_mut().insert(ConnectInfo(remote));
-            app.clone().oneshot(request.map(axum::body::Body::new))
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let stop_signal = stop_signal.clone();
+        let (sendfile, header_timeout) = (limits.media_sendfile, limits.header_timeout);
         tokio::spawn(async move {
+            let (stream, read) = if sendfile {
+                match direct::serve(stream, remote, app.clone(), header_timeout, stop_signal).await
+                {
+                    direct::Outcome::Done => {
+                        drop(permit);
+                        return;
+                    }
+                    direct::Outcome::HandOff(stream, read) => (stream, read),
+                }
+            } else {
+                (stream, bytes::Bytes::new())
+            };
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    // what `ConnectInfo<SocketAddr>` extractors read
+                    request.extensions_mut().insert(ConnectInfo(remote));
+                    app.clone().oneshot(request.map(axum::body::Body::new))
+                });
+            let io = TokioIo::new(direct::Rewind::new(stream, read));
+            let connection = watcher.watch(builder.serve_connection(io, service));
             if let Err(e) = connection.await {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
@@ -145,6 +172,8 @@ pub async fn run(
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
+    // every connection task holds a watcher until it ends, on either path
     graceful.shutdown().await;
     Ok(())
 }

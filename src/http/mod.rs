@@ -99,6 +99,23 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     rooms(0, 0).into_openapi()
 }
 
+/// Compression must never wrap a response whose body is a file the connection sends with
+/// `sendfile` (its body here is empty): such bodies stay as they are.
+#[derive(Clone, Copy)]
+struct NotSentWithSendfile;
+
+impl Predicate for NotSentWithSendfile {
+    fn should_compress<B>(&self, response: &axum::http::Response<B>) -> bool
+    where
+        B: axum::body::HttpBody,
+    {
+        response
+            .extensions()
+            .get::<crate::server::direct::FileBody>()
+            .is_none()
+    }
+}
+
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
@@ -119,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
     // segments and other media are already compressed
     let compress_when = DefaultPredicate::new()
+        .and(NotSentWithSendfile)
         .and(NotForContentType::const_new("video/"))
         .and(NotForContentType::const_new("audio/"));
     routes

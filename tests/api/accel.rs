@@ -245,7 +245,7 @@ async fn nginx_sends_authorised_media_after_pufas_check() {
 /// and headers as the first (read from the disk); Range requests still work.
 #[tokio::test]
 async fn pufa_alone_serves_repeated_segments_from_its_cache() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| c.media_sendfile = false).await;
     let org = app.organizer().await;
     let lecture = publish(&app, &org).await;
     let page = app.get_text(&org, &format!("/lectures/{lecture}")).await;

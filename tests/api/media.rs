@@ -634,3 +634,129 @@ async fn folders_under_media_are_not_served() {
         assert_eq!(problem(r).await["code"], "not_found");
     }
 }
+
+/// The raw answers to `requests`, written in one go on one connection (pipelined): each
+/// response's status line, lower-cased headers and body (`Content-Length` framing), read
+/// until the server closes the connection.
+async fn pipelined(
+    app: &TestApp,
+    requests: &str,
+    heads: &[bool],
+) -> Vec<(String, Vec<(String, String)>, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(requests.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("the server closes after `Connection: close`")
+    .unwrap();
+    let mut responses = Vec::new();
+    let mut at = 0;
+    for head_only in heads {
+        let end = raw[at..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head")
+            + at;
+        let head = String::from_utf8(raw[at..end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().to_string();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_ascii_lowercase(), v.trim().to_string())
+            })
+            .collect();
+        at = end + 4;
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let body_len = if *head_only { 0 } else { len };
+        responses.push((status, headers.clone(), raw[at..at + body_len].to_vec()));
+        at += body_len;
+    }
+    assert_eq!(at, raw.len(), "nothing after the last response");
+    responses
+}
+
+/// Segments go out with `sendfile` (src/server/direct.rs): a whole private segment, its HEAD,
+/// a refused anonymous fetch and then an API call, pipelined on one connection, are answered
+/// in order — the media requests on the sendfile path, the API call by hyper after the
+/// hand-over — with the file's exact bytes; with `--media-sendfile false` the same bytes.
+#[tokio::test]
+async fn segments_are_sent_with_sendfile_and_the_connection_moves_on_to_hyper() {
+    for sendfile in [true, false] {
+        let app = TestApp::spawn_with(|c| c.media_sendfile = sendfile).await;
+        let org = app.organizer().await;
+        let lecture = publish(&app, &org).await;
+        let cookie = organizer_cookie(&app).await;
+        let master = app.get_text(&org, &lecture.master).await;
+        let variant = master.lines().find(|l| l.ends_with(".m3u8")).unwrap();
+        let base = lecture.master.trim_end_matches("master.m3u8");
+        let variant_path = format!("{base}{variant}");
+        let playlist = app.get_text(&org, &variant_path).await;
+        let segment = playlist.lines().find(|l| l.ends_with(".m4s")).unwrap();
+        let seg_path = format!(
+            "{}{segment}",
+            variant_path.rsplit_once('/').unwrap().0.to_owned() + "/"
+        );
+        let file = std::fs::read(app.dir.join(seg_path.trim_start_matches('/'))).unwrap();
+        assert!(file.len() > 1000);
+
+        let requests = format!(
+            "GET {seg_path} HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\n\r\n\
+             HEAD {seg_path} HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\n\r\n\
+             GET {seg_path} HTTP/1.1\r\nHost: t\r\n\r\n\
+             GET /api/v1/me HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        );
+        let answers = pipelined(&app, &requests, &[false, true, false, false]).await;
+        let header = |i: usize, name: &str| {
+            answers[i]
+                .1
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(answers[0].0, "HTTP/1.1 200 OK", "sendfile {sendfile}");
+        assert_eq!(answers[0].2, file, "the segment's exact bytes");
+        assert_eq!(header(0, "content-type").as_deref(), Some("video/mp4"));
+        assert!(header(0, "cache-control").unwrap().contains("immutable"));
+        assert!(header(0, "last-modified").is_some() && header(0, "date").is_some());
+        assert_eq!(
+            header(0, "x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert_eq!(header(0, "content-encoding"), None);
+        assert_eq!(answers[1].0, "HTTP/1.1 200 OK");
+        assert_eq!(header(1, "content-length"), Some(file.len().to_string()));
+        assert!(answers[1].2.is_empty());
+        assert_eq!(answers[2].0, "HTTP/1.1 401 Unauthorized");
+        assert_eq!(
+            header(2, "content-type").as_deref(),
+            Some("application/problem+json")
+        );
+        let problem: Value = serde_json::from_slice(&answers[2].2).unwrap();
+        assert_eq!(problem["status"], 401);
+        assert_eq!(answers[3].0, "HTTP/1.1 200 OK");
+        let me: Value = serde_json::from_slice(&answers[3].2).unwrap();
+        assert_eq!(me["username"], "admin", "{me}");
+
+        // a Range request is answered from the file too, on the sendfile path
+        let r = org
+            .get(app.url(&seg_path))
+            .header("range", "bytes=10-19")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(&r.bytes().await.unwrap()[..], &file[10..20]);
+        app.stop().await;
+    }
+}
