@@ -68,7 +68,7 @@ pub(super) fn scan(
         if packet.stream() != index {
             continue;
         }
-        if frames.len() % 1024 == 0 && started.elapsed() > budget {
+        if frames.len().is_multiple_of(1024) && started.elapsed() > budget {
             complete = false;
             break;
         }
