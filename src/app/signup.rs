@@ -167,6 +167,10 @@ pub enum RosterUse {
     Page,
     /// The CSV download.
     Export,
+    /// The `.xlsx` download.
+    Workbook,
+    /// The printable sign-in sheet (签到表): names only, no contact data.
+    SignInSheet,
     /// `GET /api/v1/sessions/{id}/registrations`.
     Api,
 }
@@ -230,6 +234,8 @@ pub async fn roster(
         RosterUse::Page => (Action::RosterOpened, "page"),
         RosterUse::Api => (Action::RosterOpened, "api"),
         RosterUse::Export => (Action::RosterExported, "csv"),
+        RosterUse::Workbook => (Action::RosterExported, "xlsx"),
+        RosterUse::SignInSheet => (Action::RosterOpened, "signin_sheet"),
     };
     audit::record(
         db,

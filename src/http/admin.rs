@@ -205,7 +205,25 @@ pub async fn audit_csv(
     CurrentUser(user): CurrentUser,
     Query(q): Query<AuditQuery>,
 ) -> AppResult<axum::response::Response> {
-    let rows = audit::entries(&state.db, &user, q.filter(audit::EXPORT_LIMIT)).await?;
+    audit_export(&state, &user, q, super::export::Format::Csv).await
+}
+
+/// `GET /admin/audit.xlsx`: the same as an Excel workbook.
+pub async fn audit_xlsx(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<axum::response::Response> {
+    audit_export(&state, &user, q, super::export::Format::Xlsx).await
+}
+
+async fn audit_export(
+    state: &AppState,
+    user: &crate::accounts::User,
+    q: AuditQuery,
+    format: super::export::Format,
+) -> AppResult<axum::response::Response> {
+    let rows = audit::entries(&state.db, user, q.filter(audit::EXPORT_LIMIT)).await?;
     let header: Vec<String> = ["编号", "时间", "操作者", "操作", "对象", "详情"]
         .iter()
         .map(|h| h.to_string())
@@ -224,7 +242,8 @@ pub async fn audit_csv(
             ]
         })
         .collect();
-    super::csv_export::download("audit-log.csv", &header, &lines)
+    let table = super::export::Table::new("操作日志", header, lines).numeric(&[0]);
+    super::export::download(format, "audit-log", &table)
 }
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
@@ -233,4 +252,5 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .route("/admin", get(dashboard))
         .route("/admin/audit", get(audit_page))
         .route("/admin/audit.csv", get(audit_csv))
+        .route("/admin/audit.xlsx", get(audit_xlsx))
 }

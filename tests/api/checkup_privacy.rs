@@ -8,13 +8,13 @@ use crate::helpers::{add_staff, problem, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Map, Value};
 
-async fn questionnaire(app: &TestApp) -> Value {
+pub(crate) async fn questionnaire(app: &TestApp) -> Value {
     app.get_json(&app.anonymous(), "/api/v1/checkup/questionnaire")
         .await
 }
 
 /// The riskiest option of every item that applies to section E (the helpers' industry).
-fn riskiest(q: &Value) -> Map<String, Value> {
+pub(crate) fn riskiest(q: &Value) -> Map<String, Value> {
     q["items"]
         .as_array()
         .unwrap()
@@ -48,7 +48,7 @@ async fn consent(app: &TestApp, c: &Client) -> reqwest::Response {
 }
 
 /// Confirm the notice and submit `answers`; the report.
-async fn submit(app: &TestApp, c: &Client, answers: &Map<String, Value>) -> Value {
+pub(crate) async fn submit(app: &TestApp, c: &Client, answers: &Map<String, Value>) -> Value {
     assert_eq!(consent(app, c).await.status(), StatusCode::OK);
     let r = c
         .post(app.url("/api/v1/checkup/submissions"))

@@ -25,6 +25,7 @@ mod durability;
 mod e2e_live;
 mod e2e_player;
 mod edges;
+mod exports;
 mod job_recovery;
 mod live;
 mod live_api;

@@ -8,6 +8,7 @@ use crate::checkup::dashboard::{self, Dashboard, Entry, MIN_ENTERPRISES};
 use crate::checkup::scoring::Level;
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
+use crate::http::export;
 use crate::http::layout::Layout;
 use crate::http::AppState;
 use askama::Template;
@@ -85,7 +86,23 @@ pub async fn dashboard_csv(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> AppResult<Response> {
-    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, &user).await?;
+    dashboard_export(&state, &user, export::Format::Csv).await
+}
+
+/// The same table as an Excel workbook (`/admin/checkups.xlsx`).
+pub async fn dashboard_xlsx(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> AppResult<Response> {
+    dashboard_export(&state, &user, export::Format::Xlsx).await
+}
+
+async fn dashboard_export(
+    state: &AppState,
+    user: &crate::accounts::User,
+    format: export::Format,
+) -> AppResult<Response> {
+    let scored = use_case::dashboard_rows(&state.db, &state.questionnaires, user).await?;
     let dims = &state.questionnaires.current().dimensions;
     let mut header = vec![
         "企业名称".to_string(),
@@ -126,5 +143,8 @@ pub async fn dashboard_csv(
             record
         })
         .collect();
-    crate::http::csv_export::download("checkups.csv", &header, &rows)
+    // the dimension scores (after the six leading columns) are numbers
+    let scores: Vec<usize> = (6..6 + dims.len()).collect();
+    let table = export::Table::new("法治体检", header, rows).numeric(&scores);
+    export::download(format, "checkups", &table)
 }

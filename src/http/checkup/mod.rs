@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/checkup/reports/{id}", get(report::report_page))
         .route("/admin/checkups", get(dashboard::dashboard_page))
         .route("/admin/checkups.csv", get(dashboard::dashboard_csv))
+        .route("/admin/checkups.xlsx", get(dashboard::dashboard_xlsx))
 }
 
 /// Check-ups belong to no program: their dates are shown in the chamber's zone.

@@ -20,6 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/sessions/{id}/cancel", post(pages::cancel_form))
         .route("/sessions/{id}/roster", get(roster::roster_page))
         .route("/sessions/{id}/roster.csv", get(roster::roster_csv))
+        .route("/sessions/{id}/roster.xlsx", get(roster::roster_xlsx))
+        .route("/sessions/{id}/signin-sheet", get(roster::signin_sheet))
         .route("/sessions/{id}/removal", post(roster::remove_form))
         .route("/sessions/{id}/roster/mobiles", post(roster::mobiles_form))
 }

@@ -1,4 +1,5 @@
-//! Rosters for organizers and the session's lawyer: the page, removals and the CSV export.
+//! Rosters for organizers and the session's lawyer: the page, removals, the CSV and `.xlsx`
+//! exports and the printable sign-in sheet.
 
 use super::api::RosterEntry;
 use super::pages::{notice_text, NoticeQuery};
@@ -6,6 +7,7 @@ use crate::app::signup as uc;
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
 use crate::http::csrf::CsrfForm;
+use crate::http::export;
 use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
 use crate::http::views::format;
@@ -151,13 +153,35 @@ pub async fn roster_csv(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
+    roster_export(&state, &user, id, export::Format::Csv).await
+}
+
+/// `GET /sessions/{id}/roster.xlsx` — the same table as an Excel workbook.
+pub async fn roster_xlsx(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    roster_export(&state, &user, id, export::Format::Xlsx).await
+}
+
+/// The roster of session `id` as a download (an audited export, as the page's full view).
+async fn roster_export(
+    state: &AppState,
+    user: &crate::accounts::User,
+    id: i64,
+    format: export::Format,
+) -> AppResult<Response> {
     let (_, program, lines) = uc::roster(
         &state.db,
         state.clock.now(),
-        &user,
+        user,
         id,
         state.config.attendance_share,
-        uc::RosterUse::Export,
+        match format {
+            export::Format::Csv => uc::RosterUse::Export,
+            export::Format::Xlsx => uc::RosterUse::Workbook,
+        },
     )
     .await?;
     let tz = program.tz();
@@ -194,5 +218,80 @@ pub async fn roster_csv(
             ]
         })
         .collect();
-    crate::http::csv_export::download(&format!("roster-session-{id}.csv"), &header, &rows)
+    let table = export::Table::new("报名名单", header, rows).numeric(&[1, 7]);
+    export::download(format, &format!("roster-session-{id}"), &table)
+}
+
+/// One line of the sign-in sheet: a seat of a confirmed enterprise.
+pub struct SignInLine {
+    pub number: usize,
+    pub company: String,
+    /// The attendee's name when the enterprise gave it; blank lines are filled in by hand.
+    pub attendee: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sessions/signin_sheet.html")]
+pub struct SignInSheetPage {
+    pub layout: Layout,
+    pub item: SessionItem,
+    pub program_title: String,
+    pub lines: Vec<SignInLine>,
+    pub companies: usize,
+}
+
+/// The lines of a sign-in sheet: one per confirmed seat, in roster order, with the attendee
+/// names the enterprise gave (more names than seats are all listed).
+pub fn sign_in_lines(entries: &[RosterEntry]) -> Vec<SignInLine> {
+    let mut lines = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.status == RegistrationStatus::Confirmed)
+    {
+        let seats = usize::try_from(e.seats)
+            .unwrap_or(0)
+            .max(e.attendees.len())
+            .max(1);
+        for i in 0..seats {
+            lines.push(SignInLine {
+                number: lines.len() + 1,
+                company: e.company.clone(),
+                attendee: e.attendees.get(i).cloned().unwrap_or_default(),
+            });
+        }
+    }
+    lines
+}
+
+/// `GET /sessions/{id}/signin-sheet`: the printable 签到表 of a session — for the same people
+/// as the roster, with names only (no credit codes, contacts or mobiles), one line per
+/// confirmed seat and columns for the signature and the time of arrival.
+pub async fn signin_sheet(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<SignInSheetPage> {
+    let (session, program, lines) = uc::roster(
+        &state.db,
+        state.clock.now(),
+        &user,
+        id,
+        state.config.attendance_share,
+        uc::RosterUse::SignInSheet,
+    )
+    .await?;
+    let tz = program.tz();
+    let entries: Vec<RosterEntry> = lines.into_iter().map(RosterEntry::from).collect();
+    let companies = entries
+        .iter()
+        .filter(|e| e.status == RegistrationStatus::Confirmed)
+        .count();
+    Ok(SignInSheetPage {
+        layout,
+        item: SessionItem::new(session, tz, None, state.clock.now()),
+        program_title: program.title,
+        lines: sign_in_lines(&entries),
+        companies,
+    })
 }
