@@ -36,6 +36,9 @@ pub struct MePage {
     pub courses: Vec<MyCourse>,
     pub lawyer_sessions: Vec<super::views::timetable::SessionItem>,
     pub calendar_url: String,
+    /// The same feed as a `webcal:` subscription link, and its QR code (inline SVG).
+    pub calendar_webcal: String,
+    pub calendar_qr: String,
     pub notice: Option<String>,
     /// The enterprise's legal advisors (its 5+1 group's lawyers).
     pub advisors: Vec<crate::db::advisors::GroupLawyer>,
@@ -120,7 +123,15 @@ pub async fn me(
         _ => None,
     };
     let advisors = crate::app::qa::advisors::advisors_of(&state.db, &user).await?;
+    let calendar_webcal = super::views::qr::webcal(&calendar_url);
+    let calendar_qr = if calendar_url.is_empty() {
+        String::new()
+    } else {
+        super::views::qr::svg(&calendar_webcal, "日历订阅二维码：用手机相机扫码订阅")
+    };
     Ok(MePage {
+        calendar_webcal,
+        calendar_qr,
         advisors,
         layout,
         user,

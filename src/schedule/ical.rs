@@ -5,9 +5,16 @@
 //! stable per session and `SEQUENCE` rises on every change, so a subscribed calendar updates
 //! an event in place instead of duplicating it; a cancelled session stays in the feed with
 //! `STATUS:CANCELLED` so subscribers see it go away.
+//!
+//! Every event that still takes place carries a display alarm ([`ALARM_BEFORE`] before the
+//! start) and the page where it is watched, as `URL` and — since many phone calendars show
+//! only the notes — at the end of the description.
 
 use chrono::{DateTime, Duration, Utc};
-use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
+use icalendar::{Alarm, Calendar, Component, Event, EventLike, EventStatus, Trigger};
+
+/// How long before a session its calendar event rings.
+pub const ALARM_BEFORE: Duration = Duration::minutes(30);
 
 /// One session as a calendar event.
 #[derive(Debug, Clone)]
@@ -38,10 +45,14 @@ pub fn render(name: &str, timezone: &str, events: &[CalEvent]) -> String {
         .append_property(("METHOD", "PUBLISH"));
     for e in events {
         let mut ev = Event::new();
+        let description = match &e.url {
+            Some(url) => format!("{}\n\n观看与报名：{url}", e.description),
+            None => e.description.clone(),
+        };
         ev.uid(&uid(e.session_id))
             .sequence(e.sequence)
             .summary(&e.title)
-            .description(&e.description)
+            .description(&description)
             .starts(e.starts_at)
             .ends(e.starts_at + Duration::minutes(i64::from(e.minutes)))
             .timestamp(e.last_modified)
@@ -54,6 +65,12 @@ pub fn render(name: &str, timezone: &str, events: &[CalEvent]) -> String {
         } else {
             EventStatus::Confirmed
         });
+        if !e.cancelled {
+            ev.alarm(Alarm::display(
+                &format!("「{}」{} 分钟后开始", e.title, ALARM_BEFORE.num_minutes()),
+                Trigger::before_start(ALARM_BEFORE),
+            ));
+        }
         cal.push(ev.done());
     }
     cal.done().to_string()
@@ -91,6 +108,16 @@ mod tests {
         assert!(text.contains("SEQUENCE:3"));
         assert!(text.contains("DTSTART:20261201T063000Z"));
         assert!(text.contains("DTEND:20261201T080000Z"));
+        assert!(text.contains("URL:http://127.0.0.1:8080/sessions/7"));
+        // the watch link is in the notes too (lines are folded at 75 octets); the alarm rings
+        // 30 minutes before
+        let unfolded = text.replace("\r\n ", "");
+        assert!(
+            unfolded.contains("观看与报名：http://127.0.0.1:8080/sessions/7"),
+            "{text}"
+        );
+        assert!(text.contains("BEGIN:VALARM") && text.contains("ACTION:DISPLAY"));
+        assert!(text.contains("TRIGGER;RELATED=START:-PT1800S"), "{text}");
         let parsed: Calendar = text.parse().expect("parses back");
         assert_eq!(parsed.events().count(), 1);
     }

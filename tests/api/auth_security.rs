@@ -190,6 +190,19 @@ async fn absolute_links_use_the_public_url_not_the_host_header() {
         .unwrap();
     assert!(!me.contains("evil.example"));
     assert!(me.contains(&format!("{public}/calendar/")));
+    // a subscription link for calendar apps and a QR code of it for phones
+    assert!(
+        me.contains("href=\"webcal://pufa.example.cn/calendar/"),
+        "{me}"
+    );
+    assert!(me.contains("<svg class=\"qr\" role=\"img\""), "{me}");
+    let program_page = app
+        .get_text(&anonymous, &format!("/programs/{}", programs[0]["id"]))
+        .await;
+    assert!(program_page.contains(&format!(
+        "href=\"webcal://pufa.example.cn/programs/{}/calendar.ics\"",
+        programs[0]["id"]
+    )));
     let path = calendar_path(&me);
     let feed = anonymous
         .get(app.url(&path))
@@ -203,6 +216,15 @@ async fn absolute_links_use_the_public_url_not_the_host_header() {
     assert!(
         feed.contains(&format!("URL:{public}/sessions/{session}")),
         "{feed}"
+    );
+    // the event rings 30 minutes before and names the watch page in its notes
+    let unfolded = feed.replace("\r\n ", "");
+    assert!(
+        unfolded.contains("BEGIN:VALARM") && unfolded.contains("TRIGGER;RELATED=START:-PT1800S")
+    );
+    assert!(
+        unfolded.contains(&format!("观看与报名：{public}/sessions/{session}")),
+        "{unfolded}"
     );
     assert!(!feed.contains("evil.example"));
     app.stop().await;

@@ -38,6 +38,8 @@ pub struct ProgramPage {
     pub grids: Vec<MonthGrid>,
     pub slots_text: String,
     pub is_enterprise: bool,
+    /// The program's public feed as a `webcal:` subscription link.
+    pub calendar_webcal: String,
 }
 
 pub async fn program_page(
@@ -55,7 +57,14 @@ pub async fn program_page(
         .map(|(row, mine)| SessionItem::new(row, tz, mine, now))
         .collect();
     let grids = month_grids(&program, &items);
+    let calendar_webcal = crate::http::views::qr::webcal(
+        &state
+            .config
+            .public_url
+            .join(&format!("/programs/{}/calendar.ics", program.id)),
+    );
     Ok(ProgramPage {
+        calendar_webcal,
         layout,
         slots_text: slots_text(&program),
         program,

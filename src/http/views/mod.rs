@@ -3,5 +3,6 @@
 
 pub mod choice;
 pub mod format;
+pub mod qr;
 pub mod status;
 pub mod timetable;
