@@ -213,6 +213,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_MEDIA_SENDFILE", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub media_sendfile: bool,
+    /// Seconds for which a login session authorised for a lecture version's segments is sent
+    /// further segments of that version without a database check (logout and visibility
+    /// changes end this at once); 0 checks every request against the database.
+    #[arg(long, env = "PUFA_MEDIA_GRANT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub media_grant_secs: u64,
     /// SMTP server for notification mail: `smtp://host:port` (plain, a local relay),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://…` (TLS). Without it
     /// no mail is sent; the in-app inbox works regardless.
@@ -535,6 +541,8 @@ pub struct Config {
     pub media_cache_bytes: u64,
     /// Media fetches answered with `sendfile` (src/server/direct.rs).
     pub media_sendfile: bool,
+    /// How long a media grant lasts (src/server/grants.rs); `None`: no grants.
+    pub media_grant: Option<std::time::Duration>,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
     /// 企问律答, advisor groups, 回访.
@@ -579,6 +587,7 @@ impl Config {
             media_accel_redirect: None,
             media_cache_bytes: 64 * 1024 * 1024,
             media_sendfile: true,
+            media_grant: Some(std::time::Duration::from_secs(30)),
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
@@ -627,6 +636,8 @@ impl Config {
         config.media_accel_redirect = args.media_accel_redirect.clone();
         config.media_cache_bytes = args.media_cache_mb.saturating_mul(1024 * 1024);
         config.media_sendfile = args.media_sendfile;
+        config.media_grant = (args.media_grant_secs > 0)
+            .then(|| std::time::Duration::from_secs(args.media_grant_secs));
         config.notify = NotifyConfig {
             smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
             mail_from: args.mail_from.clone(),
@@ -685,6 +696,7 @@ impl std::fmt::Debug for Config {
             .field("media_accel_redirect", &self.media_accel_redirect)
             .field("media_cache_bytes", &self.media_cache_bytes)
             .field("media_sendfile", &self.media_sendfile)
+            .field("media_grant", &self.media_grant)
             .field(
                 "smtp",
                 &self.notify.smtp_url.as_ref().map(|_| "<configured>"),
@@ -862,6 +874,7 @@ mod tests {
         assert_eq!(off.media_accel_redirect, None);
         assert_eq!(off.media_cache_bytes, 64 * 1024 * 1024);
         assert!(off.media_sendfile);
+        assert_eq!(off.media_grant, Some(std::time::Duration::from_secs(30)));
         let on = Config::from_args(
             &serve_args(&[
                 "--media-accel-redirect",
@@ -870,12 +883,15 @@ mod tests {
                 "0",
                 "--media-sendfile",
                 "false",
+                "--media-grant-secs",
+                "0",
             ])
             .expect("ok"),
         );
         assert_eq!(on.media_accel_redirect.as_deref(), Some("/_pufa_media/"));
         assert_eq!(on.media_cache_bytes, 0);
         assert!(!on.media_sendfile);
+        assert_eq!(on.media_grant, None);
         for bad in [
             "_pufa_media/",
             "/_pufa_media",

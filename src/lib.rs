@@ -121,6 +121,7 @@ pub async fn serve(
         header_timeout: state.config.header_timeout,
         media_sendfile: state.config.media_sendfile,
     };
+    let grants = state.media.grants();
     let app = http::router(state);
     tracing::info!(
         addr = %listener.local_addr()?,
@@ -128,7 +129,7 @@ pub async fn serve(
         header_timeout_s = limits.header_timeout.as_secs_f64(),
         "pufa listening"
     );
-    server::run(listener, app, limits, shutdown).await?;
+    server::run(listener, app, limits, grants, shutdown).await?;
     // publishers are disconnected; their packagers write their last segments and end the
     // periods (a restart archives those lives)
     let _ = stop_ingest.send(true);

@@ -34,6 +34,7 @@ use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
 pub mod direct;
+pub mod grants;
 
 /// How the accept loop protects itself from slow and numerous clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,7 @@ pub async fn run(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    grants: Arc<grants::Grants>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let max_connections = limits.max_connections.max(1);
@@ -143,11 +145,19 @@ pub async fn run(
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let stop_signal = stop_signal.clone();
+        let grants = grants.clone();
         let (sendfile, header_timeout) = (limits.media_sendfile, limits.header_timeout);
         tokio::spawn(async move {
             let (stream, read) = if sendfile {
-                match direct::serve(stream, remote, app.clone(), header_timeout, stop_signal).await
-                {
+                let served = direct::serve(
+                    stream,
+                    remote,
+                    app.clone(),
+                    grants,
+                    header_timeout,
+                    stop_signal,
+                );
+                match served.await {
                     direct::Outcome::Done => {
                         drop(permit);
                         return;

@@ -285,6 +285,14 @@ pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         "# HELP pufa_db_writer_transactions_total Write transactions of the database writer (one per group commit).\n# TYPE pufa_db_writer_transactions_total counter\npufa_db_writer_transactions_total {transactions}\n\
          # HELP pufa_db_writer_jobs_total Writes (sign-ups, cancellations, removals) run by the database writer.\n# TYPE pufa_db_writer_jobs_total counter\npufa_db_writer_jobs_total {jobs}\n"
     );
+    let grants = state.media.grants();
+    let _ = write!(
+        out,
+        "# HELP pufa_media_grant_hits_total Media requests answered from a grant, without the database check (src/server/grants.rs).\n# TYPE pufa_media_grant_hits_total counter\npufa_media_grant_hits_total {}\n\
+         # HELP pufa_media_grants Media grants held.\n# TYPE pufa_media_grants gauge\npufa_media_grants {}\n",
+        grants.hits(),
+        grants.len()
+    );
     let (size, idle) = state.db.pool_size();
     let _ = write!(
         out,

@@ -16,9 +16,12 @@
 //! (also the idle time between requests), at most [`MAX_HEAD_BYTES`] of head, and an idle
 //! connection closes when the server shuts down; a request in flight finishes first.
 
+use super::grants::{GrantOffer, Grants};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use axum::http::{
+    header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri,
+};
 use axum::Router;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -144,6 +147,7 @@ pub async fn serve(
     mut stream: TcpStream,
     remote: SocketAddr,
     app: Router,
+    grants: Arc<Grants>,
     header_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Outcome {
@@ -182,12 +186,26 @@ pub async fn serve(
             }
         };
         let head_only = request.method() == Method::HEAD;
-        let mut request = request;
-        request.extensions_mut().insert(ConnectInfo(remote));
-        request.extensions_mut().insert(SendfileCapable);
-        let response = match app.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
+        let response = match granted(&grants, &request) {
+            Some(response) => response,
+            None => {
+                let path = request.uri().path().to_string();
+                let mut request = request;
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request.extensions_mut().insert(SendfileCapable);
+                let response = match app.clone().oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                if let (StatusCode::OK, Some(offer), Some(_)) = (
+                    response.status(),
+                    response.extensions().get::<GrantOffer>(),
+                    response.extensions().get::<FileBody>(),
+                ) {
+                    grants.keep(offer, &path, response.headers(), std::time::Instant::now());
+                }
+                response
+            }
         };
         let close = close || *shutdown.borrow();
         if let Err(e) = respond(&mut stream, response, head_only, close).await {
@@ -199,6 +217,34 @@ pub async fn serve(
             return Outcome::Done;
         }
     }
+}
+
+/// The answer to `request` from a grant (see [`super::grants`]): the grant's headers with this
+/// file's length and time, and the file. `None` when no grant covers the request or the file
+/// cannot be opened as a regular file (the router then answers, 404 included).
+fn granted(grants: &Grants, request: &Request<Body>) -> Option<Response<Body>> {
+    let grant = grants.lookup(request, std::time::Instant::now())?;
+    // opened on this thread, as the handler does (see `crate::http::media::serve`)
+    let file = File::open(&grant.path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut response = Response::new(Body::empty());
+    *response.headers_mut() = grant.headers;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+    if let Some(modified) = super::grants::last_modified(&meta) {
+        h.insert(header::LAST_MODIFIED, modified);
+    }
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert(HeaderName::from_static("x-request-id"), id);
+    }
+    response.extensions_mut().insert(FileBody {
+        file: Arc::new(file),
+        len: meta.len(),
+    });
+    Some(response)
 }
 
 /// How the body of a response is framed on the wire.
@@ -223,8 +269,8 @@ async fn respond(
     let (parts, body) = response.into_parts();
     let status = parts.status;
     let no_body = status.is_informational()
-        || status == axum::http::StatusCode::NO_CONTENT
-        || status == axum::http::StatusCode::NOT_MODIFIED;
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -265,7 +311,7 @@ async fn respond(
     }
     match &framing {
         Framing::None => {
-            if let Some(len) = declared.filter(|_| status == axum::http::StatusCode::NOT_MODIFIED) {
+            if let Some(len) = declared.filter(|_| status == StatusCode::NOT_MODIFIED) {
                 head.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
             }
         }

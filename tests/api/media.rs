@@ -760,3 +760,128 @@ async fn segments_are_sent_with_sendfile_and_the_connection_moves_on_to_hyper() 
         app.stop().await;
     }
 }
+
+/// A counter or gauge from `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.get_text(&app.anonymous(), "/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Media grants (src/server/grants.rs): once the router has authorised a session cookie for
+/// a lecture version's segment, the next segment of that version for that cookie is sent
+/// without the database check — same bytes, same headers — while another cookie or none is
+/// still checked; logging out and a visibility change forget the grants at once.
+#[tokio::test]
+async fn a_checked_session_gets_further_segments_from_a_grant_until_it_logs_out() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let lecture = publish(&app, &org).await;
+    let cookie = organizer_cookie(&app).await;
+    let master = app.get_text(&org, &lecture.master).await;
+    let base = lecture.master.trim_end_matches("master.m3u8");
+    let variant = master.lines().find(|l| l.ends_with(".m3u8")).unwrap();
+    let variant_path = format!("{base}{variant}");
+    let dir = variant_path.rsplit_once('/').unwrap().0.to_string();
+    let playlist = app.get_text(&org, &variant_path).await;
+    let segments: Vec<String> = playlist
+        .lines()
+        .filter(|l| l.ends_with(".m4s"))
+        .map(|s| format!("{dir}/{s}"))
+        .collect();
+    assert!(segments.len() >= 2, "{playlist}");
+    let file = |p: &str| std::fs::read(app.dir.join(p.trim_start_matches('/'))).unwrap();
+    assert_eq!(metric(&app, "pufa_media_grant_hits_total").await, 0.0);
+
+    let (first, second) = (&segments[0], &segments[1]);
+    let requests = format!(
+        "GET {first} HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\n\r\n\
+         GET {second} HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\n\r\n\
+         GET {second} HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET {second} HTTP/1.1\r\nHost: t\r\nCookie: pufa_session=forged\r\nConnection: close\r\n\r\n"
+    );
+    let answers = pipelined(&app, &requests, &[false, false, false, false]).await;
+    assert_eq!(answers[0].0, "HTTP/1.1 200 OK");
+    assert_eq!(answers[0].2, file(first));
+    assert_eq!(answers[1].0, "HTTP/1.1 200 OK");
+    assert_eq!(answers[1].2, file(second), "the granted answer is the file");
+    // the same headers as the router's answer, apart from those of each response and file
+    let names = |i: usize| {
+        let mut n: Vec<String> = answers[i]
+            .1
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| {
+                !matches!(
+                    k.as_str(),
+                    "date" | "x-request-id" | "content-length" | "last-modified"
+                )
+            })
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(0), names(1));
+    for h in [
+        "content-type",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+    ] {
+        assert!(
+            answers[1].1.iter().any(|(k, _)| k == h),
+            "{h} in {:?}",
+            answers[1].1
+        );
+    }
+    assert_eq!(metric(&app, "pufa_media_grant_hits_total").await, 1.0);
+    // no cookie, or another one: checked, and refused
+    assert_eq!(answers[2].0, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(answers[3].0, "HTTP/1.1 401 Unauthorized");
+
+    // logging out forgets the session's grants: the next segment is refused at once
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/logout"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let answers = pipelined(
+        &app,
+        &format!(
+            "GET {second} HTTP/1.1\r\nHost: t\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        ),
+        &[false],
+    )
+    .await;
+    assert_eq!(answers[0].0, "HTTP/1.1 401 Unauthorized");
+
+    // a visibility change forgets every grant
+    let other = organizer_cookie(&app).await;
+    let answers = pipelined(
+        &app,
+        &format!("GET {first} HTTP/1.1\r\nHost: t\r\nCookie: {other}\r\nConnection: close\r\n\r\n"),
+        &[false],
+    )
+    .await;
+    assert_eq!(answers[0].0, "HTTP/1.1 200 OK");
+    assert!(metric(&app, "pufa_media_grants").await >= 1.0);
+    let token = app
+        .csrf_token(&org, &format!("/admin/sessions/{}", lecture.session))
+        .await;
+    let r = org
+        .post(app.url(&format!("/admin/lectures/{}/visibility", lecture.id)))
+        .form(&[("csrf", token.as_str()), ("visibility", "enrolled")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection());
+    assert_eq!(metric(&app, "pufa_media_grants").await, 0.0);
+    app.stop().await;
+}

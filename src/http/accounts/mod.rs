@@ -62,8 +62,13 @@ pub(super) async fn end_session(
     let token = super::auth::cookie(headers, SESSION_COOKIE);
     if everywhere {
         login::end_all_sessions(&state.db, state.clock.now(), token.as_deref()).await?;
+        // the other sessions' cookies are not known here
+        state.media.grants().forget_all();
     } else {
         login::end_session(&state.db, token.as_deref()).await?;
+        if let Some(token) = &token {
+            state.media.grants().forget_credential(token);
+        }
     }
     Ok(set_cookie(
         SESSION_COOKIE,

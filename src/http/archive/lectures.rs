@@ -235,6 +235,8 @@ pub async fn visibility_form(
     user.require(Role::Organizer)?;
     let now = state.clock.now();
     let lecture = uc::set_visibility(&state.db, id, &form.visibility, now, Some(&user.0)).await?;
+    // whoever may read its segments now is decided again
+    state.media.grants().forget_all();
     Ok(Redirect::to(&format!("/admin/sessions/{}#recording", lecture.session_id)).into_response())
 }
 
@@ -255,6 +257,7 @@ pub async fn session_visibility_form(
         Some(&user.0),
     )
     .await?;
+    state.media.grants().forget_all();
     Ok(Redirect::to(&format!("/admin/sessions/{id}#recording")).into_response())
 }
 

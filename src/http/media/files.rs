@@ -7,6 +7,8 @@ use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
 use crate::http::AppState;
 use crate::media::storage::FileSource;
+use crate::server::direct::FileBody;
+use crate::server::grants::{folder_of, GrantOffer};
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -44,6 +46,10 @@ pub async fn serve_lecture_file(
     )
     .await?;
     let FileSource::Local(path) = playable.source;
+    // the credential this check used, for a grant (see `crate::server::grants`)
+    let credential =
+        crate::http::auth::cookie(request.headers(), crate::http::auth::SESSION_COOKIE)
+            .unwrap_or_default();
     let scope = match playable.visibility {
         Visibility::Public => "public",
         Visibility::Registered | Visibility::Enrolled => "private",
@@ -55,7 +61,7 @@ pub async fn serve_lecture_file(
     } else {
         format!("{scope}, max-age=31536000, immutable")
     };
-    state
+    let mut response = state
         .media
         .send(
             &path,
@@ -64,5 +70,16 @@ pub async fn serve_lecture_file(
             !playlist,
             request,
         )
-        .await
+        .await?;
+    // a segment sent from the file: the next ones of this version may skip this check
+    if response.extensions().get::<FileBody>().is_some() {
+        if let Some(dir) = folder_of(&path, &file) {
+            response.extensions_mut().insert(GrantOffer {
+                credential,
+                url_prefix: format!("/media/lectures/{id}/{version}/"),
+                dir,
+            });
+        }
+    }
+    Ok(response)
 }

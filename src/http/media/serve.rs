@@ -44,6 +44,7 @@ pub struct MediaFiles {
     root: PathBuf,
     accel_prefix: Option<String>,
     cache: SegmentCache,
+    grants: std::sync::Arc<crate::server::grants::Grants>,
 }
 
 impl MediaFiles {
@@ -52,7 +53,17 @@ impl MediaFiles {
             root: config.media_dir.clone(),
             accel_prefix: config.media_accel_redirect.clone(),
             cache: SegmentCache::new(config.media_cache_bytes),
+            grants: std::sync::Arc::new(crate::server::grants::Grants::new(
+                config.media_grant,
+                crate::http::auth::SESSION_COOKIE,
+            )),
         }
+    }
+
+    /// The media grants of this process (see `crate::server::grants`), shared with the
+    /// sendfile path; logging out and visibility changes forget them.
+    pub fn grants(&self) -> std::sync::Arc<crate::server::grants::Grants> {
+        self.grants.clone()
     }
 
     /// The cache (tests and metrics read its counters).
