@@ -7,8 +7,12 @@
 #   benches/segments.sh     # PUFA=target/release/pufa REPS=2 DURATION=15s CONNS=64
 #
 #   MODES="pufa accel nginx"   the servers, alternated in this order in every round; also
-#                              `nocache` (pufa with --media-cache-mb 0) and `base` (the binary
-#                              PUFA_BASE, e.g. a build of the previous commit, without flags)
+#                              `nogrant` (pufa with --media-grant-secs 0: every segment
+#                              through the router and its database check),
+#                              `cache` (pufa with --media-sendfile false: segments from the
+#                              in-memory cache, written through hyper), `nocache` (that and
+#                              --media-cache-mb 0) and `base` (the binary PUFA_BASE, e.g. a
+#                              build of the previous commit, without flags)
 #   VISIBILITY=registered      or `public` (then wrk sends no cookie, as the first round did)
 #   PUFA_EXTRA="--media-cache-mb 0"   extra `pufa serve` flags for modes pufa and accel
 #   PERF=1                     `perf record -g` on pufa during its first run (perf.data in D)
@@ -109,7 +113,9 @@ pufa_args() { # mode
   local a=(--transcode-workers 0)
   [ "$1" = base ] && { echo "${a[@]}"; return; }
   [ "$1" = accel ] && a+=(--media-accel-redirect "$ACCEL_PREFIX")
-  [ "$1" = nocache ] && a+=(--media-cache-mb 0)
+  [ "$1" = nogrant ] && a+=(--media-grant-secs 0)
+  [ "$1" = cache ] && a+=(--media-sendfile false)
+  [ "$1" = nocache ] && a+=(--media-sendfile false --media-cache-mb 0)
   # shellcheck disable=SC2206
   a+=($PUFA_EXTRA)
   echo "${a[@]}"
@@ -176,7 +182,7 @@ for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$SE
 
 url_of() {
   case $1 in
-    pufa | nocache | base) echo "$BASE$SEG_URL" ;;
+    pufa | nogrant | cache | nocache | base) echo "$BASE$SEG_URL" ;;
     accel) echo "http://127.0.0.1:$ACCEL_PORT$SEG_URL" ;;
     nginx) echo "http://127.0.0.1:$NGINX_PORT$SEG_URL" ;;
   esac
