@@ -443,7 +443,7 @@ async fn personal_responses_are_not_stored_by_caches() {
     for client in [&c, &app.anonymous()] {
         assert_eq!(
             cache_control(client, app.url("/assets/pufa.css")).await,
-            Some("public, max-age=86400".to_string())
+            Some("public, max-age=300".to_string())
         );
     }
     assert_eq!(cache_control(&app.anonymous(), app.url("/")).await, None);

@@ -484,3 +484,56 @@ async fn error_messages_do_not_echo_megabytes() {
     assert!(text.len() < 2_000, "{} bytes echoed", text.len());
     app.stop().await;
 }
+
+/// Pages link stylesheets and scripts by content hash: the linked version is cached for a
+/// year, an unversioned or outdated link briefly and with an `ETag` that revalidates to 304 —
+/// so an upgrade never leaves a browser on stale CSS or JavaScript.
+#[tokio::test]
+async fn assets_are_linked_by_content_hash_and_revalidate() {
+    let app = TestApp::spawn().await;
+    let c = app.anonymous();
+    let page = app.get_text(&c, "/").await;
+    let start = page
+        .find("/assets/pufa.css?v=")
+        .expect("hashed stylesheet link");
+    let link: String = page[start..].chars().take_while(|ch| *ch != '"').collect();
+    let r = c.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", link.rsplit('=').next().unwrap()));
+    assert!(r.text().await.unwrap().contains("table.cards"));
+
+    for stale in ["/assets/pufa.css", "/assets/pufa.css?v=1"] {
+        let r = c.get(app.url(stale)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=300",
+            "{stale}"
+        );
+        let r = c
+            .get(app.url(stale))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{stale}");
+    }
+    // the player's scripts too, hls.js at its current release
+    let r = c.get(app.url("/assets/hls.min.js")).send().await.unwrap();
+    let js = r.text().await.unwrap();
+    assert!(js.contains("1.7.4"), "hls.js 1.7.4");
+    assert_eq!(
+        c.get(app.url("/assets/none.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
