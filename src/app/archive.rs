@@ -198,7 +198,7 @@ pub async fn lecture(
     let (resume_s, watched) = match viewer {
         Some(u) => match db.watch(u.id, id).await? {
             Some(w) => (
-                w.last_position,
+                crate::archive::watch::resume_position(w.last_position, lecture.duration_s),
                 lecture
                     .duration_s
                     .map(|d| Attendance::of(w.watched_s, d, attendance_share)),

@@ -89,8 +89,36 @@ pub fn apply_report(
     Ok(next)
 }
 
+/// A viewer who left off within this many seconds of the end starts again from the beginning.
+pub const RESUME_END_MARGIN_S: f64 = 10.0;
+
+/// Where the player starts for a viewer who left off at `last` of a lecture of `duration`
+/// seconds: there, unless that is in the first 5 s (nothing to skip) or within the last
+/// [`RESUME_END_MARGIN_S`] (pressing play would end the video at once) — then at 0.
+pub fn resume_position(last: f64, duration: Option<f64>) -> f64 {
+    if !last.is_finite() || last <= SLACK_S {
+        return 0.0;
+    }
+    match duration {
+        Some(d) if last >= d - RESUME_END_MARGIN_S => 0.0,
+        _ => last,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn no_resume_at_the_very_start_or_the_end() {
+        use super::resume_position;
+        assert_eq!(resume_position(30.0, Some(600.0)), 30.0);
+        assert_eq!(resume_position(3.0, Some(600.0)), 0.0);
+        assert_eq!(resume_position(589.9, Some(600.0)), 589.9);
+        assert_eq!(resume_position(590.0, Some(600.0)), 0.0);
+        assert_eq!(resume_position(30.016, Some(30.08)), 0.0);
+        assert_eq!(resume_position(f64::NAN, Some(600.0)), 0.0);
+        assert_eq!(resume_position(42.0, None), 42.0);
+    }
+
     use super::*;
     use crate::archive::Attendance;
     use proptest::prelude::*;

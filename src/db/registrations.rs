@@ -118,6 +118,26 @@ pub struct RosterRow {
     pub position: Option<i64>,
 }
 
+/// A sign-up that ended: cancelled by the enterprise or removed by an organizer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndedRegistration {
+    pub session_id: i64,
+    pub title: String,
+    /// Cancelled (by the enterprise) or removed (by an organizer).
+    pub status: RegistrationStatus,
+    pub seats: i64,
+    pub attendees: Json<Vec<String>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The organizer's reason for a removal.
+    pub end_reason: Option<String>,
+}
+
+impl EndedRegistration {
+    pub fn is_removed(&self) -> bool {
+        self.status == RegistrationStatus::Removed
+    }
+}
+
 /// One of an enterprise's sign-ups, for "我的课程".
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MyRegistration {
@@ -598,6 +618,47 @@ impl Db {
     }
 
     /// The active registration of an enterprise for a session, if any.
+    /// The enterprise's latest ended sign-up for a session — cancelled by itself or removed by
+    /// an organizer — for the undo of a cancellation and to show a removal's reason.
+    pub async fn last_ended_registration(
+        &self,
+        session_id: i64,
+        enterprise_id: i64,
+    ) -> Result<Option<EndedRegistration>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT r.session_id, s.title, r.status, r.seats, r.attendees, r.ended_at, r.end_reason
+               FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
+              WHERE r.session_id = ? AND r.enterprise_id = ? AND r.status IN ('cancelled', 'removed')
+              ORDER BY r.id DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .bind(enterprise_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The enterprise's sign-ups an organizer removed, newest first (at most `limit`), with
+    /// their reasons — shown on 我的 so a removal never goes unnoticed.
+    pub async fn removed_registrations(
+        &self,
+        enterprise_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EndedRegistration>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT r.session_id, s.title, r.status, r.seats, r.attendees, r.ended_at, r.end_reason
+               FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
+              WHERE r.enterprise_id = ? AND r.status = 'removed'
+                AND NOT EXISTS (SELECT 1 FROM registrations a
+                                 WHERE a.session_id = r.session_id AND a.enterprise_id = r.enterprise_id
+                                   AND a.status IN ('confirmed', 'waitlisted'))
+              ORDER BY r.id DESC LIMIT ?",
+        )
+        .bind(enterprise_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn registration_state(
         &self,
         session_id: i64,

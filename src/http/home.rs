@@ -42,6 +42,10 @@ pub struct MePage {
     pub notice: Option<String>,
     /// The enterprise's legal advisors (its 5+1 group's lawyers).
     pub advisors: Vec<crate::db::advisors::GroupLawyer>,
+    /// Right after 取消报名: the cancelled sign-up, for the 撤销 form.
+    pub undo: Option<crate::db::registrations::EndedRegistration>,
+    /// Sign-ups an organizer removed, with the reasons.
+    pub removed: Vec<crate::db::registrations::EndedRegistration>,
 }
 
 /// The personal calendar feed's address, below the configured public URL.
@@ -66,6 +70,9 @@ pub struct MeQuery {
     pub notice: Option<String>,
     #[serde(default)]
     pub welcome: Option<String>,
+    /// The session whose sign-up was just cancelled (the undo).
+    #[serde(default)]
+    pub session: Option<i64>,
 }
 
 /// "我的": the account's own page. Staff are sent to their workspace.
@@ -123,6 +130,17 @@ pub async fn me(
         _ => None,
     };
     let advisors = crate::app::qa::advisors::advisors_of(&state.db, &user).await?;
+    let (mut undo, mut removed) = (None, Vec::new());
+    if let Some(e) = &enterprise {
+        if let (Some("cancelled"), Some(session)) = (q.notice.as_deref(), q.session) {
+            undo = state
+                .db
+                .last_ended_registration(session, e.id)
+                .await?
+                .filter(|r| !r.is_removed());
+        }
+        removed = state.db.removed_registrations(e.id, 5).await?;
+    }
     let calendar_webcal = super::views::qr::webcal(&calendar_url);
     let calendar_qr = if calendar_url.is_empty() {
         String::new()
@@ -130,6 +148,8 @@ pub async fn me(
         super::views::qr::svg(&calendar_webcal, "日历订阅二维码：用手机相机扫码订阅")
     };
     Ok(MePage {
+        undo,
+        removed,
         calendar_webcal,
         calendar_qr,
         advisors,

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod auth;
 pub mod checkup;
 pub mod claims;
+pub mod confirm;
 pub mod csrf;
 pub mod error_map;
 pub mod errors;

@@ -44,6 +44,7 @@ mod qa_planning;
 mod qa_privacy;
 mod qa_public;
 mod qa_questions;
+mod safe_actions;
 mod schedule;
 mod self_service;
 mod signups;

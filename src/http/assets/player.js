@@ -12,12 +12,15 @@
   if (!loggedIn) {
     resume = parseFloat(localStorage.getItem(storeKey) || '0') || 0;
   }
+  // the server applies the same rule to a logged-in viewer's position (archive::watch)
+  var duration = parseFloat(video.dataset.duration || '0') || 0;
+  if (resume <= 5 || (duration > 0 && resume >= duration - 10)) resume = 0;
   var quality = document.getElementById('quality');
   var speed = document.getElementById('speed');
   var hls = null;
 
   function resumeAt(t) {
-    if (t > 5 && isFinite(video.duration) && t < video.duration - 5) video.currentTime = t;
+    if (t > 5 && isFinite(video.duration) && t < video.duration - 10) video.currentTime = t;
   }
 
   if (window.Hls && window.Hls.isSupported()) {

@@ -43,6 +43,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         )
         .route(
             "/admin/sessions/{id}/cancel",
-            post(organize::cancel_session_form),
+            get(organize::cancel_session_page).post(organize::cancel_session_form),
         )
 }

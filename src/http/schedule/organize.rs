@@ -760,13 +760,59 @@ pub async fn update_session_form(
     save_session_form(&state, layout, program, Some(session), Pairs(pairs)).await
 }
 
+/// `GET /admin/sessions/{id}/cancel`: what cancelling a session does, before it is done.
+pub async fn cancel_session_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    user.require(Role::Organizer)?;
+    let (session, program) = uc::session_in_program(&state.db, id).await?;
+    if session.is_cancelled() {
+        return Ok(
+            Redirect::to(&format!("/admin/programs/{}", session.program_id)).into_response(),
+        );
+    }
+    let item = SessionItem::new(session, program.tz(), None, state.clock.now());
+    let signed_up = format!(
+        "已确认 {} 人，候补 {} 家",
+        item.row.confirmed_seats, item.row.waitlisted
+    );
+    Ok(crate::http::confirm::ConfirmPage {
+        layout,
+        title: "取消此课程？".into(),
+        facts: vec![
+            ("课程".into(), item.row.title.clone()),
+            ("时间".into(), item.when.clone()),
+            ("报名".into(), signed_up),
+        ],
+        consequences: vec![
+            "已报名和候补的企业都会收到课程取消的通知（站内消息，及其开通的邮件、短信）。".into(),
+            "课程在课表中标为已取消，日历订阅中显示为“已取消”；报名名单仍可查看。".into(),
+            "此操作不能撤销；如需恢复，请重新添加课程并通知企业再次报名。".into(),
+        ],
+        action: format!("/admin/sessions/{id}/cancel"),
+        hidden: Vec::new(),
+        confirm_label: "确认取消此课程".into(),
+        back_href: format!("/admin/sessions/{id}"),
+        back_label: "不取消，返回".into(),
+    }
+    .into_response())
+}
+
+/// `POST /admin/sessions/{id}/cancel`: with `confirm=yes` the session is cancelled; without,
+/// nothing changes and the confirmation page is shown.
 pub async fn cancel_session_form(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
     user.require(Role::Organizer)?;
+    if !crate::http::confirm::confirmed(&form) {
+        return Ok(Redirect::to(&format!("/admin/sessions/{id}/cancel")).into_response());
+    }
     let session = uc::cancel_session(&state.db, state.clock.now(), id, Some(&user.0)).await?;
     Ok(Redirect::to(&format!(
         "/admin/programs/{}?notice=cancelled",

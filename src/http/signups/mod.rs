@@ -17,7 +17,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::api_remove))
         .route("/sessions/{id}", get(pages::session_page))
         .route("/sessions/{id}/signup", post(pages::signup_form))
-        .route("/sessions/{id}/cancel", post(pages::cancel_form))
+        .route(
+            "/sessions/{id}/cancel",
+            get(pages::cancel_confirm_page).post(pages::cancel_form),
+        )
         .route("/sessions/{id}/roster", get(roster::roster_page))
         .route("/sessions/{id}/roster.csv", get(roster::roster_csv))
         .route("/sessions/{id}/roster.xlsx", get(roster::roster_xlsx))

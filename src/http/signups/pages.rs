@@ -4,6 +4,7 @@ use crate::app::schedule as schedule_uc;
 use crate::app::signup as uc;
 use crate::error::{AppError, AppResult};
 use crate::http::auth::CurrentUser;
+use crate::http::confirm::{self, ConfirmPage};
 use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Path, Query};
 use crate::http::layout::Layout;
@@ -32,6 +33,8 @@ pub struct SessionPage {
     pub lecture_id: Option<i64>,
     /// The live lecture: countdown, player, replay (see `templates/live/widget.html`).
     pub live: Option<LiveWidget>,
+    /// The organizer removed the enterprise's sign-up, for this reason.
+    pub removal: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +68,16 @@ async fn session_page_for(
         Some(e) => state.db.registration_state(id, e).await?,
         None => None,
     };
+    // a sign-up an organizer removed: the enterprise sees that, and why
+    let removal = match (enterprise_id, &mine) {
+        (Some(e), None) => state
+            .db
+            .last_ended_registration(id, e)
+            .await?
+            .filter(|r| r.is_removed())
+            .map(|r| r.end_reason.unwrap_or_default()),
+        _ => None,
+    };
     let can_roster = user
         .as_ref()
         .is_some_and(|u| uc::may_read_roster(u, &session));
@@ -80,6 +93,7 @@ async fn session_page_for(
         crate::app::live::view::live_view(&state.db, &state.live, now, id, user.as_ref()).await?;
     let live = LiveWidget::new(&live_view, now, user.is_some());
     Ok(SessionPage {
+        removal,
         layout,
         lecture_id,
         live,
@@ -144,12 +158,69 @@ pub async fn signup_form(
     }
 }
 
+/// `GET /sessions/{id}/cancel`: what cancelling the enterprise's sign-up means, and the
+/// button that does it. Without an active sign-up, back to the session page.
+pub async fn cancel_confirm_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    if !user.is_enterprise() {
+        return Err(AppError::Forbidden);
+    }
+    let (session, program) = schedule_uc::session_in_program(&state.db, id).await?;
+    let Some(mine) = state.db.registration_state(id, user.id).await? else {
+        return Ok(Redirect::to(&format!("/sessions/{id}")).into_response());
+    };
+    let item = SessionItem::new(session, program.tz(), None, state.clock.now());
+    let (status, consequences) = if mine.is_confirmed() {
+        (
+            format!("已确认，{} 人", mine.seats),
+            vec![
+                format!("您的 {} 个名额将立即让给候补企业。", mine.seats),
+                "如需再报名，须重新办理：有空余名额即确认，否则排在候补末尾。".to_string(),
+            ],
+        )
+    } else {
+        let place = mine.position.unwrap_or(0);
+        (
+            format!("候补第 {place} 位，{} 人", mine.seats),
+            vec![
+                format!("您将退出候补队列（现为第 {place} 位）。"),
+                "如需再报名，将排在候补末尾。".to_string(),
+            ],
+        )
+    };
+    Ok(ConfirmPage {
+        layout,
+        title: "取消报名？".into(),
+        facts: vec![
+            ("课程".into(), item.row.title.clone()),
+            ("时间".into(), item.when.clone()),
+            ("报名".into(), status),
+        ],
+        consequences,
+        action: format!("/sessions/{id}/cancel"),
+        hidden: Vec::new(),
+        confirm_label: "确认取消报名".into(),
+        back_href: format!("/sessions/{id}"),
+        back_label: "不取消，返回课程页".into(),
+    }
+    .into_response())
+}
+
+/// `POST /sessions/{id}/cancel`: with `confirm=yes`, cancel the sign-up and offer the undo on
+/// 我的; without it, nothing changes and the confirmation page is shown.
 pub async fn cancel_form(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<std::collections::HashMap<String, String>>,
+    CsrfForm(form): CsrfForm<std::collections::HashMap<String, String>>,
 ) -> AppResult<Response> {
+    if !confirm::confirmed(&form) {
+        return Ok(Redirect::to(&format!("/sessions/{id}/cancel")).into_response());
+    }
     uc::cancel(&state.db, state.clock.now(), &user, id).await?;
-    Ok(Redirect::to("/me?notice=cancelled").into_response())
+    Ok(Redirect::to(&format!("/me?notice=cancelled&session={id}")).into_response())
 }

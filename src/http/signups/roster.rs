@@ -100,14 +100,61 @@ pub struct RemovalForm {
     pub enterprise_id: i64,
     #[serde(default)]
     pub reason: String,
+    /// `yes` once the organizer confirmed (see [`crate::http::confirm`]).
+    #[serde(default)]
+    pub confirm: Option<String>,
 }
 
+/// `POST /sessions/{id}/removal`: the first submission (reason given) shows what the removal
+/// does and changes nothing; the confirmed one removes the sign-up.
 pub async fn remove_form(
     State(state): State<AppState>,
+    layout: Layout,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<RemovalForm>,
 ) -> AppResult<Response> {
+    if form.confirm.as_deref() != Some("yes") {
+        if !user.is_organizer() {
+            return Err(crate::error::AppError::Forbidden);
+        }
+        let reason = crate::signup::check_reason(&form.reason).map_err(|(field, msg)| {
+            crate::error::AppError::from(uc::SignupError::Invalid(
+                crate::validation::FieldErrors::single(field, msg),
+            ))
+        })?;
+        let company = state
+            .db
+            .enterprise(form.enterprise_id)
+            .await?
+            .ok_or(crate::error::AppError::NotFound)?
+            .name;
+        let (session, program) = crate::app::schedule::session_in_program(&state.db, id).await?;
+        let item = SessionItem::new(session, program.tz(), None, state.clock.now());
+        return Ok(crate::http::confirm::ConfirmPage {
+            layout,
+            title: "移除该企业的报名？".into(),
+            facts: vec![
+                ("企业".into(), company),
+                ("课程".into(), item.row.title.clone()),
+                ("原因".into(), reason.clone()),
+            ],
+            consequences: vec![
+                "该企业的报名立即失效，空出的名额按顺序让给候补企业。".into(),
+                "企业会收到通知，并在“我的”和课程页看到移除及原因。".into(),
+                "移除后企业可以重新报名（名额已满时排在候补末尾）。".into(),
+            ],
+            action: format!("/sessions/{id}/removal"),
+            hidden: vec![
+                ("enterprise_id".into(), form.enterprise_id.to_string()),
+                ("reason".into(), reason),
+            ],
+            confirm_label: "确认移除".into(),
+            back_href: format!("/sessions/{id}/roster"),
+            back_label: "不移除，返回名单".into(),
+        }
+        .into_response());
+    }
     uc::remove(
         &state.db,
         state.clock.now(),
