@@ -18,7 +18,7 @@
 #   PERF=1                     `perf record -g` on pufa during its first run (perf.data in D)
 #
 # Setup (pufa with its default 1 transcode worker): log in as the demo organizer, upload a 20 s
-# 1280x720 clip to the first session of the first program, wait for the transcode job, and set
+# 1280x720 clip to the second session of the first program, wait for the transcode job, and set
 # the lecture's visibility. Then, for every run, start pufa with `--transcode-workers 0` and
 # RUST_LOG=warn (with `--media-accel-redirect /_pufa_media/` for mode accel), start one nginx
 # with two servers (the static `/media/` alias, and the proxy that includes
@@ -89,7 +89,9 @@ curl -fsS -c "$JAR" -b "$JAR" -H 'Content-Type: application/json' \
 curl -fsS -c "$JAR" -b "$JAR" -o /dev/null "$BASE/api/v1/me"
 PROGRAM=$(curl -fsS -b "$JAR" "$BASE/api/v1/programs" |
   jq -r 'if type == "array" then .[0].id else (.programs // .items // .data)[0].id end')
-SESSION=$(curl -fsS -b "$JAR" "$BASE/api/v1/programs/$PROGRAM" | jq -r '.sessions[0].id')
+# the second session: the demo's own recording of the first is still being transcoded, and a
+# session takes no new upload until its running transcode is done
+SESSION=$(curl -fsS -b "$JAR" "$BASE/api/v1/programs/$PROGRAM" | jq -r '.sessions[1].id')
 UPLOAD=$(curl -fsS -b "$JAR" -c "$JAR" -H "X-CSRF-Token: $(csrf)" \
   -F "file=@$CLIP;type=video/mp4" "$BASE/api/v1/sessions/$SESSION/recording")
 JOB=$(jq -r .job_id <<<"$UPLOAD"); LECTURE=$(jq -r .lecture_id <<<"$UPLOAD")

@@ -105,7 +105,12 @@ async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyh
     let storage = LocalFs::new(&config.media_dir);
     let chunks = futures_util::stream::iter([Ok::<_, SourceError>(bytes)]);
     let upload = storage::put_stream(&storage, "mp4", chunks).await?;
-    let (lecture_id, _) = db.queue_recording(first.id, &upload.key).await?;
+    let (lecture_id, _) = db
+        .queue_recording(first.id, &upload.key)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("the demo session already has a recording in transcoding")
+        })?;
     db.set_lecture_visibility(lecture_id, Visibility::Public)
         .await?;
     println!("demo recording (test pattern, 示例) queued for transcoding: lecture {lecture_id}");

@@ -28,6 +28,12 @@ pub enum MediaError {
     /// Only failed jobs can be run again.
     #[error("job not failed")]
     JobNotFailed,
+    /// The session was cancelled: no recording is taken for it.
+    #[error("session cancelled")]
+    SessionCancelled,
+    /// A recording of this session is being transcoded; a new one waits until it is done.
+    #[error("transcode running")]
+    TranscodeRunning,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -48,6 +54,8 @@ impl MediaError {
             MediaError::EmptyUpload => "上传的录像文件是空的",
             MediaError::NoFile => "请选择要上传的录像文件（file 字段）",
             MediaError::JobNotFailed => "只有失败的转码任务可以重新运行",
+            MediaError::SessionCancelled => "本课程已取消，不能上传录像",
+            MediaError::TranscodeRunning => "本课程的录像正在转码，请等转码完成后再上传新的录像",
             MediaError::Internal(_) => "服务器内部错误",
         }
     }
@@ -60,11 +68,17 @@ pub struct QueuedRecording {
     pub job_id: i64,
 }
 
-/// A recording can only be uploaded for an existing session.
+/// A recording can only be uploaded for an existing session that is not cancelled, and not
+/// while an earlier recording of it is still queued or being transcoded (the upload form says
+/// so; `queue_recording` checks again in its transaction).
 pub async fn check_recording_target(db: &Db, session_id: i64) -> Result<(), MediaError> {
     match db.session(session_id).await? {
-        Some(_) => Ok(()),
         None => Err(MediaError::NotFound),
+        Some(s) if s.is_cancelled() => Err(MediaError::SessionCancelled),
+        Some(_) if db.active_job_of_session(session_id).await?.is_some() => {
+            Err(MediaError::TranscodeRunning)
+        }
+        Some(_) => Ok(()),
     }
 }
 
@@ -113,7 +127,12 @@ pub async fn queue_recording(
     actor: Option<&crate::accounts::User>,
 ) -> Result<QueuedRecording, MediaError> {
     let (lecture_id, job_id) = match db.queue_recording(session_id, &upload.key).await {
-        Ok(ids) => ids,
+        Ok(Some(ids)) => ids,
+        // another upload was queued while this one streamed in
+        Ok(None) => {
+            discard_recording(storage, &upload);
+            return Err(MediaError::TranscodeRunning);
+        }
         Err(e) => {
             discard_recording(storage, &upload);
             return Err(e.into());

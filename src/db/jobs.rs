@@ -149,14 +149,38 @@ async fn tell_published(
 }
 
 impl Db {
+    /// The queued or running job of the lecture of session `session_id`, if any.
+    pub async fn active_job_of_session(&self, session_id: i64) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT j.id FROM jobs j JOIN lectures l ON l.id = j.lecture_id
+              WHERE l.session_id = ? AND j.state IN ('queued', 'running')
+              ORDER BY j.id LIMIT 1",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
     /// Store an uploaded recording for a session: create its lecture if needed and queue a
-    /// transcode job, in one transaction. Returns (lecture id, job id).
+    /// transcode job, in one transaction. Returns (lecture id, job id), or `None` when the
+    /// lecture already has a job queued or running (checked in the same transaction, so two
+    /// uploads at once cannot both queue).
     pub async fn queue_recording(
         &self,
         session_id: i64,
         input_path: &str,
-    ) -> Result<(i64, i64), sqlx::Error> {
+    ) -> Result<Option<(i64, i64)>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
+        let active: Option<i64> = sqlx::query_scalar(
+            "SELECT j.id FROM jobs j JOIN lectures l ON l.id = j.lecture_id
+              WHERE l.session_id = ? AND j.state IN ('queued', 'running') LIMIT 1",
+        )
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if active.is_some() {
+            return Ok(None);
+        }
         let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO lectures (session_id, created_at, updated_at) VALUES (?, ?, ?)
@@ -181,7 +205,7 @@ impl Db {
         .await?;
         let job_id: i64 = row.try_get("id")?;
         tx.commit().await?;
-        Ok((lecture_id, job_id))
+        Ok(Some((lecture_id, job_id)))
     }
 
     /// Claim the oldest queued job for `worker`.
@@ -512,7 +536,8 @@ mod tests {
         let (lecture, job) = db
             .queue_recording(session, "uploads/a.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         db.claim_job("w1").await.expect("claim").expect("job");
         // a worker that lost the job cannot publish: the transaction rolls back, nobody is told
         assert!(db
@@ -528,7 +553,8 @@ mod tests {
         let (_, second) = db
             .queue_recording(session, "uploads/b.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         db.claim_job("w1").await.expect("claim").expect("job");
         db.complete_job(second, "w1", lecture, &publication(lecture, second))
             .await
@@ -542,7 +568,8 @@ mod tests {
         let (_, job) = db
             .queue_recording(session, "uploads/a.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         let claimed = db.claim_job("w1").await.expect("claim").expect("a job");
         assert_eq!((claimed.id, claimed.state), (job, JobState::Running));
         assert!(!db.fail_job(job, "w2", "x").await.expect("fail"));
@@ -564,7 +591,8 @@ mod tests {
         let (lecture, first) = db
             .queue_recording(session, "uploads/a.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         db.claim_job("w").await.expect("claim").expect("first");
         assert!(db.fail_job(first, "w", "x").await.expect("fail"));
         assert!(db.input_in_use("uploads/a.mp4").await.expect("in use"));
@@ -578,7 +606,8 @@ mod tests {
         let (_, second) = db
             .queue_recording(session, "uploads/b.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         db.claim_job("w").await.expect("claim").expect("second");
         let previous = db
             .complete_job(second, "w", lecture, &publication(lecture, second))
@@ -598,7 +627,8 @@ mod tests {
         let (_, third) = db
             .queue_recording(session, "uploads/c.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         assert!(db.input_in_use("uploads/c.mp4").await.expect("in use"));
         assert!(!db
             .unused_uploads(lecture, third)

@@ -114,12 +114,14 @@ mod tests {
         let (_, first) = db
             .queue_recording(session, "uploads/a.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         db.claim_job("w").await.expect("claim").expect("a job");
         assert!(db.fail_job(first, "w", "x").await.expect("fail"));
         db.queue_recording(session, "uploads/b.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("a failed job does not block a new recording");
         // the failed job ran 45 s
         sqlx::query(
             "UPDATE jobs SET started_at = '2026-11-02 10:00:00+00:00',

@@ -101,7 +101,8 @@ mod tests {
         let (lecture, _) = db
             .queue_recording(session, "uploads/a.mp4")
             .await
-            .expect("queue");
+            .expect("queue")
+            .expect("no job queued or running");
         let user = db
             .insert_staff(Role::Organizer, "viewer", "观众", "x")
             .await

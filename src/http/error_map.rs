@@ -101,6 +101,8 @@ impl From<MediaError> for AppError {
             MediaError::UploadInterrupted => AppError::bad_request("upload_interrupted", message),
             MediaError::EmptyUpload | MediaError::NoFile => AppError::field("file", message),
             MediaError::JobNotFailed => AppError::conflict("job_not_failed", message),
+            MediaError::SessionCancelled => AppError::conflict("session_cancelled", message),
+            MediaError::TranscodeRunning => AppError::conflict("transcode_running", message),
             MediaError::Internal(e) => AppError::Internal(e),
         }
     }

@@ -236,3 +236,61 @@ async fn a_removal_asks_first_and_the_enterprise_sees_why() {
     assert!(!app.get_text(&ent, "/me").await.contains("已被组织方移除"));
     app.stop().await;
 }
+
+/// A recording is refused (409, nothing kept) for a cancelled session and while an earlier
+/// recording of the same session waits for or is in transcoding; the page disables the form
+/// and says why.
+#[tokio::test]
+async fn uploads_wait_for_the_running_transcode_and_never_go_to_a_cancelled_session() {
+    use pufa::media::testsrc::{generate_clip, ClipSpec};
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let sessions = app.demo_session_ids(&org).await;
+    let (session, other) = (sessions[0], sessions[1]);
+    let clip = app.dir.join("short.mp4");
+    generate_clip(&ClipSpec::new(320, 180, 25, 2.0), &clip).unwrap();
+    let uploads = || std::fs::read_dir(app.dir.join("media/uploads")).map_or(0, |d| d.count());
+
+    // the first upload is queued (no worker runs in tests); a second one waits for it
+    let r = app.upload(&org, session, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let kept = uploads();
+    let r = app.upload(&org, session, &clip).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["code"], "transcode_running");
+    assert!(problem["detail"].as_str().unwrap().contains("正在转码"));
+    assert_eq!(uploads(), kept, "the refused file is not kept");
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    assert!(page.contains("转码完成后才能上传新的录像"));
+    assert!(page.contains("disabled aria-describedby=\"upload-blocked\""));
+    // once it is done, uploading is open again
+    assert_eq!(app.drain_jobs().await, 1);
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{session}"))
+        .await;
+    assert!(!page.contains("upload-blocked"));
+
+    // a cancelled session takes no recording
+    let r = post_form(
+        &app,
+        &org,
+        &format!("/admin/sessions/{other}/cancel"),
+        &[("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app.upload(&org, other, &clip).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "session_cancelled"
+    );
+    let page = app
+        .get_text(&org, &format!("/admin/sessions/{other}"))
+        .await;
+    assert!(page.contains("本课程已取消，不能上传录像"));
+    app.stop().await;
+}

@@ -566,7 +566,11 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
     .execute(&pool)
     .await
     .unwrap();
-    let (lecture, _) = s.db.queue_recording(past, "uploads/a.mp4").await.unwrap();
+    let (lecture, _) =
+        s.db.queue_recording(past, "uploads/a.mp4")
+            .await
+            .unwrap()
+            .expect("nothing running");
     s.db.save_watch(x_id, lecture, &[(0.0, 600.0)], 600.0, 600.0, s.clock.now())
         .await
         .unwrap();

@@ -386,11 +386,23 @@ pub struct Recording {
     pub lecture: Option<crate::db::lectures::LectureRow>,
     pub job: Option<crate::db::jobs::JobRow>,
     pub max_upload: String,
+    /// The session was cancelled: no upload.
+    pub cancelled: bool,
 }
 
 impl Recording {
     pub fn job_running(&self) -> bool {
         self.job.as_ref().is_some_and(|j| !j.state.is_finished())
+    }
+    /// Why a new recording cannot be uploaded now, if it cannot (the server refuses it too).
+    pub fn upload_blocked(&self) -> Option<&'static str> {
+        if self.cancelled {
+            Some("本课程已取消，不能上传录像。")
+        } else if self.job_running() {
+            Some("录像正在转码，转码完成后才能上传新的录像。")
+        } else {
+            None
+        }
     }
     pub fn progress_percent(&self) -> u32 {
         self.job
@@ -552,10 +564,16 @@ async fn session_form_page(
                 Some(l) => state.db.latest_job(l.id).await?,
                 None => None,
             };
+            let cancelled = state
+                .db
+                .session(id)
+                .await?
+                .is_some_and(|s| s.is_cancelled());
             Some(Recording {
                 lecture,
                 job,
                 max_upload: human_size(state.config.max_upload_bytes),
+                cancelled,
             })
         }
         None => None,
