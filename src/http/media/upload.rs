@@ -7,7 +7,7 @@ use crate::http::auth::{cookie, CurrentUser};
 use crate::http::csrf::CSRF_COOKIE;
 use crate::http::extract::{Json, Multipart, Path};
 use crate::http::openapi::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
 };
 use crate::http::AppState;
 use crate::media::storage::{SourceError, Storage, StoredUpload};
@@ -108,7 +108,8 @@ fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
 /// Upload a session's recording (organizer): multipart field `file`, streamed into the media
 /// storage; answers `202 {job_id}` and the transcode runs in the background. 403 for other
 /// roles and when the CSRF token does not match; 422 without a `file` field or for an empty
-/// file.
+/// file; 409 for a cancelled session (`session_cancelled`) and while an earlier recording of the
+/// session is queued or transcoding (`transcode_running`).
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/recording", tag = "media",
     params(("id" = i64, Path),
            ("X-CSRF-Token" = Option<String>, Header, description = "the `pufa_csrf` cookie's value (or send it as the `csrf` field before `file`)"),
@@ -119,7 +120,8 @@ fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
     responses((status = 202, body = UploadAnswer, description = "stored; the transcode job is queued"),
               (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
               (status = 403, response = Forbidden),
-              (status = 404, response = NotFound), (status = 413, response = PayloadTooLarge),
+              (status = 404, response = NotFound), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge),
               (status = 422, response = Unprocessable)))]
 pub async fn api_upload(
     State(state): State<AppState>,
