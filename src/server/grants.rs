@@ -79,16 +79,6 @@ const PER_RESPONSE: [HeaderName; 8] = [
     HeaderName::from_static("x-request-id"),
 ];
 
-/// Request headers that make an answer other than the whole file.
-const NOT_WHOLE: [HeaderName; 6] = [
-    header::RANGE,
-    header::IF_MODIFIED_SINCE,
-    header::IF_UNMODIFIED_SINCE,
-    header::IF_NONE_MATCH,
-    header::IF_MATCH,
-    header::IF_RANGE,
-];
-
 fn key(credential: &str, prefix: &str, extension: &str) -> String {
     format!("{credential}\n{prefix}\n{extension}")
 }
@@ -183,7 +173,7 @@ impl Grants {
         self.ttl?;
         if !(request.method() == Method::GET || request.method() == Method::HEAD)
             || request.uri().query().is_some()
-            || NOT_WHOLE.iter().any(|h| request.headers().contains_key(h))
+            || !super::direct::whole_file_request(request.headers())
         {
             return None;
         }

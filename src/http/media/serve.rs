@@ -13,7 +13,7 @@
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::server::direct::{FileBody, SendfileCapable};
+use crate::server::direct::{file_response, whole_file_request, SendfileCapable};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -180,28 +180,11 @@ impl MediaFiles {
     }
 }
 
-/// Whether a request asks for the whole file unconditionally (no Range, no validators): what
-/// the cache and `sendfile` answer; the others go to [`ServeFile`].
-fn whole_file_request(headers: &HeaderMap) -> bool {
-    let conditional = [
-        header::RANGE,
-        header::IF_MODIFIED_SINCE,
-        header::IF_UNMODIFIED_SINCE,
-        header::IF_NONE_MATCH,
-        header::IF_MATCH,
-        header::IF_RANGE,
-    ];
-    !conditional.iter().any(|h| headers.contains_key(h))
-}
-
 /// On the sendfile path (`crate::server::direct`), a whole immutable file is answered with its
 /// headers, an empty body and the open file, which the connection then sends from the page
 /// cache with `sendfile` — cheaper than the cache's copy from memory. `None` when the request
 /// did not come that way, is not a plain whole-file fetch, or the path is not a regular file
 /// (then the other ways answer, 404 included).
-///
-/// The file is opened and examined on this thread, as nginx does: for a segment in the page
-/// cache that is two system calls, less than a hand-off to the blocking pool.
 fn sendfile_response(path: &Path, immutable: bool, request: &Request) -> Option<Response> {
     if !immutable
         || request.extensions().get::<SendfileCapable>().is_none()
@@ -210,27 +193,9 @@ fn sendfile_response(path: &Path, immutable: bool, request: &Request) -> Option<
     {
         return None;
     }
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    let mut response = Response::new(Body::empty());
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(modified) = meta
-        .modified()
-        .ok()
-        .and_then(|t| HeaderValue::from_str(&http_date(t)).ok())
-    {
-        h.insert(header::LAST_MODIFIED, modified);
-    }
-    response.extensions_mut().insert(FileBody {
-        file: std::sync::Arc::new(file),
-        len: meta.len(),
-    });
-    Some(response)
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    file_response(path, headers)
 }
 
 /// Whether `path` is a regular file (following links, as serving does).
