@@ -7,6 +7,7 @@ pub mod archive;
 pub mod checkup;
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod db;
 pub mod demo;
 pub mod error;

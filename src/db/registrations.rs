@@ -25,6 +25,11 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{Row, SqliteConnection};
 
+/// The columns of an [`EndedRegistration`], before its `WHERE`.
+const ENDED_REGISTRATION: &str =
+    "SELECT r.session_id, s.title, r.status, r.seats, r.attendees, r.ended_at, r.end_reason
+       FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id";
+
 /// Everything a sign-up's decision needs, in one statement: the session's status, capacity,
 /// confirmed seats and queue length, the enterprise's active registration, and the texts'
 /// session fields. Parameters: enterprise, session.
@@ -617,7 +622,6 @@ impl Db {
         .await
     }
 
-    /// The active registration of an enterprise for a session, if any.
     /// The enterprise's latest ended sign-up for a session — cancelled by itself or removed by
     /// an organizer — for the undo of a cancellation and to show a removal's reason.
     pub async fn last_ended_registration(
@@ -625,12 +629,10 @@ impl Db {
         session_id: i64,
         enterprise_id: i64,
     ) -> Result<Option<EndedRegistration>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT r.session_id, s.title, r.status, r.seats, r.attendees, r.ended_at, r.end_reason
-               FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
-              WHERE r.session_id = ? AND r.enterprise_id = ? AND r.status IN ('cancelled', 'removed')
-              ORDER BY r.id DESC LIMIT 1",
-        )
+        sqlx::query_as(&format!(
+            "{ENDED_REGISTRATION} WHERE r.session_id = ? AND r.enterprise_id = ? AND r.status IN ('cancelled', 'removed')
+              ORDER BY r.id DESC LIMIT 1"
+        ))
         .bind(session_id)
         .bind(enterprise_id)
         .fetch_optional(&self.pool)
@@ -644,21 +646,20 @@ impl Db {
         enterprise_id: i64,
         limit: i64,
     ) -> Result<Vec<EndedRegistration>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT r.session_id, s.title, r.status, r.seats, r.attendees, r.ended_at, r.end_reason
-               FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
-              WHERE r.enterprise_id = ? AND r.status = 'removed'
+        sqlx::query_as(&format!(
+            "{ENDED_REGISTRATION} WHERE r.enterprise_id = ? AND r.status = 'removed'
                 AND NOT EXISTS (SELECT 1 FROM registrations a
                                  WHERE a.session_id = r.session_id AND a.enterprise_id = r.enterprise_id
                                    AND a.status IN ('confirmed', 'waitlisted'))
-              ORDER BY r.id DESC LIMIT ?",
-        )
+              ORDER BY r.id DESC LIMIT ?"
+        ))
         .bind(enterprise_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
     }
 
+    /// The active registration of an enterprise for a session, if any.
     pub async fn registration_state(
         &self,
         session_id: i64,

@@ -5,25 +5,13 @@ use super::AppState;
 use crate::accounts::{Role, User};
 use crate::error::AppError;
 use axum::extract::{FromRef, FromRequestParts, Request, State};
-use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub const SESSION_COOKIE: &str = "pufa_session";
-
-/// The value of cookie `name` in the request headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+pub use crate::cookies::{cookie, SESSION_COOKIE};
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
 pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> HeaderValue {
@@ -143,6 +131,7 @@ pub async fn no_store_when_logged_in(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use axum::http::HeaderMap;
 
     /// Headers from name/value pairs (shared with the CSRF tests).
     pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -179,8 +179,7 @@ impl Grants {
         }
         let path = request.uri().path();
         let ext = extension(path)?;
-        let credential =
-            crate::http::auth::cookie(request.headers(), self.cookie).unwrap_or_default();
+        let credential = crate::cookies::cookie(request.headers(), self.cookie).unwrap_or_default();
         let map = self.lock();
         if map.is_empty() {
             return None;

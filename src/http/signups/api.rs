@@ -214,14 +214,6 @@ pub async fn api_roster(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Vec<RosterEntry>>> {
-    let (_, _, lines) = uc::roster(
-        &state.db,
-        state.clock.now(),
-        &user,
-        id,
-        state.config.attendance_share,
-        uc::RosterUse::Api,
-    )
-    .await?;
+    let (_, _, lines) = super::roster::load_roster(&state, &user, id, uc::RosterUse::Api).await?;
     Ok(Json(lines.into_iter().map(RosterEntry::from).collect()))
 }

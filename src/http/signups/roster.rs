@@ -22,6 +22,29 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+/// The roster of session `id` as `user` may read it for `purpose` (the use case checks the
+/// access and records the audited kinds of reading).
+pub(super) async fn load_roster(
+    state: &AppState,
+    user: &crate::accounts::User,
+    id: i64,
+    purpose: uc::RosterUse,
+) -> AppResult<(
+    crate::db::schedule::SessionRow,
+    crate::db::schedule::ProgramRow,
+    Vec<uc::RosterLine>,
+)> {
+    Ok(uc::roster(
+        &state.db,
+        state.clock.now(),
+        user,
+        id,
+        state.config.attendance_share,
+        purpose,
+    )
+    .await?)
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "sessions/roster.html")]
 pub struct RosterPage {
@@ -64,15 +87,7 @@ pub async fn roster_page(
     Path(id): Path<i64>,
     Query(q): Query<NoticeQuery>,
 ) -> AppResult<RosterPage> {
-    let (session, program, lines) = uc::roster(
-        &state.db,
-        state.clock.now(),
-        &user,
-        id,
-        state.config.attendance_share,
-        uc::RosterUse::Page,
-    )
-    .await?;
+    let (session, program, lines) = load_roster(&state, &user, id, uc::RosterUse::Page).await?;
     let tz = program.tz();
     let masked = !uc::sees_full_mobiles(&state.db, &user, id).await?;
     let lawyer_sees_full_mobiles = state.db.roster_full_mobiles(id).await?;
@@ -219,12 +234,10 @@ async fn roster_export(
     id: i64,
     format: export::Format,
 ) -> AppResult<Response> {
-    let (_, program, lines) = uc::roster(
-        &state.db,
-        state.clock.now(),
+    let (_, program, lines) = load_roster(
+        state,
         user,
         id,
-        state.config.attendance_share,
         match format {
             export::Format::Csv => uc::RosterUse::Export,
             export::Format::Xlsx => uc::RosterUse::Workbook,
@@ -319,15 +332,8 @@ pub async fn signin_sheet(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> AppResult<SignInSheetPage> {
-    let (session, program, lines) = uc::roster(
-        &state.db,
-        state.clock.now(),
-        &user,
-        id,
-        state.config.attendance_share,
-        uc::RosterUse::SignInSheet,
-    )
-    .await?;
+    let (session, program, lines) =
+        load_roster(&state, &user, id, uc::RosterUse::SignInSheet).await?;
     let tz = program.tz();
     let entries: Vec<RosterEntry> = lines.into_iter().map(RosterEntry::from).collect();
     let companies = entries
