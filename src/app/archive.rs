@@ -34,6 +34,9 @@ pub enum ArchiveError {
     NotEnrolled,
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// The viewer may not change this lecture (captions: organizers and its lecturer).
+    #[error("forbidden")]
+    Forbidden,
     /// The enterprise did not watch enough for a certificate.
     #[error("not attended")]
     NotAttended(NotAttended),
@@ -47,7 +50,7 @@ impl From<sqlx::Error> for ArchiveError {
     }
 }
 
-async fn lecture_row(db: &Db, id: i64) -> Result<LectureRow, ArchiveError> {
+pub(super) async fn lecture_row(db: &Db, id: i64) -> Result<LectureRow, ArchiveError> {
     db.lecture(id).await?.ok_or(ArchiveError::NotFound)
 }
 
@@ -67,7 +70,7 @@ pub async fn viewer_access(
 }
 
 /// [`Access`] as the archive's refusal.
-fn allowed(access: Access) -> Result<(), ArchiveError> {
+pub(super) fn allowed(access: Access) -> Result<(), ArchiveError> {
     match access {
         Access::Allowed => Ok(()),
         Access::LoginRequired => Err(ArchiveError::LoginRequired),
@@ -497,6 +500,8 @@ pub async fn certificate(
 #[derive(Debug, Clone)]
 pub struct PlayableFile {
     pub source: FileSource,
+    /// The master playlist of a lecture with captions: served with the subtitle rendition.
+    pub with_subtitles: bool,
     /// Public files may be cached by shared caches, the others only by the viewer's browser.
     pub visibility: Visibility,
 }
@@ -520,8 +525,10 @@ pub async fn playable_file(
     let source = storage
         .open_file(published, file)
         .ok_or(ArchiveError::NotFound)?;
+    let with_subtitles = file == "master.m3u8" && db.has_subtitles(lecture_id).await?;
     Ok(PlayableFile {
         source,
+        with_subtitles,
         visibility: lecture.visibility,
     })
 }

@@ -18,6 +18,8 @@ pub enum Action {
     SessionEdited,
     LectureVisibilityChanged,
     RecordingUploaded,
+    /// Captions or chapters of a lecture were uploaded or removed.
+    CaptionsChanged,
     AccountCreated,
     AccountDisabled,
     AccountEnabled,
@@ -51,13 +53,14 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
         Action::SessionEdited,
         Action::LectureVisibilityChanged,
         Action::RecordingUploaded,
+        Action::CaptionsChanged,
         Action::AccountCreated,
         Action::AccountDisabled,
         Action::AccountEnabled,
@@ -90,6 +93,7 @@ impl Action {
             Action::SessionEdited => "session.edited",
             Action::LectureVisibilityChanged => "lecture.visibility_changed",
             Action::RecordingUploaded => "recording.uploaded",
+            Action::CaptionsChanged => "lecture.captions_changed",
             Action::AccountCreated => "account.created",
             Action::AccountDisabled => "account.disabled",
             Action::AccountEnabled => "account.enabled",
@@ -127,6 +131,7 @@ impl Action {
             Action::SessionEdited => "修改课程",
             Action::LectureVisibilityChanged => "更改回放公开范围",
             Action::RecordingUploaded => "上传录像",
+            Action::CaptionsChanged => "更改字幕或章节",
             Action::AccountCreated => "新建账号",
             Action::AccountDisabled => "停用账号",
             Action::AccountEnabled => "启用账号",

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod archive;
 pub mod audit;
 pub mod backup;
+pub mod captions;
 pub mod checkup;
 pub mod claims;
 pub mod live;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod attendance;
+pub mod captions;
 pub mod certificate;
 pub mod version;
 pub mod watch;

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod advisors;
 pub mod audit;
 pub mod backup;
+pub mod captions;
 pub mod checkups;
 pub mod claims;
 pub mod contacts;

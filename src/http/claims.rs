@@ -6,8 +6,8 @@ use crate::accounts::privacy::mask_mobile;
 use crate::app::claims::{self as uc, ClaimsError, NewClaim};
 use crate::db::claims::{Claim, ClaimState, Holder};
 use crate::error::{AppError, AppResult};
-use crate::http::auth::{cookie, CurrentUser};
-use crate::http::csrf::{CsrfForm, CSRF_COOKIE};
+use crate::http::auth::CurrentUser;
+use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Multipart, Path, Query};
 use crate::http::layout::Layout;
 use crate::http::openapi::{
@@ -126,13 +126,7 @@ async fn read_claim(
             _ => {}
         }
     }
-    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    let given = headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or(csrf);
-    if expected.is_empty() || given.as_deref() != Some(expected.as_str()) {
+    if !crate::http::csrf::double_submit_ok(headers, csrf.as_deref()) {
         return Err(AppError::CsrfRejected);
     }
     Ok((input, licence))

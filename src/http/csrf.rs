@@ -128,6 +128,20 @@ struct CsrfField {
     csrf: String,
 }
 
+/// The double-submit check for requests that are not urlencoded forms (multipart uploads, API
+/// calls without a body): the `X-CSRF-Token` header (scripts) or, when given, a `csrf` field
+/// read from the body before anything else (plain forms) must equal the `pufa_csrf` cookie.
+pub fn double_submit_ok(headers: &HeaderMap, field: Option<&str>) -> bool {
+    let Some(expected) = cookie(headers, CSRF_COOKIE).filter(|c| !c.is_empty()) else {
+        return false;
+    };
+    let given = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .or(field);
+    given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()))
+}
+
 /// An urlencoded HTML form whose `csrf` field must match the CSRF cookie.
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub T);

@@ -114,6 +114,7 @@ impl From<ArchiveError> for AppError {
             ArchiveError::NotFound => AppError::NotFound,
             ArchiveError::LoginRequired => AppError::Unauthorized,
             ArchiveError::NotEnrolled => AppError::Forbidden,
+            ArchiveError::Forbidden => AppError::Forbidden,
             ArchiveError::Invalid(errors) => AppError::Validation(errors),
             ArchiveError::NotAttended(refusal) => {
                 AppError::conflict("not_attended", refusal.message_zh())

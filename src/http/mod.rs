@@ -92,6 +92,7 @@ fn rooms(max_body: usize, max_upload: usize) -> OpenApiRouter<AppState> {
     // the claim form carries a licence image: its own body limit, like recording uploads
     routes
         .merge(media::upload_router(max_upload))
+        .merge(archive::captions_router())
         .merge(claims::router())
 }
 

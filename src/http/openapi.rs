@@ -151,6 +151,8 @@ mod tests {
         ("post", "/api/v1/jobs/{id}/retry"),
         ("get", "/api/v1/jobs/{id}/events"),
         ("post", "/api/v1/lectures/{id}/progress"),
+        ("post", "/api/v1/lectures/{id}/captions"),
+        ("delete", "/api/v1/lectures/{id}/captions/{kind}"),
         ("get", "/api/v1/sessions/{id}/live"),
         ("post", "/api/v1/sessions/{id}/live/key"),
         ("post", "/api/v1/sessions/{id}/live/watch"),

@@ -1,6 +1,7 @@
 //! End to end in a real browser (Debian's chromium through chromedriver): an organizer's
 //! upload is transcoded, a logged-in enterprise opens the lecture page, the video plays past
-//! 2 s, and the quality menu lists the rungs. A screenshot is saved to target/e2e-lecture.png.
+//! 2 s, the quality menu lists the rungs, captions show in time with the picture and a chapter
+//! seeks. A screenshot is saved to target/e2e-lecture.png.
 
 use crate::helpers::{valid_uscc, TestApp};
 use crate::webdriver::Browser;
@@ -27,6 +28,26 @@ async fn enterprise_watches_a_lecture_in_chromium() {
         .as_i64()
         .unwrap();
     app.drain_jobs().await;
+    // captions and chapters for it (tests/api/captions.rs has the rules)
+    let token = app.csrf_token(&org, "/").await;
+    for (kind, text) in [
+        ("subtitles", "1\n00:00:00,500 --> 00:00:06,000\n示例字幕一\n\n2\n00:00:06,000 --> 00:00:11,500\n示例字幕二\n"),
+        ("chapters", "WEBVTT\n\n00:00:00.000 --> 00:00:06.000\n开场\n\n00:00:06.000 --> 00:00:12.000\n第二部分\n"),
+    ] {
+        let r = org
+            .post(app.url(&format!("/api/v1/lectures/{lecture}/captions")))
+            .header("x-csrf-token", &token)
+            .multipart(
+                reqwest::multipart::Form::new().text("kind", kind).part(
+                    "file",
+                    reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("c.srt"),
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
 
     // an enterprise account to log in with
     let r = app
@@ -92,6 +113,55 @@ async fn enterprise_watches_a_lecture_in_chromium() {
                 .await;
             panic!("video did not advance past 2 s (at {current}): {err}");
         }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // captions: the 字幕 button shows the HLS subtitle rendition, in time with the picture
+    browser
+        .eval("document.getElementById('cc').click();", vec![])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let cue = browser
+            .eval(
+                "var v=document.getElementById('video'); \
+                 for (var i=0;i<v.textTracks.length;i++){var t=v.textTracks[i]; \
+                   if(t.mode==='showing' && t.activeCues && t.activeCues.length) return t.activeCues[0].text;} \
+                 return null;",
+                vec![],
+            )
+            .await;
+        if cue.as_str().is_some_and(|t| t.starts_with("示例字幕")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no caption showing: {cue}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let pressed = browser
+        .eval(
+            "return document.getElementById('cc').getAttribute('aria-pressed');",
+            vec![],
+        )
+        .await;
+    assert_eq!(pressed, "true");
+    // a chapter in the list seeks; the caption follows the picture
+    browser
+        .eval("document.querySelectorAll('.chapter')[1].click();", vec![])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = browser
+            .eval(
+                "var v=document.getElementById('video'); var c=null; \
+                 for (var i=0;i<v.textTracks.length;i++){var t=v.textTracks[i]; \
+                   if(t.mode==='showing' && t.activeCues && t.activeCues.length) c=t.activeCues[0].text;} \
+                 return [v.currentTime, c];",
+                vec![],
+            )
+            .await;
+        if v[0].as_f64().unwrap_or(0.0) >= 6.0 && v[1] == "示例字幕二" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chapter did not seek: {v}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // switch to a fixed quality through the menu and keep playing

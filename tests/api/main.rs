@@ -17,6 +17,7 @@ mod accounts;
 mod audit;
 mod auth_security;
 mod backup;
+mod captions;
 mod checkup;
 mod checkup_privacy;
 mod checkup_report;

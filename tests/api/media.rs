@@ -335,7 +335,7 @@ async fn watch_progress_becomes_attendance() {
 }
 
 /// Publish a 6 s 320×180 clip without audio for `session`; returns the lecture id.
-async fn six_second_lecture(app: &TestApp, org: &Client, session: i64) -> i64 {
+pub(crate) async fn six_second_lecture(app: &TestApp, org: &Client, session: i64) -> i64 {
     let clip = app.dir.join("clip.mp4");
     generate_clip(&ClipSpec::new(320, 180, 10, 6.0), &clip).unwrap();
     let job = app

@@ -3,8 +3,10 @@
 
 use crate::accounts::{industry, Role};
 use crate::app::archive::{self as uc, ArchiveFilter, ViewerFigures};
+use crate::app::captions::{self as captions_uc, TrackSummary};
 use crate::archive::attendance::percent;
 use crate::archive::attendance::COMPLETED_PERCENT;
+use crate::archive::captions::{Chapter, TrackKind};
 use crate::db::lectures::{LectureRow, PublishedRendition};
 use crate::error::AppResult;
 use crate::http::auth::{CurrentUser, MaybeUser};
@@ -73,6 +75,34 @@ pub struct LecturePage {
     pub related: Vec<LectureCard>,
     pub is_organizer: bool,
     pub watched_share: Option<u32>,
+    /// Captions exist: the player offers its 字幕 button.
+    pub subtitles: bool,
+    /// The chapters: markers under the player and a list that seeks.
+    pub chapters: Vec<Chapter>,
+    /// The captions form, for organizers and the lecture's lecturer.
+    pub captions: Option<CaptionsPanel>,
+}
+
+/// The captions and chapters of a lecture, as someone who may change them sees them.
+pub struct CaptionsPanel {
+    pub subtitles: Option<TrackSummary>,
+    pub chapters: Option<TrackSummary>,
+    pub notice: Option<&'static str>,
+    pub error: Option<String>,
+    pub max_mb: usize,
+}
+
+/// What the captions panel says after a form.
+pub enum PanelMessage {
+    None,
+    Notice(&'static str),
+    Error(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LectureQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 pub async fn lecture_page(
@@ -80,20 +110,68 @@ pub async fn lecture_page(
     layout: Layout,
     MaybeUser(user): MaybeUser,
     Path(id): Path<i64>,
+    Query(q): Query<LectureQuery>,
+) -> AppResult<LecturePage> {
+    let message = match q.notice.as_deref() {
+        Some("captions_saved") => PanelMessage::Notice("已保存，观看者刷新页面即可使用。"),
+        Some("captions_removed") => PanelMessage::Notice("已删除。"),
+        _ => PanelMessage::None,
+    };
+    lecture_view(&state, layout, user, id, message).await
+}
+
+/// The lecture page for `user` (also shown again by the captions form with its error).
+pub async fn lecture_view(
+    state: &AppState,
+    layout: Layout,
+    user: Option<crate::accounts::User>,
+    id: i64,
+    message: PanelMessage,
 ) -> AppResult<LecturePage> {
     let view = uc::lecture(&state.db, id, user.as_ref(), state.config.attendance_share).await?;
+    let captions = match &user {
+        Some(u) if captions_uc::may_manage(&state.db, u, &view.lecture).await? => {
+            let tracks = captions_uc::summaries(&state.db, id).await?;
+            let of = |k: TrackKind| tracks.iter().find(|t| t.kind == k).cloned();
+            let (notice, error) = match message {
+                PanelMessage::None => (None, None),
+                PanelMessage::Notice(n) => (Some(n), None),
+                PanelMessage::Error(e) => (None, Some(e)),
+            };
+            Some(CaptionsPanel {
+                subtitles: of(TrackKind::Subtitles),
+                chapters: of(TrackKind::Chapters),
+                notice,
+                error,
+                max_mb: crate::archive::captions::MAX_BYTES / 1024 / 1024,
+            })
+        }
+        _ => None,
+    };
+    let can_watch = view.access.is_allowed();
+    let (subtitles, chapters) = if can_watch {
+        (
+            state.db.has_subtitles(id).await?,
+            captions_uc::chapters(&state.db, &view.lecture).await?,
+        )
+    } else {
+        (false, Vec::new())
+    };
     Ok(LecturePage {
         master: view.lecture.master_url().unwrap_or_default(),
         poster: view.lecture.poster_url().unwrap_or_default(),
         renditions: view.lecture.renditions().to_vec(),
         layout,
-        can_watch: view.access.is_allowed(),
+        can_watch,
         refusal: view.access.reason_zh(),
         login_required: view.access == crate::archive::Access::LoginRequired,
         resume: view.resume_s,
         related: view.related.into_iter().map(LectureCard::new).collect(),
         is_organizer: user.as_ref().is_some_and(|u| u.is_organizer()),
         watched_share: view.watched.map(|a| a.percent),
+        subtitles,
+        chapters,
+        captions,
         card: LectureCard::new(view.lecture),
     })
 }

@@ -55,6 +55,50 @@
     quality.disabled = true;
   }
 
+  // captions: the HLS subtitle rendition (hls.js or the browser's own HLS); the choice is
+  // remembered on this device
+  var cc = document.getElementById('cc');
+  var ccKey = 'pufa:captions';
+  function showCaptions(on) {
+    if (hls) {
+      hls.subtitleDisplay = on;
+      hls.subtitleTrack = on ? 0 : -1;
+    }
+    for (var i = 0; i < video.textTracks.length; i++) {
+      var t = video.textTracks[i];
+      if (t.kind === 'subtitles' || t.kind === 'captions') t.mode = on ? 'showing' : 'disabled';
+    }
+    if (cc) cc.setAttribute('aria-pressed', on ? 'true' : 'false');
+    try { localStorage.setItem(ccKey, on ? '1' : '0'); } catch (e) { /* private mode */ }
+  }
+  if (cc) {
+    var ccOn = localStorage.getItem(ccKey) === '1';
+    cc.addEventListener('click', function () { showCaptions(cc.getAttribute('aria-pressed') !== 'true'); });
+    if (hls) {
+      hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, function () { showCaptions(ccOn); });
+    } else {
+      video.textTracks.addEventListener('addtrack', function () { showCaptions(ccOn); });
+    }
+    cc.setAttribute('aria-pressed', ccOn ? 'true' : 'false');
+  }
+
+  // chapters: the list and the markers seek; the current chapter is marked in the list
+  var chapterButtons = Array.prototype.slice.call(document.querySelectorAll('[data-seek]'));
+  chapterButtons.forEach(function (b) {
+    b.addEventListener('click', function () {
+      video.currentTime = parseFloat(b.dataset.seek) || 0;
+      if (video.paused) video.play();
+    });
+  });
+  var listed = chapterButtons.filter(function (b) { return b.classList.contains('chapter'); });
+  if (listed.length) {
+    video.addEventListener('timeupdate', function () {
+      var current = null;
+      listed.forEach(function (b) { if (parseFloat(b.dataset.seek) <= video.currentTime + 0.25) current = b; });
+      listed.forEach(function (b) { b.setAttribute('aria-current', b === current ? 'true' : 'false'); });
+    });
+  }
+
   speed.addEventListener('change', function () {
     video.playbackRate = parseFloat(speed.value) || 1;
   });
@@ -85,9 +129,13 @@
     if (document.visibilityState === 'hidden') report(true);
   });
 
-  document.addEventListener('keydown', function (e) {
+  // shortcuts only while the player (the video or its controls) has focus: elsewhere the
+  // arrow keys scroll the page, and Space always activates a focused button
+  var box = document.getElementById('player') || video;
+  box.addEventListener('keydown', function (e) {
     var tag = (e.target && e.target.tagName) || '';
-    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || tag === 'BUTTON' || tag === 'A' ||
+        e.ctrlKey || e.metaKey || e.altKey) return;
     switch (e.key) {
       case ' ': case 'k': case 'K':
         if (video.paused) video.play(); else video.pause();

@@ -5,8 +5,7 @@ use crate::app::live::view::{
     self as uc, keyframe_interval_off, IngestInfo, LiveFigures, LiveState, LiveView,
 };
 use crate::error::{AppError, AppResult};
-use crate::http::auth::{cookie, CurrentUser, MaybeUser};
-use crate::http::csrf::CSRF_COOKIE;
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::extract::{Json, Path};
 use crate::http::openapi::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
@@ -277,24 +276,6 @@ pub async fn api_live(
     Ok(Json(LiveAnswer::new(view)))
 }
 
-/// The double-submit CSRF check of a bodiless state change: the `X-CSRF-Token` header must
-/// equal the `pufa_csrf` cookie (a cross-site page can send neither).
-fn csrf_header_matches(headers: &HeaderMap) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE).filter(|c| !c.is_empty()) else {
-        return false;
-    };
-    let given = headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
-
 /// Replace the session's stream key (organizers), e.g. when it leaked: a publisher presenting
 /// the old key is refused from now on (a live already running continues). 403 for other
 /// roles and when the `X-CSRF-Token` header does not equal the `pufa_csrf` cookie.
@@ -312,7 +293,7 @@ pub async fn api_rotate_key(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<Json<IngestAnswer>> {
-    if !csrf_header_matches(&headers) {
+    if !crate::http::csrf::double_submit_ok(&headers, None) {
         return Err(AppError::CsrfRejected);
     }
     let info = uc::rotate_key(

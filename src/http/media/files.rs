@@ -10,8 +10,8 @@ use crate::media::storage::FileSource;
 use crate::server::direct::FileBody;
 use crate::server::grants::{folder_of, GrantOffer};
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {
@@ -25,6 +25,22 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// A playlist or caption file made on the fly: short-lived in caches like the playlists.
+fn text_answer(body: String, content_type: &'static str, visibility: Visibility) -> Response {
+    let cache = match visibility {
+        Visibility::Public => "public, max-age=10",
+        Visibility::Registered | Visibility::Enrolled => "private, max-age=10",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// `GET /media/lectures/{id}/{version}/{*file}`: a lecture's HLS files. Playlists are
 /// short-lived in caches, segments (named per version) immutable; Range requests work; private
 /// lectures check the login on every request. Sent by a front nginx when
@@ -36,6 +52,12 @@ pub async fn serve_lecture_file(
     Path((id, version, file)): Path<(i64, String, String)>,
     request: Request,
 ) -> AppResult<Response> {
+    // the subtitle rendition is made from the stored captions (crate::app::captions)
+    if file.starts_with("subs/") {
+        let f = crate::app::captions::subtitle_file(&state.db, id, &version, &file, user.as_ref())
+            .await?;
+        return Ok(text_answer(f.body, f.content_type, f.visibility));
+    }
     let playable = archive_uc::playable_file(
         &state.db,
         &*state.storage,
@@ -46,6 +68,16 @@ pub async fn serve_lecture_file(
     )
     .await?;
     let FileSource::Local(path) = playable.source;
+    if playable.with_subtitles {
+        let master = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        return Ok(text_answer(
+            crate::archive::captions::master_with_subtitles(&master),
+            content_type(&file),
+            playable.visibility,
+        ));
+    }
     // the credential this check used, for a grant (see `crate::server::grants`)
     let credential =
         crate::http::auth::cookie(request.headers(), crate::http::auth::SESSION_COOKIE)

@@ -3,8 +3,7 @@
 use crate::accounts::Role;
 use crate::app::media as uc;
 use crate::error::{AppError, AppResult};
-use crate::http::auth::{cookie, CurrentUser};
-use crate::http::csrf::CSRF_COOKIE;
+use crate::http::auth::CurrentUser;
 use crate::http::extract::{Json, Multipart, Path};
 use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
@@ -92,19 +91,6 @@ pub struct UploadForm {
     pub file: Vec<u8>,
 }
 
-/// The double-submit CSRF check for multipart uploads: the `X-CSRF-Token` header (scripts) or
-/// a `csrf` field sent before the file (plain forms) must equal the `pufa_csrf` cookie.
-fn csrf_matches(headers: &HeaderMap, field: Option<&str>) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
-        return false;
-    };
-    let given = headers
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .or(field);
-    given.is_some_and(|g| !expected.is_empty() && g == expected)
-}
-
 /// Upload a session's recording (organizer): multipart field `file`, streamed into the media
 /// storage; answers `202 {job_id}` and the transcode runs in the background. 403 for other
 /// roles and when the CSRF token does not match; 422 without a `file` field or for an empty
@@ -155,7 +141,7 @@ pub async fn api_upload(
                 csrf_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
             }
             Some("file") => {
-                if !csrf_matches(&headers, csrf_field.as_deref()) {
+                if !crate::http::csrf::double_submit_ok(&headers, csrf_field.as_deref()) {
                     return Err(AppError::CsrfRejected);
                 }
                 // one recording per request: a second file is refused (and the first dropped)
