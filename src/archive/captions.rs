@@ -422,13 +422,13 @@ pub fn to_webvtt(cues: &[Cue]) -> String {
 }
 
 /// A chapter: where it starts and its title (plain text), with its place on the timeline in
-/// percent of the lecture.
+/// thousandths of the lecture.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chapter {
     pub start_s: f64,
     pub at: String,
     pub title: String,
-    pub left_percent: f64,
+    pub left_permille: u32,
 }
 
 /// Chapters from a stored chapters track (WebVTT written by [`to_webvtt`]).
@@ -446,15 +446,15 @@ pub fn chapters(vtt: &str, duration_s: Option<f64>) -> Vec<Chapter> {
         .iter()
         .map(|c| {
             let start_s = c.start_ms as f64 / 1000.0;
-            let left_percent = match duration_s {
-                Some(d) if d > 0.0 => (start_s / d * 100.0).clamp(0.0, 100.0),
-                _ => 0.0,
+            let left_permille = match duration_s {
+                Some(d) if d > 0.0 => (start_s / d * 1000.0).clamp(0.0, 994.0).round() as u32,
+                _ => 0,
             };
             Chapter {
                 start_s,
                 at: clock(c.start_ms),
                 title: unescape(c.text.trim()),
-                left_percent: (left_percent * 10.0).round() / 10.0,
+                left_permille,
             }
         })
         .collect()
@@ -630,7 +630,7 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].title, "开场 & 介绍");
         assert_eq!(list[1].at, "2:30");
-        assert_eq!(list[1].left_percent, 50.0);
+        assert_eq!(list[1].left_permille, 500);
     }
 
     #[test]

@@ -24,15 +24,20 @@ struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// hls.js 1.7.4 (Apache-2.0, see vendor/hls.js-LICENSE.txt), pinned and shipped in the binary.
-const FILES: [(&str, &[u8], &str); 8] = [
+const FILES: [(&str, &[u8], &str); 11] = [
     (
         "pufa.css",
         include_bytes!("assets/pufa.css"),
         "text/css; charset=utf-8",
     ),
     ("print.js", include_bytes!("assets/print.js"), JS),
+    // every page: the navigation folds into a 菜单 button on phones
+    ("nav.js", include_bytes!("assets/nav.js"), JS),
     ("player.js", include_bytes!("assets/player.js"), JS),
     ("upload.js", include_bytes!("assets/upload.js"), JS),
+    // 分享 on session and lecture pages: copy the link; the card image messengers show
+    ("share.js", include_bytes!("assets/share.js"), JS),
+    ("share.png", include_bytes!("assets/share.png"), "image/png"),
     ("live.js", include_bytes!("assets/live.js"), JS),
     // the live page's panel of questions asked during the lecture (issue 16)
     ("questions.js", include_bytes!("assets/questions.js"), JS),

@@ -71,7 +71,14 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind");
-        let address = format!("http://{}", listener.local_addr().expect("addr"));
+        let local = listener.local_addr().expect("addr");
+        let address = format!("http://{local}");
+        // as `pufa serve` does without --public-url: the address it listens on
+        let default_url =
+            pufa::config::PublicUrl::for_listen(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+        if config.public_url == default_url {
+            config.public_url = pufa::config::PublicUrl::for_listen(local);
+        }
         let (shutdown, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(pufa::serve(config, listener, async {
             // Either a stop() or the sender dropped with the TestApp ends the server.

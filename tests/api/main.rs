@@ -48,6 +48,7 @@ mod qa_questions;
 mod safe_actions;
 mod schedule;
 mod self_service;
+mod sharing;
 mod signups;
 mod signups_onecall;
 mod staff_accounts;

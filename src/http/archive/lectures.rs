@@ -19,6 +19,7 @@ use crate::http::openapi::{
 };
 use crate::http::views::choice::Choice;
 use crate::http::views::format::datetime_zh;
+use crate::http::views::share::Share;
 use crate::http::AppState;
 use crate::schedule::CATEGORIES;
 use askama::Template;
@@ -81,6 +82,7 @@ pub struct LecturePage {
     pub chapters: Vec<Chapter>,
     /// The captions form, for organizers and the lecture's lecturer.
     pub captions: Option<CaptionsPanel>,
+    pub share: Share,
 }
 
 /// The captions and chapters of a lecture, as someone who may change them sees them.
@@ -157,7 +159,29 @@ pub async fn lecture_view(
     } else {
         (false, Vec::new())
     };
+    let l = &view.lecture;
+    // messengers fetch the card's image without a login: the poster of a public lecture only
+    let public_poster = l
+        .poster_url()
+        .filter(|_| l.visibility == crate::archive::Visibility::Public);
+    let share = Share::new(
+        &state.config.public_url,
+        &format!("/lectures/{id}"),
+        &format!("{} · 课程回放", l.title),
+        &if l.summary.trim().is_empty() {
+            format!(
+                "主讲：{}（{}）· {}",
+                l.lecturer_name,
+                l.lecturer_firm,
+                minutes(l.duration_s)
+            )
+        } else {
+            l.summary.clone()
+        },
+        public_poster.as_deref(),
+    );
     Ok(LecturePage {
+        share,
         master: view.lecture.master_url().unwrap_or_default(),
         poster: view.lecture.poster_url().unwrap_or_default(),
         renditions: view.lecture.renditions().to_vec(),

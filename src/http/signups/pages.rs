@@ -35,6 +35,7 @@ pub struct SessionPage {
     pub live: Option<LiveWidget>,
     /// The organizer removed the enterprise's sign-up, for this reason.
     pub removal: Option<String>,
+    pub share: crate::http::views::share::Share,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,12 +93,30 @@ async fn session_page_for(
     let live_view =
         crate::app::live::view::live_view(&state.db, &state.live, now, id, user.as_ref()).await?;
     let live = LiveWidget::new(&live_view, now, user.is_some());
+    let item = SessionItem::new(session, program.tz(), mine, now);
+    let share = crate::http::views::share::Share::new(
+        &state.config.public_url,
+        &format!("/sessions/{id}"),
+        &format!("{} · {}", item.row.title, program.title),
+        &format!(
+            "{} · 主讲：{} · {}",
+            item.when,
+            item.row.lecturer_name,
+            if item.row.summary.trim().is_empty() {
+                &item.row.category
+            } else {
+                &item.row.summary
+            }
+        ),
+        None,
+    );
     Ok(SessionPage {
+        share,
         removal,
         layout,
         lecture_id,
         live,
-        item: SessionItem::new(session, program.tz(), mine, now),
+        item,
         program_title: program.title,
         is_enterprise: enterprise_id.is_some(),
         can_roster,

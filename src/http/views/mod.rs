@@ -4,5 +4,6 @@
 pub mod choice;
 pub mod format;
 pub mod qr;
+pub mod share;
 pub mod status;
 pub mod timetable;
