@@ -151,6 +151,19 @@ fn require_organizer(actor: &User) -> Result<(), AccountsError> {
     }
 }
 
+/// One page of the enterprise directory for organizer `actor` (mobiles are masked by the
+/// page; a search by a mobile number still finds its enterprise).
+pub async fn enterprise_directory(
+    db: &Db,
+    actor: &User,
+    filter: &crate::db::accounts::EnterpriseFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Enterprise>, i64), AccountsError> {
+    require_organizer(actor)?;
+    Ok(db.enterprise_page(filter, limit, offset).await?)
+}
+
 /// The staff accounts, for organizer `actor`.
 pub async fn staff_accounts(db: &Db, actor: &User) -> Result<Vec<StaffAccount>, AccountsError> {
     require_organizer(actor)?;

@@ -53,6 +53,27 @@ pub struct Enterprise {
     pub size: Option<String>,
 }
 
+/// What the enterprise directory is narrowed to; `None` fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnterpriseFilter {
+    pub text: Option<String>,
+    /// The industry section letter (`C`).
+    pub industry: Option<String>,
+    pub district: Option<String>,
+}
+
+/// `s` with LIKE's wildcards (and the escape character) escaped by `\`.
+fn like_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(super) fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(User {
@@ -209,6 +230,55 @@ impl Db {
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
                     e.calendar_token, u.created_at, e.size
              FROM enterprises e JOIN users u ON u.id = e.user_id ORDER BY u.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// One page of the enterprise directory, newest first, and how many match in all.
+    pub async fn enterprise_page(
+        &self,
+        filter: &EnterpriseFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Enterprise>, i64), sqlx::Error> {
+        // `?1` text (name, contact: anywhere; credit code and mobile: from the start or, for a
+        // mobile, its last digits), `?2` industry section, `?3` district; NULL: any
+        let filter_sql = "FROM enterprises e JOIN users u ON u.id = e.user_id
+             WHERE (?1 IS NULL OR e.name LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR e.contact_name LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR e.uscc LIKE ?1 || '%' ESCAPE '\\'
+                    OR e.mobile LIKE ?1 || '%' ESCAPE '\\'
+                    OR (length(?1) >= 4 AND e.mobile LIKE '%' || ?1 ESCAPE '\\'))
+               AND (?2 IS NULL OR substr(e.industry, 1, 1) = ?2)
+               AND (?3 IS NULL OR e.district = ?3)";
+        let text = filter.text.as_deref().map(like_escaped);
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter_sql}"))
+            .bind(text.as_deref())
+            .bind(filter.industry.as_deref())
+            .bind(filter.district.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
+                    e.calendar_token, u.created_at, e.size
+             {filter_sql} ORDER BY u.id DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(text.as_deref())
+        .bind(filter.industry.as_deref())
+        .bind(filter.district.as_deref())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows, total))
+    }
+
+    /// The districts enterprises gave, for the directory's filter.
+    pub async fn enterprise_districts(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT district FROM enterprises
+              WHERE district IS NOT NULL AND district <> '' ORDER BY district",
         )
         .fetch_all(&self.pool)
         .await

@@ -17,15 +17,133 @@ use axum::extract::State;
 #[template(path = "admin/dashboard.html")]
 pub struct AdminHomePage {
     pub layout: Layout,
-    pub enterprises: Vec<Enterprise>,
+    /// How many enterprises are registered.
+    pub enterprise_count: i64,
+    /// The newest few (the directory has them all).
+    pub enterprises: Vec<DirectoryRow>,
     pub lawyers: usize,
     pub programs: Vec<(crate::db::schedule::ProgramRow, i64)>,
 }
 
-impl AdminHomePage {
-    pub fn industry(&self, e: &Enterprise) -> String {
-        super::accounts::pages::industry_label(e)
+/// An enterprise as the organizer's lists show it: the mobile masked, the time local.
+pub struct DirectoryRow {
+    pub name: String,
+    pub uscc: String,
+    pub industry: String,
+    pub district: String,
+    pub contact_name: String,
+    pub mobile: String,
+    pub registered: String,
+}
+
+impl From<Enterprise> for DirectoryRow {
+    fn from(e: Enterprise) -> DirectoryRow {
+        DirectoryRow {
+            industry: super::accounts::pages::industry_label(&e),
+            mobile: crate::accounts::privacy::mask_mobile(&e.mobile),
+            registered: super::views::format::timestamp(&e.created_at, crate::schedule::DEFAULT_TZ),
+            district: e.district.unwrap_or_default(),
+            name: e.name,
+            uscc: e.uscc,
+            contact_name: e.contact_name,
+        }
     }
+}
+
+/// How many enterprises a directory page shows.
+pub const DIRECTORY_PAGE: i64 = 50;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DirectoryQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub industry: Option<String>,
+    #[serde(default)]
+    pub district: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/enterprises.html")]
+pub struct DirectoryPage {
+    pub layout: Layout,
+    pub rows: Vec<DirectoryRow>,
+    pub q: String,
+    pub industries: Vec<super::views::choice::Choice>,
+    pub districts: Vec<super::views::choice::Choice>,
+    pub filtered: bool,
+    pub paging: super::views::paging::Paging,
+}
+
+/// `GET /admin/enterprises`: the enterprise directory with search, filters and pages.
+pub async fn enterprises_page(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    layout: Layout,
+    Query(query): Query<DirectoryQuery>,
+) -> AppResult<DirectoryPage> {
+    use crate::db::accounts::EnterpriseFilter;
+    let clean = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(60).collect::<String>())
+    };
+    let industry = clean(&query.industry).filter(|c| {
+        c.chars().count() == 1
+            && crate::accounts::industry::section_name(c.chars().next().unwrap_or(' ')).is_some()
+    });
+    let filter = EnterpriseFilter {
+        text: clean(&query.q),
+        industry,
+        district: clean(&query.district),
+    };
+    let (_, total) =
+        crate::app::accounts::enterprise_directory(&state.db, &user, &filter, 0, 0).await?;
+    let base = super::views::paging::url_with(
+        "/admin/enterprises",
+        &[
+            ("q", filter.text.as_deref().unwrap_or("")),
+            ("industry", filter.industry.as_deref().unwrap_or("")),
+            ("district", filter.district.as_deref().unwrap_or("")),
+        ],
+    );
+    let paging =
+        super::views::paging::Paging::new(query.page.as_deref(), DIRECTORY_PAGE, total, base);
+    let (rows, _) = crate::app::accounts::enterprise_directory(
+        &state.db,
+        &user,
+        &filter,
+        paging.per_page,
+        paging.offset(),
+    )
+    .await?;
+    let districts = state.db.enterprise_districts().await?;
+    Ok(DirectoryPage {
+        layout,
+        rows: rows.into_iter().map(DirectoryRow::from).collect(),
+        q: filter.text.clone().unwrap_or_default(),
+        industries: crate::accounts::industry::SECTIONS
+            .iter()
+            .map(|(code, name)| super::views::choice::Choice {
+                value: code.to_string(),
+                label: format!("{code} {name}"),
+                chosen: filter.industry.as_deref() == Some(code.to_string().as_str()),
+            })
+            .collect(),
+        districts: districts
+            .into_iter()
+            .map(|d| super::views::choice::Choice {
+                chosen: filter.district.as_deref() == Some(d.as_str()),
+                label: d.clone(),
+                value: d,
+            })
+            .collect(),
+        filtered: filter != EnterpriseFilter::default(),
+        paging,
+    })
 }
 
 /// Organizer home: registered enterprises and staff.
@@ -35,12 +153,15 @@ pub async fn dashboard(
     layout: Layout,
 ) -> AppResult<AdminHomePage> {
     user.require(Role::Organizer)?;
-    let enterprises = state.db.enterprises().await?;
+    let (newest, enterprise_count) =
+        crate::app::accounts::enterprise_directory(&state.db, &user.0, &Default::default(), 5, 0)
+            .await?;
     let lawyers = state.db.staff(Role::Lawyer).await?.len();
     let programs = state.db.programs().await?;
     Ok(AdminHomePage {
         layout,
-        enterprises,
+        enterprise_count,
+        enterprises: newest.into_iter().map(DirectoryRow::from).collect(),
         lawyers,
         programs,
     })
@@ -250,6 +371,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     use axum::routing::get;
     utoipa_axum::router::OpenApiRouter::new()
         .route("/admin", get(dashboard))
+        .route("/admin/enterprises", get(enterprises_page))
         .route("/admin/audit", get(audit_page))
         .route("/admin/audit.csv", get(audit_csv))
         .route("/admin/audit.xlsx", get(audit_xlsx))

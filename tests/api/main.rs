@@ -22,6 +22,7 @@ mod checkup;
 mod checkup_privacy;
 mod checkup_report;
 mod claims;
+mod directory;
 mod durability;
 mod e2e_live;
 mod e2e_player;

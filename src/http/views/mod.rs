@@ -3,6 +3,7 @@
 
 pub mod choice;
 pub mod format;
+pub mod paging;
 pub mod qr;
 pub mod share;
 pub mod status;
