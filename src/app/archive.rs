@@ -266,9 +266,17 @@ pub async fn record_progress(
         return Err(ArchiveError::NotFound);
     };
     allowed(viewer_access(db, lecture.session_id, lecture.visibility, Some(user)).await?)?;
-    let watched = save_report(db, user.id, lecture_id, position_s, now, duration)
-        .await?
-        .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
+    let watched = save_report(
+        db,
+        user.id,
+        lecture_id,
+        position_s,
+        now,
+        duration,
+        Some(attendance_share),
+    )
+    .await?
+    .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
     Ok(RecordedProgress {
         watched_s: watched.watched_s,
         attendance: Attendance::of(watched.watched_s, duration, attendance_share),
@@ -288,7 +296,9 @@ pub struct SavedReport {
 /// Apply a position report of `user_id` on `lecture_id` (of `duration_s` so far) to the
 /// stored watched ranges and save it: the one bookkeeping of the recorded player's progress
 /// and of live watching, so that both add up in the same union per account and lecture.
-/// The inner error is a report out of range; nothing is saved then.
+/// The inner error is a report out of range; nothing is saved then. With `attendance_share`
+/// (the replay, whose duration is final) the moment the share is first reached is kept as the
+/// date of attendance; a live's duration still grows, so live reports pass `None`.
 pub async fn save_report(
     db: &Db,
     user_id: i64,
@@ -296,6 +306,7 @@ pub async fn save_report(
     position_s: f64,
     now: DateTime<Utc>,
     duration_s: f64,
+    attendance_share: Option<f64>,
 ) -> Result<Result<SavedReport, watch::ReportError>, sqlx::Error> {
     let current = db
         .watch(user_id, lecture_id)
@@ -307,13 +318,18 @@ pub async fn save_report(
         Err(e) => return Ok(Err(e)),
     };
     let watched_s = next.ranges.total();
+    let attended =
+        attendance_share.is_some_and(|share| Attendance::of(watched_s, duration_s, share).attended);
     db.save_watch(
         user_id,
         lecture_id,
-        &next.ranges.0,
-        watched_s,
-        next.last_position,
-        now,
+        &crate::db::watch::WatchUpdate {
+            ranges: &next.ranges.0,
+            watched_s,
+            last_position: next.last_position,
+            at: now,
+            attended,
+        },
     )
     .await?;
     Ok(Ok(SavedReport {
@@ -456,13 +472,17 @@ pub struct Certificate {
     pub enterprise: Enterprise,
     pub attendance: Attendance,
     pub watched_s: f64,
-    pub serial: String,
+    /// The verification code (`/certificates/{code}`).
+    pub code: String,
+    /// The day attendance was reached, in the program's zone (not the day of printing).
+    pub attended_on: chrono::NaiveDate,
 }
 
 /// The certificate of `enterprise_id` for a lecture, for `viewer` (see
 /// [`certificate::may_view`]; anyone else is told it does not exist).
 pub async fn certificate(
     db: &Db,
+    now: DateTime<Utc>,
     viewer: &User,
     lecture_id: i64,
     enterprise_id: i64,
@@ -487,13 +507,43 @@ pub async fn certificate(
     );
     certificate::check_eligible(&attendance, attendance_share)
         .map_err(ArchiveError::NotAttended)?;
+    let secret = db.signing_secret().await?;
+    let code = certificate::code(secret.as_bytes(), lecture.id, enterprise_id);
+    // reached while watching the replay, else (a live) the day of the last report
+    let attended_on = watch
+        .attended_at
+        .unwrap_or(watch.last_report)
+        .with_timezone(&lecture.tz())
+        .date_naive();
+    db.record_certificate(&crate::db::certificates::IssuedCertificate {
+        code: &code,
+        lecture_id: lecture.id,
+        enterprise_id,
+        attended_on,
+        percent: i64::from(attendance.percent),
+        issued_at: now,
+    })
+    .await?;
     Ok(Certificate {
-        serial: certificate::serial(lecture.id, enterprise_id, watch.first_seen),
+        code,
+        attended_on,
         lecture,
         enterprise,
         attendance,
         watched_s: watch.watched_s,
     })
+}
+
+/// The public check of a certificate: the code as typed; `None` when no certificate (or no
+/// longer one: the enterprise deleted its account, the lecture was removed) has it.
+pub async fn verify_certificate(
+    db: &Db,
+    input: &str,
+) -> Result<Option<crate::db::certificates::VerifiedCertificate>, ArchiveError> {
+    let Some(code) = certificate::normalize_code(input) else {
+        return Ok(None);
+    };
+    Ok(db.verified_certificate(&code).await?)
 }
 
 /// A file of a published lecture that `viewer` may fetch.

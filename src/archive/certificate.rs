@@ -1,8 +1,8 @@
-//! The learning certificate (学习证明): who may open it, when it can be issued, its serial.
+//! The learning certificate (学习证明): who may open it, when it can be issued, its
+//! verification code.
 
 use super::attendance::{percent, Attendance};
 use crate::accounts::User;
-use chrono::{DateTime, Utc};
 
 /// Whether `viewer` may open the certificate of the enterprise account `enterprise_id`: the
 /// organizers and the enterprise itself.
@@ -40,11 +40,60 @@ pub fn check_eligible(attendance: &Attendance, threshold: f64) -> Result<(), Not
     }
 }
 
-/// The certificate's serial: lecture, enterprise and the day it first watched.
-pub fn serial(lecture_id: i64, enterprise_id: i64, first_seen: DateTime<Utc>) -> String {
-    format!(
-        "PF-{lecture_id}-{enterprise_id}-{}",
-        first_seen.format("%Y%m%d")
+/// The alphabet of verification codes: digits and capitals without I, L, O and U (Crockford's
+/// base 32), so that a code read aloud or typed from paper is not mistaken.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The verification code of the certificate of `enterprise_id` for `lecture_id`: 80 bits of an
+/// HMAC-SHA256 under the site's `secret`, as `XXXX-XXXX-XXXX-XXXX`. Not guessable from ids, the
+/// same each time the certificate is printed.
+pub fn code(secret: &[u8], lecture_id: i64, enterprise_id: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        // HMAC accepts keys of any length; kept total without a panic path
+        Err(_) => return String::new(),
+    };
+    mac.update(format!("certificate:{lecture_id}:{enterprise_id}").as_bytes());
+    let digest = mac.finalize().into_bytes();
+    // 80 bits → 16 symbols of 5 bits
+    let mut bits: u128 = 0;
+    for b in &digest[..10] {
+        bits = (bits << 8) | u128::from(*b);
+    }
+    let symbols: Vec<u8> = (0..16)
+        .rev()
+        .map(|i| CODE_ALPHABET[((bits >> (i * 5)) & 31) as usize])
+        .collect();
+    symbols
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A code as someone typed it, in its stored form: upper case, dashes where they belong,
+/// spaces and dashes ignored, the letters people confuse (I/L → 1, O → 0) read as meant.
+/// `None` when it cannot be a code.
+pub fn normalize_code(input: &str) -> Option<String> {
+    let symbols: Vec<char> = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '－')
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        })
+        .collect();
+    if symbols.len() != 16 || !symbols.iter().all(|c| CODE_ALPHABET.contains(&(*c as u8))) {
+        return None;
+    }
+    Some(
+        symbols
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("-"),
     )
 }
 
@@ -52,6 +101,30 @@ pub fn serial(lecture_id: i64, enterprise_id: i64, first_seen: DateTime<Utc>) ->
 mod tests {
     use super::*;
     use crate::accounts::Role;
+
+    #[test]
+    fn verification_codes() {
+        let a = code(b"secret", 3, 17);
+        assert_eq!(a.len(), 19);
+        assert_eq!(a, code(b"secret", 3, 17), "the same every time");
+        assert_ne!(a, code(b"secret", 3, 18));
+        assert_ne!(a, code(b"other", 3, 17));
+        assert!(a.split('-').all(|g| g.len() == 4));
+        assert_eq!(normalize_code(&a).as_deref(), Some(a.as_str()));
+        let typed = a.replace('-', " ").to_lowercase();
+        assert_eq!(normalize_code(&typed).as_deref(), Some(a.as_str()));
+        assert_eq!(
+            normalize_code("ABCD-EFGH-JKMN-PQRS").as_deref(),
+            Some("ABCD-EFGH-JKMN-PQRS")
+        );
+        assert_eq!(
+            normalize_code("abcd efgh jkmn pqrl").as_deref(),
+            Some("ABCD-EFGH-JKMN-PQR1")
+        );
+        assert_eq!(normalize_code("ABCD-EFGH-JKMN-PQRU"), None);
+        assert_eq!(normalize_code("ABCD"), None);
+        assert_eq!(normalize_code("证明编号"), None);
+    }
 
     #[test]
     fn eligibility_and_viewers() {
@@ -80,9 +153,5 @@ mod tests {
         };
         assert!(may_view(&enterprise, 5));
         assert!(!may_view(&enterprise, 6));
-        let first = DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
-            .expect("time")
-            .with_timezone(&Utc);
-        assert_eq!(serial(2, 5, first), "PF-2-5-20261203");
     }
 }

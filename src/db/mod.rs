@@ -8,6 +8,7 @@ pub mod advisors;
 pub mod audit;
 pub mod backup;
 pub mod captions;
+pub mod certificates;
 pub mod checkups;
 pub mod claims;
 pub mod contacts;

@@ -166,7 +166,8 @@ impl Db {
     /// - registrations of sessions that have not started are cancelled, freeing their seats
     ///   for the waitlist (the promoted enterprises are notified);
     /// - login sessions, contacts, codes, preferences, notifications, check-ups with their
-    ///   consents and access log, and the resume points of watched lectures are deleted;
+    ///   consents and access log, issued learning certificates (their codes stop verifying)
+    ///   and the resume points of watched lectures are deleted;
     /// - kept, anonymised: the enterprise row ("已注销企业 #id", credit code and mobile
     ///   replaced by [`crate::accounts::released_uscc`] / [`crate::accounts::released_mobile`]
     ///   so the real company can register again, no contact name), registrations of sessions
@@ -215,6 +216,8 @@ impl Db {
                WHERE checkup_id IN (SELECT id FROM checkups WHERE enterprise_id = ?1)",
             "DELETE FROM checkups WHERE enterprise_id = ?1",
             "DELETE FROM checkup_consents WHERE enterprise_id = ?1",
+            // its learning certificates: their codes no longer verify
+            "DELETE FROM certificates WHERE enterprise_id = ?1",
             // where the viewer stopped is personal; how long it watched is the attendance
             "UPDATE watch_progress SET ranges = '[]', last_position = 0 WHERE user_id = ?1",
             "DELETE FROM login_failures WHERE scope IN ('user:' || ?1,

@@ -15,6 +15,8 @@ pub struct WatchRow {
     pub last_position: f64,
     pub last_report: DateTime<Utc>,
     pub first_seen: DateTime<Utc>,
+    /// When replay watching first reached the attendance share (see migration 0016).
+    pub attended_at: Option<DateTime<Utc>>,
 }
 
 /// A viewer of a lecture with the enterprise, for the organizer's figures.
@@ -27,6 +29,18 @@ pub struct ViewerRow {
     pub watched_s: f64,
     pub first_seen: DateTime<Utc>,
     pub last_report: DateTime<Utc>,
+}
+
+/// A report applied to an account's watching of a lecture.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchUpdate<'a> {
+    /// The watched ranges after the report.
+    pub ranges: &'a [(f64, f64)],
+    pub watched_s: f64,
+    pub last_position: f64,
+    pub at: DateTime<Utc>,
+    /// The attendance share is reached (replay reports only; the first time is kept).
+    pub attended: bool,
 }
 
 impl Db {
@@ -46,17 +60,22 @@ impl Db {
         &self,
         user_id: i64,
         lecture_id: i64,
-        ranges: &[(f64, f64)],
-        watched_s: f64,
-        last_position: f64,
-        at: DateTime<Utc>,
+        w: &WatchUpdate<'_>,
     ) -> Result<(), sqlx::Error> {
+        let WatchUpdate {
+            ranges,
+            watched_s,
+            last_position,
+            at,
+            attended,
+        } = *w;
         sqlx::query(
-            "INSERT INTO watch_progress (user_id, lecture_id, ranges, watched_s, last_position, last_report, first_seen)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO watch_progress (user_id, lecture_id, ranges, watched_s, last_position, last_report, first_seen, attended_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (user_id, lecture_id) DO UPDATE SET
                ranges = excluded.ranges, watched_s = excluded.watched_s,
-               last_position = excluded.last_position, last_report = excluded.last_report",
+               last_position = excluded.last_position, last_report = excluded.last_report,
+               attended_at = COALESCE(watch_progress.attended_at, excluded.attended_at)",
         )
         .bind(user_id)
         .bind(lecture_id)
@@ -65,6 +84,7 @@ impl Db {
         .bind(last_position)
         .bind(at)
         .bind(at)
+        .bind(attended.then_some(at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -108,9 +128,14 @@ mod tests {
             .await
             .expect("user");
         let at = chrono::Utc::now();
-        db.save_watch(user, lecture, &[(0.0, 30.0)], 30.0, 30.0, at)
-            .await
-            .expect("save");
+        let update = super::WatchUpdate {
+            ranges: &[(0.0, 30.0)],
+            watched_s: 30.0,
+            last_position: 30.0,
+            at,
+            attended: false,
+        };
+        db.save_watch(user, lecture, &update).await.expect("save");
         let row = db.watch(user, lecture).await.expect("watch").expect("row");
         assert_eq!(row.ranges.0, vec![(0.0, 30.0)]);
         sqlx::query("UPDATE watch_progress SET ranges = 'not json'")

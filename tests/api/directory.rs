@@ -41,7 +41,10 @@ async fn the_enterprise_directory_pages_searches_and_masks_mobiles() {
     assert!(!page.contains("示例名录企业079有限公司"));
     assert!(page.contains("139****0129"));
     assert!(!page.contains("13900010129"), "full mobiles are not listed");
-    assert!(page.contains("2026-12-01 00:30:00"), "times in China Standard Time");
+    assert!(
+        page.contains("2026-12-01 00:30:00"),
+        "times in China Standard Time"
+    );
     assert!(page.contains("href=\"/admin/enterprises?page=2\" rel=\"next\""));
     assert!(page.contains("<span class=\"current\" aria-current=\"page\">1</span>"));
 
@@ -59,9 +62,15 @@ async fn the_enterprise_directory_pages_searches_and_masks_mobiles() {
     assert!(by_name.contains("共 1 条") && by_name.contains("示例名录企业042有限公司"));
     let uscc = valid_uscc(70_007);
     let by_code = app
-        .get_text(&org, &format!("/admin/enterprises?q={}", uscc.to_lowercase()))
+        .get_text(
+            &org,
+            &format!("/admin/enterprises?q={}", uscc.to_lowercase()),
+        )
         .await;
-    assert!(by_code.contains("共 1 条") && by_code.contains("示例名录企业007有限公司"), "{by_code}");
+    assert!(
+        by_code.contains("共 1 条") && by_code.contains("示例名录企业007有限公司"),
+        "{by_code}"
+    );
     let by_mobile = app.get_text(&org, "/admin/enterprises?q=13900010099").await;
     assert!(by_mobile.contains("共 1 条") && by_mobile.contains("示例名录企业099有限公司"));
     let by_tail = app.get_text(&org, "/admin/enterprises?q=0099").await;
@@ -78,7 +87,10 @@ async fn the_enterprise_directory_pages_searches_and_masks_mobiles() {
     assert!(c_gulou.contains("共 22 条"), "{c_gulou}");
     let c = app.get_text(&org, "/admin/enterprises?industry=C").await;
     assert!(c.contains("第 1–50 条，共 65 条"));
-    assert!(c.contains("href=\"/admin/enterprises?industry=C&#38;page=2\""), "{c}");
+    assert!(
+        c.contains("href=\"/admin/enterprises?industry=C&#38;page=2\""),
+        "{c}"
+    );
     // an unknown industry is ignored rather than matching nothing
     let x = app.get_text(&org, "/admin/enterprises?industry=ZZ").await;
     assert!(x.contains("共 130 条"));

@@ -18,6 +18,7 @@ mod audit;
 mod auth_security;
 mod backup;
 mod captions;
+mod certificates;
 mod checkup;
 mod checkup_privacy;
 mod checkup_report;

@@ -571,9 +571,14 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
             .await
             .unwrap()
             .expect("nothing running");
-    s.db.save_watch(x_id, lecture, &[(0.0, 600.0)], 600.0, 600.0, s.clock.now())
-        .await
-        .unwrap();
+    let watched = pufa::db::watch::WatchUpdate {
+        ranges: &[(0.0, 600.0)],
+        watched_s: 600.0,
+        last_position: 600.0,
+        at: s.clock.now(),
+        attended: true,
+    };
+    s.db.save_watch(x_id, lecture, &watched).await.unwrap();
 
     // P takes place; sessions of the time before have expired
     s.clock.advance(Duration::days(35));

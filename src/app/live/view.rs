@@ -451,7 +451,7 @@ pub async fn record_watch(
         .ok_or(LiveError::UnknownPosition)?;
     // the open segment is not in the duration yet, but the hub knows the position
     let duration = live.hub.duration_s().max(position);
-    save_report(db, user.id, live.lecture_id, position, now, duration)
+    save_report(db, user.id, live.lecture_id, position, now, duration, None)
         .await?
         .map_err(|_| LiveError::UnknownPosition)
 }

@@ -416,8 +416,16 @@ pub struct CertificatePage {
     pub card: LectureCard,
     pub share: u32,
     pub watched: String,
-    pub issued: String,
-    pub serial: String,
+    /// 2026年12月1日: the day attendance was reached.
+    pub attended_on: String,
+    pub code: String,
+    pub verify_url: String,
+    pub qr: String,
+}
+
+/// "2026年12月1日".
+fn date_zh(d: chrono::NaiveDate) -> String {
+    d.format("%Y年%-m月%-d日").to_string()
 }
 
 /// 学习证明: for an enterprise that reached the attendance threshold; the organizer or the
@@ -430,20 +438,90 @@ pub async fn certificate_page(
 ) -> AppResult<CertificatePage> {
     let certificate = uc::certificate(
         &state.db,
+        state.clock.now(),
         &user,
         id,
         enterprise_id,
         state.config.attendance_share,
     )
     .await?;
+    let verify_url = state
+        .config
+        .public_url
+        .join(&format!("/certificates/{}", certificate.code));
     Ok(CertificatePage {
         layout,
         company: certificate.enterprise.name,
         uscc: certificate.enterprise.uscc,
         share: certificate.attendance.percent,
         watched: minutes(Some(certificate.watched_s)),
-        issued: datetime_zh(&state.clock.now(), certificate.lecture.tz()),
-        serial: certificate.serial,
+        attended_on: date_zh(certificate.attended_on),
+        qr: crate::http::views::qr::svg(&verify_url, "证明核验二维码：扫码核验本证明"),
+        verify_url,
+        code: certificate.code,
         card: LectureCard::new(certificate.lecture),
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct VerifyQuery {
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lectures/verify.html")]
+pub struct VerifyPage {
+    pub layout: Layout,
+    /// The code as asked (to show it back), empty on the blank form.
+    pub asked: String,
+    pub found: Option<crate::db::certificates::VerifiedCertificate>,
+}
+
+impl VerifyPage {
+    pub fn date(&self, d: &chrono::NaiveDate) -> String {
+        date_zh(*d)
+    }
+}
+
+/// `GET /certificates`: the form to check a 学习证明 by its code; with `?code=` the answer.
+pub async fn verify_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    Query(q): Query<VerifyQuery>,
+) -> AppResult<Response> {
+    match q.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => verify(&state, layout, code).await,
+        None => Ok(VerifyPage {
+            layout,
+            asked: String::new(),
+            found: None,
+        }
+        .into_response()),
+    }
+}
+
+/// `GET /certificates/{code}` (the QR code's address): a certificate's facts for anyone
+/// holding its code — enterprise, lecture, date, share; 404 when no certificate has it.
+pub async fn verify_page(
+    State(state): State<AppState>,
+    layout: Layout,
+    Path(code): Path<String>,
+) -> AppResult<Response> {
+    verify(&state, layout, &code).await
+}
+
+async fn verify(state: &AppState, layout: Layout, code: &str) -> AppResult<Response> {
+    let found = uc::verify_certificate(&state.db, code).await?;
+    let status = if found.is_some() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::NOT_FOUND
+    };
+    let page = VerifyPage {
+        layout,
+        asked: code.chars().take(40).collect(),
+        found,
+    };
+    Ok((status, page).into_response())
 }

@@ -33,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             get(lectures::certificate_page),
         )
         .route("/admin/lectures/{id}", get(lectures::stats_page))
+        .route("/certificates", get(lectures::verify_form))
+        .route("/certificates/{code}", get(lectures::verify_page))
         .route(
             "/admin/lectures/{id}/visibility",
             post(lectures::visibility_form),
