@@ -11,8 +11,9 @@ APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev lib
 # port 80: deps installs these with a policy-rc.d that refuses service starts, so nothing is
 # left listening (the live benchmarks' static baseline uses the same nginx).
 # tests/api/notify_delivery.rs sends notification mail to a real SMTP server: aiosmtpd
-# (tests/support/smtp_sink.py) run by /usr/bin/python3 on a free port.
-TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd
+# (tests/support/smtp_sink.py) run by /usr/bin/python3 on a free port. tests/api/certificates.rs
+# reads the PDF certificate back with pdftotext (poppler-utils).
+TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd poppler-utils
 # Only the benchmarks need these: tesseract reads the burned clock for the live latency
 # (`cargo bench --bench live`); wrk is the client of benches/segments.sh.
 BENCH_APT_PACKAGES := tesseract-ocr wrk

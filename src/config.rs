@@ -213,6 +213,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PUFA_MEDIA_SENDFILE", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub media_sendfile: bool,
+    /// The CJK TrueType font (file or collection) PDF documents are set in; subset into
+    /// every PDF. Debian: `fonts-wqy-zenhei`.
+    #[arg(long, env = "PUFA_PDF_FONT", default_value = crate::pdf::DEFAULT_FONT)]
+    pub pdf_font: PathBuf,
     /// Seconds for which a login session authorised for a lecture version's segments is sent
     /// further segments of that version without a database check (logout and visibility
     /// changes end this at once); 0 checks every request against the database.
@@ -541,6 +545,8 @@ pub struct Config {
     pub media_cache_bytes: u64,
     /// Media fetches answered with `sendfile` (src/server/direct.rs).
     pub media_sendfile: bool,
+    /// The font of PDF documents (src/pdf.rs).
+    pub pdf_font: PathBuf,
     /// How long a media grant lasts (src/server/grants.rs); `None`: no grants.
     pub media_grant: Option<std::time::Duration>,
     /// Mail, SMS and reminders.
@@ -587,6 +593,7 @@ impl Config {
             media_accel_redirect: None,
             media_cache_bytes: 64 * 1024 * 1024,
             media_sendfile: true,
+            pdf_font: PathBuf::from(crate::pdf::DEFAULT_FONT),
             media_grant: Some(std::time::Duration::from_secs(30)),
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
@@ -636,6 +643,7 @@ impl Config {
         config.media_accel_redirect = args.media_accel_redirect.clone();
         config.media_cache_bytes = args.media_cache_mb.saturating_mul(1024 * 1024);
         config.media_sendfile = args.media_sendfile;
+        config.pdf_font = args.pdf_font.clone();
         config.media_grant = (args.media_grant_secs > 0)
             .then(|| std::time::Duration::from_secs(args.media_grant_secs));
         config.notify = NotifyConfig {
@@ -696,6 +704,7 @@ impl std::fmt::Debug for Config {
             .field("media_accel_redirect", &self.media_accel_redirect)
             .field("media_cache_bytes", &self.media_cache_bytes)
             .field("media_sendfile", &self.media_sendfile)
+            .field("pdf_font", &self.pdf_font)
             .field("media_grant", &self.media_grant)
             .field(
                 "smtp",

@@ -15,6 +15,7 @@ pub mod http;
 mod live_ingest;
 pub mod media;
 pub mod notify;
+pub mod pdf;
 pub mod proxy;
 pub mod qa;
 pub mod schedule;
@@ -69,6 +70,7 @@ pub async fn serve(
         wake.clone(),
     );
     let media_files = Arc::new(http::media::serve::MediaFiles::new(&config));
+    let state_pdf_font = config.pdf_font.clone();
     let state = http::AppState {
         db: db.clone(),
         config: Arc::new(config),
@@ -80,6 +82,7 @@ pub async fn serve(
         metrics: Default::default(),
         channels: channels.clone(),
         media: media_files,
+        pdf: Arc::new(pdf::Renderer::new(state_pdf_font)),
     };
     let (stop_ingest, ingest_stopped) = tokio::sync::watch::channel(false);
     let lives = ingest.start(

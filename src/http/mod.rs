@@ -69,6 +69,8 @@ pub struct AppState {
     /// How media files are sent: X-Accel-Redirect to a front nginx, or from the segment cache
     /// and the disk.
     pub media: Arc<media::serve::MediaFiles>,
+    /// PDF documents (certificates), with the font loaded on first use.
+    pub pdf: Arc<crate::pdf::Renderer>,
 }
 
 /// The routes of every room, with their OpenAPI operations; `max_upload` limits recording

@@ -64,6 +64,57 @@ async fn a_certificate_is_verified_by_its_code_and_dated_by_attendance() {
         .await;
     assert_eq!(code_of(&again), code);
 
+    // the PDF: rendered on the server, its text readable (pdftotext), the same facts
+    let r = ent
+        .get(app.url(&format!("/lectures/{lecture}/certificate/{eid}/pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"certificate-"));
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        pdf.len() < 200_000,
+        "the font is subset: {} bytes",
+        pdf.len()
+    );
+    let file = app.dir.join("certificate.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "学习证明",
+        "示例企业5有限公司",
+        uscc.as_str(),
+        "《劳动合同签订与试用期管理》",
+        "学习日期：2026年12月2日",
+        "市工商联",
+        code.as_str(),
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from the PDF text:\n{text}"
+        );
+    }
+    // another enterprise gets no PDF either
+    let (other, _) = app.register_enterprise(6).await;
+    let r = other
+        .get(app.url(&format!("/lectures/{lecture}/certificate/{eid}/pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
     // anyone with the code: enterprise, lecture, date, share — nothing else
     let anon = app.anonymous();
     let r = anon

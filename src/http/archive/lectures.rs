@@ -8,7 +8,7 @@ use crate::archive::attendance::percent;
 use crate::archive::attendance::COMPLETED_PERCENT;
 use crate::archive::captions::{Chapter, TrackKind};
 use crate::db::lectures::{LectureRow, PublishedRendition};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Path, Query};
@@ -411,6 +411,7 @@ pub async fn stats_page(
 #[template(path = "lectures/certificate.html")]
 pub struct CertificatePage {
     pub layout: Layout,
+    pub enterprise_id: i64,
     pub company: String,
     pub uscc: String,
     pub card: LectureCard,
@@ -436,10 +437,20 @@ pub async fn certificate_page(
     CurrentUser(user): CurrentUser,
     Path((id, enterprise_id)): Path<(i64, i64)>,
 ) -> AppResult<CertificatePage> {
+    certificate_view(&state, layout, &user, id, enterprise_id).await
+}
+
+async fn certificate_view(
+    state: &AppState,
+    layout: Layout,
+    user: &crate::accounts::User,
+    id: i64,
+    enterprise_id: i64,
+) -> AppResult<CertificatePage> {
     let certificate = uc::certificate(
         &state.db,
         state.clock.now(),
-        &user,
+        user,
         id,
         enterprise_id,
         state.config.attendance_share,
@@ -451,6 +462,7 @@ pub async fn certificate_page(
         .join(&format!("/certificates/{}", certificate.code));
     Ok(CertificatePage {
         layout,
+        enterprise_id,
         company: certificate.enterprise.name,
         uscc: certificate.enterprise.uscc,
         share: certificate.attendance.percent,
@@ -461,6 +473,77 @@ pub async fn certificate_page(
         code: certificate.code,
         card: LectureCard::new(certificate.lecture),
     })
+}
+
+/// `GET /lectures/{id}/certificate/{enterprise_id}/pdf`: the same certificate as an A4 PDF,
+/// rendered on the server (src/pdf.rs). 503 when the server has no CJK font.
+pub async fn certificate_pdf(
+    State(state): State<AppState>,
+    layout: Layout,
+    CurrentUser(user): CurrentUser,
+    Path((id, enterprise_id)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let page = certificate_view(&state, layout, &user, id, enterprise_id).await?;
+    let doc = crate::pdf::CertificateDoc {
+        company: page.company.clone(),
+        uscc: page.uscc.clone(),
+        lecture_title: page.card.row.title.clone(),
+        lecturer: page.card.row.lecturer_name.clone(),
+        lecturer_firm: page.card.row.lecturer_firm.clone(),
+        length: page.card.length.clone(),
+        watched: page.watched.clone(),
+        percent: page.share,
+        attended_on: page.attended_on.clone(),
+        chamber_name: page.layout.brand.chamber_name.clone(),
+        site_name: page.layout.brand.site_name.clone(),
+        code: page.code.clone(),
+        verify_url: page.verify_url.clone(),
+    };
+    let renderer = state.pdf.clone();
+    let bytes = tokio::task::spawn_blocking(move || renderer.certificate(&doc))
+        .await
+        .map_err(|e| anyhow::anyhow!("PDF task: {e}"))?
+        .map_err(|e| match e {
+            crate::pdf::PdfError::NoFont(detail) => {
+                tracing::error!(%detail, "PDF font unavailable (--pdf-font)");
+                AppError::Unavailable {
+                    code: "pdf_font_missing",
+                    message: "服务器未安装生成 PDF 所需的中文字体，请使用“打印”另存为 PDF，或联系管理员。"
+                        .into(),
+                }
+            }
+            e => AppError::Internal(e.into()),
+        })?;
+    let file_name = format!("学习证明-{}.pdf", page.code);
+    let disposition = format!(
+        "attachment; filename=\"certificate-{}.pdf\"; filename*=UTF-8''{}",
+        page.code,
+        utf8_percent(&file_name)
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// RFC 5987 percent-encoding of a file name.
+fn utf8_percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]

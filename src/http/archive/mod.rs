@@ -32,6 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/lectures/{id}/certificate/{enterprise_id}",
             get(lectures::certificate_page),
         )
+        .route(
+            "/lectures/{id}/certificate/{enterprise_id}/pdf",
+            get(lectures::certificate_pdf),
+        )
         .route("/admin/lectures/{id}", get(lectures::stats_page))
         .route("/certificates", get(lectures::verify_form))
         .route("/certificates/{code}", get(lectures::verify_page))
