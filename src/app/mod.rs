@@ -22,6 +22,7 @@ pub mod claims;
 pub mod live;
 pub mod login;
 pub mod media;
+pub mod month;
 pub mod notify;
 pub mod qa;
 pub mod schedule;

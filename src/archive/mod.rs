@@ -5,6 +5,7 @@ pub mod access;
 pub mod attendance;
 pub mod captions;
 pub mod certificate;
+pub mod month;
 pub mod version;
 pub mod watch;
 

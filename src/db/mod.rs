@@ -22,6 +22,7 @@ pub mod live;
 pub mod live_views;
 pub mod login_sessions;
 pub mod metrics;
+pub mod month;
 pub mod notifications;
 pub mod outbox_admin;
 pub mod planning;

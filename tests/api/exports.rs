@@ -12,7 +12,7 @@ use std::io::{Cursor, Read};
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// GET `path` as `c`: the status, and the bytes of a workbook download.
-async fn download(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Vec<u8>) {
+pub(crate) async fn download(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Vec<u8>) {
     let r = c.get(app.url(path)).send().await.unwrap();
     let status = r.status();
     if status == StatusCode::OK {
@@ -27,7 +27,7 @@ async fn download(app: &TestApp, c: &Client, path: &str) -> (StatusCode, Vec<u8>
 }
 
 /// The cells of the workbook's only sheet, named `sheet`.
-fn cells(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {
+pub(crate) fn cells(bytes: &[u8], sheet: &str) -> Vec<Vec<Data>> {
     let mut workbook: Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
     assert_eq!(workbook.sheet_names(), vec![sheet.to_string()]);
@@ -46,7 +46,7 @@ fn sheet_xml(bytes: &[u8]) -> String {
     xml
 }
 
-fn text(d: &Data) -> String {
+pub(crate) fn text(d: &Data) -> String {
     match d {
         Data::String(s) => s.clone(),
         Data::Empty => String::new(),

@@ -14,6 +14,7 @@ mod webdriver;
 
 mod accel;
 mod accounts;
+mod attendance_report;
 mod audit;
 mod auth_security;
 mod backup;

@@ -2,6 +2,7 @@
 //! the auto-scheduler and calendar feeds.
 
 pub mod api;
+pub mod attendance;
 pub mod feeds;
 pub mod organize;
 pub mod pages;
@@ -25,6 +26,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/admin/programs/new", get(organize::new_program_page))
         .route("/admin/programs", post(organize::create_program_form))
         .route("/admin/programs/{id}", get(organize::program_admin_page))
+        .route(
+            "/admin/programs/{id}/attendance",
+            get(attendance::attendance_page),
+        )
+        .route(
+            "/admin/programs/{id}/{export}",
+            get(attendance::attendance_export),
+        )
         .route(
             "/admin/programs/{id}/schedule",
             post(organize::schedule_form),
