@@ -64,7 +64,7 @@ fn view(report: MonthReport) -> (Vec<Column>, Vec<Row>) {
             title: s.title.clone(),
             date: s
                 .starts_at
-                .map(|t| t.with_timezone(&tz).format("%m月%d日").to_string())
+                .map(|t| t.with_timezone(&tz).format("%-m月%-d日").to_string())
                 .unwrap_or_else(|| "时间待定".into()),
             cancelled: s.is_cancelled(),
             confirmed: t.confirmed,
