@@ -157,6 +157,7 @@ fn year() -> Input {
                 session_id: 10_000 + i,
                 lecturer_id: rng.next(40) as i64,
                 category: CATEGORIES[rng.next(6) as usize].to_string(),
+                title: format!("示例课程{i}"),
                 starts_at: shanghai
                     .from_local_datetime(&local)
                     .earliest()?

@@ -130,6 +130,7 @@ impl SessionRow {
             session_id: self.id,
             lecturer_id: self.lecturer_id,
             category: self.category.clone(),
+            title: self.title.clone(),
             starts_at: self.starts_at?,
             minutes: self.minutes as u32,
         })

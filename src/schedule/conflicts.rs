@@ -30,13 +30,15 @@ pub enum Conflict {
     },
     /// The session overlaps another session of the program (the program is single-track).
     OverlapsSession {
-        /// The other session.
+        /// The other session and its title.
         session_id: i64,
+        title: String,
     },
     /// The session overlaps another session of the same lecturer.
     LecturerDoubleBooked {
-        /// The other session.
+        /// The other session and its title.
         session_id: i64,
+        title: String,
     },
     /// The lecturer does not teach on this weekday.
     LecturerUnavailableWeekday {
@@ -56,15 +58,26 @@ impl Conflict {
         match self {
             Self::OutsideProgram => "不在项目的起止日期范围内".to_string(),
             Self::BlackoutDate { date } => format!("{date} 为停课日期"),
-            Self::OverlapsSession { session_id } => format!("与课程 #{session_id} 时间重叠"),
-            Self::LecturerDoubleBooked { session_id } => {
-                format!("讲师在同一时间已有课程 #{session_id}")
+            Self::OverlapsSession { session_id, title } => {
+                format!("与“{}”时间重叠", name(*session_id, title))
+            }
+            Self::LecturerDoubleBooked { session_id, title } => {
+                format!("讲师在同一时间已有“{}”", name(*session_id, title))
             }
             Self::LecturerUnavailableWeekday { weekday } => {
                 format!("讲师{}不可授课", weekday_zh(*weekday))
             }
             Self::LecturerUnavailableDate { date } => format!("讲师 {date} 不可授课"),
         }
+    }
+}
+
+/// A session as a conflict names it: its title, or its number when it has none.
+fn name(session_id: i64, title: &str) -> String {
+    if title.trim().is_empty() {
+        format!("课程 #{session_id}")
+    } else {
+        title.to_string()
     }
 }
 
@@ -109,10 +122,12 @@ pub fn conflicts(cal: &ProgramCalendar, others: &[Booked], candidate: &Candidate
         found.push(if Some(b.lecturer_id) == candidate.lecturer_id {
             Conflict::LecturerDoubleBooked {
                 session_id: b.session_id,
+                title: b.title.clone(),
             }
         } else {
             Conflict::OverlapsSession {
                 session_id: b.session_id,
+                title: b.title.clone(),
             }
         });
     }
@@ -193,6 +208,7 @@ mod tests {
             session_id,
             lecturer_id,
             category: "劳动用工".to_string(),
+            title: format!("示例课程{session_id}"),
             starts_at,
             minutes: 60,
         }
@@ -241,11 +257,17 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                Conflict::OverlapsSession { session_id: 2 },
-                Conflict::OverlapsSession { session_id: 3 }
+                Conflict::OverlapsSession {
+                    session_id: 2,
+                    title: "示例课程2".into()
+                },
+                Conflict::OverlapsSession {
+                    session_id: 3,
+                    title: "示例课程3".into()
+                }
             ]
         );
-        assert_eq!(found[0].message_zh(), "与课程 #2 时间重叠");
+        assert_eq!(found[0].message_zh(), "与“示例课程2”时间重叠");
     }
 
     #[test]
@@ -255,9 +277,12 @@ mod tests {
         let found = conflicts(&cal(), &others, &candidate(sh(day, 14, 30)));
         assert_eq!(
             found,
-            vec![Conflict::LecturerDoubleBooked { session_id: 7 }]
+            vec![Conflict::LecturerDoubleBooked {
+                session_id: 7,
+                title: "示例课程7".into()
+            }]
         );
-        assert!(found[0].message_zh().contains("#7"));
+        assert!(found[0].message_zh().contains("“示例课程7”"));
     }
 
     #[test]
@@ -301,8 +326,14 @@ mod tests {
             Conflict::BlackoutDate {
                 date: d(2025, 5, 1),
             },
-            Conflict::OverlapsSession { session_id: 1 },
-            Conflict::LecturerDoubleBooked { session_id: 1 },
+            Conflict::OverlapsSession {
+                session_id: 1,
+                title: String::new(),
+            },
+            Conflict::LecturerDoubleBooked {
+                session_id: 1,
+                title: String::new(),
+            },
             Conflict::LecturerUnavailableWeekday { weekday: 7 },
             Conflict::LecturerUnavailableDate {
                 date: d(2025, 5, 1),

@@ -92,6 +92,8 @@ pub struct Booked {
     pub lecturer_id: i64,
     /// Category of the session.
     pub category: String,
+    /// The session's title, to name it in a conflict.
+    pub title: String,
     /// Start instant.
     pub starts_at: DateTime<Utc>,
     /// Length in minutes.
@@ -796,6 +798,7 @@ mod tests {
             session_id,
             lecturer_id,
             category: category.to_string(),
+            title: format!("示例课程{session_id}"),
             starts_at: Shanghai
                 .from_local_datetime(&local)
                 .earliest()
@@ -1313,6 +1316,7 @@ mod proptests {
                     session_id: 5000 + i as i64,
                     lecturer_id: (lecturer % n_lecturers) as i64,
                     category: CATEGORIES[cat].to_string(),
+                    title: String::new(),
                     starts_at: starts_at.with_timezone(&Utc),
                     minutes,
                 })
@@ -1463,6 +1467,7 @@ mod proptests {
                 session_id: s.id,
                 lecturer_id: s.lecturer_id,
                 category: s.category.clone(),
+                title: String::new(),
                 starts_at: p.starts_at.with_timezone(&Utc),
                 minutes: s.minutes,
             }
