@@ -20,7 +20,7 @@ pub struct AdminHomePage {
     /// How many enterprises are registered.
     pub enterprise_count: i64,
     /// The newest few (the directory has them all).
-    pub enterprises: Vec<DirectoryRow>,
+    pub rows: Vec<DirectoryRow>,
     pub lawyers: usize,
     pub programs: Vec<(crate::db::schedule::ProgramRow, i64)>,
 }
@@ -161,7 +161,7 @@ pub async fn dashboard(
     Ok(AdminHomePage {
         layout,
         enterprise_count,
-        enterprises: newest.into_iter().map(DirectoryRow::from).collect(),
+        rows: newest.into_iter().map(DirectoryRow::from).collect(),
         lawyers,
         programs,
     })
