@@ -31,7 +31,7 @@ pub struct CaptionsForm {
     /// come before `file`.
     pub csrf: Option<String>,
     /// `subtitles` (default) or `chapters`.
-    pub kind: Option<String>,
+    pub kind: Option<crate::archive::captions::TrackKind>,
     /// A WebVTT or SRT file (UTF-8, UTF-16 with BOM or GB18030), at most 2 MB.
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
@@ -120,7 +120,7 @@ pub async fn api_upload_captions(
 
 /// Remove a lecture's captions (`subtitles`) or chapters (`chapters`).
 #[utoipa::path(delete, path = "/api/v1/lectures/{id}/captions/{kind}", tag = "archive",
-    params(("id" = i64, Path), ("kind" = String, Path, description = "`subtitles` or `chapters`"),
+    params(("id" = i64, Path), ("kind" = crate::archive::captions::TrackKind, Path, description = "`subtitles` or `chapters`"),
            ("X-CSRF-Token" = String, Header, description = "the `pufa_csrf` cookie's value"),
            ("pufa_csrf" = Option<String>, Cookie, description = "the CSRF cookie every page sets")),
     security(("pufa_session" = [])),
