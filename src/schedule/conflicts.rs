@@ -146,6 +146,71 @@ pub fn conflicts(cal: &ProgramCalendar, others: &[Booked], candidate: &Candidate
     found
 }
 
+/// A placed session a change of the program's calendar would break, with what it would newly
+/// collide with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub session_id: i64,
+    pub title: String,
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Broken {
+    /// "《title》：reason；reason" for the organizer.
+    pub fn message_zh(&self) -> String {
+        let reasons: Vec<String> = self.conflicts.iter().map(Conflict::message_zh).collect();
+        format!(
+            "“{}”：{}",
+            name(self.session_id, &self.title),
+            reasons.join("，")
+        )
+    }
+}
+
+/// The placed sessions that changing the program's calendar from `old` to `new` would break:
+/// a session newly outside the dates, on a new blackout day, or (after a change of time zone)
+/// on a weekday or date its lecturer does not teach. Conflicts a session already had under
+/// `old` (an overlap placed by hand, say) do not block the change; they stay on the program
+/// page as before. `placed` are the candidates for the program's placed, not cancelled
+/// sessions with their titles; `others` the same sessions as booked.
+pub fn broken_by_calendar(
+    old: &ProgramCalendar,
+    new: &ProgramCalendar,
+    others: &[Booked],
+    placed: &[(Candidate, String)],
+) -> Vec<Broken> {
+    placed
+        .iter()
+        .filter_map(|(candidate, title)| {
+            let before = conflicts(old, others, candidate);
+            let fresh: Vec<Conflict> = conflicts(new, others, candidate)
+                .into_iter()
+                .filter(|c| !before.contains(c))
+                .collect();
+            (!fresh.is_empty()).then(|| Broken {
+                session_id: candidate.session_id.unwrap_or_default(),
+                title: title.clone(),
+                conflicts: fresh,
+            })
+        })
+        .collect()
+}
+
+/// Whether a session starting at `starts_at` for `minutes` lies within one of the program's
+/// weekly slots (same weekday in the program's zone, starting no earlier and ending no later).
+/// A hand placement outside every slot is allowed, but the organizer is warned.
+pub fn within_weekly_slot(cal: &ProgramCalendar, starts_at: DateTime<Utc>, minutes: u32) -> bool {
+    let local = starts_at.with_timezone(&cal.timezone).naive_local();
+    let weekday = iso_weekday(local.date());
+    let start = local.time();
+    let end = local + chrono::Duration::minutes(i64::from(minutes));
+    cal.slots.iter().any(|slot| {
+        let slot_start = local.date().and_time(slot.start);
+        let slot_end = slot_start + chrono::Duration::minutes(i64::from(slot.minutes));
+        slot.weekday == weekday && slot.start <= start && end <= slot_end
+    })
+}
+
 /// Local date of an instant in the program timezone; `None` when it falls beyond the
 /// representable dates (chrono's `date_naive` would panic there).
 fn local_date(cal: &ProgramCalendar, instant: DateTime<Utc>) -> Option<NaiveDate> {
@@ -191,6 +256,67 @@ mod tests {
             .from_local_datetime(&date.and_hms_opt(h, m, 0).unwrap())
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_hand_placement_is_within_a_slot_only_when_it_fits_inside_it() {
+        let c = cal();
+        // Tuesday 2025-05-06, slot 14:30 for 90 minutes
+        assert!(within_weekly_slot(&c, sh(d(2025, 5, 6), 14, 30), 90));
+        assert!(within_weekly_slot(&c, sh(d(2025, 5, 6), 15, 0), 60));
+        assert!(!within_weekly_slot(&c, sh(d(2025, 5, 6), 15, 0), 61));
+        assert!(!within_weekly_slot(&c, sh(d(2025, 5, 6), 14, 0), 60));
+        // Wednesday at the slot's time
+        assert!(!within_weekly_slot(&c, sh(d(2025, 5, 7), 14, 30), 90));
+    }
+
+    #[test]
+    fn a_calendar_change_names_only_the_sessions_it_newly_breaks() {
+        let old = cal();
+        let mut new = cal();
+        new.ends_on = d(2025, 5, 20);
+        new.blackout_dates.insert(d(2025, 5, 13));
+        let at = |day: u32| sh(d(2025, 5, day), 14, 30);
+        let booked = |id: i64, day: u32| Booked {
+            session_id: id,
+            lecturer_id: 10 + id,
+            category: "劳动用工".into(),
+            title: format!("示例课程{id}"),
+            starts_at: at(day),
+            minutes: 90,
+        };
+        // 1 on the 6th stays fine; 2 on the 13th becomes a blackout day; 3 on the 27th falls
+        // after the new end; 4 overlapped 1 already (placed by hand) and is not blamed now.
+        let others = vec![booked(1, 6), booked(2, 13), booked(3, 27), booked(4, 6)];
+        let placed: Vec<(Candidate, String)> = others
+            .iter()
+            .map(|b| {
+                let mut c = candidate(b.starts_at);
+                c.session_id = Some(b.session_id);
+                c.lecturer_id = Some(b.lecturer_id);
+                (c, b.title.clone())
+            })
+            .collect();
+        let broken = broken_by_calendar(&old, &new, &others, &placed);
+        assert_eq!(
+            broken,
+            vec![
+                Broken {
+                    session_id: 2,
+                    title: "示例课程2".into(),
+                    conflicts: vec![Conflict::BlackoutDate {
+                        date: d(2025, 5, 13)
+                    }],
+                },
+                Broken {
+                    session_id: 3,
+                    title: "示例课程3".into(),
+                    conflicts: vec![Conflict::OutsideProgram],
+                },
+            ]
+        );
+        assert_eq!(broken[0].message_zh(), "“示例课程2”：2025-05-13 为停课日期");
+        assert!(broken_by_calendar(&old, &old, &others, &placed).is_empty());
     }
 
     fn candidate(starts_at: DateTime<Utc>) -> Candidate {

@@ -5,6 +5,7 @@
 pub mod conflicts;
 pub mod ical;
 pub mod planner;
+pub mod zones;
 
 use crate::accounts::industry;
 use crate::validation::{excerpt, forbidden_char, FieldErrors, Lines};
