@@ -49,11 +49,17 @@ pub enum Action {
     QuestionReassigned,
     /// Staff opened a 回访 follow-up (it shows the enterprise's contact; issue 16).
     FollowupOpened,
+    /// A program's dates, slots, blackout days, zone or title were changed (issue 17).
+    ProgramEdited,
+    /// A program without sign-ups or recordings was deleted with its sessions.
+    ProgramDeleted,
+    /// A lecturer of the directory was added or changed.
+    LecturerSaved,
 }
 
 impl Action {
     /// Every action, in the order the filter menu lists them.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 31] = [
         Action::RegistrationRemoved,
         Action::SessionCancelled,
         Action::SessionMoved,
@@ -82,6 +88,9 @@ impl Action {
         Action::QuestionThreadOpened,
         Action::QuestionReassigned,
         Action::FollowupOpened,
+        Action::ProgramEdited,
+        Action::ProgramDeleted,
+        Action::LecturerSaved,
     ];
 
     /// The stored name.
@@ -115,6 +124,9 @@ impl Action {
             Action::QuestionThreadOpened => "question.opened",
             Action::QuestionReassigned => "question.reassigned",
             Action::FollowupOpened => "followup.opened",
+            Action::ProgramEdited => "program.edited",
+            Action::ProgramDeleted => "program.deleted",
+            Action::LecturerSaved => "lecturer.saved",
         }
     }
 
@@ -153,6 +165,9 @@ impl Action {
             Action::QuestionThreadOpened => "查看企业提问",
             Action::QuestionReassigned => "改派企业提问",
             Action::FollowupOpened => "查看回访",
+            Action::ProgramEdited => "修改普法月项目",
+            Action::ProgramDeleted => "删除普法月项目",
+            Action::LecturerSaved => "保存讲师信息",
         }
     }
 }
@@ -169,6 +184,8 @@ pub enum Target {
     AdvisorGroup(i64),
     Question(i64),
     Followup(i64),
+    Program(i64),
+    Lecturer(i64),
 }
 
 impl Target {
@@ -183,6 +200,8 @@ impl Target {
             Target::AdvisorGroup(id) => ("advisor_group", id),
             Target::Question(id) => ("question", id),
             Target::Followup(id) => ("followup", id),
+            Target::Program(id) => ("program", id),
+            Target::Lecturer(id) => ("lecturer", id),
         }
     }
 }

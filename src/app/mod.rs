@@ -19,6 +19,7 @@ pub mod backup;
 pub mod captions;
 pub mod checkup;
 pub mod claims;
+pub mod lecturers;
 pub mod live;
 pub mod login;
 pub mod media;

@@ -4,9 +4,9 @@
 use super::audit::{self, Action, Target};
 use crate::accounts::{Role, User};
 use crate::db::registrations::RegistrationState;
-use crate::db::schedule::{ProgramRow, SessionRow, SessionUpdate};
+use crate::db::schedule::{ProgramDelete, ProgramRow, SessionRow, SessionUpdate};
 use crate::db::Db;
-use crate::schedule::conflicts::{self, Candidate, Conflict};
+use crate::schedule::conflicts::{self, Broken, Candidate, Conflict};
 use crate::schedule::planner::{self, Plan, SessionToPlace};
 use crate::schedule::{
     ical, validate_program, validate_session, ProgramInput, SessionInput, SessionPatch,
@@ -32,6 +32,13 @@ pub enum ScheduleError {
     /// The new capacity is below the seats already confirmed.
     #[error("capacity below confirmed seats")]
     CapacityBelowConfirmed { confirmed: i64 },
+    /// A change of the program's dates, blackout days or zone would leave placed sessions
+    /// outside the program or on a day off; each is named. Nothing was saved.
+    #[error("program change breaks placed sessions")]
+    CalendarBreaks(Vec<Broken>),
+    /// The program has sign-ups or recordings and cannot be deleted.
+    #[error("program in use")]
+    ProgramInUse { registrations: i64, recordings: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -56,6 +63,29 @@ impl ScheduleError {
             ScheduleError::CapacityBelowConfirmed { confirmed } => format!(
                 "已有{confirmed}个名额被确认，名额不能少于{confirmed}；如需减少请先移除部分报名"
             ),
+            ScheduleError::CalendarBreaks(broken) => {
+                let list: Vec<String> = broken.iter().map(Broken::message_zh).collect();
+                format!(
+                    "修改后这些已排定的课程将不再符合项目安排，请先调整或取消它们：{}",
+                    list.join("；")
+                )
+            }
+            ScheduleError::ProgramInUse {
+                registrations,
+                recordings,
+            } => {
+                let mut what = Vec::new();
+                if *registrations > 0 {
+                    what.push(format!("{registrations}条报名记录"));
+                }
+                if *recordings > 0 {
+                    what.push(format!("{recordings}个录像或回放"));
+                }
+                format!(
+                    "项目中已有{}，不能删除；如不再举办，请逐个取消课程（报名企业会收到通知）",
+                    what.join("和")
+                )
+            }
             ScheduleError::Internal(_) => "服务器处理请求时出错，请稍后重试。".into(),
         }
     }
@@ -84,6 +114,100 @@ pub async fn session_in_program(db: &Db, id: i64) -> Result<(SessionRow, Program
 pub async fn create_program(db: &Db, now: DateTime<Utc>, input: &ProgramInput) -> Result<i64> {
     let valid = validate_program(input).map_err(ScheduleError::Invalid)?;
     Ok(db.insert_program(&valid, now).await?)
+}
+
+/// The candidate for a placed session's own checks.
+fn placed_candidate(s: &SessionRow) -> Option<Candidate> {
+    Some(Candidate {
+        session_id: Some(s.id),
+        lecturer_id: Some(s.lecturer_id),
+        starts_at: s.starts_at?,
+        minutes: s.minutes as u32,
+        availability: s.availability(),
+    })
+}
+
+/// Change a program's title, summary and calendar (`PUT /api/v1/programs/{id}` and the edit
+/// page). The placed sessions are checked against the new calendar first: a change that would
+/// leave one outside the dates or on a blackout day is refused, naming each. Sessions keep
+/// their instants (a new zone changes how they read, not when they are). Returns the saved
+/// program.
+pub async fn update_program(
+    db: &Db,
+    now: DateTime<Utc>,
+    id: i64,
+    input: &ProgramInput,
+    actor: Option<&User>,
+) -> Result<ProgramRow> {
+    let existing = program(db, id).await?;
+    let valid = validate_program(input).map_err(ScheduleError::Invalid)?;
+    let sessions = db.program_sessions(id).await?;
+    let live: Vec<&SessionRow> = sessions.iter().filter(|s| !s.is_cancelled()).collect();
+    let others: Vec<_> = live.iter().filter_map(|s| s.booked()).collect();
+    let placed: Vec<(Candidate, String)> = live
+        .iter()
+        .filter_map(|s| Some((placed_candidate(s)?, s.title.clone())))
+        .collect();
+    let broken =
+        conflicts::broken_by_calendar(&existing.calendar(), &valid.calendar, &others, &placed);
+    if !broken.is_empty() {
+        return Err(ScheduleError::CalendarBreaks(broken));
+    }
+    if !db.update_program(id, &valid, now).await? {
+        return Err(ScheduleError::NotFound);
+    }
+    audit::record(
+        db,
+        now,
+        actor,
+        Action::ProgramEdited,
+        Target::Program(id),
+        serde_json::json!({"title": &valid.title}),
+    )
+    .await;
+    program(db, id).await
+}
+
+/// Delete a program that nobody signed up for and nothing was recorded in (a draft, a
+/// duplicate); otherwise [`ScheduleError::ProgramInUse`].
+pub async fn delete_program(
+    db: &Db,
+    now: DateTime<Utc>,
+    id: i64,
+    actor: Option<&User>,
+) -> Result<()> {
+    let existing = program(db, id).await?;
+    match db.delete_program_if_unused(id).await? {
+        ProgramDelete::Deleted => {
+            audit::record(
+                db,
+                now,
+                actor,
+                Action::ProgramDeleted,
+                Target::Program(id),
+                serde_json::json!({"title": &existing.title}),
+            )
+            .await;
+            Ok(())
+        }
+        ProgramDelete::NotFound => Err(ScheduleError::NotFound),
+        ProgramDelete::InUse {
+            registrations,
+            recordings,
+        } => Err(ScheduleError::ProgramInUse {
+            registrations,
+            recordings,
+        }),
+    }
+}
+
+/// Whether a placed session lies within one of its program's weekly slots (a hand placement
+/// outside every slot is allowed, with a warning).
+pub fn within_slots(program: &ProgramRow, s: &SessionRow) -> bool {
+    match s.starts_at {
+        Some(at) => conflicts::within_weekly_slot(&program.calendar(), at, s.minutes as u32),
+        None => true,
+    }
 }
 
 /// What a placement of `s` would collide with (empty when unplaced or free). `session_id` is

@@ -17,6 +17,7 @@ pub mod followups;
 pub mod inbox;
 pub mod jobs;
 pub mod lawyers;
+pub mod lecturers;
 pub mod lectures;
 pub mod live;
 pub mod live_views;

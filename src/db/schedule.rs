@@ -181,6 +181,18 @@ const SESSION_SELECT: &str = "
     FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id
     JOIN programs p ON p.id = s.program_id";
 
+/// What deleting a program did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramDelete {
+    Deleted,
+    NotFound,
+    /// Sign-ups (any state) or recordings hang on its sessions; nothing was deleted.
+    InUse {
+        registrations: i64,
+        recordings: i64,
+    },
+}
+
 /// Result of saving changes to a session.
 #[derive(Debug)]
 pub enum SessionUpdate {
@@ -274,6 +286,83 @@ impl Db {
         .fetch_one(&self.pool)
         .await?;
         row.try_get("id")
+    }
+
+    /// Save a program's new title, summary and calendar; `false` when it does not exist.
+    pub async fn update_program(
+        &self,
+        id: i64,
+        p: &ValidProgram,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE programs SET title = ?, summary = ?, starts_on = ?, ends_on = ?, timezone = ?,
+               slots = ?, blackout_dates = ?, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&p.title)
+        .bind(&p.summary)
+        .bind(p.calendar.starts_on)
+        .bind(p.calendar.ends_on)
+        .bind(p.calendar.timezone.name())
+        .bind(Json(p.slot_specs()))
+        .bind(Json(&p.calendar.blackout_dates))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // a new zone changes how every session's time reads in subscribed calendars
+        sqlx::query(
+            "UPDATE lecture_sessions SET sequence = sequence + 1, updated_at = ? WHERE program_id = ?",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done == 1)
+    }
+
+    /// Delete a program with its sessions, unless something hangs on it: a sign-up (in any
+    /// state, cancelled ones too — they are the history of who was told what) or a recording
+    /// or live of one of its sessions. Checked and deleted in one write transaction, so a
+    /// sign-up arriving meanwhile either lands first (and blocks) or finds no session.
+    pub async fn delete_program_if_unused(&self, id: i64) -> Result<ProgramDelete, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let exists = sqlx::query("SELECT 1 FROM programs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(ProgramDelete::NotFound);
+        }
+        let row = sqlx::query(
+            "SELECT
+               (SELECT COUNT(*) FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
+                 WHERE s.program_id = ?1) AS registrations,
+               (SELECT COUNT(*) FROM lectures l JOIN lecture_sessions s ON s.id = l.session_id
+                 WHERE s.program_id = ?1) AS recordings",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let registrations: i64 = row.try_get("registrations")?;
+        let recordings: i64 = row.try_get("recordings")?;
+        if registrations > 0 || recordings > 0 {
+            return Ok(ProgramDelete::InUse {
+                registrations,
+                recordings,
+            });
+        }
+        sqlx::query("DELETE FROM programs WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ProgramDelete::Deleted)
     }
 
     pub async fn program(&self, id: i64) -> Result<Option<ProgramRow>, sqlx::Error> {

@@ -23,6 +23,7 @@ pub struct AdminHomePage {
     pub rows: Vec<DirectoryRow>,
     pub lawyers: usize,
     pub programs: Vec<(crate::db::schedule::ProgramRow, i64)>,
+    pub notice: Option<&'static str>,
 }
 
 /// An enterprise as the organizer's lists show it: the mobile masked, the time local.
@@ -151,6 +152,7 @@ pub async fn dashboard(
     State(state): State<AppState>,
     user: CurrentUser,
     layout: Layout,
+    super::extract::Query(q): super::extract::Query<DashboardQuery>,
 ) -> AppResult<AdminHomePage> {
     user.require(Role::Organizer)?;
     let (newest, enterprise_count) =
@@ -164,7 +166,15 @@ pub async fn dashboard(
         rows: newest.into_iter().map(DirectoryRow::from).collect(),
         lawyers,
         programs,
+        notice: (q.notice.as_deref() == Some("program_deleted")).then_some("项目已删除。"),
     })
+}
+
+/// `?notice=` on the organizer home (after deleting a program).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
 }
 
 /// The filters of the audit page and its CSV (from the query string; empty means all).
@@ -221,6 +231,9 @@ impl From<AuditRow> for AuditLine {
             "qa_entry" => "公开问答",
             "advisor_group" => "法律顾问组",
             "followup" => "回访",
+            "question" => "企业提问",
+            "program" => "普法月项目",
+            "lecturer" => "讲师",
             other => other,
         };
         AuditLine {

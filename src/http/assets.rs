@@ -24,7 +24,7 @@ struct Asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// hls.js 1.7.4 (Apache-2.0, see vendor/hls.js-LICENSE.txt), pinned and shipped in the binary.
-const FILES: [(&str, &[u8], &str); 11] = [
+const FILES: [(&str, &[u8], &str); 12] = [
     (
         "pufa.css",
         include_bytes!("assets/pufa.css"),
@@ -35,6 +35,8 @@ const FILES: [(&str, &[u8], &str); 11] = [
     ("nav.js", include_bytes!("assets/nav.js"), JS),
     ("player.js", include_bytes!("assets/player.js"), JS),
     ("upload.js", include_bytes!("assets/upload.js"), JS),
+    // program and lecturer forms: 添加 another slot or date row
+    ("rows.js", include_bytes!("assets/rows.js"), JS),
     // 分享 on session and lecture pages: copy the link; the card image messengers show
     ("share.js", include_bytes!("assets/share.js"), JS),
     ("share.png", include_bytes!("assets/share.png"), "image/png"),

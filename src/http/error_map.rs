@@ -73,6 +73,10 @@ impl From<ScheduleError> for AppError {
             ScheduleError::CapacityBelowConfirmed { .. } => {
                 AppError::conflict("capacity_below_confirmed", message)
             }
+            ScheduleError::CalendarBreaks(_) => {
+                AppError::conflict("program_change_breaks_sessions", message)
+            }
+            ScheduleError::ProgramInUse { .. } => AppError::conflict("program_in_use", message),
             ScheduleError::Internal(e) => AppError::Internal(e),
         }
     }

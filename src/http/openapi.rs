@@ -135,6 +135,8 @@ mod tests {
         ("get", "/api/v1/programs"),
         ("post", "/api/v1/programs"),
         ("get", "/api/v1/programs/{id}"),
+        ("put", "/api/v1/programs/{id}"),
+        ("delete", "/api/v1/programs/{id}"),
         ("post", "/api/v1/programs/{id}/sessions"),
         ("post", "/api/v1/programs/{id}/schedule"),
         ("put", "/api/v1/sessions/{id}"),

@@ -473,3 +473,14 @@ pub fn add_staff(app: &TestApp, role: &str, name: &str, password: &str) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The text of `page` between the first `start` and the next `end` after it (an id in a link,
+/// say); panics naming `start` when it is not there.
+pub fn text_between(page: &str, start: &str, end: &str) -> String {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} not in the page"))
+        + start.len();
+    let to = page[from..].find(end).expect("end marker") + from;
+    page[from..to].to_string()
+}

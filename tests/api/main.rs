@@ -40,6 +40,7 @@ mod notify_organizer;
 mod notify_reminders;
 mod observe;
 mod privacy;
+mod program_editing;
 mod proxy;
 mod qa_advisors;
 mod qa_browser;

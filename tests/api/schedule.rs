@@ -380,7 +380,7 @@ async fn organizer_plans_through_the_html_forms() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let csrf = app.csrf_token(&org, "/admin/programs/new").await;
-    let create_program = |slots: &'static str, blackout: &'static str| {
+    let create_program = |slot_start: &'static str, blackout: &'static str| {
         org.post(app.url("/admin/programs"))
             .form(&[
                 ("csrf", csrf.as_str()),
@@ -388,21 +388,48 @@ async fn organizer_plans_through_the_html_forms() {
                 ("starts_on", "2027-04-01"),
                 ("ends_on", "2027-04-30"),
                 ("timezone", "Asia/Shanghai"),
-                ("slots", slots),
+                ("slot_weekday", "2"),
+                ("slot_start", slot_start),
+                ("slot_minutes", "90"),
+                ("slot_weekday", "4"),
+                ("slot_start", "14:30"),
+                ("slot_minutes", "90"),
+                // a blank row is not a slot
+                ("slot_weekday", ""),
+                ("slot_start", ""),
+                ("slot_minutes", ""),
                 ("blackout", blackout),
+                ("blackout", ""),
             ])
             .send()
     };
-    // a bad slot line comes back with its message
-    let r = create_program("周二 下午 90", "").await.unwrap();
+    // a bad slot row comes back with its message
+    let r = create_program("下午", "").await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("第1个时段的开始时间"));
-    let r = create_program("周二 14:30 90\n周四 14:30 90", "2027-04-06")
-        .await
-        .unwrap();
+    let r = create_program("14:30", "2027-04-06").await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let pid: i64 = loc.rsplit('/').next().unwrap().parse().unwrap();
+    let prog: Value = app.get_json(&org, &format!("/api/v1/programs/{pid}")).await;
+    assert_eq!(prog["slots"].as_array().unwrap().len(), 2);
+    assert_eq!(prog["blackout_dates"], json!(["2027-04-06"]));
+    // the lecturer is added to the directory once and picked on the session form
+    let r = org
+        .post(app.url("/admin/lecturers"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "示例律师表单"),
+            ("firm", "示例律师事务所"),
+            ("weekdays", "2"),
+            ("weekdays", "4"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let directory = app.get_text(&org, "/admin/lecturers").await;
+    let lecturer_id = crate::helpers::text_between(&directory, "href=\"/admin/lecturers/", "\"");
     let form = |title: &'static str, starts_at: &'static str, action: &'static str| {
         vec![
             ("csrf", csrf.clone()),
@@ -410,10 +437,7 @@ async fn organizer_plans_through_the_html_forms() {
             ("category", "合同管理".into()),
             ("target_industries", "E".into()),
             ("target_industries", "C".into()),
-            ("lecturer_name", "示例律师表单".into()),
-            ("lecturer_firm", "示例律师事务所".into()),
-            ("lecturer_weekdays", "2".into()),
-            ("lecturer_weekdays", "4".into()),
+            ("lecturer_id", lecturer_id.clone()),
             ("minutes", "90".into()),
             ("capacity", "40".into()),
             ("max_seats", "3".into()),

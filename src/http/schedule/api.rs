@@ -185,6 +185,45 @@ pub async fn api_create_program(
     Ok((StatusCode::CREATED, Json(ProgramView::from_row(&program))).into_response())
 }
 
+/// Change a program (organizer): the whole program as on creation. The placed sessions are
+/// re-checked against the new dates, blackout days and zone; a change that would leave one
+/// outside the program or on a day off is refused with 409 naming each session.
+#[utoipa::path(put, path = "/api/v1/programs/{id}", tag = "schedule", request_body = ProgramInput,
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 200, body = ProgramView), (status = 400, response = BadRequest),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict),
+              (status = 413, response = PayloadTooLarge), (status = 415, response = UnsupportedMediaType),
+              (status = 422, response = Unprocessable)))]
+pub async fn api_update_program(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Json(input): Json<ProgramInput>,
+) -> AppResult<Json<ProgramView>> {
+    user.require(Role::Organizer)?;
+    let program =
+        uc::update_program(&state.db, state.clock.now(), id, &input, Some(&user.0)).await?;
+    Ok(Json(ProgramView::from_row(&program)))
+}
+
+/// Delete a program with its sessions (organizer) — only while nobody signed up and nothing
+/// was recorded (409 otherwise: cancel the sessions instead, so registrants are told).
+#[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "schedule",
+    params(("id" = i64, Path)), security(("pufa_session" = [])),
+    responses((status = 204, description = "deleted"),
+              (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+              (status = 404, response = NotFound), (status = 409, response = Conflict)))]
+pub async fn api_delete_program(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    user.require(Role::Organizer)?;
+    uc::delete_program(&state.db, state.clock.now(), id, Some(&user.0)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Add a session to a program (organizer). With `starts_at` it is placed by hand and checked
 /// for conflicts (409); without, it waits for the auto-scheduler.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/sessions", tag = "schedule",

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod attendance;
 pub mod feeds;
+pub mod lecturers;
 pub mod organize;
 pub mod pages;
+pub mod program_form;
 
 use super::AppState;
 use axum::routing::{get, post};
@@ -15,7 +17,11 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::api_list_programs, api::api_create_program))
-        .routes(routes!(api::api_find_program))
+        .routes(routes!(
+            api::api_find_program,
+            api::api_update_program,
+            api::api_delete_program
+        ))
         .routes(routes!(api::api_create_session))
         .routes(routes!(api::api_schedule))
         .routes(routes!(api::api_update_session, api::api_delete_session))
@@ -23,8 +29,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .route("/programs/{id}", get(pages::program_page))
         .route("/programs/{id}/{feed}", get(feeds::program_feed_file))
         .route("/calendar/{file}", get(feeds::personal_feed))
-        .route("/admin/programs/new", get(organize::new_program_page))
-        .route("/admin/programs", post(organize::create_program_form))
+        .route("/admin/programs/new", get(program_form::new_program_page))
+        .route("/admin/programs", post(program_form::create_program_form))
+        .route(
+            "/admin/programs/{id}/edit",
+            get(program_form::edit_program_page).post(program_form::update_program_form),
+        )
+        .route(
+            "/admin/programs/{id}/delete",
+            get(program_form::delete_program_page).post(program_form::delete_program_form),
+        )
+        .route(
+            "/admin/lecturers",
+            get(lecturers::directory_page).post(lecturers::create_form),
+        )
+        .route(
+            "/admin/lecturers/{id}",
+            get(lecturers::edit_page).post(lecturers::update_form),
+        )
         .route("/admin/programs/{id}", get(organize::program_admin_page))
         .route(
             "/admin/programs/{id}/attendance",

@@ -1,7 +1,8 @@
 //! Organizer pages for planning the month: programs, sessions, the auto-scheduler, conflicts.
 
-use crate::accounts::{industry, Role, User};
+use crate::accounts::{industry, Role};
 use crate::app::schedule::{self as uc, ScheduleError};
+use crate::db::lecturers::LecturerRow;
 use crate::db::schedule::{ProgramRow, SessionRow};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::CurrentUser;
@@ -13,10 +14,7 @@ use crate::http::views::format;
 use crate::http::views::timetable::{slots_text, SessionItem};
 use crate::http::AppState;
 use crate::schedule::planner::Plan;
-use crate::schedule::{
-    validate_session, weekday_zh, LecturerInput, ProgramInput, SessionInput, SlotSpec, CATEGORIES,
-    DEFAULT_TZ,
-};
+use crate::schedule::{validate_session, SessionInput, CATEGORIES};
 use crate::validation::FieldErrors;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -46,171 +44,14 @@ impl Pairs {
     }
 }
 
-fn lines(text: &str) -> Vec<String> {
-    text.split(['\n', ',', '，', '、', ';', '；'])
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-fn weekday_from(s: &str) -> Option<u8> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u8>() {
-        return Some(n);
-    }
-    (1..=7u8).find(|d| {
-        let zh = weekday_zh(*d);
-        s == zh || s == zh.replace('周', "星期") || (*d == 7 && (s == "周天" || s == "星期天"))
-    })
-}
-
-/// Parse "周二 14:30 90" lines into slots; a bad line becomes a slot the validator rejects.
-pub fn parse_slot_lines(text: &str) -> Result<Vec<SlotSpec>, String> {
-    let mut slots = Vec::new();
-    for (i, line) in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let parsed = match parts.as_slice() {
-            [day, start, minutes] => weekday_from(day)
-                .zip(minutes.trim_end_matches("分钟").parse::<u32>().ok())
-                .map(|(weekday, minutes)| SlotSpec {
-                    weekday,
-                    start: start.replace('：', ":"),
-                    minutes,
-                }),
-            _ => None,
-        };
-        match parsed {
-            Some(s) => slots.push(s),
-            None => {
-                return Err(format!(
-                    "第{}行“{line}”无法识别，请按“周二 14:30 90”的格式填写",
-                    i + 1
-                ))
-            }
-        }
-    }
-    Ok(slots)
-}
-
 // ---------- programs ----------
-
-#[derive(Template, WebTemplate)]
-#[template(path = "organize/program_form.html")]
-pub struct ProgramFormPage {
-    pub layout: Layout,
-    pub title: String,
-    pub summary: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    pub timezone: String,
-    pub slots: String,
-    pub blackout: String,
-    pub errors: FieldErrors,
-}
-
-impl ProgramFormPage {
-    pub fn err(&self, field: &str) -> String {
-        self.errors.get(field).unwrap_or("").to_string()
-    }
-    pub fn all_errors(&self, field: &str) -> Vec<String> {
-        self.errors
-            .0
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .collect()
-    }
-}
-
-pub async fn new_program_page(layout: Layout, user: CurrentUser) -> AppResult<ProgramFormPage> {
-    user.require(Role::Organizer)?;
-    Ok(ProgramFormPage {
-        layout,
-        title: String::new(),
-        summary: String::new(),
-        starts_on: String::new(),
-        ends_on: String::new(),
-        timezone: DEFAULT_TZ.name().into(),
-        slots: "周二 14:30 90\n周四 14:30 90".into(),
-        blackout: String::new(),
-        errors: FieldErrors::default(),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ProgramForm {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    starts_on: String,
-    #[serde(default)]
-    ends_on: String,
-    #[serde(default)]
-    timezone: String,
-    #[serde(default)]
-    slots: String,
-    #[serde(default)]
-    blackout: String,
-}
-
-pub async fn create_program_form(
-    State(state): State<AppState>,
-    layout: Layout,
-    user: CurrentUser,
-    CsrfForm(form): CsrfForm<ProgramForm>,
-) -> AppResult<Response> {
-    user.require(Role::Organizer)?;
-    let mut errors = FieldErrors::default();
-    let slots = parse_slot_lines(&form.slots).unwrap_or_else(|msg| {
-        errors.add("slots", msg);
-        Vec::new()
-    });
-    let input = ProgramInput {
-        title: form.title.clone(),
-        summary: form.summary.clone(),
-        starts_on: form.starts_on.clone(),
-        ends_on: form.ends_on.clone(),
-        timezone: form.timezone.clone(),
-        slots,
-        blackout_dates: lines(&form.blackout),
-    };
-    let result = if errors.is_empty() {
-        uc::create_program(&state.db, state.clock.now(), &input).await
-    } else {
-        Err(ScheduleError::Invalid(errors))
-    };
-    match result {
-        Ok(id) => Ok(Redirect::to(&format!("/admin/programs/{id}")).into_response()),
-        Err(ScheduleError::Invalid(errors)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ProgramFormPage {
-                layout,
-                title: form.title,
-                summary: form.summary,
-                starts_on: form.starts_on,
-                ends_on: form.ends_on,
-                timezone: form.timezone,
-                slots: form.slots,
-                blackout: form.blackout,
-                errors,
-            },
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// A session row on the organizer's program page, with its current conflicts.
 pub struct AdminSessionRow {
     pub item: SessionItem,
     pub conflicts: Vec<String>,
+    /// Placed by hand outside every weekly slot (allowed; the organizer is warned).
+    pub outside_slots: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -226,6 +67,10 @@ pub struct AdminProgramPage {
     pub total_capacity: i64,
     pub total_confirmed: i64,
     pub total_waitlisted: i64,
+    /// The program's zone in Chinese.
+    pub zone_zh: String,
+    /// A refused action on the program (deleting one in use).
+    pub error: Option<String>,
 }
 
 pub struct ProposalRow {
@@ -241,7 +86,7 @@ pub struct ProgramQuery {
     notice: Option<String>,
 }
 
-async fn admin_program_page(
+pub(super) async fn admin_program_page(
     state: &AppState,
     layout: Layout,
     id: i64,
@@ -261,6 +106,7 @@ async fn admin_program_page(
         .map(|(s, conflicts)| AdminSessionRow {
             item: SessionItem::new(s.clone(), tz, None, now),
             conflicts: conflicts.clone(),
+            outside_slots: !s.is_cancelled() && !uc::within_slots(&program, s),
         })
         .collect();
     let sessions: Vec<SessionRow> = sessions.into_iter().map(|(s, _)| s).collect();
@@ -303,10 +149,12 @@ async fn admin_program_page(
         total_capacity: live.iter().map(|s| s.capacity).sum(),
         total_confirmed: live.iter().map(|s| s.confirmed_seats).sum(),
         total_waitlisted: live.iter().map(|s| s.waitlisted).sum(),
+        zone_zh: crate::schedule::zones::zone_zh(&program.timezone),
         program,
         rows,
         proposal,
         notice,
+        error: None,
     })
 }
 
@@ -314,6 +162,10 @@ fn program_notice(code: Option<&str>) -> Option<String> {
     match code? {
         "applied" => Some("已按自动排课方案保存。".into()),
         "saved" => Some("课程已保存。".into()),
+        "saved_outside_slots" => {
+            Some("课程已保存。注意：该时间不在项目的每周上课时段内，请确认是有意安排。".into())
+        }
+        "program_saved" => Some("项目已保存，已排定的课程均符合新的安排。".into()),
         "cancelled" => Some("课程已取消，日历订阅中会显示为已取消。".into()),
         _ => None,
     }
@@ -373,11 +225,12 @@ pub struct SessionFormPage {
     pub v: SessionFormValues,
     pub categories: Vec<Choice>,
     pub industries: Vec<Choice>,
-    pub weekdays: Vec<Choice>,
-    pub lawyers: Vec<Choice>,
+    /// The lecturer directory.
+    pub lecturers: Vec<Choice>,
     pub errors: FieldErrors,
     pub conflicts: Option<Vec<String>>,
     pub error: Option<String>,
+    pub warning: Option<String>,
     pub recording: Option<Recording>,
 }
 
@@ -424,12 +277,8 @@ pub struct SessionFormValues {
     pub summary: String,
     pub category: String,
     pub target_industries: Vec<String>,
-    pub lecturer_name: String,
-    pub lecturer_firm: String,
-    pub lecturer_bio: String,
-    pub lecturer_weekdays: Vec<String>,
-    pub lecturer_unavailable: String,
-    pub lecturer_account: String,
+    /// The directory lecturer chosen (its id as typed).
+    pub lecturer_id: String,
     pub minutes: String,
     pub capacity: String,
     pub max_seats: String,
@@ -448,25 +297,13 @@ fn local_input(t: &Option<String>) -> String {
 }
 
 impl SessionFormValues {
-    fn from_input(i: &SessionInput, account: String) -> Self {
+    fn from_input(i: &SessionInput, lecturer_id: i64) -> Self {
         SessionFormValues {
             title: i.title.clone(),
             summary: i.summary.clone(),
             category: i.category.clone(),
             target_industries: i.target_industries.clone(),
-            lecturer_name: i.lecturer.name.clone(),
-            lecturer_firm: i.lecturer.firm.clone(),
-            lecturer_bio: i.lecturer.bio.clone(),
-            lecturer_weekdays: i
-                .lecturer
-                .available_weekdays
-                .clone()
-                .unwrap_or_default()
-                .iter()
-                .map(|d| d.to_string())
-                .collect(),
-            lecturer_unavailable: i.lecturer.unavailable_dates.join("\n"),
-            lecturer_account: account,
+            lecturer_id: lecturer_id.to_string(),
             minutes: i.minutes.to_string(),
             capacity: i.capacity.to_string(),
             max_seats: i.max_seats_per_enterprise.unwrap_or(5).to_string(),
@@ -483,12 +320,7 @@ impl SessionFormValues {
             summary: p.get("summary"),
             category: p.get("category"),
             target_industries: p.all("target_industries"),
-            lecturer_name: p.get("lecturer_name"),
-            lecturer_firm: p.get("lecturer_firm"),
-            lecturer_bio: p.get("lecturer_bio"),
-            lecturer_weekdays: p.all("lecturer_weekdays"),
-            lecturer_unavailable: p.get("lecturer_unavailable"),
-            lecturer_account: p.get("lecturer_account"),
+            lecturer_id: p.get("lecturer_id"),
             minutes: p.get("minutes"),
             capacity: p.get("capacity"),
             max_seats: p.get("max_seats"),
@@ -499,32 +331,18 @@ impl SessionFormValues {
         }
     }
 
-    /// The form as an API input. A number that does not parse becomes 0 and is reported by
-    /// the validator.
-    fn to_input(&self, weekdays_all_when_empty: bool) -> SessionInput {
+    /// The form as an API input, the lecturer taken from the directory. A number that does not
+    /// parse becomes 0 and is reported by the validator.
+    fn to_input(&self, lecturer: Option<&LecturerRow>) -> SessionInput {
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        let weekdays: Vec<u8> = self
-            .lecturer_weekdays
-            .iter()
-            .filter_map(|d| d.parse().ok())
-            .collect();
         SessionInput {
             title: self.title.clone(),
             summary: self.summary.clone(),
             category: self.category.clone(),
             target_industries: self.target_industries.clone(),
-            lecturer: LecturerInput {
-                name: self.lecturer_name.clone(),
-                firm: self.lecturer_firm.clone(),
-                bio: self.lecturer_bio.clone(),
-                available_weekdays: if weekdays.is_empty() && weekdays_all_when_empty {
-                    None
-                } else {
-                    Some(weekdays)
-                },
-                unavailable_dates: lines(&self.lecturer_unavailable),
-                account: Some(self.lecturer_account.clone()),
-            },
+            lecturer: lecturer
+                .map(crate::app::lecturers::session_lecturer)
+                .unwrap_or_default(),
             minutes: self.minutes.trim().parse().unwrap_or(0),
             capacity: self.capacity.trim().parse().unwrap_or(0),
             max_seats_per_enterprise: Some(self.max_seats.trim().parse().unwrap_or(0)),
@@ -536,12 +354,18 @@ impl SessionFormValues {
     }
 }
 
+/// The warning for a time outside every weekly slot of the program.
+const OUTSIDE_SLOTS_ZH: &str =
+    "提醒：该时间不在项目的每周上课时段内。可以保存，但请确认是有意安排（如补课、特邀讲座）。";
+
 /// What a submitted session form gets told.
 #[derive(Default)]
 struct Feedback {
     errors: FieldErrors,
     conflicts: Option<Vec<String>>,
     error: Option<String>,
+    /// Saved or savable, but worth a second look (a time outside the weekly slots).
+    warning: Option<String>,
 }
 
 async fn session_form_page(
@@ -556,6 +380,7 @@ async fn session_form_page(
         errors,
         conflicts,
         error,
+        warning,
     } = feedback;
     let recording = match session_id {
         Some(id) => {
@@ -594,25 +419,15 @@ async fn session_form_page(
             chosen: v.target_industries.iter().any(|t| t == &code.to_string()),
         })
         .collect();
-    let weekdays = (1..=7u8)
-        .map(|d| Choice {
-            value: d.to_string(),
-            label: weekday_zh(d).to_string(),
-            chosen: v.lecturer_weekdays.iter().any(|w| w == &d.to_string()),
-        })
-        .collect();
-    let lawyers = state
+    let lecturers = state
         .db
-        .staff(Role::Lawyer)
+        .lecturers()
         .await?
         .into_iter()
-        .filter_map(|u: User| {
-            let name = u.username?;
-            Some(Choice {
-                chosen: v.lecturer_account == name,
-                label: format!("{}（{}）", u.display_name, name),
-                value: name,
-            })
+        .map(|l| Choice {
+            chosen: v.lecturer_id == l.id.to_string(),
+            label: format!("{}（{}）", l.name, l.firm),
+            value: l.id.to_string(),
         })
         .collect();
     Ok(SessionFormPage {
@@ -622,11 +437,11 @@ async fn session_form_page(
         v,
         categories,
         industries,
-        weekdays,
-        lawyers,
+        lecturers,
         errors,
         conflicts,
         error,
+        warning,
         recording,
     })
 }
@@ -658,35 +473,58 @@ async fn save_session_form(
     // the organizer, for the audit log (the handlers checked the role)
     let layout_user = layout.user.clone();
     let v = SessionFormValues::from_pairs(&pairs);
-    let input = v.to_input(true);
+    let lecturer = match v.lecturer_id.trim().parse::<i64>() {
+        Ok(id) => state.db.lecturer(id).await?,
+        Err(_) => None,
+    };
+    let input = v.to_input(lecturer.as_ref());
     let session_id = existing.as_ref().map(|s| s.id);
     let form_program = program.clone();
-    let show = |v, errors, conflicts, error, status: StatusCode| async move {
-        let feedback = Feedback {
-            errors,
-            conflicts,
-            error,
-        };
+    let show = |v, feedback: Feedback, status: StatusCode| async move {
         let page = session_form_page(state, layout, form_program, session_id, v, feedback).await?;
         Ok::<Response, AppError>((status, page).into_response())
     };
-    let valid = match validate_session(&input, program.tz()) {
+    let checked = validate_session(&input, program.tz()).and_then(|valid| {
+        if lecturer.is_some() {
+            Ok(valid)
+        } else {
+            Err(FieldErrors::default())
+        }
+    });
+    let valid = match checked {
         Ok(valid) => valid,
         Err(errors) => {
-            return show(
-                v,
+            // the lecturer comes from the directory: its problems belong to the one select
+            let mut errors = FieldErrors(
+                errors
+                    .0
+                    .into_iter()
+                    .filter(|e| !e.field.starts_with("lecturer"))
+                    .collect(),
+            );
+            if lecturer.is_none() {
+                errors.add("lecturer_id", "请从讲师名录中选择主讲律师");
+            }
+            let feedback = Feedback {
                 errors,
-                None,
-                Some("请按提示修改标红的内容".into()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+                error: Some("请按提示修改标红的内容".into()),
+                ..Feedback::default()
+            };
+            return show(v, feedback, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     let found = uc::placement_conflicts(&state.db, &program, session_id, &valid).await?;
+    let outside_slots = valid.starts_at.is_some_and(|at| {
+        !crate::schedule::conflicts::within_weekly_slot(&program.calendar(), at, valid.minutes)
+    });
     if pairs.get("action") == "check" {
         let list = found.iter().map(|c| c.message_zh()).collect();
-        return show(v, FieldErrors::default(), Some(list), None, StatusCode::OK).await;
+        let feedback = Feedback {
+            conflicts: Some(list),
+            warning: outside_slots.then(|| OUTSIDE_SLOTS_ZH.to_string()),
+            ..Feedback::default()
+        };
+        return show(v, feedback, StatusCode::OK).await;
     }
     let now = state.clock.now();
     let result = match &existing {
@@ -696,35 +534,45 @@ async fn save_session_form(
         None => uc::create_session(&state.db, now, &program, &input).await,
     };
     match result {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/admin/programs/{}?notice=saved", program.id)).into_response(),
-        ),
+        Ok(_) => {
+            let notice = if outside_slots {
+                "saved_outside_slots"
+            } else {
+                "saved"
+            };
+            Ok(
+                Redirect::to(&format!("/admin/programs/{}?notice={notice}", program.id))
+                    .into_response(),
+            )
+        }
         Err(ScheduleError::Conflicts(found)) => {
             let list = found.iter().map(|c| c.message_zh()).collect();
             let e = AppError::from(ScheduleError::Conflicts(found));
-            show(
-                v,
-                FieldErrors::default(),
-                Some(list),
-                Some(e.detail()),
-                StatusCode::CONFLICT,
-            )
-            .await
+            let feedback = Feedback {
+                conflicts: Some(list),
+                error: Some(e.detail()),
+                ..Feedback::default()
+            };
+            show(v, feedback, StatusCode::CONFLICT).await
         }
         Err(ScheduleError::Invalid(errors)) => {
             let e = AppError::Validation(errors.clone());
-            show(v, errors, None, Some(e.detail()), e.status()).await
+            let status = e.status();
+            let feedback = Feedback {
+                errors,
+                error: Some(e.detail()),
+                ..Feedback::default()
+            };
+            show(v, feedback, status).await
         }
         Err(e @ ScheduleError::CapacityBelowConfirmed { .. }) => {
             let e = AppError::from(e);
-            show(
-                v,
-                FieldErrors::default(),
-                None,
-                Some(e.detail()),
-                e.status(),
-            )
-            .await
+            let status = e.status();
+            let feedback = Feedback {
+                error: Some(e.detail()),
+                ..Feedback::default()
+            };
+            show(v, feedback, status).await
         }
         Err(e) => Err(e.into()),
     }
@@ -750,16 +598,7 @@ pub async fn edit_session_page(
 ) -> AppResult<SessionFormPage> {
     user.require(Role::Organizer)?;
     let (session, program) = uc::session_in_program(&state.db, id).await?;
-    let account = match session.lecturer_user_id {
-        Some(uid) => state
-            .db
-            .user(uid)
-            .await?
-            .and_then(|u| u.username)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    let v = SessionFormValues::from_input(&session.to_input(program.tz()), account);
+    let v = SessionFormValues::from_input(&session.to_input(program.tz()), session.lecturer_id);
     session_form_page(&state, layout, program, Some(id), v, Feedback::default()).await
 }
 
