@@ -2,6 +2,8 @@
 const { chromium } = require('playwright-core');
 const [base, out] = [process.argv[2], process.argv[3]];
 const WIDTHS = [[1366, 900], [390, 844]];
+// ONLY=regex shoots just the pages whose name matches (a quick look while working)
+const ONLY = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
 const ENTERPRISE = { login: '13900009999', password: 'screens-ent-pass-1' };
 
 async function login(page, user, pass) {
@@ -66,6 +68,8 @@ async function prepare(browser) {
     ['organizer', ['admin', process.env.ADMIN_PW], [
       ['admin', '/admin'], ['enterprises', '/admin/enterprises'], ['program-admin', `/admin/programs/${d.program}`],
       ['attendance', `/admin/programs/${d.program}/attendance`], ['program-new', '/admin/programs/new'],
+      ['program-edit', `/admin/programs/${d.program}/edit`], ['program-delete', `/admin/programs/${d.program}/delete`],
+      ['lecturers', '/admin/lecturers'],
       ['session-admin', `/admin/sessions/${d.session}`], ['live-admin', `/admin/sessions/${d.session}/live`],
       ['roster', `/sessions/${d.session}/roster`], ['signin-sheet', `/sessions/${d.session}/signin-sheet`],
       ['audit', '/admin/audit'], ['checkups', '/admin/checkups'], ['notifications', '/admin/notifications'],
@@ -82,6 +86,7 @@ async function prepare(browser) {
       const page = await ctx.newPage();
       if (credentials) await login(page, credentials[0], credentials[1]);
       for (const [name, path] of pages) {
+        if (ONLY && !ONLY.test(name)) continue;
         const r = await page.goto(base + path);
         await page.waitForLoadState('networkidle').catch(() => {});
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

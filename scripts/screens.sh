@@ -5,6 +5,7 @@
 # A demo server runs on a free port with throwaway data; an enterprise registers and signs up;
 # once the demo recording is transcoded, every page is shot for a visitor, the enterprise and
 # the organizer, full page, as JPEG. Pages wider than the window are reported (exit 1).
+#   ONLY=regex scripts/screens.sh   # just the pages whose name matches
 # Needs Debian's chromium and node/npm (playwright-core is installed into ~/.cache once).
 set -euo pipefail
 cd "$(dirname "$0")/.."

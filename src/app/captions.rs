@@ -45,6 +45,40 @@ fn kind_of(kind: &str) -> Result<TrackKind, ArchiveError> {
     })
 }
 
+/// The lecture and the track kind of an upload or removal by `user`, once `user` may manage
+/// the lecture's tracks.
+async fn managed(
+    db: &Db,
+    user: &User,
+    lecture_id: i64,
+    kind: &str,
+) -> Result<(LectureRow, TrackKind), ArchiveError> {
+    let lecture = lecture_row(db, lecture_id).await?;
+    if !may_manage(db, user, &lecture).await? {
+        return Err(ArchiveError::Forbidden);
+    }
+    Ok((lecture, kind_of(kind)?))
+}
+
+/// The audit entry of a change to a lecture's tracks.
+async fn record_change(
+    db: &Db,
+    now: DateTime<Utc>,
+    user: &User,
+    lecture_id: i64,
+    detail: serde_json::Value,
+) {
+    audit::record(
+        db,
+        now,
+        Some(user),
+        audit::Action::CaptionsChanged,
+        audit::Target::Lecture(lecture_id),
+        detail,
+    )
+    .await;
+}
+
 /// Store `bytes` (WebVTT or SRT) as the lecture's track of `kind`, replacing an earlier one.
 /// A file that cannot be read is refused with the line at fault (field `file`).
 pub async fn upload(
@@ -55,11 +89,7 @@ pub async fn upload(
     kind: &str,
     bytes: &[u8],
 ) -> Result<TrackSummary, ArchiveError> {
-    let lecture = lecture_row(db, lecture_id).await?;
-    if !may_manage(db, user, &lecture).await? {
-        return Err(ArchiveError::Forbidden);
-    }
-    let kind = kind_of(kind)?;
+    let (lecture, kind) = managed(db, user, lecture_id, kind).await?;
     let invalid = |e: captions::CaptionError| {
         ArchiveError::Invalid(FieldErrors::single("file", e.to_string()))
     };
@@ -77,15 +107,9 @@ pub async fn upload(
         uploaded_at: now,
     })
     .await?;
-    audit::record(
-        db,
-        now,
-        Some(user),
-        audit::Action::CaptionsChanged,
-        audit::Target::Lecture(lecture_id),
-        serde_json::json!({"kind": kind.as_str(), "cues": cues, "format": track.format.as_str()}),
-    )
-    .await;
+    let detail =
+        serde_json::json!({"kind": kind.as_str(), "cues": cues, "format": track.format.as_str()});
+    record_change(db, now, user, lecture_id, detail).await;
     Ok(TrackSummary {
         lecture_id,
         kind,
@@ -104,23 +128,12 @@ pub async fn remove(
     lecture_id: i64,
     kind: &str,
 ) -> Result<(), ArchiveError> {
-    let lecture = lecture_row(db, lecture_id).await?;
-    if !may_manage(db, user, &lecture).await? {
-        return Err(ArchiveError::Forbidden);
-    }
-    let kind = kind_of(kind)?;
+    let (_, kind) = managed(db, user, lecture_id, kind).await?;
     if !db.delete_lecture_track(lecture_id, kind.as_str()).await? {
         return Err(ArchiveError::NotFound);
     }
-    audit::record(
-        db,
-        now,
-        Some(user),
-        audit::Action::CaptionsChanged,
-        audit::Target::Lecture(lecture_id),
-        serde_json::json!({"kind": kind.as_str(), "removed": true}),
-    )
-    .await;
+    let detail = serde_json::json!({"kind": kind.as_str(), "removed": true});
+    record_change(db, now, user, lecture_id, detail).await;
     Ok(())
 }
 

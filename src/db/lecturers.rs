@@ -51,9 +51,9 @@ const SELECT: &str = "SELECT l.id, l.name, l.firm, l.bio, l.available_weekdays,
   FROM lecturers l LEFT JOIN users u ON u.id = l.user_id";
 
 impl Db {
-    /// The directory, by name.
+    /// The directory, in the order lecturers were added.
     pub async fn lecturers(&self) -> Result<Vec<LecturerRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{SELECT} ORDER BY l.name, l.firm, l.id"))
+        sqlx::query_as(&format!("{SELECT} ORDER BY l.id"))
             .fetch_all(&self.pool)
             .await
     }
