@@ -30,6 +30,7 @@ mod e2e_live;
 mod e2e_player;
 mod edges;
 mod exports;
+mod form_errors;
 mod job_recovery;
 mod live;
 mod live_api;
