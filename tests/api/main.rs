@@ -17,6 +17,7 @@ mod accounts;
 mod attendance_report;
 mod audit;
 mod auth_security;
+mod axe;
 mod backup;
 mod captions;
 mod certificates;
