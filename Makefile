@@ -18,12 +18,17 @@ TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd poppler-utils
 # (`cargo bench --bench live`); wrk is the client of benches/segments.sh.
 BENCH_APT_PACKAGES := tesseract-ocr wrk
 
+# tests/api/axe.rs scans every page with axe-core (npm, major version 4), installed once into
+# this cache; the test reads $(AXE_JS), or the same default path when run by hand.
+AXE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pufa-axe
+AXE_JS := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2
 # Where cargo-deny keeps the RustSec advisory database (its default).
 ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
 
-.PHONY: run test deps bench-deps deny-tool build release fmt check bench clean
+.PHONY: run test deps bench-deps deny-tool axe build release fmt check bench clean
 
 ## Install missing system packages (Debian; uses sudo when not root).
 deps:
@@ -56,7 +61,7 @@ run: build
 ## fmt, clippy -D warnings (with and without features), cargo-deny (deny.toml), all tests
 ## (the integration tests generate clips with the `demo` feature), then the API contract:
 ## schemathesis against `pufa serve --demo` (tests/schemathesis/run.sh)
-test: deps deny-tool
+test: deps deny-tool axe
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
@@ -69,9 +74,16 @@ test: deps deny-tool
 		echo "cargo deny: advisories SKIPPED: no RustSec database in $(ADVISORY_DBS)" \
 			"('cargo deny fetch db' needs GitHub)"; \
 	fi
-	$(CARGO) test --all-features
+	PUFA_AXE_JS=$(AXE_JS) $(CARGO) test --all-features
 	$(CARGO) build --features demo
 	tests/schemathesis/run.sh
+
+## Install axe-core (for the accessibility scan of tests/api/axe.rs) unless it is already there.
+axe: $(AXE_JS)
+$(AXE_JS):
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (Debian: nodejs npm)"; exit 1; }
+	mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm install --silent --no-audit --no-fund axe-core@4
 
 ## Install cargo-deny $(CARGO_DENY_VERSION) from crates.io unless it is already there.
 deny-tool: deps

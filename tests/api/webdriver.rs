@@ -113,6 +113,28 @@ impl Browser {
         .await
     }
 
+    /// Run `script` (a function body whose last argument is a callback) and return the value
+    /// it hands the callback, waiting up to `timeout` (for work that ends in a promise).
+    pub async fn eval_async(&self, script: &str, args: Vec<Value>, timeout: Duration) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"script": timeout.as_millis() as u64})),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Remove every cookie of the current page's site (a logout without a form).
+    pub async fn delete_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
     /// Type `text` into the element matching `css`.
     pub async fn fill(&self, css: &str, text: &str) {
         let el = self
