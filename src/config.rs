@@ -16,6 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server.
     Serve(Box<ServeArgs>),
+    /// Run background jobs in a process of its own, beside `pufa serve` on the same data and
+    /// media directories: transcoding (recordings and live archives) and notification
+    /// delivery. Takes the options of `serve` (`--listen` is not used); the number of each
+    /// kind of worker is `--transcode-workers` and `--delivery-workers`. Start `serve` first:
+    /// it applies the database migrations.
+    Worker(Box<WorkerArgs>),
     /// Account administration.
     Admin {
         #[command(flatten)]
@@ -102,6 +108,30 @@ pub struct StorageArgs {
     /// Data directory (database).
     #[arg(long, env = "PUFA_DATA", default_value = "./data")]
     pub data: PathBuf,
+}
+
+/// The kinds of background job a `pufa worker` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerKind {
+    /// Transcoding uploads and archiving ended lives into replays.
+    Transcode,
+    /// Sending notification mail and SMS.
+    Delivery,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Which jobs this worker runs, comma-separated.
+    #[arg(
+        long,
+        env = "PUFA_WORKER_KINDS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "transcode,delivery"
+    )]
+    pub kinds: Vec<WorkerKind>,
 }
 
 #[derive(Debug, Clone, Args)]

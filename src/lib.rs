@@ -105,19 +105,8 @@ pub async fn serve(
         state.config.qa.overdue_working_days,
     ));
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let mut workers = Vec::new();
-    if state.config.transcode_workers > 0 {
-        media::transcode::init();
-        for _ in 0..state.config.transcode_workers {
-            let worker = media::worker::Worker::new(
-                db.clone(),
-                storage.clone(),
-                std::time::Duration::from_secs(state.config.job_stale_secs),
-                state.wake.clone(),
-            );
-            workers.push(tokio::spawn(worker.run(workers_stopped.clone())));
-        }
-    }
+    let workers =
+        start_transcode_workers(&db, &storage, &state.config, &state.wake, &workers_stopped);
     // notification mail and SMS (issue 12); stopped with the transcode workers
     let deliveries = app::notify::delivery::start(&db, &state.config, &channels, &workers_stopped);
     let limits = server::Limits {
@@ -144,7 +133,46 @@ pub async fn serve(
     // a running transcode is cancelled and its job handed back to the queue (sending fails
     // only when no worker is left to tell)
     let _ = stop_workers.send(true);
-    for w in workers {
+    join_workers(workers, deliveries).await;
+    janitor.abort();
+    // a round cut off here rolls back; the next start-up stores what it had not
+    reminders.abort();
+    overdue_questions.abort();
+    tracing::info!("pufa stopped");
+    Ok(())
+}
+
+/// Start `config.transcode_workers` transcode workers (recordings and live archives); they
+/// stop when `stopped` turns true, handing a running job back to the queue.
+fn start_transcode_workers(
+    db: &Db,
+    storage: &media::storage::SharedStorage,
+    config: &Config,
+    wake: &Arc<tokio::sync::Notify>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    if config.transcode_workers == 0 {
+        return Vec::new();
+    }
+    media::transcode::init();
+    (0..config.transcode_workers)
+        .map(|_| {
+            let worker = media::worker::Worker::new(
+                db.clone(),
+                storage.clone(),
+                std::time::Duration::from_secs(config.job_stale_secs),
+                wake.clone(),
+            );
+            tokio::spawn(worker.run(stopped.clone()))
+        })
+        .collect()
+}
+
+async fn join_workers(
+    transcoders: Vec<tokio::task::JoinHandle<()>>,
+    deliveries: Vec<tokio::task::JoinHandle<()>>,
+) {
+    for w in transcoders {
         if let Err(e) = w.await {
             tracing::error!(error = %e, "a transcode worker panicked");
         }
@@ -154,11 +182,44 @@ pub async fn serve(
             tracing::error!(error = %e, "a delivery worker panicked");
         }
     }
-    janitor.abort();
-    // a round cut off here rolls back; the next start-up stores what it had not
-    reminders.abort();
-    overdue_questions.abort();
-    tracing::info!("pufa stopped");
+}
+
+/// `pufa worker`: run the background jobs of `kinds` against the database and media of
+/// `config` until `shutdown` completes, in a process of its own (issue 18). Jobs are claimed
+/// in the database, so workers in several processes never run the same job; a worker killed
+/// mid-job stops writing its heartbeat and another takes the job over after
+/// `job_stale_secs`. Such a process does not hear the server's wake-ups: it looks for new
+/// jobs every two seconds.
+pub async fn work(
+    mut config: Config,
+    kinds: &[config::WorkerKind],
+    ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = Db::open(&config.data_dir).await?;
+    let storage: media::storage::SharedStorage =
+        Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
+    if !kinds.contains(&config::WorkerKind::Transcode) {
+        config.transcode_workers = 0;
+    }
+    if !kinds.contains(&config::WorkerKind::Delivery) {
+        config.notify.delivery_workers = 0;
+    }
+    let channels = Arc::new(app::notify::delivery::Channels::from_config(&config)?);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let transcoders = start_transcode_workers(&db, &storage, &config, &wake, &stopped);
+    let deliveries = app::notify::delivery::start(&db, &config, &channels, &stopped);
+    tracing::info!(
+        transcode_workers = transcoders.len(),
+        delivery_workers = deliveries.len(),
+        "pufa worker running"
+    );
+    ready();
+    shutdown.await;
+    let _ = stop.send(true);
+    join_workers(transcoders, deliveries).await;
+    tracing::info!("pufa worker stopped");
     Ok(())
 }
 

@@ -165,6 +165,18 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             pufa::serve(config, listener, shutdown_signal()).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Worker(args) => {
+            init_tracing(args.serve.log_format == pufa::config::LogFormat::Json);
+            let config = Config::from_args(&args.serve);
+            pufa::work(
+                config,
+                &args.kinds,
+                || println!("pufa worker running"),
+                shutdown_signal(),
+            )
+            .await?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Admin { storage, command } => {
             init_tracing(false);
             let db = Db::open(&storage.data).await?;

@@ -59,3 +59,4 @@ mod signups;
 mod signups_onecall;
 mod staff_accounts;
 mod transcode;
+mod workers;

@@ -1,0 +1,113 @@
+//! Separate workers (issue 18): `pufa serve --transcode-workers 0 --delivery-workers 0` only
+//! serves; `pufa worker` processes on the same data and media run the jobs. A worker killed
+//! with SIGKILL mid-transcode stops its heartbeat, and another worker takes the job over and
+//! publishes it.
+
+use crate::helpers::{first_line_after, master_playlist, ChildGuard, TestApp};
+use pufa::media::testsrc::{generate_clip, ClipSpec};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Start `pufa worker` on the test's data and media, running transcodes only; returns once it
+/// says it runs.
+fn start_worker(dir: &Path) -> ChildGuard {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pufa"));
+    command
+        .args(["worker", "--kinds", "transcode", "--job-stale-secs", "5"])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--media")
+        .arg(dir.join("media"))
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    let (child, stdout) = ChildGuard::spawn_piped(&mut command).expect("start pufa worker");
+    first_line_after(stdout, "pufa worker running").expect("the worker exited before it ran");
+    child
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_transcode_is_replaced_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("long.mp4");
+    generate_clip(
+        &ClipSpec::new(1280, 720, 30, 40.0).with_audio(2, 48_000),
+        &clip,
+    )
+    .unwrap();
+    // the server only serves: the demo recording and the upload wait for a worker
+    let app = TestApp::start_binary(
+        dir.path(),
+        &["--transcode-workers", "0", "--delivery-workers", "0"],
+    )
+    .await;
+    let c = app.organizer().await;
+    let session = app.demo_session_ids(&c).await[1];
+    let r = app.upload(&c, session, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let answer: Value = r.json().await.unwrap();
+    let id = answer["job_id"].as_i64().unwrap();
+    let lecture = answer["lecture_id"].as_i64().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        app.job(&c, id).await["state"],
+        "queued",
+        "serve-only ran it"
+    );
+
+    let first = start_worker(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let j = app.job(&c, id).await;
+        if j["state"] == "running" && j["progress"].as_f64().unwrap_or(0.0) > 0.02 {
+            break;
+        }
+        if j["state"] == "done" {
+            // too fast a machine leaves no moment to kill in (see job_recovery.rs)
+            writeln!(
+                std::io::stderr(),
+                "SKIPPED workers::a_worker_killed_mid_transcode_is_replaced_by_another: the \
+                 transcode finished before the worker could be killed"
+            )
+            .unwrap();
+            return;
+        }
+        assert!(j["state"] != "failed", "{j}");
+        assert!(Instant::now() < deadline, "no worker started the job: {j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    first.kill();
+
+    let _second = start_worker(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let j = app.job(&c, id).await;
+        if j["state"] == "done" {
+            break j;
+        }
+        assert!(j["state"] != "failed", "job failed after the takeover: {j}");
+        assert!(
+            Instant::now() < deadline,
+            "no worker took the job over: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(done["attempts"], 2, "{done}");
+    // the serving process plays what the worker published
+    let page = c
+        .get(app.url(&format!("/lectures/{lecture}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let master = master_playlist(&page.text().await.unwrap());
+    let r = c.get(app.url(&master)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.text().await.unwrap().matches("#EXT-X-STREAM-INF").count(),
+        3
+    );
+}
