@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod credit_code;
+mod deploy;
 mod helpers;
 mod outside;
 mod webdriver;
