@@ -17,6 +17,9 @@ use krilla::Document;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+mod checkup;
+pub use checkup::{CheckupDoc, DimensionLine, FindingDoc, Tone};
+
 /// The default font: WenQuanYi Zen Hei from Debian's `fonts-wqy-zenhei` (also used by the
 /// browser tests' screenshots).
 pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc";

@@ -21,6 +21,7 @@ mod backup;
 mod captions;
 mod certificates;
 mod checkup;
+mod checkup_pdf;
 mod checkup_privacy;
 mod checkup_report;
 mod claims;
