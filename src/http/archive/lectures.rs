@@ -379,9 +379,7 @@ pub struct StatsPage {
 
 impl StatsPage {
     pub fn local(&self, t: &DateTime<Utc>) -> String {
-        t.with_timezone(&self.card.row.tz())
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        crate::http::views::format::minute(t, self.card.row.tz())
     }
 }
 
