@@ -40,6 +40,7 @@ mod notify_inbox;
 mod notify_organizer;
 mod notify_reminders;
 mod observe;
+mod organizer_lists;
 mod privacy;
 mod proxy;
 mod qa_advisors;
