@@ -156,3 +156,23 @@ async fn the_report_pdf_has_its_findings_whole_on_numbered_pages() {
     assert_eq!(entries[0]["viewer_role"], "organizer");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_the_font_the_pdf_is_a_clear_503_and_the_page_still_prints() {
+    let app = TestApp::spawn_with(|config| {
+        config.pdf_font = std::path::PathBuf::from("/nonexistent/pufa-font.ttc");
+    })
+    .await;
+    let q = questionnaire(&app).await;
+    let (c, _) = app.register_enterprise(1).await;
+    let id = submit(&app, &c, &riskiest(&q)).await["report_id"]
+        .as_i64()
+        .unwrap();
+    let r = download(&app, &c, id).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("中文字体"), "{body}");
+    let page = app.get_text(&c, &format!("/checkup/reports/{id}")).await;
+    assert!(page.contains("data-print"));
+    app.stop().await;
+}
