@@ -69,7 +69,7 @@ async function prepare(browser) {
       ['admin', '/admin'], ['enterprises', '/admin/enterprises'], ['program-admin', `/admin/programs/${d.program}`],
       ['attendance', `/admin/programs/${d.program}/attendance`], ['program-new', '/admin/programs/new'],
       ['program-edit', `/admin/programs/${d.program}/edit`], ['program-delete', `/admin/programs/${d.program}/delete`],
-      ['lecturers', '/admin/lecturers'],
+      ['lecturers', '/admin/lecturers'], ['sessions-admin', '/admin/sessions'], ['jobs', '/admin/jobs'],
       ['session-admin', `/admin/sessions/${d.session}`], ['live-admin', `/admin/sessions/${d.session}/live`],
       ['roster', `/sessions/${d.session}/roster`], ['signin-sheet', `/sessions/${d.session}/signin-sheet`],
       ['audit', '/admin/audit'], ['checkups', '/admin/checkups'], ['notifications', '/admin/notifications'],

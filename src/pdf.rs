@@ -1,5 +1,6 @@
 //! PDF documents rendered on the server (issue 17): the 学习证明 as an A4 page with its
-//! verification code and QR code, written with `krilla` (pure Rust; the CJK font is subset
+//! verification code and QR code, and the 法治体检 report over as many pages as it takes
+//! (`checkup`), written with `krilla` (pure Rust; the CJK font is subset
 //! into the file, and text stays text: `pdftotext` reads it back).
 //!
 //! The font is a TrueType file or collection on the server (`--pdf-font`; Debian's
@@ -16,6 +17,9 @@ use krilla::text::{Font, TextDirection};
 use krilla::Document;
 use std::path::PathBuf;
 use std::sync::OnceLock;
+
+mod checkup;
+pub use checkup::{CheckupDoc, DimensionLine, FindingDoc, Tone};
 
 /// The default font: WenQuanYi Zen Hei from Debian's `fonts-wqy-zenhei` (also used by the
 /// browser tests' screenshots).

@@ -63,7 +63,7 @@ pub struct EnterpriseFilter {
 }
 
 /// `s` with LIKE's wildcards (and the escape character) escaped by `\`.
-fn like_escaped(s: &str) -> String {
+pub(super) fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -106,6 +106,33 @@ impl JobRow {
     }
 }
 
+/// What the organizer's job list is narrowed to (`None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// In the session's or the program's title, or the job's number.
+    pub text: Option<String>,
+    pub state: Option<JobState>,
+}
+
+/// A job as the organizer's list shows it, with the session it is for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobListRow {
+    pub id: i64,
+    pub kind: String,
+    pub state: JobState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub progress: f64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub session_id: i64,
+    pub session_title: String,
+    pub program_title: String,
+    /// The program's zone, in which the job's times are shown.
+    pub program_timezone: String,
+}
+
 /// What a finished transcode publishes.
 #[derive(Debug, Clone)]
 pub struct Publication {
@@ -415,6 +442,43 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs matching `filter`, the newest first: `limit` rows from `offset`, and how many
+    /// match.
+    pub async fn job_list(
+        &self,
+        filter: &JobFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<JobListRow>, i64), sqlx::Error> {
+        let from_sql = "FROM jobs j JOIN lectures l ON l.id = j.lecture_id
+             JOIN lecture_sessions s ON s.id = l.session_id
+             JOIN programs p ON p.id = s.program_id
+             WHERE (?1 IS NULL OR s.title LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR p.title LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR CAST(j.id AS TEXT) = ?1)
+               AND (?2 IS NULL OR j.state = ?2)";
+        let text = filter.text.as_deref().map(super::accounts::like_escaped);
+        let state = filter.state.map(JobState::as_str);
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {from_sql}"))
+            .bind(text.as_deref())
+            .bind(state)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT j.id, j.kind, j.state, j.attempts, j.max_attempts, j.progress, j.error,
+                    j.created_at, j.finished_at, s.id AS session_id, s.title AS session_title,
+                    p.title AS program_title, p.timezone AS program_timezone
+             {from_sql} ORDER BY j.id DESC LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(text.as_deref())
+        .bind(state)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows, total))
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<JobRow>, sqlx::Error> {

@@ -193,6 +193,15 @@ pub enum ProgramDelete {
     },
 }
 
+/// What the organizer's session list is narrowed to (`None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// In the title, the lecturer's name or firm.
+    pub text: Option<String>,
+    pub program_id: Option<i64>,
+    pub status: Option<SessionStatus>,
+}
+
 /// Result of saving changes to a session.
 #[derive(Debug)]
 pub enum SessionUpdate {
@@ -536,6 +545,44 @@ impl Db {
         .bind(program_id)
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// Sessions of every program matching `filter`, the latest first (unplaced ones last):
+    /// `limit` rows from `offset`, and how many match.
+    pub async fn session_list(
+        &self,
+        filter: &SessionFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<SessionRow>, i64), sqlx::Error> {
+        let where_sql = "WHERE (?1 IS NULL OR s.title LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR l.name LIKE '%' || ?1 || '%' ESCAPE '\\'
+                    OR l.firm LIKE '%' || ?1 || '%' ESCAPE '\\')
+               AND (?2 IS NULL OR s.program_id = ?2)
+               AND (?3 IS NULL OR s.status = ?3)";
+        let text = filter.text.as_deref().map(super::accounts::like_escaped);
+        let status = filter.status.map(SessionStatus::as_str);
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id
+             {where_sql}"
+        ))
+        .bind(text.as_deref())
+        .bind(filter.program_id)
+        .bind(status)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query_as(&format!(
+            "{SESSION_SELECT} {where_sql}
+             ORDER BY s.starts_at IS NULL, s.starts_at DESC, s.id DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(text.as_deref())
+        .bind(filter.program_id)
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows, total))
     }
 
     /// Sessions taught by the lecturer linked to a lawyer account.

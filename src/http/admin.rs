@@ -147,6 +147,260 @@ pub async fn enterprises_page(
     })
 }
 
+/// How many rows a page of the session and job lists shows.
+pub const LIST_PAGE: i64 = 50;
+
+/// A search box's text: trimmed, at most 60 characters, `None` when empty.
+fn search_text(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(60).collect())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SessionListQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub program: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+/// A session as the organizer's list shows it: its time in its program's zone.
+pub struct SessionListRow {
+    pub id: i64,
+    pub title: String,
+    pub program_id: i64,
+    pub program: String,
+    pub when: String,
+    pub lecturer: String,
+    pub seats: String,
+    pub waitlisted: i64,
+    pub status: crate::schedule::SessionStatus,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/sessions.html")]
+pub struct SessionListPage {
+    pub layout: Layout,
+    pub rows: Vec<SessionListRow>,
+    pub q: String,
+    pub programs: Vec<super::views::choice::Choice>,
+    pub statuses: Vec<super::views::choice::Choice>,
+    pub filtered: bool,
+    pub paging: super::views::paging::Paging,
+}
+
+/// `GET /admin/sessions`: every program's sessions with search, filters and pages.
+pub async fn sessions_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Query(query): Query<SessionListQuery>,
+) -> AppResult<SessionListPage> {
+    use super::views::choice::Choice;
+    use super::views::paging::{url_with, Paging};
+    use crate::db::schedule::SessionFilter;
+    use crate::schedule::SessionStatus;
+    user.require(Role::Organizer)?;
+    let programs = state.db.programs().await?;
+    let program_id = query
+        .program
+        .as_deref()
+        .and_then(|p| p.trim().parse::<i64>().ok())
+        .filter(|id| programs.iter().any(|(p, _)| p.id == *id));
+    let status = match query.status.as_deref() {
+        Some("scheduled") => Some(SessionStatus::Scheduled),
+        Some("cancelled") => Some(SessionStatus::Cancelled),
+        _ => None,
+    };
+    let filter = SessionFilter {
+        text: search_text(&query.q),
+        program_id,
+        status,
+    };
+    let (_, total) = state.db.session_list(&filter, 0, 0).await?;
+    let program_value = program_id.map(|p| p.to_string()).unwrap_or_default();
+    let base = url_with(
+        "/admin/sessions",
+        &[
+            ("q", filter.text.as_deref().unwrap_or("")),
+            ("program", &program_value),
+            ("status", status.map_or("", SessionStatus::as_str)),
+        ],
+    );
+    let paging = Paging::new(query.page.as_deref(), LIST_PAGE, total, base);
+    let (rows, _) = state
+        .db
+        .session_list(&filter, paging.per_page, paging.offset())
+        .await?;
+    let titles: std::collections::HashMap<i64, String> = programs
+        .iter()
+        .map(|(p, _)| (p.id, p.title.clone()))
+        .collect();
+    Ok(SessionListPage {
+        layout,
+        rows: rows
+            .into_iter()
+            .map(|s| SessionListRow {
+                when: super::views::format::when_zh(s.starts_at.as_ref(), s.tz()),
+                program: titles.get(&s.program_id).cloned().unwrap_or_default(),
+                seats: format!("{} / {}", s.confirmed_seats, s.capacity),
+                lecturer: s.lecturer_name,
+                id: s.id,
+                title: s.title,
+                program_id: s.program_id,
+                waitlisted: s.waitlisted,
+                status: s.status,
+            })
+            .collect(),
+        q: filter.text.clone().unwrap_or_default(),
+        programs: programs
+            .iter()
+            .map(|(p, _)| Choice {
+                value: p.id.to_string(),
+                label: p.title.clone(),
+                chosen: program_id == Some(p.id),
+            })
+            .collect(),
+        statuses: [SessionStatus::Scheduled, SessionStatus::Cancelled]
+            .into_iter()
+            .map(|s| Choice {
+                value: s.as_str().into(),
+                label: s.label_zh().into(),
+                chosen: status == Some(s),
+            })
+            .collect(),
+        filtered: filter != SessionFilter::default(),
+        paging,
+    })
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JobListQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+/// A transcoding job as the organizer's list shows it: times in its program's zone.
+pub struct JobListLine {
+    pub id: i64,
+    pub kind: &'static str,
+    pub state: crate::db::jobs::JobState,
+    pub progress: i64,
+    pub attempts: String,
+    pub error: Option<String>,
+    pub created: String,
+    pub finished: String,
+    pub session_id: i64,
+    pub session_title: String,
+    pub program_title: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/jobs.html")]
+pub struct JobListPage {
+    pub layout: Layout,
+    pub rows: Vec<JobListLine>,
+    pub q: String,
+    pub states: Vec<super::views::choice::Choice>,
+    pub filtered: bool,
+    pub paging: super::views::paging::Paging,
+}
+
+/// `GET /admin/jobs`: transcoding jobs (recordings and live archives) with search, a state
+/// filter and pages; each links to its session, where it is re-run.
+pub async fn jobs_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    layout: Layout,
+    Query(query): Query<JobListQuery>,
+) -> AppResult<JobListPage> {
+    use super::views::choice::Choice;
+    use super::views::format::timestamp;
+    use super::views::paging::{url_with, Paging};
+    use crate::db::jobs::{JobFilter, JobState};
+    user.require(Role::Organizer)?;
+    const STATES: [JobState; 4] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+    ];
+    let job_state = query
+        .state
+        .as_deref()
+        .and_then(|s| STATES.into_iter().find(|x| x.as_str() == s));
+    let filter = JobFilter {
+        text: search_text(&query.q),
+        state: job_state,
+    };
+    let (_, total) = state.db.job_list(&filter, 0, 0).await?;
+    let base = url_with(
+        "/admin/jobs",
+        &[
+            ("q", filter.text.as_deref().unwrap_or("")),
+            ("state", job_state.map_or("", JobState::as_str)),
+        ],
+    );
+    let paging = Paging::new(query.page.as_deref(), LIST_PAGE, total, base);
+    let (rows, _) = state
+        .db
+        .job_list(&filter, paging.per_page, paging.offset())
+        .await?;
+    Ok(JobListPage {
+        layout,
+        rows: rows
+            .into_iter()
+            .map(|j| {
+                let tz = j
+                    .program_timezone
+                    .parse::<chrono_tz::Tz>()
+                    .unwrap_or(crate::schedule::DEFAULT_TZ);
+                JobListLine {
+                    id: j.id,
+                    kind: if j.kind == "live_archive" {
+                        "直播回放"
+                    } else {
+                        "录像转码"
+                    },
+                    state: j.state,
+                    progress: (j.progress.clamp(0.0, 1.0) * 100.0).round() as i64,
+                    attempts: format!("{} / {}", j.attempts, j.max_attempts),
+                    error: j.error,
+                    created: timestamp(&j.created_at, tz),
+                    finished: j
+                        .finished_at
+                        .map(|t| timestamp(&t, tz))
+                        .unwrap_or_else(|| "—".into()),
+                    session_id: j.session_id,
+                    session_title: j.session_title,
+                    program_title: j.program_title,
+                }
+            })
+            .collect(),
+        q: filter.text.clone().unwrap_or_default(),
+        states: STATES
+            .into_iter()
+            .map(|s| Choice {
+                value: s.as_str().into(),
+                label: s.label_zh().into(),
+                chosen: job_state == Some(s),
+            })
+            .collect(),
+        filtered: filter != JobFilter::default(),
+        paging,
+    })
+}
+
 /// Organizer home: registered enterprises and staff.
 pub async fn dashboard(
     State(state): State<AppState>,
@@ -238,11 +492,7 @@ impl From<AuditRow> for AuditLine {
         };
         AuditLine {
             id: r.id,
-            at: r
-                .at
-                .with_timezone(&crate::schedule::DEFAULT_TZ)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string(),
+            at: super::views::format::timestamp(&r.at, crate::schedule::DEFAULT_TZ),
             actor,
             action: Action::parse(&r.action).map_or(r.action.clone(), |a| a.label_zh().to_string()),
             target: match r.target_id {
@@ -385,6 +635,8 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .route("/admin", get(dashboard))
         .route("/admin/enterprises", get(enterprises_page))
+        .route("/admin/sessions", get(sessions_page))
+        .route("/admin/jobs", get(jobs_page))
         .route("/admin/audit", get(audit_page))
         .route("/admin/audit.csv", get(audit_csv))
         .route("/admin/audit.xlsx", get(audit_xlsx))

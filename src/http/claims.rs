@@ -567,9 +567,7 @@ pub struct AdminListPage {
 }
 
 fn local(t: &DateTime<Utc>) -> String {
-    t.with_timezone(&crate::schedule::DEFAULT_TZ)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    crate::http::views::format::minute(t, crate::schedule::DEFAULT_TZ)
 }
 
 /// `GET /admin/claims[?state=…]`.

@@ -151,6 +151,61 @@ fn xlsx(table: &Table) -> Result<Vec<u8>, XlsxError> {
     workbook.save_to_buffer()
 }
 
+/// Renders a PDF off the async threads with the server's renderer (src/pdf.rs): 503
+/// `pdf_font_missing` when the server has no CJK font (the printable page still works).
+pub async fn render_pdf<F>(
+    renderer: std::sync::Arc<crate::pdf::Renderer>,
+    f: F,
+) -> AppResult<Vec<u8>>
+where
+    F: FnOnce(&crate::pdf::Renderer) -> Result<Vec<u8>, crate::pdf::PdfError> + Send + 'static,
+{
+    use crate::error::AppError;
+    tokio::task::spawn_blocking(move || f(&renderer))
+        .await
+        .map_err(|e| anyhow::anyhow!("PDF task: {e}"))?
+        .map_err(|e| match e {
+            crate::pdf::PdfError::NoFont(detail) => {
+                tracing::error!(%detail, "PDF font unavailable (--pdf-font)");
+                AppError::Unavailable {
+                    code: "pdf_font_missing",
+                    message: "服务器未安装生成 PDF 所需的中文字体，请使用“打印”另存为 PDF，或联系管理员。"
+                        .into(),
+                }
+            }
+            e => AppError::Internal(e.into()),
+        })
+}
+
+/// A PDF download: `ascii_name` for old clients, `file_name` (Chinese) per RFC 5987.
+pub fn pdf_attachment(bytes: Vec<u8>, ascii_name: &str, file_name: &str) -> Response {
+    let disposition = format!(
+        "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
+        utf8_percent(file_name)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// RFC 5987 percent-encoding of a file name.
+fn utf8_percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,8 @@ async fn every_page_has_no_serious_axe_violation_at_both_widths() {
         format!("/admin/programs/{}/edit", d.program),
         format!("/admin/programs/{}/delete", d.program),
         "/admin/lecturers".into(),
+        "/admin/sessions".into(),
+        "/admin/jobs".into(),
         format!("/admin/programs/{}/sessions/new", d.program),
         format!("/admin/sessions/{}", d.signed_up),
         format!("/admin/sessions/{}/live", d.signed_up),

@@ -194,9 +194,7 @@ impl StaffPage {
     }
 
     pub fn when(&self, t: &DateTime<Utc>) -> String {
-        t.with_timezone(&crate::schedule::DEFAULT_TZ)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        crate::http::views::format::minute(t, crate::schedule::DEFAULT_TZ)
     }
 
     pub fn when_opt(&self, t: &Option<DateTime<Utc>>) -> String {

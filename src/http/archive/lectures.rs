@@ -8,7 +8,7 @@ use crate::archive::attendance::percent;
 use crate::archive::attendance::COMPLETED_PERCENT;
 use crate::archive::captions::{Chapter, TrackKind};
 use crate::db::lectures::{LectureRow, PublishedRendition};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::csrf::CsrfForm;
 use crate::http::extract::{Json, Path, Query};
@@ -379,9 +379,7 @@ pub struct StatsPage {
 
 impl StatsPage {
     pub fn local(&self, t: &DateTime<Utc>) -> String {
-        t.with_timezone(&self.card.row.tz())
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        crate::http::views::format::minute(t, self.card.row.tz())
     }
 }
 
@@ -499,51 +497,13 @@ pub async fn certificate_pdf(
         code: page.code.clone(),
         verify_url: page.verify_url.clone(),
     };
-    let renderer = state.pdf.clone();
-    let bytes = tokio::task::spawn_blocking(move || renderer.certificate(&doc))
-        .await
-        .map_err(|e| anyhow::anyhow!("PDF task: {e}"))?
-        .map_err(|e| match e {
-            crate::pdf::PdfError::NoFont(detail) => {
-                tracing::error!(%detail, "PDF font unavailable (--pdf-font)");
-                AppError::Unavailable {
-                    code: "pdf_font_missing",
-                    message: "服务器未安装生成 PDF 所需的中文字体，请使用“打印”另存为 PDF，或联系管理员。"
-                        .into(),
-                }
-            }
-            e => AppError::Internal(e.into()),
-        })?;
-    let file_name = format!("学习证明-{}.pdf", page.code);
-    let disposition = format!(
-        "attachment; filename=\"certificate-{}.pdf\"; filename*=UTF-8''{}",
-        page.code,
-        utf8_percent(&file_name)
-    );
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/pdf".to_string(),
-            ),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-        ],
+    let bytes =
+        crate::http::export::render_pdf(state.pdf.clone(), move |r| r.certificate(&doc)).await?;
+    Ok(crate::http::export::pdf_attachment(
         bytes,
-    )
-        .into_response())
-}
-
-/// RFC 5987 percent-encoding of a file name.
-fn utf8_percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+        &format!("certificate-{}.pdf", page.code),
+        &format!("学习证明-{}.pdf", page.code),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]

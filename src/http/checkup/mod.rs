@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             get(fill::fill_page).post(fill::fill_form),
         )
         .route("/checkup/reports/{id}", get(report::report_page))
+        .route("/checkup/reports/{id}/pdf", get(report::report_pdf))
         .route("/admin/checkups", get(dashboard::dashboard_page))
         .route("/admin/checkups.csv", get(dashboard::dashboard_csv))
         .route("/admin/checkups.xlsx", get(dashboard::dashboard_xlsx))

@@ -44,9 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn local(t: &DateTime<Utc>) -> String {
-    t.with_timezone(&followup::ZONE)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    crate::http::views::format::minute(t, followup::ZONE)
 }
 
 // ---------------------------------------------------------------------------------------------

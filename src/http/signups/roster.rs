@@ -2,7 +2,7 @@
 //! exports and the printable sign-in sheet.
 
 use super::api::RosterEntry;
-use super::pages::{notice_text, NoticeQuery};
+use super::pages::notice_text;
 use crate::app::signup as uc;
 use crate::error::AppResult;
 use crate::http::auth::CurrentUser;
@@ -60,6 +60,40 @@ pub struct RosterPage {
     pub notice: Option<String>,
     /// The program's zone, in which times are shown.
     pub tz: Tz,
+    /// The search text and the status asked for (`confirmed`, `waitlisted` or empty).
+    pub q: String,
+    pub status: String,
+    pub filtered: bool,
+    /// Matching confirmed and waitlisted entries (all pages).
+    pub confirmed_count: usize,
+    pub waitlist_count: usize,
+    pub paging: crate::http::views::paging::Paging,
+}
+
+/// How many entries a roster page shows.
+pub const ROSTER_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RosterQuery {
+    #[serde(default)]
+    pub notice: Option<String>,
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+/// Whether `e` matches the roster search: the company, its credit code, the contact or the
+/// mobile number as shown (a masked number matches on its visible digits only).
+fn matches(e: &RosterEntry, q: &str) -> bool {
+    let q_lower = q.to_lowercase();
+    e.company.contains(q)
+        || e.contact_name.contains(q)
+        || e.uscc.to_lowercase().starts_with(&q_lower)
+        || e.mobile.starts_with(q)
+        || (q.chars().count() >= 4 && e.mobile.ends_with(q))
 }
 
 impl RosterPage {
@@ -85,8 +119,9 @@ pub async fn roster_page(
     layout: Layout,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Query(q): Query<NoticeQuery>,
+    Query(q): Query<RosterQuery>,
 ) -> AppResult<RosterPage> {
+    use crate::http::views::paging::{url_with, Paging};
     let (session, program, lines) = load_roster(&state, &user, id, uc::RosterUse::Page).await?;
     let tz = program.tz();
     let masked = !uc::sees_full_mobiles(&state.db, &user, id).await?;
@@ -96,16 +131,72 @@ pub async fn roster_page(
         Some("mobiles_masked") => Some("主讲律师看到的手机号将隐去中间四位。".to_string()),
         other => notice_text(other),
     };
+    let text: String =
+        q.q.as_deref()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(60)
+            .collect();
+    let status = match q.status.as_deref() {
+        Some("confirmed") => Some(RegistrationStatus::Confirmed),
+        Some("waitlisted") => Some(RegistrationStatus::Waitlisted),
+        _ => None,
+    };
+    let rank = |s: RegistrationStatus| match s {
+        RegistrationStatus::Confirmed => 0,
+        _ => 1,
+    };
+    // confirmed first in the use case's order, then the waitlist by position
+    let mut entries: Vec<RosterEntry> = lines
+        .into_iter()
+        .map(RosterEntry::from)
+        .filter(|e| {
+            matches!(
+                e.status,
+                RegistrationStatus::Confirmed | RegistrationStatus::Waitlisted
+            )
+        })
+        .filter(|e| status.is_none_or(|s| e.status == s))
+        .filter(|e| text.is_empty() || matches(e, &text))
+        .collect();
+    entries.sort_by_key(|e| (rank(e.status), e.position.unwrap_or(0)));
+    let confirmed_count = entries
+        .iter()
+        .filter(|e| e.status == RegistrationStatus::Confirmed)
+        .count();
+    let waitlist_count = entries.len() - confirmed_count;
+    let status_value = match status {
+        Some(RegistrationStatus::Confirmed) => "confirmed",
+        Some(_) => "waitlisted",
+        None => "",
+    };
+    let base = url_with(
+        &format!("/sessions/{id}/roster"),
+        &[("q", text.as_str()), ("status", status_value)],
+    );
+    let paging = Paging::new(q.page.as_deref(), ROSTER_PAGE, entries.len() as i64, base);
+    let entries: Vec<RosterEntry> = entries
+        .into_iter()
+        .skip(paging.offset().max(0) as usize)
+        .take(paging.per_page.max(0) as usize)
+        .collect();
     Ok(RosterPage {
         masked,
         lawyer_sees_full_mobiles,
         layout,
         item: SessionItem::new(session, tz, None, state.clock.now()),
         program_title: program.title,
-        entries: lines.into_iter().map(RosterEntry::from).collect(),
+        entries,
         can_remove: user.is_organizer(),
         notice,
         tz,
+        filtered: !text.is_empty() || status.is_some(),
+        q: text,
+        status: status_value.to_string(),
+        confirmed_count,
+        waitlist_count,
+        paging,
     })
 }
 

@@ -17,6 +17,11 @@ pub fn timestamp(t: &DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// "2026-12-01 14:30" in `tz` (lists shown to staff where seconds do not matter).
+pub fn minute(t: &DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// "14:30" in `tz`.
 pub fn clock_time(t: &DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%H:%M").to_string()
@@ -55,6 +60,7 @@ mod tests {
             timestamp(&t, chrono_tz::Asia::Shanghai),
             "2026-12-01 14:30:05"
         );
+        assert_eq!(minute(&t, chrono_tz::Asia::Shanghai), "2026-12-01 14:30");
         assert_eq!(
             input_value(&t, chrono_tz::Asia::Shanghai),
             "2026-12-01T14:30"
