@@ -20,6 +20,7 @@ mod auth_security;
 mod backup;
 mod captions;
 mod certificates;
+mod charts;
 mod checkup;
 mod checkup_privacy;
 mod checkup_report;
