@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 /// The SVG with `id` in `page`.
 fn svg<'a>(page: &'a str, id: &str) -> &'a str {
     let start = page
-        .find(&format!("<svg class=\"chart\" id=\"{id}\""))
+        .find(&format!("<svg class=\"plot\" id=\"{id}\""))
         .unwrap_or_else(|| panic!("no chart {id}"));
     let end = page[start..].find("</svg>").unwrap() + start;
     &page[start..end]

@@ -99,7 +99,11 @@ fn charts(columns: &[Column]) -> (String, String) {
             .map(|c| Stack {
                 label: c.chart_label(),
                 values: vec![c.live as f64, c.replay as f64, c.partial as f64],
-                text: format!("出勤 {} 家，出勤率 {}", c.live + c.replay, c.rate),
+                text: if c.confirmed == 0 {
+                    format!("出勤 {} 家", c.live + c.replay)
+                } else {
+                    format!("出勤 {} 家，出勤率 {}", c.live + c.replay, c.rate)
+                },
             })
             .collect::<Vec<_>>(),
         Scale::Absolute(None),

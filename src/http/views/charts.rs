@@ -2,7 +2,7 @@
 //! rather look than read"): horizontal bars, stacked horizontal bars with a legend, and a line
 //! (or area) over time or over a 0–100 % axis.
 //!
-//! Every chart is a `viewBox` picture that scales to its container (`svg.chart` in the
+//! Every chart is a `viewBox` picture that scales to its container (`svg.plot` in the
 //! stylesheet), is an image with a name for screen readers (`role="img"`, `aria-label` and a
 //! `<title>`), prints in black and white (series differ by pattern — solid, hatched, dotted,
 //! light — not by colour alone, and every figure is written as text on the chart) and is
@@ -60,7 +60,7 @@ fn fit(s: &str, width: f64, size: f64) -> String {
 fn open(svg: &mut String, id: &str, title: &str, height: f64) {
     let _ = write!(
         svg,
-        r#"<svg class="chart" id="{}" viewBox="0 0 {WIDTH:.0} {height:.0}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        r#"<svg class="plot" id="{}" viewBox="0 0 {WIDTH:.0} {height:.0}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
         esc(id),
         esc(title),
         esc(title)
@@ -166,11 +166,13 @@ const BAR_Y: f64 = 19.0;
 const BAR_H: f64 = 16.0;
 
 fn row_head(svg: &mut String, y: f64, label: &str, text: &str) {
-    let room = WIDTH - text_width(text, FONT) - 10.0;
+    // the figure ends a little inside the edge: glyphs overhang their advance
+    let right = WIDTH - 4.0;
+    let room = right - text_width(text, FONT) - 10.0;
     plain_text(svg, 0.0, y + 14.0, "start", INK, &fit(label, room, FONT));
     let _ = write!(
         svg,
-        r#"<text x="{WIDTH:.0}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="{INK}" font-weight="600">{}</text>"#,
+        r#"<text x="{right:.0}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="{INK}" font-weight="600">{}</text>"#,
         y + 14.0,
         esc(text)
     );
@@ -494,7 +496,7 @@ mod tests {
     use super::*;
 
     fn well_formed(svg: &str) {
-        assert!(svg.starts_with("<svg class=\"chart\"") && svg.ends_with("</svg>"));
+        assert!(svg.starts_with("<svg class=\"plot\"") && svg.ends_with("</svg>"));
         assert!(svg.contains(r#"role="img""#));
         assert_eq!(svg.matches('<').count(), svg.matches('>').count());
     }
