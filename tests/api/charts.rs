@@ -259,7 +259,7 @@ async fn lecture_stats_and_the_month_report_draw_retention_completion_seats_and_
     let pct = (300.0 / capacity as f64).round();
     let seats = svg(&month, "chart-seats");
     assert!(
-        seats.contains(&format!(">3/{capacity}（{pct}%） 座<")),
+        seats.contains(&format!(">3/{capacity} 座（{pct}%）<")),
         "{seats}"
     );
     assert!(seats.contains(">已确认座位<") && seats.contains(">空余座位<"));

@@ -97,8 +97,11 @@ impl CheckupDashboardPage {
     pub fn percent_of(&self, levels: &LevelCounts) -> String {
         share_text(levels)
     }
-    pub fn local(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        local_time(*t)
+    /// The day of a check-up in the list ("2026-12-02"; the report has the time).
+    pub fn day(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        t.with_timezone(&crate::schedule::DEFAULT_TZ)
+            .format("%Y-%m-%d")
+            .to_string()
     }
 }
 

@@ -37,17 +37,22 @@ pub struct Column {
 }
 
 impl Column {
-    /// "18/30（60%）".
+    /// "18/30（60%）" in the table.
     pub fn seats_text(&self) -> String {
+        self.seats_with("")
+    }
+
+    /// "18/30 座（60%）": `unit` after the capacity.
+    fn seats_with(&self, unit: &str) -> String {
         if self.capacity > 0 {
             format!(
-                "{}/{}（{}%）",
+                "{}/{}{unit}（{}%）",
                 self.seats,
                 self.capacity,
                 percent(self.seats as f64 / self.capacity as f64)
             )
         } else {
-            format!("{}/{}", self.seats, self.capacity)
+            format!("{}/{}{unit}", self.seats, self.capacity)
         }
     }
 
@@ -81,7 +86,7 @@ fn charts(columns: &[Column]) -> (String, String) {
             .map(|c| Stack {
                 label: c.chart_label(),
                 values: vec![c.seats as f64, (c.capacity - c.seats).max(0) as f64],
-                text: format!("{} 座", c.seats_text()),
+                text: c.seats_with(" 座"),
             })
             .collect::<Vec<_>>(),
         Scale::Absolute(None),
