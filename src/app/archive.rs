@@ -4,6 +4,7 @@
 use crate::accounts::{industry, Role, User};
 use crate::archive::access::needs_enrolment;
 use crate::archive::certificate::{self, NotAttended};
+use crate::archive::retention;
 use crate::archive::watch::{self, Ranges, WatchState};
 use crate::archive::{access, Access, Attendance, Enrolment, Visibility};
 use crate::db::accounts::Enterprise;
@@ -427,7 +428,15 @@ pub struct LectureStats {
     pub completed: usize,
     /// Enterprises that reached the attendance threshold.
     pub attended: usize,
+    /// Viewers who watched each point of the timeline, at every [`RETENTION_STEPS`]th of it
+    /// (empty without a duration).
+    pub retention: Vec<usize>,
+    /// Viewers per band of the watched share ([`retention::BANDS`]).
+    pub bands: [usize; 5],
 }
+
+/// Into how many steps the retention curve divides a lecture's timeline.
+pub const RETENTION_STEPS: usize = 100;
 
 /// The figures of a lecture.
 pub async fn stats(
@@ -452,7 +461,12 @@ pub async fn stats(
         let sum: u32 = viewers.iter().map(|v| v.attendance.percent).sum();
         (f64::from(sum) / viewers.len() as f64).round() as u32
     };
+    let ranges: Vec<&[(f64, f64)]> = viewers.iter().map(|v| v.row.ranges.0.as_slice()).collect();
+    let retention = retention::curve(&ranges, duration, RETENTION_STEPS);
+    let percents: Vec<u32> = viewers.iter().map(|v| v.attendance.percent).collect();
     Ok(LectureStats {
+        retention,
+        bands: retention::bands(&percents),
         enterprises: viewers.iter().filter(|v| v.is_enterprise()).count(),
         average_percent,
         completed: viewers.iter().filter(|v| v.attendance.completed()).count(),

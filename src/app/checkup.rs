@@ -719,6 +719,24 @@ pub async fn dashboard_rows(
     Ok(out)
 }
 
+/// When every submitted check-up (retakes included) was submitted and its overall level,
+/// recomputed like every page's (organizers: the dashboard's trend).
+pub async fn submission_levels(
+    db: &Db,
+    questionnaires: &Questionnaires,
+    viewer: &User,
+) -> Result<Vec<(DateTime<Utc>, scoring::Level)>, CheckupError> {
+    if !viewer.is_organizer() {
+        return Err(CheckupError::Forbidden);
+    }
+    let mut out = Vec::new();
+    for row in db.submitted_reports().await? {
+        let report = score(db, questionnaires, &row).await?;
+        out.push((row.submitted_or_created(), report.overall_level));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! The organizer's view over all enterprises' latest reports: where member enterprises are
-//! weak (industry × dimension), the most frequent findings, and who needs a follow-up visit.
+//! weak (industry × dimension, levels by industry), the most frequent findings, the trend of
+//! submissions per month, and the list of enterprises (searchable, who needs a follow-up visit
+//! first).
 //!
 //! The answers are written admissions ("存在虚开发票…"), and this view is for the chamber's
 //! staff, so it carries levels, dimensions and item ids only: never the text of a finding, a
@@ -11,6 +13,7 @@
 
 use super::questionnaire::Questionnaire;
 use super::scoring::{Level, Report};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The fewest enterprises an item must be found in to be listed among the frequent ones.
@@ -23,7 +26,36 @@ pub struct Entry<'a> {
     pub uscc: String,
     pub industry: String,
     pub report_id: i64,
+    pub submitted_at: DateTime<Utc>,
     pub report: &'a Report,
+}
+
+/// How many reports are at each level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LevelCounts {
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+}
+
+impl LevelCounts {
+    pub fn add(&mut self, level: Level) {
+        match level {
+            Level::High => self.high += 1,
+            Level::Medium => self.medium += 1,
+            Level::Low => self.low += 1,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.high + self.medium + self.low
+    }
+
+    /// The share at 高, rounded (`None` without reports).
+    pub fn high_percent(&self) -> Option<u32> {
+        let total = self.total();
+        (total > 0).then(|| ((self.high * 100) as f64 / total as f64).round() as u32)
+    }
 }
 
 /// Share of high-risk answers in one cell of the heat map.
@@ -40,6 +72,8 @@ pub struct HeatRow {
     pub industry: String,
     pub enterprises: usize,
     pub cells: Vec<Cell>,
+    /// The enterprises' overall levels.
+    pub levels: LevelCounts,
 }
 
 /// An item found in several enterprises' reports: its id, dimension and the lecture topics
@@ -65,8 +99,8 @@ pub struct DimensionRisk {
     pub level: Level,
 }
 
-/// A high-risk enterprise for the 回访 list: who it is and where its risks lie (dimension and
-/// level), not what it answered.
+/// An enterprise in the organizer's list (at 高, the 回访 list): who it is, its overall level
+/// and where its risks lie (dimension and level), not what it answered.
 #[derive(Debug, Clone)]
 pub struct FollowUp {
     pub enterprise_id: i64,
@@ -74,6 +108,8 @@ pub struct FollowUp {
     pub uscc: String,
     pub industry: String,
     pub report_id: i64,
+    pub submitted_at: DateTime<Utc>,
+    pub level: Level,
     /// Dimensions with a 中 or 高 finding, 高 first.
     pub risks: Vec<DimensionRisk>,
 }
@@ -115,7 +151,6 @@ pub struct Dashboard {
     pub dimensions: Vec<(String, String)>,
     pub heat: Vec<HeatRow>,
     pub frequent: Vec<FrequentFinding>,
-    pub follow_ups: Vec<FollowUp>,
     pub levels: BTreeMap<Level, usize>,
 }
 
@@ -155,10 +190,15 @@ pub fn build(q: &Questionnaire, entries: &[Entry<'_>]) -> Dashboard {
                     }
                 })
                 .collect();
+            let mut levels = LevelCounts::default();
+            for e in &of_industry {
+                levels.add(e.report.overall_level);
+            }
             HeatRow {
                 industry: ind.to_string(),
                 enterprises: of_industry.len(),
                 cells,
+                levels,
             }
         })
         .collect();
@@ -194,24 +234,6 @@ pub fn build(q: &Questionnaire, entries: &[Entry<'_>]) -> Dashboard {
     });
     frequent.truncate(15);
 
-    let mut follow_ups: Vec<FollowUp> = entries
-        .iter()
-        .filter(|e| e.report.overall_level == Level::High)
-        .map(|e| FollowUp {
-            enterprise_id: e.enterprise_id,
-            company: e.company.clone(),
-            uscc: e.uscc.clone(),
-            industry: e.industry.clone(),
-            report_id: e.report_id,
-            risks: dimension_risks(e.report),
-        })
-        .collect();
-    follow_ups.sort_by(|a, b| {
-        b.high_dimensions()
-            .cmp(&a.high_dimensions())
-            .then(a.report_id.cmp(&b.report_id))
-    });
-
     let mut levels = BTreeMap::new();
     for e in entries {
         *levels.entry(e.report.overall_level).or_insert(0) += 1;
@@ -220,9 +242,102 @@ pub fn build(q: &Questionnaire, entries: &[Entry<'_>]) -> Dashboard {
         dimensions,
         heat,
         frequent,
-        follow_ups,
         levels,
     }
+}
+
+/// What the organizer's list of enterprises is narrowed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Part of the company's name or its credit code (case-insensitive).
+    pub text: Option<String>,
+    /// The industry section (one letter).
+    pub industry: Option<String>,
+    pub level: Option<Level>,
+}
+
+impl ListFilter {
+    pub fn matches(&self, e: &Entry<'_>) -> bool {
+        let text = self.text.as_deref().map(str::trim).unwrap_or("");
+        (text.is_empty()
+            || e.company.to_lowercase().contains(&text.to_lowercase())
+            || e.uscc.to_uppercase().contains(&text.to_uppercase()))
+            && self
+                .industry
+                .as_deref()
+                .is_none_or(|i| e.industry.starts_with(i))
+            && self.level.is_none_or(|l| e.report.overall_level == l)
+    }
+}
+
+/// The enterprises whose latest report matches `filter`: 高 first (the 回访 list), the most
+/// dimensions at 高 first within a level, then the newest report first.
+pub fn listing(entries: &[Entry<'_>], filter: &ListFilter) -> Vec<FollowUp> {
+    let mut list: Vec<FollowUp> = entries
+        .iter()
+        .filter(|e| filter.matches(e))
+        .map(|e| FollowUp {
+            enterprise_id: e.enterprise_id,
+            company: e.company.clone(),
+            uscc: e.uscc.clone(),
+            industry: e.industry.clone(),
+            report_id: e.report_id,
+            submitted_at: e.submitted_at,
+            level: e.report.overall_level,
+            risks: dimension_risks(e.report),
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(b.high_dimensions().cmp(&a.high_dimensions()))
+            .then(b.report_id.cmp(&a.report_id))
+    });
+    list
+}
+
+/// How many months the trend shows.
+pub const TREND_MONTHS: u32 = 12;
+
+/// Submitted check-ups in one month, by overall level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthCounts {
+    pub year: i32,
+    pub month: u32,
+    pub levels: LevelCounts,
+}
+
+impl MonthCounts {
+    /// "2026年11月".
+    pub fn label(&self) -> String {
+        format!("{}年{}月", self.year, self.month)
+    }
+}
+
+/// Every submitted check-up (retakes included) per month, `(local day, level)`, over the last
+/// [`TREND_MONTHS`] months up to `today`'s; months without a submission count 0, months before
+/// the first submission are left out. Empty without submissions.
+pub fn trend(submissions: &[(NaiveDate, Level)], today: NaiveDate) -> Vec<MonthCounts> {
+    let index = |d: NaiveDate| d.year() * 12 + d.month0() as i32;
+    let last = index(today);
+    let Some(first) = submissions.iter().map(|(d, _)| index(*d)).min() else {
+        return Vec::new();
+    };
+    let first = first.max(last - TREND_MONTHS as i32 + 1).min(last);
+    let mut months: Vec<MonthCounts> = (first..=last)
+        .map(|i| MonthCounts {
+            year: i.div_euclid(12),
+            month: i.rem_euclid(12) as u32 + 1,
+            levels: LevelCounts::default(),
+        })
+        .collect();
+    for (d, level) in submissions {
+        let i = index(*d);
+        if (first..=last).contains(&i) {
+            months[(i - first) as usize].levels.add(*level);
+        }
+    }
+    months
 }
 
 #[cfg(test)]
@@ -256,6 +371,7 @@ mod tests {
                 uscc: "X".into(),
                 industry: "E".into(),
                 report_id: 10,
+                submitted_at: Utc::now(),
                 report: &r1,
             },
             Entry {
@@ -264,6 +380,7 @@ mod tests {
                 uscc: "Y".into(),
                 industry: "C".into(),
                 report_id: 11,
+                submitted_at: Utc::now(),
                 report: &r2,
             },
         ];
@@ -273,10 +390,38 @@ mod tests {
         assert!(c_row.cells.iter().all(|c| c.percent.unwrap_or(0) == 0));
         let e_row = d.heat.iter().find(|h| h.industry == "E").expect("E");
         assert!(e_row.cells.iter().any(|c| c.percent.unwrap_or(0) > 0));
-        assert_eq!(d.follow_ups.len(), 1);
-        assert_eq!(d.follow_ups[0].company, "示例甲");
-        assert!(d.follow_ups[0].high_dimensions() >= 1);
-        assert_eq!(d.follow_ups[0].risks[0].level, Level::High);
+        assert_eq!(e_row.levels.high, 1);
+        assert_eq!(c_row.levels.low, 1);
+        let high = ListFilter {
+            level: Some(Level::High),
+            ..ListFilter::default()
+        };
+        let follow_ups = listing(&entries, &high);
+        assert_eq!(follow_ups.len(), 1);
+        assert_eq!(follow_ups[0].company, "示例甲");
+        assert!(follow_ups[0].high_dimensions() >= 1);
+        assert_eq!(follow_ups[0].risks[0].level, Level::High);
+        // everyone, 高 first; searched by name or credit code, by industry
+        let all = listing(&entries, &ListFilter::default());
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].report_id, all[1].report_id), (10, 11));
+        let by = |text: &str, industry: Option<&str>| {
+            listing(
+                &entries,
+                &ListFilter {
+                    text: Some(text.into()),
+                    industry: industry.map(String::from),
+                    level: None,
+                },
+            )
+            .iter()
+            .map(|f| f.report_id)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(by("乙", None), [11]);
+        assert_eq!(by("y", None), [11]);
+        assert_eq!(by("", Some("E")), [10]);
+        assert_eq!(by("示例", Some("F")), Vec::<i64>::new());
         assert!(
             d.frequent.is_empty(),
             "one enterprise's findings are not listed as frequent"
@@ -307,13 +452,15 @@ mod tests {
                 uscc: format!("U{n}"),
                 industry: "E".into(),
                 report_id: 10 + n as i64,
+                submitted_at: Utc::now(),
                 report: &report,
             })
             .collect();
         let d = build(&q, &entries);
-        assert_eq!(d.follow_ups.len(), MIN_ENTERPRISES);
+        let follow_ups = listing(&entries, &ListFilter::default());
+        assert_eq!(follow_ups.len(), MIN_ENTERPRISES);
         assert!(!d.frequent.is_empty(), "shared by enough enterprises");
-        let shown = format!("{d:?}");
+        let shown = format!("{d:?}{follow_ups:?}");
         for f in &report.findings {
             assert!(!shown.contains(&f.finding), "{} shown", f.item_id);
         }
@@ -323,5 +470,38 @@ mod tests {
                 assert!(!shown.contains(&o.text), "{}/{} shown", i.id, o.id);
             }
         }
+    }
+
+    #[test]
+    fn trend_counts_submissions_per_month_up_to_today() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        let subs = [
+            (d(2026, 9, 30), Level::High),
+            (d(2026, 9, 1), Level::Low),
+            (d(2026, 11, 15), Level::Medium),
+            (d(2025, 1, 1), Level::High),
+        ];
+        let t = trend(&subs, d(2026, 12, 2));
+        // twelve months back from December 2026; January 2025 is too old
+        assert_eq!(t.len(), 12);
+        assert_eq!(t[0].label(), "2026年1月");
+        assert_eq!(t[11].label(), "2026年12月");
+        assert_eq!(
+            t[8].levels,
+            LevelCounts {
+                high: 1,
+                medium: 0,
+                low: 1
+            }
+        );
+        assert_eq!(t[8].levels.high_percent(), Some(50));
+        assert_eq!(t[10].levels.medium, 1);
+        assert_eq!(t[11].levels.total(), 0);
+        assert_eq!(t[11].levels.high_percent(), None);
+        // a short history starts at its first month
+        let short = trend(&subs[..3], d(2026, 12, 2));
+        assert_eq!(short.len(), 4);
+        assert_eq!(short[0].label(), "2026年9月");
+        assert!(trend(&[], d(2026, 12, 2)).is_empty());
     }
 }

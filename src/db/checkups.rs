@@ -210,6 +210,13 @@ impl Db {
         .await
     }
 
+    /// Every submitted report, retakes included, oldest first (the dashboard's trend).
+    pub async fn submitted_reports(&self) -> Result<Vec<CheckupRow>, sqlx::Error> {
+        sqlx::query_as("SELECT * FROM checkups WHERE status = 'submitted' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+
     /// When the enterprise confirmed notice revision `notice` for questionnaire `version`.
     pub async fn consent(
         &self,

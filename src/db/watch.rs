@@ -27,6 +27,8 @@ pub struct ViewerRow {
     pub display_name: String,
     pub uscc: Option<String>,
     pub watched_s: f64,
+    /// The watched ranges `[from, to)` in seconds (the retention curve).
+    pub ranges: Json<Vec<(f64, f64)>>,
     pub first_seen: DateTime<Utc>,
     pub last_report: DateTime<Utc>,
 }
@@ -93,7 +95,7 @@ impl Db {
     /// Everyone who watched a lecture, most watched first.
     pub async fn viewers(&self, lecture_id: i64) -> Result<Vec<ViewerRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT w.user_id, u.role, u.display_name, e.uscc, w.watched_s, w.first_seen, w.last_report
+            "SELECT w.user_id, u.role, u.display_name, e.uscc, w.watched_s, w.ranges, w.first_seen, w.last_report
              FROM watch_progress w JOIN users u ON u.id = w.user_id
              LEFT JOIN enterprises e ON e.user_id = w.user_id
              WHERE w.lecture_id = ? ORDER BY w.watched_s DESC",

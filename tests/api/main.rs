@@ -22,6 +22,7 @@ mod axe;
 mod backup;
 mod captions;
 mod certificates;
+mod charts;
 mod checkup;
 mod checkup_pdf;
 mod checkup_privacy;

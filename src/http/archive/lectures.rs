@@ -375,6 +375,123 @@ pub struct StatsPage {
     pub completed_percent: u32,
     pub attended: usize,
     pub threshold: u32,
+    /// Completed of all viewers, "—" without viewers.
+    pub completion_rate: String,
+    /// The retention curve and the completion bands, each with its table.
+    pub retention_chart: String,
+    pub retention_rows: Vec<RetentionRow>,
+    pub bands_chart: String,
+    pub band_rows: Vec<(String, usize, String)>,
+    /// The lecture's length ("1:02:03"), empty when unknown.
+    pub length: String,
+}
+
+/// A point of the retention curve in the table: where, how many viewers, their share.
+pub struct RetentionRow {
+    pub progress: u32,
+    pub at: String,
+    pub viewers: usize,
+    pub share: String,
+}
+
+/// "40%" of `n` out of `of`, "—" when `of` is 0.
+fn share_of(n: usize, of: usize) -> String {
+    if of == 0 {
+        "—".into()
+    } else {
+        format!("{}%", percent(n as f64 / of as f64))
+    }
+}
+
+/// The lecture's charts and the rows of their tables.
+struct StatsCharts {
+    retention_chart: String,
+    retention_rows: Vec<RetentionRow>,
+    bands_chart: String,
+    band_rows: Vec<(String, usize, String)>,
+}
+
+/// The retention curve (share of viewers who watched each point of the timeline) and the
+/// viewers per band of the watched share, with the rows of their tables.
+fn stats_charts(stats: &uc::LectureStats) -> StatsCharts {
+    use crate::archive::retention::{timecode, BANDS};
+    use crate::http::views::charts::{self, Axis, Bar, Point};
+    let viewers = stats.viewers.len();
+    let duration = stats.lecture.duration_s.unwrap_or(0.0);
+    let steps = uc::RETENTION_STEPS;
+    let share = |n: usize| {
+        if viewers == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / viewers as f64
+        }
+    };
+    let at = |i: usize| duration * i as f64 / steps as f64;
+    let points: Vec<Point> = stats
+        .retention
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Point {
+            x: 100.0 * i as f64 / steps as f64,
+            y: share(*n),
+            label: i
+                .is_multiple_of(steps / 4)
+                .then(|| format!("{}%", share(*n).round())),
+        })
+        .collect();
+    let x = Axis {
+        name: format!("课程时间轴（全长 {}）", timecode(duration)),
+        min: 0.0,
+        max: 100.0,
+        ticks: (0..=4)
+            .map(|q| (q as f64 * 25.0, timecode(duration * q as f64 / 4.0)))
+            .collect(),
+    };
+    let retention_chart = charts::line_chart(
+        "chart-retention",
+        "留存曲线：看过课程各时间点的观看者占比",
+        &x,
+        &Axis::percent("看过该处的观看者占比"),
+        if viewers == 0 { &[] } else { &points },
+        true,
+    );
+    let retention_rows = stats
+        .retention
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i.is_multiple_of(steps / 10))
+        .map(|(i, n)| RetentionRow {
+            progress: (100 * i / steps) as u32,
+            at: timecode(at(i)),
+            viewers: *n,
+            share: share_of(*n, viewers),
+        })
+        .collect();
+    let band_rows: Vec<(String, usize, String)> = BANDS
+        .iter()
+        .zip(stats.bands)
+        .map(|((label, _), n)| (label.to_string(), n, share_of(n, viewers)))
+        .collect();
+    let bars: Vec<Bar> = band_rows
+        .iter()
+        .map(|(label, n, s)| Bar {
+            label: format!("观看比例 {label}"),
+            value: *n as f64,
+            text: format!("{n} 人（{s}）"),
+        })
+        .collect();
+    let bands_chart = charts::bar_chart(
+        "chart-completion",
+        "观看者按观看比例分组",
+        &bars,
+        Some(viewers.max(1) as f64),
+    );
+    StatsCharts {
+        retention_chart,
+        retention_rows,
+        bands_chart,
+        band_rows,
+    }
 }
 
 impl StatsPage {
@@ -392,8 +509,24 @@ pub async fn stats_page(
     user.require(Role::Organizer)?;
     let threshold = state.config.attendance_share;
     let stats = uc::stats(&state.db, id, threshold).await?;
+    let StatsCharts {
+        retention_chart,
+        retention_rows,
+        bands_chart,
+        band_rows,
+    } = stats_charts(&stats);
     Ok(StatsPage {
         layout,
+        completion_rate: share_of(stats.completed, stats.viewers.len()),
+        retention_chart,
+        retention_rows,
+        bands_chart,
+        band_rows,
+        length: stats
+            .lecture
+            .duration_s
+            .map(crate::archive::retention::timecode)
+            .unwrap_or_default(),
         enterprises: stats.enterprises,
         average_share: stats.average_percent,
         completed: stats.completed,

@@ -1,6 +1,7 @@
 //! The month attendance report of a program (issue 17): which enterprise attended which
 //! lecture, live or by replay — the page, and the same as CSV and `.xlsx` for reporting
-//! upwards.
+//! upwards. The page draws seats filled and attendance per session as charts above the table
+//! that says the same.
 
 use crate::app::month::{month_report, MonthReport};
 use crate::archive::attendance::percent;
@@ -9,6 +10,7 @@ use crate::http::auth::CurrentUser;
 use crate::http::export;
 use crate::http::extract::Path;
 use crate::http::layout::Layout;
+use crate::http::views::charts::{self, Fill, Scale, Series, Stack};
 use crate::http::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
@@ -28,6 +30,90 @@ pub struct Column {
     pub partial: usize,
     /// Attended of confirmed, "—" without sign-ups.
     pub rate: String,
+    /// Seats: confirmed, of the capacity, and sign-ups waiting for a seat.
+    pub seats: i64,
+    pub capacity: i64,
+    pub waitlisted: i64,
+}
+
+impl Column {
+    /// "18/30（60%）" in the table.
+    pub fn seats_text(&self) -> String {
+        self.seats_with("")
+    }
+
+    /// "18/30 座（60%）": `unit` after the capacity.
+    fn seats_with(&self, unit: &str) -> String {
+        if self.capacity > 0 {
+            format!(
+                "{}/{}{unit}（{}%）",
+                self.seats,
+                self.capacity,
+                percent(self.seats as f64 / self.capacity as f64)
+            )
+        } else {
+            format!("{}/{}{unit}", self.seats, self.capacity)
+        }
+    }
+
+    fn chart_label(&self) -> String {
+        format!(
+            "第{}讲 {} {}{}",
+            self.number,
+            self.date,
+            self.title,
+            if self.cancelled {
+                "（已取消）"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Seats filled per session (confirmed against capacity) and attendance per session (live,
+/// replay, watched too little), each drawn from the columns the table beside it shows.
+fn charts(columns: &[Column]) -> (String, String) {
+    let seats = charts::stacked_bars(
+        "chart-seats",
+        "各讲座位：已确认与空余",
+        &[
+            Series::new("已确认座位", "#0969da", Fill::Solid),
+            Series::new("空余座位", "#8c959f", Fill::Light),
+        ],
+        &columns
+            .iter()
+            .map(|c| Stack {
+                label: c.chart_label(),
+                values: vec![c.seats as f64, (c.capacity - c.seats).max(0) as f64],
+                text: c.seats_with(" 座"),
+            })
+            .collect::<Vec<_>>(),
+        Scale::Absolute(None),
+    );
+    let attendance = charts::stacked_bars(
+        "chart-attendance",
+        "各讲出勤企业：直播、回放与未达标",
+        &[
+            Series::new("直播出勤", "#1a7f37", Fill::Solid),
+            Series::new("回放出勤", "#0969da", Fill::Hatch),
+            Series::new("观看未达标", "#9a6700", Fill::Dots),
+        ],
+        &columns
+            .iter()
+            .map(|c| Stack {
+                label: c.chart_label(),
+                values: vec![c.live as f64, c.replay as f64, c.partial as f64],
+                text: if c.confirmed == 0 {
+                    format!("出勤 {} 家", c.live + c.replay)
+                } else {
+                    format!("出勤 {} 家，出勤率 {}", c.live + c.replay, c.rate)
+                },
+            })
+            .collect::<Vec<_>>(),
+        Scale::Absolute(None),
+    );
+    (seats, attendance)
 }
 
 /// An enterprise's line as shown.
@@ -49,6 +135,8 @@ pub struct AttendancePage {
     pub threshold: u32,
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
+    pub seats_chart: String,
+    pub attendance_chart: String,
 }
 
 fn view(report: MonthReport) -> (Vec<Column>, Vec<Row>) {
@@ -71,6 +159,9 @@ fn view(report: MonthReport) -> (Vec<Column>, Vec<Row>) {
             live: t.live,
             replay: t.replay,
             partial: t.partial,
+            seats: s.confirmed_seats,
+            capacity: s.capacity,
+            waitlisted: s.waitlisted,
             rate: if t.confirmed == 0 {
                 "—".into()
             } else {
@@ -114,6 +205,7 @@ pub async fn attendance_page(
     let report = month_report(&state.db, &user, id, state.config.attendance_share).await?;
     let program_title = report.program.title.clone();
     let (columns, rows) = view(report);
+    let (seats_chart, attendance_chart) = charts(&columns);
     Ok(AttendancePage {
         layout,
         program_id: id,
@@ -121,6 +213,8 @@ pub async fn attendance_page(
         threshold: percent(state.config.attendance_share),
         columns,
         rows,
+        seats_chart,
+        attendance_chart,
     })
 }
 

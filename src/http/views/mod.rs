@@ -1,6 +1,7 @@
 //! View helpers shared by every room: time formatting in the program's own zone, the
-//! timetable items and month grids, and how states are labelled.
+//! timetable items and month grids, how states are labelled, and the SVG charts.
 
+pub mod charts;
 pub mod choice;
 pub mod format;
 pub mod paging;
