@@ -7,12 +7,13 @@
 //! axe-core comes from npm (`axe-core@4`); `make test` installs it into
 //! `~/.cache/pufa-axe`. `PUFA_AXE_JS` names another copy of `axe.min.js`.
 
+use crate::checkup_privacy::riskiest;
 use crate::helpers::{add_staff, TestApp, ENTERPRISE_PASSWORD};
 use crate::qa_questions::ask_ok;
 use crate::webdriver::Browser;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::{Client, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -422,32 +423,4 @@ async fn prepare(app: &TestApp, org: &Client) -> (Client, Data) {
             enterprise_login: uscc,
         },
     )
-}
-
-/// The riskiest option of every item that applies to section E (the helpers' industry), so
-/// the report has findings, recommendations and a follow-up.
-fn riskiest(q: &Value) -> Map<String, Value> {
-    q["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| match i["applies_to"]["industries"].as_array() {
-            Some(list) => list.iter().any(|x| x == "E"),
-            None => true,
-        })
-        .map(|i| {
-            let worst = i["options"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .max_by(|a, b| {
-                    a["risk"]
-                        .as_f64()
-                        .unwrap()
-                        .total_cmp(&b["risk"].as_f64().unwrap())
-                })
-                .unwrap();
-            (i["id"].as_str().unwrap().to_string(), worst["id"].clone())
-        })
-        .collect()
 }

@@ -484,3 +484,54 @@ pub fn text_between(page: &str, start: &str, end: &str) -> String {
     let to = page[from..].find(end).expect("end marker") + from;
     page[from..to].to_string()
 }
+
+/// Wait until transcode job `id` runs and has made some progress, so that the process running
+/// it can be killed mid-job. `false` (with a SKIPPED line on stderr naming `test`) when the job
+/// finished first: a machine that transcodes the clip between two polls leaves no moment to
+/// kill in, which is not a failure of the server.
+pub async fn wait_until_transcoding(app: &TestApp, c: &Client, id: i64, test: &str) -> bool {
+    use std::io::Write;
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let j = app.job(c, id).await;
+        if j["state"] == "running" && j["progress"].as_f64().unwrap_or(0.0) > 0.02 {
+            return true;
+        }
+        if j["state"] == "done" {
+            // straight to stderr: the harness hides the output of passing tests
+            writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: the transcode finished before it could be interrupted"
+            )
+            .unwrap();
+            return false;
+        }
+        assert!(j["state"] != "failed", "{j}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job never started: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Wait (5 minutes at most) until transcode job `id` is done after an interruption; returns
+/// the job.
+pub async fn wait_until_done(app: &TestApp, c: &Client, id: i64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let j = app.job(c, id).await;
+        if j["state"] == "done" {
+            return j;
+        }
+        assert!(
+            j["state"] != "failed",
+            "job failed after the interruption: {j}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not resume: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -2,12 +2,10 @@
 //! a restart the job is found orphaned, run again and published, and the half-made output was
 //! never served.
 
-use crate::helpers::{master_playlist, TestApp};
+use crate::helpers::{master_playlist, wait_until_done, wait_until_transcoding, TestApp};
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::Write;
-use std::time::{Duration, Instant};
 
 /// Orphaned jobs are picked up again after this many seconds without a heartbeat.
 const STALE_AFTER: &[&str] = &["--job-stale-secs", "5"];
@@ -33,26 +31,15 @@ async fn a_crash_mid_transcode_resumes_after_restart() {
     let lecture = answer["lecture_id"].as_i64().unwrap();
 
     // wait until the transcode is under way, then kill the server
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let j = app.job(&c, id).await;
-        if j["state"] == "running" && j["progress"].as_f64().unwrap_or(0.0) > 0.02 {
-            break;
-        }
-        if j["state"] == "done" {
-            // A machine fast enough to transcode 40 s of 720p between two polls leaves no
-            // moment to crash in: nothing was tested, which is not a failure of the server.
-            // Straight to stderr: the test harness hides eprintln! output of passing tests.
-            writeln!(
-                std::io::stderr(),
-                "SKIPPED job_recovery::a_crash_mid_transcode_resumes_after_restart: the \
-                 transcode finished before the crash could be staged"
-            )
-            .unwrap();
-            return;
-        }
-        assert!(Instant::now() < deadline, "job never started: {j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if !wait_until_transcoding(
+        &app,
+        &c,
+        id,
+        "job_recovery::a_crash_mid_transcode_resumes_after_restart",
+    )
+    .await
+    {
+        return;
     }
     // half-made output exists on disk but is not served
     let r = c
@@ -65,16 +52,7 @@ async fn a_crash_mid_transcode_resumes_after_restart() {
 
     let app = TestApp::start_binary(dir.path(), STALE_AFTER).await;
     let c = app.organizer().await;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let done = loop {
-        let j = app.job(&c, id).await;
-        if j["state"] == "done" {
-            break j;
-        }
-        assert!(j["state"] != "failed", "job failed after restart: {j}");
-        assert!(Instant::now() < deadline, "job did not resume: {j}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let done = wait_until_done(&app, &c, id).await;
     assert_eq!(done["attempts"], 2, "{done}");
     let page = c
         .get(app.url(&format!("/lectures/{lecture}")))

@@ -3,39 +3,13 @@
 //! the lawyer answers in Markdown (API); the enterprise reads the rendered answer on the thread
 //! page. Screenshots go to target/e2e-qa-*.png.
 
+use crate::checkup_privacy::riskiest;
 use crate::helpers::{TestApp, ENTERPRISE_PASSWORD};
 use crate::qa_questions::{lawyer, post_json};
 use crate::webdriver::Browser;
 use reqwest::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-/// The riskiest option of every item that applies to section E (the helpers' industry).
-fn riskiest(q: &Value) -> Map<String, Value> {
-    q["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| match i["applies_to"]["industries"].as_array() {
-            Some(list) => list.iter().any(|x| x == "E"),
-            None => true,
-        })
-        .map(|i| {
-            let worst = i["options"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .max_by(|a, b| {
-                    a["risk"]
-                        .as_f64()
-                        .unwrap()
-                        .total_cmp(&b["risk"].as_f64().unwrap())
-                })
-                .unwrap();
-            (i["id"].as_str().unwrap().to_string(), worst["id"].clone())
-        })
-        .collect()
-}
 
 /// Evaluate `script` until it returns something other than null (30 s at most).
 async fn wait_for(b: &Browser, script: &str) -> Value {

@@ -3,14 +3,15 @@
 //! with SIGKILL mid-transcode stops its heartbeat, and another worker takes the job over and
 //! publishes it.
 
-use crate::helpers::{first_line_after, master_playlist, ChildGuard, TestApp};
+use crate::helpers::{
+    first_line_after, master_playlist, wait_until_done, wait_until_transcoding, ChildGuard, TestApp,
+};
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Start `pufa worker` on the test's data and media, running transcodes only; returns once it
 /// says it runs.
@@ -59,42 +60,20 @@ async fn a_worker_killed_mid_transcode_is_replaced_by_another() {
     );
 
     let first = start_worker(dir.path());
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let j = app.job(&c, id).await;
-        if j["state"] == "running" && j["progress"].as_f64().unwrap_or(0.0) > 0.02 {
-            break;
-        }
-        if j["state"] == "done" {
-            // too fast a machine leaves no moment to kill in (see job_recovery.rs)
-            writeln!(
-                std::io::stderr(),
-                "SKIPPED workers::a_worker_killed_mid_transcode_is_replaced_by_another: the \
-                 transcode finished before the worker could be killed"
-            )
-            .unwrap();
-            return;
-        }
-        assert!(j["state"] != "failed", "{j}");
-        assert!(Instant::now() < deadline, "no worker started the job: {j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if !wait_until_transcoding(
+        &app,
+        &c,
+        id,
+        "workers::a_worker_killed_mid_transcode_is_replaced_by_another",
+    )
+    .await
+    {
+        return;
     }
     first.kill();
 
     let _second = start_worker(dir.path());
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let done = loop {
-        let j = app.job(&c, id).await;
-        if j["state"] == "done" {
-            break j;
-        }
-        assert!(j["state"] != "failed", "job failed after the takeover: {j}");
-        assert!(
-            Instant::now() < deadline,
-            "no worker took the job over: {j}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let done = wait_until_done(&app, &c, id).await;
     assert_eq!(done["attempts"], 2, "{done}");
     // the serving process plays what the worker published
     let page = c
