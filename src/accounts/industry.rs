@@ -35,6 +35,20 @@ pub fn section_name(code: char) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
+/// The name of the section a stored industry code starts with (`"C"` → 制造业), if any.
+pub fn name_of(code: &str) -> Option<&'static str> {
+    code.chars().next().and_then(section_name)
+}
+
+/// A stored industry code with its section's name, as pages and exports show it: `"C"` →
+/// `"C 制造业"`; an unknown code stays as it is.
+pub fn label(code: &str) -> String {
+    match name_of(code) {
+        Some(name) => format!("{code} {name}"),
+        None => code.to_string(),
+    }
+}
+
 /// Parses a section code from user input.
 ///
 /// Surrounding whitespace (including the ideographic space U+3000) is

@@ -870,7 +870,7 @@ impl Event {
                 format!("回访待办：{enterprise_name}"),
                 format!(
                     "{enterprise_name}的法治体检报告为高风险，需要回访。\n请于 {} 前联系企业，记录回访情况和整改结果。",
-                    due_on.format("%Y年%-m月%-d日")
+                    crate::schedule::date_zh(*due_on)
                 ),
                 Some(format!("/followups/{followup_id}")),
                 "PUFA_FOLLOWUP",

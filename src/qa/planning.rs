@@ -8,7 +8,6 @@
 //! carries its evidence in the words the chamber uses ("38 家制造业企业劳动用工为高风险") and
 //! the lawyers whose profile topics match.
 
-use crate::accounts::industry::section_name;
 use crate::checkup::questionnaire::Questionnaire;
 use crate::checkup::scoring::Level;
 use crate::schedule::CATEGORIES;
@@ -106,9 +105,7 @@ pub fn category_of(q: &Questionnaire, topic: &str) -> String {
 }
 
 fn industry_name(code: &str) -> String {
-    code.chars()
-        .next()
-        .and_then(section_name)
+    crate::accounts::industry::name_of(code)
         .unwrap_or("其他行业")
         .to_string()
 }

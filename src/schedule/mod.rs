@@ -89,6 +89,11 @@ pub fn is_category(s: &str) -> bool {
     CATEGORIES.contains(&s)
 }
 
+/// "2026年12月1日": a day as certificates and notices write it.
+pub fn date_zh(d: NaiveDate) -> String {
+    d.format("%Y年%-m月%-d日").to_string()
+}
+
 /// "2026年12月1日 周二 14:30" in `tz`.
 pub fn datetime_zh(t: &DateTime<Utc>, tz: Tz) -> String {
     zoned_zh(&t.with_timezone(&tz))

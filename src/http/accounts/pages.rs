@@ -310,11 +310,7 @@ pub async fn register_form(
 
 /// Used by templates to show an enterprise's industry.
 pub fn industry_label(e: &Enterprise) -> String {
-    let code = e.industry.chars().next().unwrap_or(' ');
-    match industry::section_name(code) {
-        Some(name) => format!("{code} {name}"),
-        None => e.industry.clone(),
-    }
+    industry::label(&e.industry)
 }
 
 #[derive(Template, WebTemplate)]

@@ -555,11 +555,6 @@ pub struct CertificatePage {
     pub qr: String,
 }
 
-/// "2026年12月1日".
-fn date_zh(d: chrono::NaiveDate) -> String {
-    d.format("%Y年%-m月%-d日").to_string()
-}
-
 /// 学习证明: for an enterprise that reached the attendance threshold; the organizer or the
 /// enterprise itself may print it.
 pub async fn certificate_page(
@@ -598,7 +593,7 @@ async fn certificate_view(
         uscc: certificate.enterprise.uscc,
         share: certificate.attendance.percent,
         watched: minutes(Some(certificate.watched_s)),
-        attended_on: date_zh(certificate.attended_on),
+        attended_on: crate::schedule::date_zh(certificate.attended_on),
         qr: crate::http::views::qr::svg(&verify_url, "证明核验二维码：扫码核验本证明"),
         verify_url,
         code: certificate.code,
@@ -656,7 +651,7 @@ pub struct VerifyPage {
 
 impl VerifyPage {
     pub fn date(&self, d: &chrono::NaiveDate) -> String {
-        date_zh(*d)
+        crate::schedule::date_zh(*d)
     }
 }
 

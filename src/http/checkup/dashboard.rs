@@ -114,10 +114,7 @@ fn dimension_name(d: &Dashboard, id: &str) -> String {
 }
 
 fn industry_name(code: &str) -> &'static str {
-    code.chars()
-        .next()
-        .and_then(industry::section_name)
-        .unwrap_or("")
+    industry::name_of(code).unwrap_or("")
 }
 
 fn share_text(levels: &LevelCounts) -> String {

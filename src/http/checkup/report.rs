@@ -115,14 +115,7 @@ fn major(report: &Report) -> usize {
 
 /// "C 制造业": the section the enterprise answered for and its name.
 fn industry_label(r: &use_case::CheckupReport) -> String {
-    let name = r
-        .enterprise
-        .industry
-        .chars()
-        .next()
-        .and_then(industry::section_name)
-        .unwrap_or("");
-    format!("{} {}", r.industry, name)
+    industry::label(&r.industry)
 }
 
 pub async fn report_page(

@@ -56,8 +56,7 @@ fn zone() -> chrono_tz::Tz {
 
 /// The name of a GB/T 4754 section, or "不限行业".
 fn industry_label(code: Option<&str>) -> String {
-    code.and_then(|c| c.chars().next())
-        .and_then(industry::section_name)
+    code.and_then(industry::name_of)
         .map(|n| n.to_string())
         .unwrap_or_else(|| "不限行业".to_string())
 }

@@ -176,11 +176,7 @@ fn view(report: MonthReport) -> (Vec<Column>, Vec<Row>) {
         .lines
         .into_iter()
         .map(|(e, line)| Row {
-            industry: crate::accounts::industry::section_name(
-                e.industry.chars().next().unwrap_or(' '),
-            )
-            .map(|n| format!("{} {n}", e.industry))
-            .unwrap_or(e.industry.clone()),
+            industry: crate::accounts::industry::label(&e.industry),
             district: e.district.unwrap_or_default(),
             attended: line.attended(),
             cells: line
