@@ -274,7 +274,7 @@ pub async fn record_progress(
         position_s,
         now,
         duration,
-        Some(attendance_share),
+        watch::Completion::AtShare(attendance_share),
     )
     .await?
     .map_err(|e| ArchiveError::Invalid(FieldErrors::single("position_s", e.message_zh())))?;
@@ -297,9 +297,9 @@ pub struct SavedReport {
 /// Apply a position report of `user_id` on `lecture_id` (of `duration_s` so far) to the
 /// stored watched ranges and save it: the one bookkeeping of the recorded player's progress
 /// and of live watching, so that both add up in the same union per account and lecture.
-/// The inner error is a report out of range; nothing is saved then. With `attendance_share`
-/// (the replay, whose duration is final) the moment the share is first reached is kept as the
-/// date of attendance; a live's duration still grows, so live reports pass `None`.
+/// The inner error is a report out of range; nothing is saved then. The moment a report
+/// completes the lecture under `completion` ([`watch::completes`]) is kept as the date of
+/// attendance.
 pub async fn save_report(
     db: &Db,
     user_id: i64,
@@ -307,7 +307,7 @@ pub async fn save_report(
     position_s: f64,
     now: DateTime<Utc>,
     duration_s: f64,
-    attendance_share: Option<f64>,
+    completion: watch::Completion,
 ) -> Result<Result<SavedReport, watch::ReportError>, sqlx::Error> {
     let current = db
         .watch(user_id, lecture_id)
@@ -319,8 +319,7 @@ pub async fn save_report(
         Err(e) => return Ok(Err(e)),
     };
     let watched_s = next.ranges.total();
-    let attended =
-        attendance_share.is_some_and(|share| Attendance::of(watched_s, duration_s, share).attended);
+    let attended = watch::completes(watched_s, duration_s, completion);
     db.save_watch(
         user_id,
         lecture_id,

@@ -89,6 +89,28 @@ pub fn apply_report(
     Ok(next)
 }
 
+/// When a report may mark a lecture completed (its date of attendance, on certificates and in
+/// the month report).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Completion {
+    /// A replay: its duration is final, and the lecture is completed once the share watched
+    /// reaches this share (the configured attendance share).
+    AtShare(f64),
+    /// A live: its duration grows while it is watched, so no share of what has been streamed
+    /// so far completes the lecture (watching the replay later does).
+    NotYet,
+}
+
+/// Whether `watched_s` seconds of a lecture of `duration_s` complete it under `rule`.
+pub fn completes(watched_s: f64, duration_s: f64, rule: Completion) -> bool {
+    match rule {
+        Completion::AtShare(share) => {
+            super::attendance::Attendance::of(watched_s, duration_s, share).attended
+        }
+        Completion::NotYet => false,
+    }
+}
+
 /// A viewer who left off within this many seconds of the end starts again from the beginning.
 pub const RESUME_END_MARGIN_S: f64 = 10.0;
 
@@ -107,6 +129,15 @@ pub fn resume_position(last: f64, duration: Option<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_final_duration_completes_a_lecture() {
+        use super::{completes, Completion};
+        assert!(completes(360.0, 600.0, Completion::AtShare(0.6)));
+        assert!(!completes(359.0, 600.0, Completion::AtShare(0.6)));
+        // a live watched from the start: all of it so far, yet not complete
+        assert!(!completes(600.0, 600.0, Completion::NotYet));
+    }
+
     #[test]
     fn no_resume_at_the_very_start_or_the_end() {
         use super::resume_position;

@@ -451,9 +451,18 @@ pub async fn record_watch(
         .ok_or(LiveError::UnknownPosition)?;
     // the open segment is not in the duration yet, but the hub knows the position
     let duration = live.hub.duration_s().max(position);
-    save_report(db, user.id, live.lecture_id, position, now, duration, None)
-        .await?
-        .map_err(|_| LiveError::UnknownPosition)
+    let completion = crate::archive::watch::Completion::NotYet;
+    save_report(
+        db,
+        user.id,
+        live.lecture_id,
+        position,
+        now,
+        duration,
+        completion,
+    )
+    .await?
+    .map_err(|_| LiveError::UnknownPosition)
 }
 
 #[cfg(test)]
