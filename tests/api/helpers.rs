@@ -498,7 +498,8 @@ pub async fn wait_until_transcoding(app: &TestApp, c: &Client, id: i64, test: &s
             return true;
         }
         if j["state"] == "done" {
-            // straight to stderr: the harness hides the output of passing tests
+            // straight to stderr: the harness captures eprintln! of passing tests
+            #[allow(clippy::explicit_write)]
             writeln!(
                 std::io::stderr(),
                 "SKIPPED {test}: the transcode finished before it could be interrupted"

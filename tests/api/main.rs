@@ -55,6 +55,7 @@ mod qa_planning;
 mod qa_privacy;
 mod qa_public;
 mod qa_questions;
+mod replicas;
 mod safe_actions;
 mod schedule;
 mod self_service;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// A program with one session of `capacity` seats, placed a month from now.
-async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) -> i64 {
+pub(crate) async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) -> i64 {
     let start = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
     let end = start + chrono::Duration::days(30);
     let r = org
@@ -45,7 +45,7 @@ async fn session_with(app: &TestApp, org: &Client, capacity: i64, extra: Value) 
 }
 
 /// `n` logged-in enterprises, created a few at a time (Argon2 is memory-hungry).
-async fn enterprises(app: &Arc<TestApp>, first: u32, n: u32) -> Vec<(Client, String)> {
+pub(crate) async fn enterprises(app: &Arc<TestApp>, first: u32, n: u32) -> Vec<(Client, String)> {
     let gate = Arc::new(tokio::sync::Semaphore::new(6));
     let mut set = tokio::task::JoinSet::new();
     for i in first..first + n {

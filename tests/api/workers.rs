@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Start `pufa worker` on the test's data and media, running transcodes only; returns once it
 /// says it runs.
-fn start_worker(dir: &Path) -> ChildGuard {
+pub(crate) fn start_worker(dir: &Path) -> ChildGuard {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pufa"));
     command
         .args(["worker", "--kinds", "transcode", "--job-stale-secs", "5"])

@@ -1,0 +1,105 @@
+//! Two `pufa serve` processes on one database work as one site (issue 18, stateless replicas;
+//! here on SQLite, so on one machine): 200 concurrent sign-ups spread over both give exactly
+//! the capacity confirmed and one ordered waitlist; a login on one is valid on the other and a
+//! logout on one ends it on both; a recording uploaded through one is transcoded by a
+//! `pufa worker` and plays from the other.
+
+use crate::helpers::{master_playlist, wait_until_done, TestApp};
+use crate::signups::{enterprises, session_with};
+use crate::workers::start_worker;
+use pufa::media::testsrc::{generate_clip, ClipSpec};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Serve only: the jobs are the worker's.
+const SERVE_ONLY: &[&str] = &["--transcode-workers", "0", "--delivery-workers", "0"];
+
+#[tokio::test]
+async fn two_replicas_on_one_database_act_as_one_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(TestApp::start_binary(dir.path(), SERVE_ONLY).await);
+    let b = Arc::new(TestApp::start_binary(dir.path(), SERVE_ONLY).await);
+    assert_ne!(a.url("/"), b.url("/"));
+    let org = a.organizer().await;
+    let sid = session_with(&a, &org, 50, json!({})).await;
+    // registered and logged in through A; the cookie jar sends the same login to B (one host)
+    let ents = enterprises(&a, 3000, 200).await;
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(ents.len()));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (c, uscc)) in ents.iter().cloned().enumerate() {
+        let replica = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let barrier = barrier.clone();
+        set.spawn(async move {
+            barrier.wait().await;
+            let (status, body) = replica.sign_up(&c, sid, 1).await;
+            (uscc, status, body)
+        });
+    }
+    let answers = set.join_all().await;
+    for (uscc, status, body) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{uscc}: {body}");
+    }
+    let confirmed = answers
+        .iter()
+        .filter(|(_, _, b)| b["status"] == "confirmed")
+        .count();
+    assert_eq!(confirmed, 50);
+    // both replicas show the same roster: 50 confirmed, the waitlist 1..150 in order
+    for replica in [&a, &b] {
+        let rows = replica.roster(&org, sid).await;
+        assert_eq!(
+            rows.iter().filter(|r| r["status"] == "confirmed").count(),
+            50
+        );
+        let positions: Vec<i64> = rows
+            .iter()
+            .filter(|r| r["status"] == "waitlisted")
+            .map(|r| r["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(positions, (1..=150).collect::<Vec<_>>());
+    }
+
+    // a login made on A is valid on B; logging out on B ends it on A too
+    let (c, _) = &ents[0];
+    let on_a: Value = a.get_json(c, "/api/v1/me").await;
+    let on_b: Value = b.get_json(c, "/api/v1/me").await;
+    assert_eq!(on_a["id"], on_b["id"]);
+    let token = b.csrf_token(c, "/").await;
+    let r = c
+        .post(b.url("/api/v1/logout"))
+        .header("x-csrf-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "logout: {}", r.status());
+    let r = c.get(a.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // a recording uploaded through A, transcoded by a worker, plays from B
+    let clip = dir.path().join("short.mp4");
+    generate_clip(
+        &ClipSpec::new(640, 360, 25, 4.0).with_audio(2, 48_000),
+        &clip,
+    )
+    .unwrap();
+    let r = a.upload(&org, sid, &clip).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let answer: Value = r.json().await.unwrap();
+    let job = answer["job_id"].as_i64().unwrap();
+    let lecture = answer["lecture_id"].as_i64().unwrap();
+    let _worker = start_worker(dir.path());
+    let done = wait_until_done(&b, &org, job).await;
+    assert_eq!(done["state"], "done");
+    let page = org
+        .get(b.url(&format!("/lectures/{lecture}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let master = master_playlist(&page.text().await.unwrap());
+    let r = org.get(b.url(&master)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("#EXT-X-STREAM-INF"));
+}
