@@ -3,8 +3,8 @@
 //! into the live player by itself (from the 即将开始 countdown); the video plays (its
 //! `currentTime` advances) under the 直播中 badge. The publisher stops, grace (2 s) runs out,
 //! the page says 回放生成中; once the replay job has run, the same page — still without a
-//! reload — offers the replay, which has the live's length and plays. Screenshots go to target/e2e-live.png and
-//! target/e2e-live-replay.png.
+//! reload — offers the replay, which has the live's length and plays. Screenshots go to target/tmp/e2e-live.png and
+//! target/tmp/e2e-live-replay.png.
 
 use crate::helpers::ChildGuard;
 use crate::helpers::{TestApp, ENTERPRISE_PASSWORD};
@@ -13,7 +13,6 @@ use crate::webdriver::Browser;
 use chrono::{Duration as ChronoDuration, Utc};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Seconds the publisher streams.
@@ -51,12 +50,6 @@ async fn live_session(app: &TestApp, org: &Client) -> i64 {
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().unwrap()
-}
-
-fn target_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join(name)
 }
 
 /// Poll `script` in the page every 250 ms until it returns something other than null/false.
@@ -190,7 +183,7 @@ async fn an_enterprise_watches_a_live_and_then_its_replay_in_chromium() {
             .contains("直播中"),
         "the badge stays while live"
     );
-    let shot = target_file("e2e-live.png");
+    let shot = crate::helpers::screenshot_path("e2e-live.png");
     browser.screenshot(&shot).await;
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000));
 
@@ -262,7 +255,7 @@ async fn an_enterprise_watches_a_live_and_then_its_replay_in_chromium() {
     )
     .await;
     browser
-        .screenshot(&target_file("e2e-live-replay.png"))
+        .screenshot(&crate::helpers::screenshot_path("e2e-live-replay.png"))
         .await;
     browser.quit().await;
     app.stop().await;

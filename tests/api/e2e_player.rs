@@ -1,7 +1,7 @@
 //! End to end in a real browser (Debian's chromium through chromedriver): an organizer's
 //! upload is transcoded, a logged-in enterprise opens the lecture page, the video plays past
 //! 2 s, the quality menu lists the rungs, captions show in time with the picture and a chapter
-//! seeks. A screenshot is saved to target/e2e-lecture.png.
+//! seeks. A screenshot is saved to target/tmp/e2e-lecture.png.
 
 use crate::helpers::{valid_uscc, TestApp};
 use crate::webdriver::Browser;
@@ -172,9 +172,7 @@ async fn enterprise_watches_a_lecture_in_chromium() {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("e2e-lecture.png");
+    let shot = crate::helpers::screenshot_path("e2e-lecture.png");
     browser.screenshot(&shot).await;
     assert!(std::fs::metadata(&shot)
         .map(|m| m.len() > 10_000)

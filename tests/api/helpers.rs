@@ -536,3 +536,9 @@ pub async fn wait_until_done(app: &TestApp, c: &Client, id: i64) -> Value {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Where a browser test saves a screenshot to look at: cargo's scratch folder of the target
+/// directory in use (`CARGO_TARGET_DIR` respected), `target/tmp/NAME` by default.
+pub fn screenshot_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}

@@ -1,7 +1,7 @@
 //! End to end in chromium (issue 16), on a phone-sized window: an enterprise opens its check-up
 //! report, clicks 向律师提问 on a finding, finds the form pre-filled with the finding, submits;
 //! the lawyer answers in Markdown (API); the enterprise reads the rendered answer on the thread
-//! page. Screenshots go to target/e2e-qa-*.png.
+//! page. Screenshots go to target/tmp/e2e-qa-*.png.
 
 use crate::checkup_privacy::riskiest;
 use crate::helpers::{TestApp, ENTERPRISE_PASSWORD};
@@ -112,9 +112,7 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
     assert_eq!(prefilled["checkup"], report_id.to_string().as_str());
     assert_eq!(prefilled["finding"], item);
     browser
-        .screenshot(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-qa-form.png"),
-        )
+        .screenshot(&crate::helpers::screenshot_path("e2e-qa-form.png"))
         .await;
     browser
         .eval("document.querySelector('form.stack').submit();", vec![])
@@ -171,9 +169,7 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
         .await;
     assert_eq!(overflow, false);
     browser
-        .screenshot(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-qa-thread.png"),
-        )
+        .screenshot(&crate::helpers::screenshot_path("e2e-qa-thread.png"))
         .await;
     browser.quit().await;
     app.stop().await;
