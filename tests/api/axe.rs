@@ -255,14 +255,14 @@ async fn scan_width(
                         vec![],
                     )
                     .await;
-                let focused = wait_for(
-                    &browser,
-                    "if (document.readyState !== 'complete' \
+                let focused = browser
+                    .wait_for(
+                        "if (document.readyState !== 'complete' \
                          || !document.querySelector('[aria-invalid=true]')) return null; \
                      var s = document.querySelector('.error-summary'); \
                      return !!s && document.activeElement === s;",
-                )
-                .await;
+                    )
+                    .await;
                 if focused != true {
                     problems.push(format!(
                         "{width}px visitor /register (failed submit): the error summary does not have the focus"
@@ -326,8 +326,7 @@ async fn log_in(browser: &Browser, app: &TestApp, login: &str, password: &str) {
             vec![],
         )
         .await;
-    wait_for(
-        browser,
+    browser.wait_for(
         "return location.pathname !== '/login' && document.readyState === 'complete' ? true : null;",
     )
     .await;
@@ -344,19 +343,6 @@ fn first_link(html: &str, prefix: &str) -> String {
                 .then(|| format!("{prefix}{digits}"))
         })
         .unwrap_or_else(|| panic!("no link to {prefix}… in {html}"))
-}
-
-/// Evaluate `script` until it returns something other than null (30 s at most).
-async fn wait_for(b: &Browser, script: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v = b.eval(script, vec![]).await;
-        if !v.is_null() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {script}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The demo month plus: a published lecture (a short generated clip), a cancelled session,

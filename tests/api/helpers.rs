@@ -542,3 +542,22 @@ pub async fn wait_until_done(app: &TestApp, c: &Client, id: i64) -> Value {
 pub fn screenshot_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
+
+/// The master playlist of published `lecture`, fetched as `c` from `app` through the lecture
+/// page (both answer 200).
+pub async fn published_master(app: &TestApp, c: &Client, lecture: i64) -> String {
+    let page = c
+        .get(app.url(&format!("/lectures/{lecture}")))
+        .send()
+        .await
+        .expect("lecture page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let master = master_playlist(&page.text().await.expect("page text"));
+    let r = c
+        .get(app.url(&master))
+        .send()
+        .await
+        .expect("master playlist");
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.expect("playlist text")
+}

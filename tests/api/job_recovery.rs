@@ -2,7 +2,7 @@
 //! a restart the job is found orphaned, run again and published, and the half-made output was
 //! never served.
 
-use crate::helpers::{master_playlist, wait_until_done, wait_until_transcoding, TestApp};
+use crate::helpers::{published_master, wait_until_done, wait_until_transcoding, TestApp};
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -54,16 +54,7 @@ async fn a_crash_mid_transcode_resumes_after_restart() {
     let c = app.organizer().await;
     let done = wait_until_done(&app, &c, id).await;
     assert_eq!(done["attempts"], 2, "{done}");
-    let page = c
-        .get(app.url(&format!("/lectures/{lecture}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let master = master_playlist(&page.text().await.unwrap());
-    let r = c.get(app.url(&master)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let text = r.text().await.unwrap();
+    let text = published_master(&app, &c, lecture).await;
     assert_eq!(
         text.matches("#EXT-X-STREAM-INF").count(),
         3,

@@ -9,20 +9,6 @@ use crate::qa_questions::{lawyer, post_json};
 use crate::webdriver::Browser;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-/// Evaluate `script` until it returns something other than null (30 s at most).
-async fn wait_for(b: &Browser, script: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v = b.eval(script, vec![]).await;
-        if !v.is_null() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {script}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test]
 async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromium() {
@@ -71,8 +57,7 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
         .await;
     // the report, with a 向律师提问 link on the finding
     let item = first["item_id"].as_str().unwrap();
-    let href = wait_for(
-        &browser,
+    let href = browser.wait_for(
         &format!(
             "var a=document.querySelector('#f-{item} a.ask-lawyer'); return a ? a.getAttribute('href') : null;"
         ),
@@ -88,15 +73,15 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
             vec![],
         )
         .await;
-    let prefilled = wait_for(
-        &browser,
-        "var t=document.getElementById('q-title'); if(!t) return null; \
+    let prefilled = browser
+        .wait_for(
+            "var t=document.getElementById('q-title'); if(!t) return null; \
          return {title: t.value, topic: document.getElementById('q-topic').value, \
                  body: document.getElementById('q-body').value, \
                  checkup: document.querySelector('input[name=checkup_id]').value, \
                  finding: document.querySelector('input[name=finding]').value};",
-    )
-    .await;
+        )
+        .await;
     let expected_title: String = first["question"]
         .as_str()
         .unwrap()
@@ -117,8 +102,7 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
     browser
         .eval("document.querySelector('form.stack').submit();", vec![])
         .await;
-    let path = wait_for(
-        &browser,
+    let path = browser.wait_for(
         "return document.body.textContent.indexOf('问题已提交') >= 0 ? location.pathname : null;",
     )
     .await;
@@ -144,11 +128,11 @@ async fn an_enterprise_asks_from_a_report_finding_and_reads_the_answer_in_chromi
     assert_eq!(r.status(), StatusCode::CREATED);
 
     browser.goto(&app.url(&format!("/questions/{id}"))).await;
-    let answer = wait_for(
-        &browser,
-        "var a=document.querySelector('.msg-answer .msg-body'); return a ? a.innerHTML : null;",
-    )
-    .await;
+    let answer = browser
+        .wait_for(
+            "var a=document.querySelector('.msg-answer .msg-body'); return a ? a.innerHTML : null;",
+        )
+        .await;
     let html = answer.as_str().unwrap();
     assert!(html.contains("<strong>整改要点</strong>"), "{html}");
     assert!(html.contains("<li>补签书面合同</li>"), "{html}");

@@ -4,7 +4,7 @@
 //! logout on one ends it on both; a recording uploaded through one is transcoded by a
 //! `pufa worker` and plays from the other.
 
-use crate::helpers::{master_playlist, wait_until_done, TestApp};
+use crate::helpers::{published_master, wait_until_done, TestApp};
 use crate::signups::{enterprises, session_with};
 use crate::workers::start_worker;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
@@ -92,14 +92,6 @@ async fn two_replicas_on_one_database_act_as_one_site() {
     let _worker = start_worker(dir.path());
     let done = wait_until_done(&b, &org, job).await;
     assert_eq!(done["state"], "done");
-    let page = org
-        .get(b.url(&format!("/lectures/{lecture}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let master = master_playlist(&page.text().await.unwrap());
-    let r = org.get(b.url(&master)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("#EXT-X-STREAM-INF"));
+    let master = published_master(&b, &org, lecture).await;
+    assert!(master.contains("#EXT-X-STREAM-INF"));
 }

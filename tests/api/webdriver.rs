@@ -103,6 +103,22 @@ impl Browser {
             .await;
     }
 
+    /// Evaluate `script` until it returns something other than null (30 s at most).
+    pub async fn wait_for(&self, script: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.eval(script, vec![]).await;
+            if !v.is_null() {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for: {script}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Run `script` (a function body; `arguments` available) and return its value.
     pub async fn eval(&self, script: &str, args: Vec<Value>) -> Value {
         self.call(

@@ -4,7 +4,8 @@
 //! publishes it.
 
 use crate::helpers::{
-    first_line_after, master_playlist, wait_until_done, wait_until_transcoding, ChildGuard, TestApp,
+    first_line_after, published_master, wait_until_done, wait_until_transcoding, ChildGuard,
+    TestApp,
 };
 use pufa::media::testsrc::{generate_clip, ClipSpec};
 use reqwest::StatusCode;
@@ -76,17 +77,6 @@ async fn a_worker_killed_mid_transcode_is_replaced_by_another() {
     let done = wait_until_done(&app, &c, id).await;
     assert_eq!(done["attempts"], 2, "{done}");
     // the serving process plays what the worker published
-    let page = c
-        .get(app.url(&format!("/lectures/{lecture}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let master = master_playlist(&page.text().await.unwrap());
-    let r = c.get(app.url(&master)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.text().await.unwrap().matches("#EXT-X-STREAM-INF").count(),
-        3
-    );
+    let master = published_master(&app, &c, lecture).await;
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 3);
 }
