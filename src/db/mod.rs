@@ -94,7 +94,7 @@ impl Db {
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening database {}", path.display()))?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .context("applying database migrations")?;
@@ -256,8 +256,8 @@ pub(crate) async fn migrated_before(
         .connect_with(options)
         .await
         .expect("pool");
-    let all = sqlx::migrate!("./migrations");
-    let mut before = sqlx::migrate!("./migrations");
+    let all = sqlx::migrate!("./migrations/sqlite");
+    let mut before = sqlx::migrate!("./migrations/sqlite");
     before.migrations = all
         .migrations
         .iter()
