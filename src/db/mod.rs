@@ -37,6 +37,11 @@ pub mod throttle;
 pub mod watch;
 pub(crate) mod writer;
 
+mod types;
+#[allow(unused_imports)] // used from the next commit on
+pub(crate) use types::{day, ts, RowExt};
+pub use types::{Day, Flag, Json, OptDay, OptTs, Ts};
+
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
