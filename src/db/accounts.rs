@@ -1,6 +1,7 @@
 //! Users and enterprises.
 
 use super::Db;
+use super::RowExt;
 use crate::accounts::{LoginKey, Role, User, ValidEnterprise};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -12,9 +13,12 @@ pub struct StaffAccount {
     pub role: String,
     pub username: String,
     pub display_name: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub last_login_at: Option<DateTime<Utc>>,
     /// When the account was disabled; `None` while it is active.
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
@@ -48,6 +52,7 @@ pub struct Enterprise {
     pub mobile: String,
     /// Secret of the personal calendar feed.
     pub calendar_token: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
     /// 企业规模 (`micro`…`large`); NULL: not stated.
     pub size: Option<String>,
@@ -74,7 +79,7 @@ pub(super) fn like_escaped(s: &str) -> String {
     out
 }
 
-pub(super) fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
+pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: row.try_get("id")?,
@@ -95,13 +100,13 @@ impl Db {
     ) -> Result<i64, sqlx::Error> {
         let row = sqlx::query(
             "INSERT INTO users (role, username, display_name, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(role.as_str())
         .bind(username)
         .bind(display_name)
         .bind(password_hash)
-        .bind(Utc::now())
+        .bind(crate::db::ts(Utc::now()))
         .fetch_one(&self.pool)
         .await?;
         row.try_get("id")
@@ -120,11 +125,11 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO users (role, username, display_name, password_hash, created_at)
-             VALUES ('enterprise', NULL, ?, ?, ?) RETURNING id",
+             VALUES ('enterprise', NULL, $1, $2, $3) RETURNING id",
         )
         .bind(&e.name)
         .bind(password_hash)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -132,7 +137,7 @@ impl Db {
             "INSERT INTO enterprises
                (user_id, name, uscc, industry, district, contact_name, mobile, calendar_token,
                 privacy_notice_version, privacy_consent_at, size)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id)
         .bind(&e.name)
@@ -143,7 +148,7 @@ impl Db {
         .bind(&e.mobile)
         .bind(calendar_token)
         .bind(e.privacy_notice_version)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(e.size.map(crate::qa::EnterpriseSize::as_str))
         .execute(&mut *tx)
         .await?;
@@ -156,9 +161,9 @@ impl Db {
         let row = sqlx::query(
             "SELECT u.id, u.role, u.display_name, u.username, u.password_hash
              FROM users u LEFT JOIN enterprises e ON e.user_id = u.id
-             WHERE (u.username IS NOT NULL AND u.username = ?)
-                OR (e.uscc IS NOT NULL AND e.uscc = ?)
-                OR (e.mobile IS NOT NULL AND e.mobile = ?)
+             WHERE (u.username IS NOT NULL AND u.username = $1)
+                OR (e.uscc IS NOT NULL AND e.uscc = $2)
+                OR (e.mobile IS NOT NULL AND e.mobile = $3)
              ORDER BY u.id LIMIT 1",
         )
         .bind(&key.username)
@@ -173,7 +178,7 @@ impl Db {
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, role, display_name, username FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT id, role, display_name, username FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -181,7 +186,7 @@ impl Db {
     }
 
     pub async fn username_exists(&self, username: &str) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE username = ?")
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE username = $1")
             .bind(username)
             .fetch_one(&self.pool)
             .await?;
@@ -192,7 +197,7 @@ impl Db {
         sqlx::query_as(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
                     e.calendar_token, u.created_at, e.size
-             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.user_id = ?",
+             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
@@ -206,7 +211,7 @@ impl Db {
         sqlx::query_as(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
                     e.calendar_token, u.created_at, e.size
-             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.calendar_token = ?",
+             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.calendar_token = $1",
         )
         .bind(token)
         .fetch_optional(&self.pool)
@@ -216,7 +221,7 @@ impl Db {
     /// Replace the calendar feed token of enterprise `user_id`; false when there is no such
     /// enterprise. The old token stops working at once.
     pub async fn set_calendar_token(&self, user_id: i64, token: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE enterprises SET calendar_token = ? WHERE user_id = ?")
+        let done = sqlx::query("UPDATE enterprises SET calendar_token = $1 WHERE user_id = $2")
             .bind(token)
             .bind(user_id)
             .execute(&self.pool)
@@ -245,13 +250,13 @@ impl Db {
         // `?1` text (name, contact: anywhere; credit code and mobile: from the start or, for a
         // mobile, its last digits), `?2` industry section, `?3` district; NULL: any
         let filter_sql = "FROM enterprises e JOIN users u ON u.id = e.user_id
-             WHERE (?1 IS NULL OR e.name LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR e.contact_name LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR e.uscc LIKE ?1 || '%' ESCAPE '\\'
-                    OR e.mobile LIKE ?1 || '%' ESCAPE '\\'
-                    OR (length(?1) >= 4 AND e.mobile LIKE '%' || ?1 ESCAPE '\\'))
-               AND (?2 IS NULL OR substr(e.industry, 1, 1) = ?2)
-               AND (?3 IS NULL OR e.district = ?3)";
+             WHERE ($1 IS NULL OR e.name LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR e.contact_name LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR e.uscc LIKE $1 || '%' ESCAPE '\\'
+                    OR e.mobile LIKE $1 || '%' ESCAPE '\\'
+                    OR (length($1) >= 4 AND e.mobile LIKE '%' || $1 ESCAPE '\\'))
+               AND ($2 IS NULL OR substr(e.industry, 1, 1) = $2)
+               AND ($3 IS NULL OR e.district = $3)";
         let text = filter.text.as_deref().map(like_escaped);
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter_sql}"))
             .bind(text.as_deref())
@@ -262,7 +267,7 @@ impl Db {
         let rows = sqlx::query_as(&format!(
             "SELECT e.user_id, e.name, e.uscc, e.industry, e.district, e.contact_name, e.mobile,
                     e.calendar_token, u.created_at, e.size
-             {filter_sql} ORDER BY u.id DESC LIMIT ?4 OFFSET ?5"
+             {filter_sql} ORDER BY u.id DESC LIMIT $4 OFFSET $5"
         ))
         .bind(text.as_deref())
         .bind(filter.industry.as_deref())
@@ -287,7 +292,7 @@ impl Db {
     /// Staff accounts of a role, by display name.
     pub async fn staff(&self, role: Role) -> Result<Vec<User>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, role, display_name, username FROM users WHERE role = ? ORDER BY display_name",
+            "SELECT id, role, display_name, username FROM users WHERE role = $1 ORDER BY display_name",
         )
         .bind(role.as_str())
         .fetch_all(&self.pool)
@@ -310,7 +315,7 @@ impl Db {
     pub async fn staff_account(&self, id: i64) -> Result<Option<StaffAccount>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, role, username, display_name, created_at, last_login_at, disabled_at
-             FROM users WHERE id = ? AND role IN ('organizer', 'lawyer') AND username IS NOT NULL",
+             FROM users WHERE id = $1 AND role IN ('organizer', 'lawyer') AND username IS NOT NULL",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -324,7 +329,7 @@ impl Db {
     ) -> Result<Option<StaffAccount>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, role, username, display_name, created_at, last_login_at, disabled_at
-             FROM users WHERE username = ? AND role IN ('organizer', 'lawyer')",
+             FROM users WHERE username = $1 AND role IN ('organizer', 'lawyer')",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -333,12 +338,12 @@ impl Db {
 
     /// When the account was disabled, if it is.
     pub async fn disabled_at(&self, user_id: i64) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        let row = sqlx::query("SELECT disabled_at FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT disabled_at FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
-            Some(r) => r.try_get("disabled_at")?,
+            Some(r) => r.time("disabled_at")?,
             None => None,
         })
     }
@@ -357,19 +362,19 @@ impl Db {
                 // the guard is inside the statement: two organizers disabling each other at
                 // once cannot both succeed
                 sqlx::query(
-                    "UPDATE users SET disabled_at = ?
-                     WHERE id = ? AND disabled_at IS NULL
+                    "UPDATE users SET disabled_at = $1
+                     WHERE id = $2 AND disabled_at IS NULL
                        AND (role <> 'organizer' OR (SELECT COUNT(*) FROM users
-                            WHERE role = 'organizer' AND disabled_at IS NULL AND id <> ?) > 0)",
+                            WHERE role = 'organizer' AND disabled_at IS NULL AND id <> $3) > 0)",
                 )
-                .bind(at)
+                .bind(crate::db::ts(at))
                 .bind(user_id)
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?
             }
             None => {
-                sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = ?")
+                sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?
@@ -377,22 +382,19 @@ impl Db {
         };
         if disabled_at.is_some() {
             if done.rows_affected() == 0 {
-                let row = sqlx::query("SELECT disabled_at FROM users WHERE id = ?")
+                let row = sqlx::query("SELECT disabled_at FROM users WHERE id = $1")
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?;
                 return Ok(match row {
                     None => DisableOutcome::NotFound,
-                    Some(r)
-                        if r.try_get::<Option<DateTime<Utc>>, _>("disabled_at")?
-                            .is_some() =>
-                    {
+                    Some(r) if r.time::<Option<DateTime<Utc>>>("disabled_at")?.is_some() => {
                         DisableOutcome::Done
                     }
                     Some(_) => DisableOutcome::LastOrganizer,
                 });
             }
-            sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+            sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
@@ -411,7 +413,7 @@ impl Db {
         password_hash: &str,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut *tx)
@@ -419,7 +421,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -433,8 +435,8 @@ impl Db {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE users SET last_login_at = ? WHERE id = ?")
-            .bind(now)
+        sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+            .bind(crate::db::ts(now))
             .bind(user_id)
             .execute(&self.pool)
             .await?;
@@ -456,14 +458,14 @@ impl Db {
         user_id: i64,
     ) -> Result<Option<PrivacyConsent>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT privacy_notice_version, privacy_consent_at FROM enterprises WHERE user_id = ?",
+            "SELECT privacy_notice_version, privacy_consent_at FROM enterprises WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let version: Option<String> = row.try_get("privacy_notice_version")?;
-        let at: Option<DateTime<Utc>> = row.try_get("privacy_consent_at")?;
+        let at: Option<DateTime<Utc>> = row.time("privacy_consent_at")?;
         Ok(version
             .zip(at)
             .map(|(notice_version, at)| PrivacyConsent { notice_version, at }))
@@ -471,12 +473,12 @@ impl Db {
 
     /// Whether the lawyer of session `session_id` sees full mobile numbers on its roster.
     pub async fn roster_full_mobiles(&self, session_id: i64) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query("SELECT roster_full_mobiles FROM lecture_sessions WHERE id = ?")
+        let row = sqlx::query("SELECT roster_full_mobiles FROM lecture_sessions WHERE id = $1")
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
-            Some(r) => r.try_get::<i64, _>("roster_full_mobiles")? != 0,
+            Some(r) => r.time::<bool>("roster_full_mobiles")?,
             None => false,
         })
     }
@@ -488,11 +490,12 @@ impl Db {
         session_id: i64,
         full: bool,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE lecture_sessions SET roster_full_mobiles = ? WHERE id = ?")
-            .bind(i64::from(full))
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE lecture_sessions SET roster_full_mobiles = $1 WHERE id = $2")
+                .bind(i64::from(full))
+                .bind(session_id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -11,6 +11,7 @@ use sqlx::Row;
 pub struct GroupRow {
     pub id: i64,
     pub name: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -73,7 +74,7 @@ impl Db {
                 sqlx::query_as(
                     "SELECT g.id, g.name, g.created_at FROM advisor_groups g
                      JOIN advisor_group_lawyers m ON m.group_id = g.id
-                     WHERE m.lawyer_id = ? ORDER BY g.id",
+                     WHERE m.lawyer_id = $1 ORDER BY g.id",
                 )
                 .bind(l)
                 .fetch_all(&self.pool)
@@ -83,7 +84,7 @@ impl Db {
     }
 
     pub async fn advisor_group(&self, id: i64) -> Result<Option<GroupRow>, sqlx::Error> {
-        sqlx::query_as("SELECT id, name, created_at FROM advisor_groups WHERE id = ?")
+        sqlx::query_as("SELECT id, name, created_at FROM advisor_groups WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -122,7 +123,7 @@ impl Db {
              JOIN advisor_group_lawyers m ON m.group_id = ge.group_id
              JOIN users u ON u.id = m.lawyer_id
              LEFT JOIN lawyer_profiles p ON p.user_id = u.id
-             WHERE ge.enterprise_id = ? ORDER BY u.id",
+             WHERE ge.enterprise_id = $1 ORDER BY u.id",
         )
         .bind(enterprise_id)
         .fetch_all(&self.pool)
@@ -151,7 +152,7 @@ impl Db {
                 "SELECT u.role, COALESCE(e.name, u.display_name) AS name, e.size, ge.group_id
                  FROM users u LEFT JOIN enterprises e ON e.user_id = u.id
                  LEFT JOIN advisor_group_enterprises ge ON ge.enterprise_id = u.id
-                 WHERE u.id = ?",
+                 WHERE u.id = $1",
             )
             .bind(id)
             .fetch_optional(&self.pool)
@@ -187,10 +188,10 @@ impl Db {
     ) -> Result<i64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO advisor_groups (name, created_at) VALUES (?, ?) RETURNING id",
+            "INSERT INTO advisor_groups (name, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(name)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         insert_members(&mut tx, id, lawyer_ids, enterprise_ids).await?;
@@ -207,7 +208,7 @@ impl Db {
         enterprise_ids: &[i64],
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE advisor_groups SET name = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE advisor_groups SET name = $1 WHERE id = $2")
             .bind(name)
             .bind(id)
             .execute(&mut *tx)
@@ -216,11 +217,11 @@ impl Db {
         if updated == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM advisor_group_lawyers WHERE group_id = ?")
+        sqlx::query("DELETE FROM advisor_group_lawyers WHERE group_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM advisor_group_enterprises WHERE group_id = ?")
+        sqlx::query("DELETE FROM advisor_group_enterprises WHERE group_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -232,7 +233,7 @@ impl Db {
     /// Remove a group (its enterprises have no advisor afterwards); false when it did not exist.
     pub async fn delete_advisor_group(&self, id: i64) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let n = sqlx::query("DELETE FROM advisor_groups WHERE id = ?")
+        let n = sqlx::query("DELETE FROM advisor_groups WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
@@ -251,11 +252,11 @@ impl Db {
     ) -> Result<(Vec<GroupEnterprise>, i64), sqlx::Error> {
         let cond = "WHERE e.size IN ('micro', 'small')
               AND NOT EXISTS (SELECT 1 FROM advisor_group_enterprises ge WHERE ge.enterprise_id = e.user_id)
-              AND (? IS NULL OR e.name LIKE ?)";
+              AND ($1 IS NULL OR e.name LIKE $2)";
         let like = query.map(|q| format!("%{}%", q.replace(['%', '_'], "")));
         let rows = sqlx::query_as(&format!(
             "SELECT 0 AS group_id, {ENTERPRISE_COLUMNS} FROM enterprises e {cond}
-             ORDER BY e.name, e.user_id LIMIT ? OFFSET ?"
+             ORDER BY e.name, e.user_id LIMIT $3 OFFSET $4"
         ))
         .bind(like.as_deref())
         .bind(like.as_deref())
@@ -278,7 +279,7 @@ impl Db {
     ) -> Result<(Vec<GroupEnterprise>, i64), sqlx::Error> {
         let rows = sqlx::query_as(&format!(
             "SELECT 0 AS group_id, {ENTERPRISE_COLUMNS} FROM enterprises e
-             WHERE e.size IS NULL ORDER BY e.name, e.user_id LIMIT ?"
+             WHERE e.size IS NULL ORDER BY e.name, e.user_id LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -295,7 +296,7 @@ impl Db {
         enterprise_id: i64,
         size: Option<EnterpriseSize>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE enterprises SET size = ? WHERE user_id = ?")
+        sqlx::query("UPDATE enterprises SET size = $1 WHERE user_id = $2")
             .bind(size.map(EnterpriseSize::as_str))
             .bind(enterprise_id)
             .execute(&self.pool)
@@ -309,7 +310,7 @@ impl Db {
         enterprise_id: i64,
     ) -> Result<Option<EnterpriseSize>, sqlx::Error> {
         let s: Option<Option<String>> =
-            sqlx::query_scalar("SELECT size FROM enterprises WHERE user_id = ?")
+            sqlx::query_scalar("SELECT size FROM enterprises WHERE user_id = $1")
                 .bind(enterprise_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -318,13 +319,13 @@ impl Db {
 }
 
 async fn insert_members(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     id: i64,
     lawyer_ids: &[i64],
     enterprise_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
     for l in lawyer_ids {
-        sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES ($1, $2)")
             .bind(id)
             .bind(l)
             .execute(&mut **tx)
@@ -332,7 +333,7 @@ async fn insert_members(
     }
     for e in enterprise_ids {
         sqlx::query(
-            "INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES (?, ?)",
+            "INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES ($1, $2)",
         )
         .bind(id)
         .bind(e)

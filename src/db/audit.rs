@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub at: DateTime<Utc>,
     pub actor_user_id: Option<i64>,
     /// Login name (staff) or display name of the actor; `None` for the command line or a
@@ -45,9 +46,9 @@ impl Db {
     pub async fn insert_audit(&self, e: &NewAuditEntry<'_>) -> Result<i64, sqlx::Error> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO audit_log (at, actor_user_id, action, target_type, target_id, detail)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
-        .bind(e.at)
+        .bind(crate::db::ts(e.at))
         .bind(e.actor_user_id)
         .bind(e.action)
         .bind(e.target_type)
@@ -64,10 +65,10 @@ impl Db {
             "SELECT a.id, a.at, a.actor_user_id, COALESCE(u.username, u.display_name) AS actor_name,
                     a.action, a.target_type, a.target_id, a.detail
              FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
-             WHERE (? IS NULL OR a.action = ?)
-               AND (? IS NULL OR a.actor_user_id = ?)
-               AND (? IS NULL OR a.id < ?)
-             ORDER BY a.id DESC LIMIT ?",
+             WHERE ($1 IS NULL OR a.action = $2)
+               AND ($3 IS NULL OR a.actor_user_id = $4)
+               AND ($5 IS NULL OR a.id < $6)
+             ORDER BY a.id DESC LIMIT $7",
         )
         .bind(&filter.action)
         .bind(&filter.action)

@@ -12,6 +12,7 @@ pub struct TrackRow {
     pub vtt: String,
     pub cues: i64,
     pub source_format: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub uploaded_at: DateTime<Utc>,
 }
 
@@ -33,7 +34,7 @@ impl Db {
     pub async fn put_lecture_track(&self, t: &NewTrack<'_>) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO lecture_tracks (lecture_id, kind, vtt, cues, source_format, uploaded_by, uploaded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (lecture_id, kind) DO UPDATE SET
                 vtt = excluded.vtt, cues = excluded.cues, source_format = excluded.source_format,
                 uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at",
@@ -44,7 +45,7 @@ impl Db {
         .bind(t.cues)
         .bind(t.source_format)
         .bind(t.uploaded_by)
-        .bind(t.uploaded_at)
+        .bind(crate::db::ts(t.uploaded_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -57,7 +58,7 @@ impl Db {
         kind: &str,
     ) -> Result<Option<TrackRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM lecture_tracks WHERE lecture_id = ? AND kind = ?"
+            "SELECT {COLUMNS} FROM lecture_tracks WHERE lecture_id = $1 AND kind = $2"
         ))
         .bind(lecture_id)
         .bind(kind)
@@ -68,7 +69,7 @@ impl Db {
     /// Every track of the lecture (at most one per kind).
     pub async fn lecture_tracks(&self, lecture_id: i64) -> Result<Vec<TrackRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM lecture_tracks WHERE lecture_id = ? ORDER BY kind"
+            "SELECT {COLUMNS} FROM lecture_tracks WHERE lecture_id = $1 ORDER BY kind"
         ))
         .bind(lecture_id)
         .fetch_all(&self.pool)
@@ -78,11 +79,12 @@ impl Db {
     /// Whether the lecture has captions (one indexed lookup, asked on every master playlist).
     pub async fn has_subtitles(&self, lecture_id: i64) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM lecture_tracks WHERE lecture_id = ? AND kind = 'subtitles')",
+            "SELECT EXISTS (SELECT 1 FROM lecture_tracks WHERE lecture_id = $1 AND kind = 'subtitles')",
         )
         .bind(lecture_id)
         .fetch_one(&self.pool)
         .await
+        .map(|f: super::Flag| f.0)
     }
 
     /// Remove the lecture's track of `kind`; false when there was none.
@@ -91,7 +93,7 @@ impl Db {
         lecture_id: i64,
         kind: &str,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM lecture_tracks WHERE lecture_id = ? AND kind = ?")
+        let done = sqlx::query("DELETE FROM lecture_tracks WHERE lecture_id = $1 AND kind = $2")
             .bind(lecture_id)
             .bind(kind)
             .execute(&self.pool)

@@ -19,6 +19,7 @@ pub struct VerifiedCertificate {
     pub code: String,
     pub enterprise_name: String,
     pub lecture_title: String,
+    #[sqlx(try_from = "crate::db::Day")]
     pub attended_on: NaiveDate,
     pub percent: i64,
 }
@@ -28,16 +29,16 @@ impl Db {
     pub async fn record_certificate(&self, c: &IssuedCertificate<'_>) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO certificates (code, lecture_id, enterprise_id, attended_on, percent, issued_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (code) DO UPDATE SET
                 attended_on = excluded.attended_on, percent = excluded.percent",
         )
         .bind(c.code)
         .bind(c.lecture_id)
         .bind(c.enterprise_id)
-        .bind(c.attended_on)
+        .bind(crate::db::day(c.attended_on))
         .bind(c.percent)
-        .bind(c.issued_at)
+        .bind(crate::db::ts(c.issued_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -54,7 +55,7 @@ impl Db {
                JOIN enterprises e ON e.user_id = c.enterprise_id
                JOIN lectures l ON l.id = c.lecture_id
                JOIN lecture_sessions s ON s.id = l.session_id
-              WHERE c.code = ?",
+              WHERE c.code = $1",
         )
         .bind(code)
         .fetch_optional(&self.pool)

@@ -4,6 +4,8 @@
 use super::followups;
 use super::notifications;
 use super::Db;
+use super::Json;
+use super::RowExt;
 use crate::accounts::Role;
 use crate::checkup::questionnaire::Answers;
 use crate::checkup::scoring::Level;
@@ -11,7 +13,6 @@ use crate::checkup::CheckupStatus;
 use crate::notify::Event;
 use crate::qa::followup::LevelsSnapshot;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::types::Json;
 use sqlx::Row;
 
 /// A stored check-up (draft or submitted report). Answers that are not a JSON object of
@@ -27,8 +28,11 @@ pub struct CheckupRow {
     /// The level scored at submission, kept for queries over the table. Pages and the API
     /// recompute the level from the answers instead, so that a scoring fix reaches old reports.
     pub overall_level: Option<Level>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -58,12 +62,12 @@ impl Db {
         source: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO questionnaires (version, source, loaded_at) VALUES (?, ?, ?)
+            "INSERT INTO questionnaires (version, source, loaded_at) VALUES ($1, $2, $3)
              ON CONFLICT (version) DO NOTHING",
         )
         .bind(version)
         .bind(source)
-        .bind(Utc::now())
+        .bind(crate::db::ts(Utc::now()))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -71,7 +75,7 @@ impl Db {
 
     /// The stored text of a questionnaire version.
     pub async fn questionnaire_source(&self, version: &str) -> Result<Option<String>, sqlx::Error> {
-        let row = sqlx::query("SELECT source FROM questionnaires WHERE version = ?")
+        let row = sqlx::query("SELECT source FROM questionnaires WHERE version = $1")
             .bind(version)
             .fetch_optional(&self.pool)
             .await?;
@@ -79,7 +83,7 @@ impl Db {
     }
 
     pub async fn draft(&self, enterprise_id: i64) -> Result<Option<CheckupRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM checkups WHERE enterprise_id = ? AND status = 'draft'")
+        sqlx::query_as("SELECT * FROM checkups WHERE enterprise_id = $1 AND status = 'draft'")
             .bind(enterprise_id)
             .fetch_optional(&self.pool)
             .await
@@ -96,7 +100,7 @@ impl Db {
     ) -> Result<i64, sqlx::Error> {
         let row = sqlx::query(
             "INSERT INTO checkups (enterprise_id, version, industry, answers, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'draft', ?, ?)
+             VALUES ($1, $2, $3, $4, 'draft', $5, $6)
              ON CONFLICT (enterprise_id) WHERE status = 'draft' DO UPDATE SET
                version = excluded.version, industry = excluded.industry,
                answers = excluded.answers, updated_at = excluded.updated_at
@@ -106,8 +110,8 @@ impl Db {
         .bind(version)
         .bind(industry)
         .bind(Json(answers))
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&self.pool)
         .await?;
         row.try_get("id")
@@ -129,23 +133,23 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        sqlx::query("DELETE FROM checkups WHERE enterprise_id = ? AND status = 'draft'")
+        sqlx::query("DELETE FROM checkups WHERE enterprise_id = $1 AND status = 'draft'")
             .bind(enterprise_id)
             .execute(&mut *tx)
             .await?;
         let row = sqlx::query(
             "INSERT INTO checkups (enterprise_id, version, industry, answers, status, overall_level,
                                    created_at, updated_at, submitted_at)
-             VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, 'submitted', $5, $6, $7, $8) RETURNING id",
         )
         .bind(enterprise_id)
         .bind(version)
         .bind(industry)
         .bind(Json(answers))
         .bind(overall_level)
-        .bind(now)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -165,7 +169,7 @@ impl Db {
     }
 
     pub async fn checkup(&self, id: i64) -> Result<Option<CheckupRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM checkups WHERE id = ?")
+        sqlx::query_as("SELECT * FROM checkups WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -178,7 +182,7 @@ impl Db {
         id: i64,
     ) -> Result<Option<CheckupRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT * FROM checkups WHERE enterprise_id = ? AND status = 'submitted' AND id < ?
+            "SELECT * FROM checkups WHERE enterprise_id = $1 AND status = 'submitted' AND id < $2
              ORDER BY id DESC LIMIT 1",
         )
         .bind(enterprise_id)
@@ -190,7 +194,7 @@ impl Db {
     /// The enterprise's submitted reports, newest first.
     pub async fn reports_of(&self, enterprise_id: i64) -> Result<Vec<CheckupRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT * FROM checkups WHERE enterprise_id = ? AND status = 'submitted' ORDER BY id DESC",
+            "SELECT * FROM checkups WHERE enterprise_id = $1 AND status = 'submitted' ORDER BY id DESC",
         )
         .bind(enterprise_id)
         .fetch_all(&self.pool)
@@ -226,13 +230,14 @@ impl Db {
     ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT consented_at FROM checkup_consents
-             WHERE enterprise_id = ? AND version = ? AND notice = ?",
+             WHERE enterprise_id = $1 AND version = $2 AND notice = $3",
         )
         .bind(enterprise_id)
         .bind(version)
         .bind(notice)
         .fetch_optional(&self.pool)
         .await
+        .map(|t: Option<super::Ts>| t.map(|t| t.0))
     }
 
     /// Record that the enterprise confirmed the notice at `now`; a repeated confirmation keeps
@@ -246,13 +251,13 @@ impl Db {
     ) -> Result<DateTime<Utc>, sqlx::Error> {
         sqlx::query(
             "INSERT INTO checkup_consents (enterprise_id, version, notice, consented_at)
-             VALUES (?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (enterprise_id, version, notice) DO NOTHING",
         )
         .bind(enterprise_id)
         .bind(version)
         .bind(notice)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&self.pool)
         .await?;
         self.consent(enterprise_id, version, notice)
@@ -270,12 +275,12 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO checkup_access (checkup_id, viewer_id, viewer_role, accessed_at)
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(checkup_id)
         .bind(viewer_id)
         .bind(role.as_str())
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -286,7 +291,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT a.viewer_id, a.viewer_role, a.accessed_at, u.display_name
              FROM checkup_access a LEFT JOIN users u ON u.id = a.viewer_id
-             WHERE a.checkup_id = ? ORDER BY a.id DESC",
+             WHERE a.checkup_id = $1 ORDER BY a.id DESC",
         )
         .bind(checkup_id)
         .fetch_all(&self.pool)
@@ -299,7 +304,7 @@ impl Db {
                     viewer_role: Role::parse(&role)
                         .ok_or_else(|| sqlx::Error::Decode("unknown role".into()))?,
                     viewer_name: r.try_get("display_name")?,
-                    accessed_at: r.try_get("accessed_at")?,
+                    accessed_at: r.time("accessed_at")?,
                 })
             })
             .collect()
@@ -311,7 +316,7 @@ impl Db {
     /// it in free pages of the file.
     pub async fn delete_checkup(&self, id: i64, enterprise_id: i64) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM checkups WHERE id = ? AND enterprise_id = ?")
+        let done = sqlx::query("DELETE FROM checkups WHERE id = $1 AND enterprise_id = $2")
             .bind(id)
             .bind(enterprise_id)
             .execute(&mut *tx)
@@ -321,7 +326,7 @@ impl Db {
             return Ok(false);
         }
         // the foreign key cascades already; this does not depend on foreign keys being on
-        sqlx::query("DELETE FROM checkup_access WHERE checkup_id = ?")
+        sqlx::query("DELETE FROM checkup_access WHERE checkup_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -6,7 +6,7 @@ use super::Db;
 use crate::notify::Event;
 use crate::signup::EndReason;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// The state of a claim.
 #[derive(
@@ -76,9 +76,13 @@ pub struct Claim {
     pub reject_reason: Option<String>,
     pub holder_user_id: Option<i64>,
     pub new_user_id: Option<i64>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub activate_until: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub activated_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub decided_at: Option<DateTime<Utc>>,
 }
 
@@ -108,7 +112,9 @@ pub struct Holder {
     pub mobile: String,
     pub industry: String,
     pub district: Option<String>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub disabled_at: Option<DateTime<Utc>>,
     /// Sign-ups ever made (any state).
     pub signups: i64,
@@ -137,7 +143,7 @@ const COLUMNS: &str =
 impl Db {
     /// The enterprise account holding credit code `uscc`, if any.
     pub async fn holder_of_uscc(&self, uscc: &str) -> Result<Option<i64>, sqlx::Error> {
-        let row = sqlx::query("SELECT user_id FROM enterprises WHERE uscc = ?")
+        let row = sqlx::query("SELECT user_id FROM enterprises WHERE uscc = $1")
             .bind(uscc)
             .fetch_optional(&self.pool)
             .await?;
@@ -154,7 +160,7 @@ impl Db {
         let row = sqlx::query(
             "INSERT INTO claims (uscc, company_name, contact_name, mobile, email, contact_key,
                  statement, licence_file, licence_type, token_hash, holder_user_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(c.uscc)
         .bind(c.company_name)
@@ -167,14 +173,14 @@ impl Db {
         .bind(c.licence_type)
         .bind(c.token_hash)
         .bind(c.holder_user_id)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&self.pool)
         .await?;
         row.try_get("id")
     }
 
     pub async fn claim(&self, id: i64) -> Result<Option<Claim>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM claims WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM claims WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -183,7 +189,7 @@ impl Db {
     /// Claims in `state` (all when `None`), newest first.
     pub async fn claims(&self, state: Option<ClaimState>) -> Result<Vec<Claim>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM claims WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT 500"
+            "SELECT {COLUMNS} FROM claims WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT 500"
         ))
         .bind(state.map(ClaimState::as_str))
         .fetch_all(&self.pool)
@@ -197,7 +203,7 @@ impl Db {
                     u.created_at, u.disabled_at,
                     (SELECT COUNT(*) FROM registrations r WHERE r.enterprise_id = e.user_id)
                       AS signups
-             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.user_id = ?",
+             FROM enterprises e JOIN users u ON u.id = e.user_id WHERE e.user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
@@ -213,11 +219,11 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE claims SET state = 'rejected', reject_reason = ?, decided_at = ?, decided_by = ?
-             WHERE id = ? AND state = 'pending'",
+            "UPDATE claims SET state = 'rejected', reject_reason = $1, decided_at = $2, decided_by = $3
+             WHERE id = $4 AND state = 'pending'",
         )
         .bind(reason)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(by)
         .bind(id)
         .execute(&self.pool)
@@ -258,7 +264,7 @@ impl Db {
     ) -> Result<ClaimChange, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let Some(claim) = sqlx::query_as::<_, Claim>(&format!(
-            "SELECT {COLUMNS} FROM claims WHERE id = ? AND state = 'pending'"
+            "SELECT {COLUMNS} FROM claims WHERE id = $1 AND state = 'pending'"
         ))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -271,7 +277,7 @@ impl Db {
         };
         let row = sqlx::query(
             "SELECT e.industry, e.district, e.mobile, e.uscc FROM enterprises e
-             WHERE e.user_id = ?",
+             WHERE e.user_id = $1",
         )
         .bind(holder)
         .fetch_optional(&mut *tx)
@@ -289,8 +295,8 @@ impl Db {
         // the code, and the claimant's mobile when the holder registered it, become free
         let free_mobile = claim.mobile.as_deref() == Some(holder_mobile.as_str());
         sqlx::query(
-            "UPDATE enterprises SET uscc = ?, mobile = CASE WHEN ? THEN ? ELSE mobile END
-             WHERE user_id = ?",
+            "UPDATE enterprises SET uscc = $1, mobile = CASE WHEN $2 THEN $3 ELSE mobile END
+             WHERE user_id = $4",
         )
         .bind(crate::accounts::released_uscc(holder))
         .bind(free_mobile)
@@ -305,12 +311,12 @@ impl Db {
         notifications::enqueue(&mut tx, holder, &event, now).await?;
         let user = sqlx::query(
             "INSERT INTO users (role, username, display_name, password_hash, created_at)
-             VALUES ('enterprise', NULL, ?, ?, ?) RETURNING id",
+             VALUES ('enterprise', NULL, $1, $2, $3) RETURNING id",
         )
         .bind(&claim.company_name)
         // not a PHC string: no password verifies until the claimant sets one
         .bind(UNSET_PASSWORD)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let new_id: i64 = user.try_get("id")?;
@@ -323,7 +329,7 @@ impl Db {
         let inserted = sqlx::query(
             "INSERT INTO enterprises
                (user_id, name, uscc, industry, district, contact_name, mobile, calendar_token)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new_id)
         .bind(&claim.company_name)
@@ -344,12 +350,12 @@ impl Db {
             return Err(e);
         }
         sqlx::query(
-            "UPDATE claims SET state = 'transferred', new_user_id = ?, activate_until = ?,
-                 decided_at = ?, decided_by = ? WHERE id = ?",
+            "UPDATE claims SET state = 'transferred', new_user_id = $1, activate_until = $2,
+                 decided_at = $3, decided_by = $4 WHERE id = $5",
         )
         .bind(new_id)
-        .bind(activate_until)
-        .bind(now)
+        .bind(crate::db::ts(activate_until))
+        .bind(crate::db::ts(now))
         .bind(by)
         .bind(id)
         .execute(&mut *tx)
@@ -371,31 +377,31 @@ impl Db {
     ) -> Result<Option<i64>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let row = sqlx::query(
-            "UPDATE claims SET activated_at = ?
-             WHERE id = ? AND state = 'transferred' AND activated_at IS NULL
-               AND activate_until > ? AND new_user_id IS NOT NULL
+            "UPDATE claims SET activated_at = $1
+             WHERE id = $2 AND state = 'transferred' AND activated_at IS NULL
+               AND activate_until > $3 AND new_user_id IS NOT NULL
              RETURNING new_user_id",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let user_id: i64 = row.try_get("new_user_id")?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE enterprises SET privacy_notice_version = ?, privacy_consent_at = ?
-             WHERE user_id = ?",
+            "UPDATE enterprises SET privacy_notice_version = $1, privacy_consent_at = $2
+             WHERE user_id = $3",
         )
         .bind(privacy_version)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -409,11 +415,11 @@ impl Db {
 pub const UNSET_PASSWORD: &str = "!unset:claim";
 
 async fn pending_claim(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
     let row =
-        sqlx::query("SELECT uscc, holder_user_id FROM claims WHERE id = ? AND state = 'pending'")
+        sqlx::query("SELECT uscc, holder_user_id FROM claims WHERE id = $1 AND state = 'pending'")
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -425,21 +431,22 @@ async fn pending_claim(
 /// frozen already: disable it, end its login sessions, end its sign-ups for sessions that have
 /// not started (the waitlists move up) and tell it why. Returns the sign-ups ended.
 async fn freeze_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     claim_id: i64,
     holder: i64,
     uscc: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
-    let done = sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL")
-        .bind(now)
-        .bind(holder)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+            .bind(crate::db::ts(now))
+            .bind(holder)
+            .execute(&mut *conn)
+            .await?;
     if done.rows_affected() == 0 {
         return Ok(0);
     }
-    sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+    sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
         .bind(holder)
         .execute(&mut *conn)
         .await?;

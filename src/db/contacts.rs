@@ -7,6 +7,7 @@
 //! unsubscription, which belonged to the old address).
 
 use super::Db;
+use super::RowExt;
 use crate::notify::ContactKind;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -16,8 +17,11 @@ use sqlx::Row;
 pub struct ContactRow {
     pub kind: ContactKind,
     pub value: String,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub verified_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub email_unsubscribed_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -37,7 +41,7 @@ impl Db {
     pub async fn contacts(&self, user_id: i64) -> Result<Vec<ContactRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT kind, value, verified_at, email_unsubscribed_at, updated_at
-             FROM contacts WHERE user_id = ? ORDER BY kind",
+             FROM contacts WHERE user_id = $1 ORDER BY kind",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -50,11 +54,12 @@ impl Db {
         user_id: i64,
         kind: ContactKind,
     ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        sqlx::query_scalar("SELECT created_at FROM contact_codes WHERE user_id = ? AND kind = ?")
+        sqlx::query_scalar("SELECT created_at FROM contact_codes WHERE user_id = $1 AND kind = $2")
             .bind(user_id)
             .bind(kind)
             .fetch_optional(&self.pool)
             .await
+            .map(|t: Option<super::Ts>| t.map(|t| t.0))
     }
 
     /// Store a new pending code (replacing any earlier one) and, with `set_contact`, the
@@ -75,11 +80,11 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let recent: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM contact_codes WHERE user_id = ? AND kind = ? AND created_at > ?",
+            "SELECT 1 FROM contact_codes WHERE user_id = $1 AND kind = $2 AND created_at > $3",
         )
         .bind(user_id)
         .bind(kind)
-        .bind(not_after)
+        .bind(crate::db::ts(not_after))
         .fetch_optional(&mut *tx)
         .await?;
         if recent.is_some() {
@@ -87,7 +92,7 @@ impl Db {
         }
         if set_contact {
             sqlx::query(
-                "INSERT INTO contacts (user_id, kind, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO contacts (user_id, kind, value, updated_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (user_id, kind) DO UPDATE SET
                    verified_at = CASE WHEN contacts.value = excluded.value
                                       THEN contacts.verified_at END,
@@ -98,14 +103,14 @@ impl Db {
             .bind(user_id)
             .bind(kind)
             .bind(value)
-            .bind(now)
+            .bind(crate::db::ts(now))
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
             "INSERT INTO contact_codes (user_id, kind, value, code_hash, attempts, expires_at,
                                         created_at)
-             VALUES (?, ?, ?, ?, 0, ?, ?)
+             VALUES ($1, $2, $3, $4, 0, $5, $6)
              ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value,
                code_hash = excluded.code_hash, attempts = 0, expires_at = excluded.expires_at,
                created_at = excluded.created_at",
@@ -114,8 +119,8 @@ impl Db {
         .bind(kind)
         .bind(value)
         .bind(code_hash)
-        .bind(expires_at)
-        .bind(now)
+        .bind(crate::db::ts(expires_at))
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -128,7 +133,7 @@ impl Db {
         user_id: i64,
         kind: ContactKind,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM contact_codes WHERE user_id = ? AND kind = ?")
+        sqlx::query("DELETE FROM contact_codes WHERE user_id = $1 AND kind = $2")
             .bind(user_id)
             .bind(kind)
             .execute(&self.pool)
@@ -149,7 +154,7 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT value, code_hash, attempts, expires_at FROM contact_codes
-             WHERE user_id = ? AND kind = ?",
+             WHERE user_id = $1 AND kind = $2",
         )
         .bind(user_id)
         .bind(kind)
@@ -159,7 +164,7 @@ impl Db {
             return Ok(CodeCheck::Missing);
         };
         let attempts: i64 = row.try_get("attempts")?;
-        let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+        let expires_at: DateTime<Utc> = row.time("expires_at")?;
         let stored: String = row.try_get("code_hash")?;
         // a used or expired code stays (used up) until the next one replaces it: its
         // `created_at` keeps counting for the one-code-a-minute limit
@@ -168,8 +173,8 @@ impl Db {
         } else {
             let matched = constant_time_eq(stored.as_bytes(), code_hash.as_bytes());
             sqlx::query(
-                "UPDATE contact_codes SET attempts = CASE WHEN ? THEN ? ELSE attempts + 1 END
-                 WHERE user_id = ? AND kind = ?",
+                "UPDATE contact_codes SET attempts = CASE WHEN $1 THEN $2 ELSE attempts + 1 END
+                 WHERE user_id = $3 AND kind = $4",
             )
             .bind(matched)
             .bind(max_tries)
@@ -196,11 +201,11 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE contacts SET verified_at = ?, updated_at = ?
-             WHERE user_id = ? AND kind = ? AND value = ?",
+            "UPDATE contacts SET verified_at = $1, updated_at = $2
+             WHERE user_id = $3 AND kind = $4 AND value = $5",
         )
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(user_id)
         .bind(kind)
         .bind(value)
@@ -217,10 +222,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE contacts SET email_unsubscribed_at = COALESCE(email_unsubscribed_at, ?)
-             WHERE user_id = ? AND kind = 'email'",
+            "UPDATE contacts SET email_unsubscribed_at = COALESCE(email_unsubscribed_at, $1)
+             WHERE user_id = $2 AND kind = 'email'",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(user_id)
         .execute(&self.pool)
         .await?;
@@ -230,7 +235,7 @@ impl Db {
     /// Receive e-mail again after an unsubscription (the account's own choice on its page).
     pub async fn resubscribe_email(&self, user_id: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE contacts SET email_unsubscribed_at = NULL WHERE user_id = ? AND kind = 'email'",
+            "UPDATE contacts SET email_unsubscribed_at = NULL WHERE user_id = $1 AND kind = 'email'",
         )
         .bind(user_id)
         .execute(&self.pool)
@@ -255,9 +260,9 @@ mod tests {
         let now = Utc::now();
         sqlx::query(
             "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
-             VALUES (1, 'lawyer', 'l', 'L', 'x', ?)",
+             VALUES (1, 'lawyer', 'l', 'L', 'x', $1)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&db.pool)
         .await
         .unwrap();

@@ -19,9 +19,10 @@
 
 use super::notifications::wants;
 use super::Db;
+use super::Json;
+use super::RowExt;
 use crate::notify::{Channel, Kind};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::types::Json;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -76,10 +77,13 @@ pub struct DeliveryRow {
     pub state: String,
     pub attempts: i64,
     pub max_attempts: i64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub next_attempt_at: DateTime<Utc>,
     pub worker: Option<String>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub lease_until: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub sent_at: Option<DateTime<Utc>>,
 }
 
@@ -88,7 +92,9 @@ pub struct DeliveryRow {
 pub struct AttemptRow {
     pub attempt: i64,
     pub worker: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub started_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
     pub error: Option<String>,
@@ -116,9 +122,9 @@ impl Db {
     ) -> Result<Claim, sqlx::Error> {
         // idle workers poll: a read first, so that polling takes no write lock
         let any_due: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM deliveries WHERE state = 'queued' AND next_attempt_at <= ? LIMIT 1",
+            "SELECT 1 FROM deliveries WHERE state = 'queued' AND next_attempt_at <= $1 LIMIT 1",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_optional(&self.pool)
         .await?;
         if any_due.is_none() {
@@ -128,10 +134,10 @@ impl Db {
         let due = sqlx::query(
             "SELECT d.id, d.channel, n.user_id, n.kind, n.expires_at
              FROM deliveries d JOIN notifications n ON n.id = d.notification_id
-             WHERE d.state = 'queued' AND d.next_attempt_at <= ?
+             WHERE d.state = 'queued' AND d.next_attempt_at <= $1
              ORDER BY d.next_attempt_at, d.id LIMIT 1",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(due) = due else {
@@ -141,7 +147,7 @@ impl Db {
         let channel: Channel = due.try_get("channel")?;
         let user_id: i64 = due.try_get("user_id")?;
         let kind: Kind = due.try_get("kind")?;
-        let expires_at: Option<DateTime<Utc>> = due.try_get("expires_at")?;
+        let expires_at: Option<DateTime<Utc>> = due.time("expires_at")?;
         let skip = if expires_at.is_some_and(|t| t < now) {
             Some(SKIP_EXPIRED)
         } else if !configured.contains(&channel) {
@@ -156,11 +162,11 @@ impl Db {
         };
         if let Some(reason) = skip {
             sqlx::query(
-                "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?
-                 WHERE id = ? AND state = 'queued'",
+                "UPDATE deliveries SET state = 'skipped', last_error = $1, updated_at = $2
+                 WHERE id = $3 AND state = 'queued'",
             )
             .bind(reason)
-            .bind(now)
+            .bind(crate::db::ts(now))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -171,14 +177,14 @@ impl Db {
             });
         }
         let row = sqlx::query(
-            "UPDATE deliveries SET state = 'sending', worker = ?, lease_until = ?,
-                    attempts = attempts + 1, updated_at = ?
-             WHERE id = ? AND state = 'queued'
+            "UPDATE deliveries SET state = 'sending', worker = $1, lease_until = $2,
+                    attempts = attempts + 1, updated_at = $3
+             WHERE id = $4 AND state = 'queued'
              RETURNING notification_id, attempts, max_attempts",
         )
         .bind(worker)
-        .bind(now + lease)
-        .bind(now)
+        .bind(crate::db::ts(now + lease))
+        .bind(crate::db::ts(now))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -191,19 +197,19 @@ impl Db {
         let max_attempts: i64 = row.try_get("max_attempts")?;
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at)
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
         .bind(attempt)
         .bind(worker)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
         let n = sqlx::query(
             "SELECT n.title, n.body, n.link, n.sms_template, n.sms_params, c.value
              FROM notifications n
-             JOIN contacts c ON c.user_id = n.user_id AND c.kind = ?
-             WHERE n.id = ?",
+             JOIN contacts c ON c.user_id = n.user_id AND c.kind = $1
+             WHERE n.id = $2",
         )
         .bind(channel.contact())
         .bind(notification_id)
@@ -244,12 +250,12 @@ impl Db {
         let done = match outcome {
             Outcome::Sent => {
                 sqlx::query(
-                    "UPDATE deliveries SET state = 'sent', sent_at = ?, lease_until = NULL,
-                            last_error = NULL, updated_at = ?
-                     WHERE id = ? AND worker = ? AND state = 'sending'",
+                    "UPDATE deliveries SET state = 'sent', sent_at = $1, lease_until = NULL,
+                            last_error = NULL, updated_at = $2
+                     WHERE id = $3 AND worker = $4 AND state = 'sending'",
                 )
-                .bind(now)
-                .bind(now)
+                .bind(crate::db::ts(now))
+                .bind(crate::db::ts(now))
                 .bind(d.id)
                 .bind(worker)
                 .execute(&mut *tx)
@@ -259,14 +265,14 @@ impl Db {
                 let give_up =
                     matches!(outcome, Outcome::Permanent(_)) || d.attempt >= d.max_attempts;
                 sqlx::query(
-                    "UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = NULL,
-                            last_error = ?, updated_at = ?
-                     WHERE id = ? AND worker = ? AND state = 'sending'",
+                    "UPDATE deliveries SET state = $1, next_attempt_at = $2, lease_until = NULL,
+                            last_error = $3, updated_at = $4
+                     WHERE id = $5 AND worker = $6 AND state = 'sending'",
                 )
                 .bind(if give_up { "failed" } else { "queued" })
-                .bind(now + crate::notify::backoff(d.attempt))
+                .bind(crate::db::ts(now + crate::notify::backoff(d.attempt)))
                 .bind(error)
-                .bind(now)
+                .bind(crate::db::ts(now))
                 .bind(d.id)
                 .bind(worker)
                 .execute(&mut *tx)
@@ -279,10 +285,10 @@ impl Db {
         };
         // the attempt is recorded even when the row was taken over: it did happen
         sqlx::query(
-            "UPDATE delivery_attempts SET finished_at = ?, outcome = ?, error = ?
-             WHERE delivery_id = ? AND attempt = ? AND worker = ? AND finished_at IS NULL",
+            "UPDATE delivery_attempts SET finished_at = $1, outcome = $2, error = $3
+             WHERE delivery_id = $4 AND attempt = $5 AND worker = $6 AND finished_at IS NULL",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(result)
         .bind(error)
         .bind(d.id)
@@ -299,9 +305,9 @@ impl Db {
     /// as interrupted. Returns how many rows were recovered.
     pub async fn recover_stale_deliveries(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
         let any_stale: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM deliveries WHERE state = 'sending' AND lease_until < ? LIMIT 1",
+            "SELECT 1 FROM deliveries WHERE state = 'sending' AND lease_until < $1 LIMIT 1",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_optional(&self.pool)
         .await?;
         if any_stale.is_none() {
@@ -309,22 +315,22 @@ impl Db {
         }
         let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query(
-            "UPDATE delivery_attempts SET finished_at = ?1, outcome = 'error', error = ?2
+            "UPDATE delivery_attempts SET finished_at = $1, outcome = 'error', error = $2
              WHERE finished_at IS NULL AND delivery_id IN
-               (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until < ?1)",
+               (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until < $1)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(INTERRUPTED)
         .execute(&mut *tx)
         .await?;
         let done = sqlx::query(
             "UPDATE deliveries SET
                state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-               next_attempt_at = ?1, worker = NULL, lease_until = NULL, last_error = ?2,
-               updated_at = ?1
-             WHERE state = 'sending' AND lease_until < ?1",
+               next_attempt_at = $1, worker = NULL, lease_until = NULL, last_error = $2,
+               updated_at = $1
+             WHERE state = 'sending' AND lease_until < $1",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(INTERRUPTED)
         .execute(&mut *tx)
         .await?;
@@ -337,6 +343,7 @@ impl Db {
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'queued'")
             .fetch_one(&self.pool)
             .await
+            .map(|t: super::OptTs| t.0)
     }
 
     /// The deliveries of a notification, e-mail first.
@@ -347,7 +354,7 @@ impl Db {
         sqlx::query_as(
             "SELECT id, notification_id, channel, state, attempts, max_attempts, next_attempt_at,
                     worker, lease_until, last_error, sent_at
-             FROM deliveries WHERE notification_id = ? ORDER BY channel",
+             FROM deliveries WHERE notification_id = $1 ORDER BY channel",
         )
         .bind(notification_id)
         .fetch_all(&self.pool)
@@ -361,7 +368,7 @@ impl Db {
     ) -> Result<Vec<AttemptRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT attempt, worker, started_at, finished_at, outcome, error
-             FROM delivery_attempts WHERE delivery_id = ? ORDER BY id",
+             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
         )
         .bind(delivery_id)
         .fetch_all(&self.pool)
@@ -414,11 +421,11 @@ mod tests {
             .with_timezone(&Utc);
         sqlx::query(
             "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
-             VALUES (1, 'lawyer', 'l', 'L', 'x', ?1);
+             VALUES (1, 'lawyer', 'l', 'L', 'x', $1);
              INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
-             VALUES (1, 'email', 'a@example.cn', ?1, ?1)",
+             VALUES (1, 'email', 'a@example.cn', $1, $1)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&db.pool)
         .await
         .unwrap();
@@ -536,8 +543,8 @@ mod tests {
         assert!(matches!(claim, Claim::Skipped { reason, .. } if reason == SKIP_NO_EMAIL));
         // unsubscribed after the notification was written
         let b = db.notify_now(1, &event(4), now).await.unwrap().unwrap();
-        sqlx::query("UPDATE contacts SET email_unsubscribed_at = ?")
-            .bind(now)
+        sqlx::query("UPDATE contacts SET email_unsubscribed_at = $1")
+            .bind(crate::db::ts(now))
             .execute(&db.pool)
             .await
             .unwrap();
@@ -552,8 +559,8 @@ mod tests {
             .await
             .unwrap();
         let c = db.notify_now(1, &event(5), now).await.unwrap().unwrap();
-        sqlx::query("UPDATE notifications SET expires_at = ? WHERE id = ?")
-            .bind(now - Duration::minutes(1))
+        sqlx::query("UPDATE notifications SET expires_at = $1 WHERE id = $2")
+            .bind(crate::db::ts(now - Duration::minutes(1)))
             .bind(c)
             .execute(&db.pool)
             .await

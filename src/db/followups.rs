@@ -4,13 +4,14 @@
 
 use super::notifications;
 use super::Db;
+use super::Json;
+use super::RowExt;
 use crate::notify::Event;
 use crate::qa::followup::{self, LevelsSnapshot};
 use crate::qa::funnel::{FollowupTimes, QuestionTimes};
 use crate::qa::{FollowupOutcome, FollowupStatus};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// A stored follow-up with its enterprise and advisor.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -22,13 +23,20 @@ pub struct FollowupRow {
     pub advisor_id: Option<i64>,
     #[sqlx(try_from = "String")]
     pub status: StatusColumn,
+    #[sqlx(try_from = "crate::db::Day")]
     pub due_on: NaiveDate,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub opened_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub assigned_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub first_contact_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub outcome_at: Option<DateTime<Utc>>,
     pub retake_checkup_id: Option<i64>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub retaken_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub closed_at: Option<DateTime<Utc>>,
     pub enterprise_name: String,
     pub enterprise_industry: String,
@@ -65,6 +73,7 @@ pub struct ContactRow {
     #[sqlx(try_from = "String")]
     pub outcome: OutcomeColumn,
     pub note: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -103,7 +112,7 @@ const SELECT: &str = "SELECT f.*, e.name AS enterprise_name, e.industry AS enter
 
 /// The enterprise's advisors with their open follow-ups: active lawyers of its group.
 async fn advisor_loads(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     enterprise_id: i64,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     sqlx::query_as(
@@ -113,7 +122,7 @@ async fn advisor_loads(
            FROM advisor_group_enterprises g
            JOIN advisor_group_lawyers l ON l.group_id = g.group_id
            JOIN users u ON u.id = l.lawyer_id
-          WHERE g.enterprise_id = ? AND u.role = 'lawyer' AND u.disabled_at IS NULL",
+          WHERE g.enterprise_id = $1 AND u.role = 'lawyer' AND u.disabled_at IS NULL",
     )
     .bind(enterprise_id)
     .fetch_all(&mut *conn)
@@ -121,7 +130,7 @@ async fn advisor_loads(
 }
 
 /// Active organizer accounts: who hears of a follow-up without an advisor.
-async fn organizers(conn: &mut SqliteConnection) -> Result<Vec<i64>, sqlx::Error> {
+async fn organizers(conn: &mut AnyConnection) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM users WHERE role = 'organizer' AND disabled_at IS NULL")
         .fetch_all(&mut *conn)
         .await
@@ -129,7 +138,7 @@ async fn organizers(conn: &mut SqliteConnection) -> Result<Vec<i64>, sqlx::Error
 
 /// Tell whoever has follow-up `id` to do it: its advisor, or every organizer.
 async fn notify_due(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     advisor: Option<i64>,
     enterprise_name: &str,
@@ -156,7 +165,7 @@ async fn notify_due(
 /// state of things), the least-loaded advisor of its group gets it (else the organizers'
 /// queue), and the advisor — or every organizer — is told. Returns the follow-up's id.
 pub async fn open_in_tx(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     enterprise_id: i64,
     checkup_id: i64,
     levels: &LevelsSnapshot,
@@ -164,10 +173,10 @@ pub async fn open_in_tx(
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "UPDATE followups SET status = 'closed', closed_at = ?
-          WHERE enterprise_id = ? AND status <> 'closed'",
+        "UPDATE followups SET status = 'closed', closed_at = $1
+          WHERE enterprise_id = $2 AND status <> 'closed'",
     )
-    .bind(now)
+    .bind(crate::db::ts(now))
     .bind(enterprise_id)
     .execute(&mut *conn)
     .await?;
@@ -175,18 +184,18 @@ pub async fn open_in_tx(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO followups (enterprise_id, checkup_id, levels, advisor_id, status, due_on,
                                 opened_at, assigned_at)
-         VALUES (?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING id",
     )
     .bind(enterprise_id)
     .bind(checkup_id)
     .bind(Json(levels))
     .bind(advisor)
-    .bind(due_on)
-    .bind(now)
-    .bind(advisor.map(|_| now))
+    .bind(crate::db::day(due_on))
+    .bind(crate::db::ts(now))
+    .bind((advisor.map(|_| now)).map(crate::db::ts))
     .fetch_one(&mut *conn)
     .await?;
-    let name: String = sqlx::query_scalar("SELECT name FROM enterprises WHERE user_id = ?")
+    let name: String = sqlx::query_scalar("SELECT name FROM enterprises WHERE user_id = $1")
         .bind(enterprise_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -198,23 +207,23 @@ pub async fn open_in_tx(
 /// check-up (a follow-up at 已整改 without a retake), the report is that retake, and the
 /// follow-up closes. Returns the follow-up's id.
 pub async fn record_retake_in_tx(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     enterprise_id: i64,
     checkup_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE followups
-            SET retake_checkup_id = ?, retaken_at = ?, status = 'closed', closed_at = ?
+            SET retake_checkup_id = $1, retaken_at = $2, status = 'closed', closed_at = $3
           WHERE id = (SELECT id FROM followups
-                       WHERE enterprise_id = ? AND status = 'rectified'
+                       WHERE enterprise_id = $4 AND status = 'rectified'
                          AND retake_checkup_id IS NULL
                        ORDER BY id DESC LIMIT 1)
           RETURNING id",
     )
     .bind(checkup_id)
-    .bind(now)
-    .bind(now)
+    .bind(crate::db::ts(now))
+    .bind(crate::db::ts(now))
     .bind(enterprise_id)
     .fetch_optional(&mut *conn)
     .await
@@ -225,7 +234,9 @@ pub async fn record_retake_in_tx(
 pub struct ReportFollowup {
     pub id: i64,
     /// The report is the retake after 已整改 (else it opened the follow-up).
+    #[sqlx(try_from = "crate::db::Flag")]
     pub retake: bool,
+    #[sqlx(try_from = "crate::db::Day")]
     pub due_on: NaiveDate,
 }
 
@@ -243,8 +254,8 @@ impl Db {
         checkup_id: i64,
     ) -> Result<Option<ReportFollowup>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, COALESCE(retake_checkup_id = ?, 0) AS retake, due_on FROM followups
-              WHERE checkup_id = ? OR retake_checkup_id = ? ORDER BY id DESC LIMIT 1",
+            "SELECT id, COALESCE(retake_checkup_id = $1, FALSE) AS retake, due_on FROM followups
+              WHERE checkup_id = $2 OR retake_checkup_id = $3 ORDER BY id DESC LIMIT 1",
         )
         .bind(checkup_id)
         .bind(checkup_id)
@@ -254,7 +265,7 @@ impl Db {
     }
 
     pub async fn followup(&self, id: i64) -> Result<Option<FollowupRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{SELECT} WHERE f.id = ?"))
+        sqlx::query_as(&format!("{SELECT} WHERE f.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -267,22 +278,31 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<FollowupRow>, i64), sqlx::Error> {
-        let mut clauses: Vec<&str> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
         if filter.advisor.is_some() {
-            clauses.push("f.advisor_id = ?");
+            clauses.push(format!("f.advisor_id = {}", next()));
         }
         if filter.unassigned {
-            clauses.push("f.advisor_id IS NULL");
+            clauses.push("f.advisor_id IS NULL".into());
         }
         if filter.enterprise.is_some() {
-            clauses.push("f.enterprise_id = ?");
+            clauses.push(format!("f.enterprise_id = {}", next()));
         }
         if filter.status.is_some() {
-            clauses.push("f.status = ?");
+            clauses.push(format!("f.status = {}", next()));
         }
         if filter.overdue_on.is_some() {
-            clauses.push("f.status IN ('open', 'contacted', 'rectifying') AND f.due_on < ?");
+            clauses.push(format!(
+                "f.status IN ('open', 'contacted', 'rectifying') AND f.due_on < {}",
+                next()
+            ));
         }
+        let (limit_p, offset_p) = (next(), next());
         let condition = if clauses.is_empty() {
             String::new()
         } else {
@@ -301,13 +321,14 @@ impl Db {
                     q = q.bind(s.as_str());
                 }
                 if let Some(d) = filter.overdue_on {
-                    q = q.bind(d);
+                    q = q.bind(super::day(d));
                 }
                 q
             }};
         }
         let count_sql = format!("SELECT COUNT(*) FROM followups f{condition}");
-        let list_sql = format!("{SELECT}{condition} ORDER BY f.id DESC LIMIT ? OFFSET ?");
+        let list_sql =
+            format!("{SELECT}{condition} ORDER BY f.id DESC LIMIT {limit_p} OFFSET {offset_p}");
         let total: i64 = bind_all!(sqlx::query_scalar(&count_sql))
             .fetch_one(&self.pool)
             .await?;
@@ -325,7 +346,7 @@ impl Db {
             "SELECT c.id, c.author_id, u.display_name AS author_name, c.outcome, c.note,
                     c.created_at
                FROM followup_contacts c LEFT JOIN users u ON u.id = c.author_id
-              WHERE c.followup_id = ? ORDER BY c.id",
+              WHERE c.followup_id = $1 ORDER BY c.id",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -339,7 +360,7 @@ impl Db {
         enterprise_id: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT MIN(id) FROM followups WHERE enterprise_id = ? AND id > ? HAVING MIN(id) IS NOT NULL",
+            "SELECT MIN(id) FROM followups WHERE enterprise_id = $1 AND id > $2 HAVING MIN(id) IS NOT NULL",
         )
         .bind(enterprise_id)
         .bind(id)
@@ -359,7 +380,7 @@ impl Db {
     ) -> Result<Result<i64, ContactRefused>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT enterprise_id, status FROM followups WHERE id = ?")
+            sqlx::query_as("SELECT enterprise_id, status FROM followups WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -371,13 +392,13 @@ impl Db {
         }
         let contact_id: i64 = sqlx::query_scalar(
             "INSERT INTO followup_contacts (followup_id, author_id, outcome, note, created_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(id)
         .bind(author)
         .bind(outcome.as_str())
         .bind(note)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let verdict = matches!(
@@ -385,14 +406,14 @@ impl Db {
             FollowupOutcome::Rectified | FollowupOutcome::NotRectified
         );
         sqlx::query(
-            "UPDATE followups SET status = ?, first_contact_at = COALESCE(first_contact_at, ?),
-                    outcome_at = CASE WHEN ? THEN ? ELSE outcome_at END
-              WHERE id = ?",
+            "UPDATE followups SET status = $1, first_contact_at = COALESCE(first_contact_at, $2),
+                    outcome_at = CASE WHEN $3 THEN $4 ELSE outcome_at END
+              WHERE id = $5",
         )
         .bind(outcome.as_str())
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(verdict)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -415,19 +436,19 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let row = sqlx::query(
-            "UPDATE followups SET advisor_id = ?, assigned_at = ?
-              WHERE id = ? AND status <> 'closed'
+            "UPDATE followups SET advisor_id = $1, assigned_at = $2
+              WHERE id = $3 AND status <> 'closed'
               RETURNING due_on, (SELECT name FROM enterprises WHERE user_id = enterprise_id) AS name",
         )
         .bind(lawyer_id)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
             return Ok(false);
         };
-        let due_on: NaiveDate = row.try_get("due_on")?;
+        let due_on: NaiveDate = row.time("due_on")?;
         let name: String = row.try_get("name")?;
         notify_due(&mut tx, id, Some(lawyer_id), &name, due_on, now).await?;
         tx.commit().await?;
@@ -453,10 +474,10 @@ impl Db {
     ) -> Result<usize, sqlx::Error> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM checkups
-              WHERE status = 'submitted' AND submitted_at >= ? AND submitted_at < ?",
+              WHERE status = 'submitted' AND submitted_at >= $1 AND submitted_at < $2",
         )
-        .bind(from)
-        .bind(to)
+        .bind(crate::db::ts(from))
+        .bind(crate::db::ts(to))
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(n).unwrap_or(0))
@@ -471,20 +492,20 @@ impl Db {
         let rows = sqlx::query(
             "SELECT created_at, assigned_at, first_answered_at, closed_at,
                     (overdue_at IS NOT NULL AND status IN ('pending', 'assigned', 'followup')) AS overdue
-               FROM questions WHERE created_at >= ? AND created_at < ?",
+               FROM questions WHERE created_at >= $1 AND created_at < $2",
         )
-        .bind(from)
-        .bind(to)
+        .bind(crate::db::ts(from))
+        .bind(crate::db::ts(to))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(QuestionTimes {
-                    created_at: r.try_get("created_at")?,
-                    assigned_at: r.try_get("assigned_at")?,
-                    first_answered_at: r.try_get("first_answered_at")?,
-                    closed_at: r.try_get("closed_at")?,
-                    overdue: r.try_get("overdue")?,
+                    created_at: r.time("created_at")?,
+                    assigned_at: r.time("assigned_at")?,
+                    first_answered_at: r.time("first_answered_at")?,
+                    closed_at: r.time("closed_at")?,
+                    overdue: r.time("overdue")?,
                 })
             })
             .collect()
@@ -499,24 +520,24 @@ impl Db {
     ) -> Result<Vec<FollowupTimes>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT opened_at, assigned_at, first_contact_at, outcome_at, retaken_at, status, due_on
-               FROM followups WHERE opened_at >= ? AND opened_at < ?",
+               FROM followups WHERE opened_at >= $1 AND opened_at < $2",
         )
-        .bind(from)
-        .bind(to)
+        .bind(crate::db::ts(from))
+        .bind(crate::db::ts(to))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
-                let due_on: NaiveDate = r.try_get("due_on")?;
+                let due_on: NaiveDate = r.time("due_on")?;
                 let overdue = FollowupStatus::parse(&status)
                     .is_some_and(|s| followup::is_overdue(s, due_on, now));
                 Ok(FollowupTimes {
-                    opened_at: r.try_get("opened_at")?,
-                    assigned_at: r.try_get("assigned_at")?,
-                    first_contact_at: r.try_get("first_contact_at")?,
-                    outcome_at: r.try_get("outcome_at")?,
-                    retaken_at: r.try_get("retaken_at")?,
+                    opened_at: r.time("opened_at")?,
+                    assigned_at: r.time("assigned_at")?,
+                    first_contact_at: r.time("first_contact_at")?,
+                    outcome_at: r.time("outcome_at")?,
+                    retaken_at: r.time("retaken_at")?,
                     overdue,
                 })
             })

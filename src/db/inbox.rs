@@ -16,7 +16,9 @@ pub struct InboxRow {
     pub title: String,
     pub body: String,
     pub link: Option<String>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub read_at: Option<DateTime<Utc>>,
 }
 
@@ -31,6 +33,7 @@ impl InboxRow {
 pub struct ContactRow {
     pub kind: ContactKind,
     pub value: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub verified: bool,
 }
 
@@ -45,8 +48,8 @@ impl Db {
     ) -> Result<Vec<InboxRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, kind, title, body, link, created_at, read_at FROM notifications
-             WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2)
-             ORDER BY id DESC LIMIT ?3",
+             WHERE user_id = $1 AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3",
         )
         .bind(user_id)
         .bind(before)
@@ -59,7 +62,7 @@ impl Db {
     /// on the account prefix of the `UNIQUE (user_id, key)` index).
     pub async fn unread_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL",
+            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
         )
         .bind(user_id)
         .fetch_one(&self.pool)
@@ -76,10 +79,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Option<Option<String>>, sqlx::Error> {
         let link: Option<Option<String>> = sqlx::query_scalar(
-            "UPDATE notifications SET read_at = COALESCE(read_at, ?)
-             WHERE id = ? AND user_id = ? RETURNING link",
+            "UPDATE notifications SET read_at = COALESCE(read_at, $1)
+             WHERE id = $2 AND user_id = $3 RETURNING link",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(user_id)
         .fetch_optional(&self.pool)
@@ -94,9 +97,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
+            "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(user_id)
         .execute(&self.pool)
         .await?;
@@ -109,15 +112,15 @@ impl Db {
         &self,
         user_id: i64,
     ) -> Result<Vec<(Kind, Channel, bool)>, sqlx::Error> {
-        let rows: Vec<(String, Channel, bool)> = sqlx::query_as(
-            "SELECT kind, channel, enabled FROM notification_prefs WHERE user_id = ?",
+        let rows: Vec<(String, Channel, super::Flag)> = sqlx::query_as(
+            "SELECT kind, channel, enabled FROM notification_prefs WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(kind, channel, on)| Some((Kind::parse(&kind)?, channel, on)))
+            .filter_map(|(kind, channel, on)| Some((Kind::parse(&kind)?, channel, on.0)))
             .collect())
     }
 
@@ -132,7 +135,7 @@ impl Db {
         for (kind, channel, enabled) in choices {
             sqlx::query(
                 "INSERT INTO notification_prefs (user_id, kind, channel, enabled)
-                 VALUES (?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4)
                  ON CONFLICT (user_id, kind, channel) DO UPDATE SET enabled = excluded.enabled",
             )
             .bind(user_id)
@@ -154,7 +157,7 @@ impl Db {
     ) -> Result<Vec<ContactRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT kind, value, verified_at IS NOT NULL AS verified FROM contacts
-             WHERE user_id = ? ORDER BY kind",
+             WHERE user_id = $1 ORDER BY kind",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -174,11 +177,11 @@ mod tests {
         for id in [1, 2] {
             sqlx::query(
                 "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
-                 VALUES (?, 'lawyer', ?, 'L', 'x', ?)",
+                 VALUES ($1, 'lawyer', $2, 'L', 'x', $3)",
             )
             .bind(id)
             .bind(format!("u{id}"))
-            .bind(Utc::now())
+            .bind(crate::db::ts(Utc::now()))
             .execute(&db.pool)
             .await
             .unwrap();

@@ -10,12 +10,12 @@
 use super::lectures::{reindex, PublishedRendition};
 use super::notifications;
 use super::Db;
+use super::Json;
 use crate::archive::LectureVersion;
 use crate::notify::Event;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Where a job is in its life (`jobs.state`).
 #[derive(
@@ -87,9 +87,13 @@ pub struct JobRow {
     pub eta_s: Option<f64>,
     pub error: Option<String>,
     pub worker: Option<String>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub heartbeat_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub started_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub finished_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
     /// The transcoding path taken (`remux` or `transcode`), once the transcoder decided.
     pub path: Option<String>,
@@ -124,7 +128,9 @@ pub struct JobListRow {
     pub max_attempts: i64,
     pub progress: f64,
     pub error: Option<String>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub finished_at: Option<DateTime<Utc>>,
     pub session_id: i64,
     pub session_title: String,
@@ -146,14 +152,14 @@ pub struct Publication {
 /// Tell the active registrants of the lecture's session (unless it was cancelled) that its
 /// recording or replay can be watched, in the publishing transaction.
 async fn tell_published(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     lecture_id: i64,
     version: LectureVersion,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let session_id: Option<i64> = sqlx::query_scalar(
         "SELECT l.session_id FROM lectures l JOIN lecture_sessions s ON s.id = l.session_id
-         WHERE l.id = ? AND s.status = 'scheduled'",
+         WHERE l.id = $1 AND s.status = 'scheduled'",
     )
     .bind(lecture_id)
     .fetch_optional(&mut *conn)
@@ -180,7 +186,7 @@ impl Db {
     pub async fn active_job_of_session(&self, session_id: i64) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT j.id FROM jobs j JOIN lectures l ON l.id = j.lecture_id
-              WHERE l.session_id = ? AND j.state IN ('queued', 'running')
+              WHERE l.session_id = $1 AND j.state IN ('queued', 'running')
               ORDER BY j.id LIMIT 1",
         )
         .bind(session_id)
@@ -200,7 +206,7 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         let active: Option<i64> = sqlx::query_scalar(
             "SELECT j.id FROM jobs j JOIN lectures l ON l.id = j.lecture_id
-              WHERE l.session_id = ? AND j.state IN ('queued', 'running') LIMIT 1",
+              WHERE l.session_id = $1 AND j.state IN ('queued', 'running') LIMIT 1",
         )
         .bind(session_id)
         .fetch_optional(&mut *tx)
@@ -210,24 +216,24 @@ impl Db {
         }
         let now = Utc::now();
         let row = sqlx::query(
-            "INSERT INTO lectures (session_id, created_at, updated_at) VALUES (?, ?, ?)
+            "INSERT INTO lectures (session_id, created_at, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
              RETURNING id",
         )
         .bind(session_id)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let lecture_id: i64 = row.try_get("id")?;
         let row = sqlx::query(
             "INSERT INTO jobs (kind, lecture_id, input_path, state, created_at, updated_at)
-             VALUES ('transcode', ?, ?, 'queued', ?, ?) RETURNING id",
+             VALUES ('transcode', $1, $2, 'queued', $3, $4) RETURNING id",
         )
         .bind(lecture_id)
         .bind(input_path)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let job_id: i64 = row.try_get("id")?;
@@ -239,17 +245,17 @@ impl Db {
     pub async fn claim_job(&self, worker: &str) -> Result<Option<JobRow>, sqlx::Error> {
         let now = Utc::now();
         sqlx::query_as(
-            "UPDATE jobs SET state = 'running', worker = ?, attempts = attempts + 1,
-                    heartbeat_at = ?, started_at = ?, updated_at = ?, progress = 0, eta_s = NULL,
+            "UPDATE jobs SET state = 'running', worker = $1, attempts = attempts + 1,
+                    heartbeat_at = $2, started_at = $3, updated_at = $4, progress = 0, eta_s = NULL,
                     error = NULL
              WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1)
                AND state = 'queued'
              RETURNING *",
         )
         .bind(worker)
-        .bind(now)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_optional(&self.pool)
         .await
     }
@@ -264,13 +270,13 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let now = Utc::now();
         let done = sqlx::query(
-            "UPDATE jobs SET heartbeat_at = ?, progress = ?, eta_s = ?, updated_at = ?
-             WHERE id = ? AND worker = ? AND state = 'running'",
+            "UPDATE jobs SET heartbeat_at = $1, progress = $2, eta_s = $3, updated_at = $4
+             WHERE id = $5 AND worker = $6 AND state = 'running'",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(progress.clamp(0.0, 1.0))
         .bind(eta_s)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -290,19 +296,19 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         let now = Utc::now();
         let previous: Option<LectureVersion> =
-            sqlx::query_scalar("SELECT hls_path FROM lectures WHERE id = ?")
+            sqlx::query_scalar("SELECT hls_path FROM lectures WHERE id = $1")
                 .bind(lecture_id)
                 .fetch_optional(&mut *tx)
                 .await?
                 .flatten();
         let claimed = sqlx::query(
-            "UPDATE jobs SET state = 'done', progress = 1, eta_s = 0, finished_at = ?, updated_at = ?,
-                    heartbeat_at = ?
-             WHERE id = ? AND worker = ? AND state = 'running'",
+            "UPDATE jobs SET state = 'done', progress = 1, eta_s = 0, finished_at = $1, updated_at = $2,
+                    heartbeat_at = $3
+             WHERE id = $4 AND worker = $5 AND state = 'running'",
         )
-        .bind(now)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(worker)
         .execute(&mut *tx)
@@ -311,27 +317,27 @@ impl Db {
             return Err(sqlx::Error::RowNotFound);
         }
         sqlx::query(
-            "UPDATE lectures SET hls_path = ?, duration_s = ?, renditions = ?, audio_only = ?,
-                    warnings = ?, published_at = COALESCE(published_at, ?), updated_at = ?
-             WHERE id = ?",
+            "UPDATE lectures SET hls_path = $1, duration_s = $2, renditions = $3, audio_only = $4,
+                    warnings = $5, published_at = COALESCE(published_at, $6), updated_at = $7
+             WHERE id = $8",
         )
         .bind(p.version)
         .bind(p.duration_s)
         .bind(Json(&p.renditions))
         .bind(p.audio_only)
         .bind(Json(&p.warnings))
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(lecture_id)
         .execute(&mut *tx)
         .await?;
         reindex(&mut tx, lecture_id).await?;
         // a live's replay: the live is archived with the same commit
         sqlx::query(
-            "UPDATE lives SET state = 'archived', updated_at = ?
-             WHERE id = (SELECT live_id FROM jobs WHERE id = ?)",
+            "UPDATE lives SET state = 'archived', updated_at = $1
+             WHERE id = (SELECT live_id FROM jobs WHERE id = $2)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -356,13 +362,13 @@ impl Db {
         note: &str,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE jobs SET path = ?, path_reason = ?, path_note = ?, updated_at = ?
-             WHERE id = ? AND worker = ? AND state = 'running'",
+            "UPDATE jobs SET path = $1, path_reason = $2, path_note = $3, updated_at = $4
+             WHERE id = $5 AND worker = $6 AND state = 'running'",
         )
         .bind(path)
         .bind(reason)
         .bind(note)
-        .bind(Utc::now())
+        .bind(crate::db::ts(Utc::now()))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -375,12 +381,12 @@ impl Db {
     pub async fn fail_job(&self, id: i64, worker: &str, reason: &str) -> Result<bool, sqlx::Error> {
         let now = Utc::now();
         let done = sqlx::query(
-            "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, eta_s = NULL
-             WHERE id = ? AND worker = ? AND state = 'running'",
+            "UPDATE jobs SET state = 'failed', error = $1, finished_at = $2, updated_at = $3, eta_s = NULL
+             WHERE id = $4 AND worker = $5 AND state = 'running'",
         )
         .bind(reason)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -392,10 +398,10 @@ impl Db {
     pub async fn release_job(&self, id: i64, worker: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL,
-                    progress = 0, eta_s = NULL, updated_at = ?
-             WHERE id = ? AND worker = ? AND state = 'running'",
+                    progress = 0, eta_s = NULL, updated_at = $1
+             WHERE id = $2 AND worker = $3 AND state = 'running'",
         )
-        .bind(Utc::now())
+        .bind(crate::db::ts(Utc::now()))
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -409,21 +415,21 @@ impl Db {
         let now = Utc::now();
         let cutoff = now - stale_after;
         let failed = sqlx::query(
-            "UPDATE jobs SET state = 'failed', updated_at = ?, finished_at = ?,
+            "UPDATE jobs SET state = 'failed', updated_at = $1, finished_at = $2,
                     error = '转码进程多次中断，已停止重试；请检查录像文件后点击“重新转码”'
-             WHERE state = 'running' AND heartbeat_at < ? AND attempts >= max_attempts",
+             WHERE state = 'running' AND heartbeat_at < $3 AND attempts >= max_attempts",
         )
-        .bind(now)
-        .bind(now)
-        .bind(cutoff)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(cutoff))
         .execute(&self.pool)
         .await?;
         let requeued = sqlx::query(
-            "UPDATE jobs SET state = 'queued', worker = NULL, progress = 0, eta_s = NULL, updated_at = ?
-             WHERE state = 'running' AND heartbeat_at < ?",
+            "UPDATE jobs SET state = 'queued', worker = NULL, progress = 0, eta_s = NULL, updated_at = $1
+             WHERE state = 'running' AND heartbeat_at < $2",
         )
-        .bind(now)
-        .bind(cutoff)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(cutoff))
         .execute(&self.pool)
         .await?;
         Ok(failed.rows_affected() + requeued.rows_affected())
@@ -434,10 +440,10 @@ impl Db {
     pub async fn retry_job(&self, id: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, progress = 0,
-                    eta_s = NULL, worker = NULL, finished_at = NULL, updated_at = ?
-             WHERE id = ? AND state = 'failed'",
+                    eta_s = NULL, worker = NULL, finished_at = NULL, updated_at = $1
+             WHERE id = $2 AND state = 'failed'",
         )
-        .bind(Utc::now())
+        .bind(crate::db::ts(Utc::now()))
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -455,10 +461,10 @@ impl Db {
         let from_sql = "FROM jobs j JOIN lectures l ON l.id = j.lecture_id
              JOIN lecture_sessions s ON s.id = l.session_id
              JOIN programs p ON p.id = s.program_id
-             WHERE (?1 IS NULL OR s.title LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR p.title LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR CAST(j.id AS TEXT) = ?1)
-               AND (?2 IS NULL OR j.state = ?2)";
+             WHERE ($1 IS NULL OR s.title LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR p.title LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR CAST(j.id AS TEXT) = $1)
+               AND ($2 IS NULL OR j.state = $2)";
         let text = filter.text.as_deref().map(super::accounts::like_escaped);
         let state = filter.state.map(JobState::as_str);
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {from_sql}"))
@@ -470,7 +476,7 @@ impl Db {
             "SELECT j.id, j.kind, j.state, j.attempts, j.max_attempts, j.progress, j.error,
                     j.created_at, j.finished_at, s.id AS session_id, s.title AS session_title,
                     p.title AS program_title, p.timezone AS program_timezone
-             {from_sql} ORDER BY j.id DESC LIMIT ?3 OFFSET ?4"
+             {from_sql} ORDER BY j.id DESC LIMIT $3 OFFSET $4"
         ))
         .bind(text.as_deref())
         .bind(state)
@@ -482,7 +488,7 @@ impl Db {
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM jobs WHERE id = ?")
+        sqlx::query_as("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -490,7 +496,7 @@ impl Db {
 
     /// The latest job of a lecture.
     pub async fn latest_job(&self, lecture_id: i64) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM jobs WHERE lecture_id = ? ORDER BY id DESC LIMIT 1")
+        sqlx::query_as("SELECT * FROM jobs WHERE lecture_id = $1 ORDER BY id DESC LIMIT 1")
             .bind(lecture_id)
             .fetch_optional(&self.pool)
             .await
@@ -502,7 +508,7 @@ impl Db {
     pub async fn input_in_use(&self, input_path: &str) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT EXISTS (
-                SELECT 1 FROM jobs j WHERE j.input_path = ? AND (
+                SELECT 1 FROM jobs j WHERE j.input_path = $1 AND (
                     j.state IN ('queued', 'running')
                     OR (j.state = 'failed' AND NOT EXISTS (
                         SELECT 1 FROM jobs d
@@ -511,6 +517,7 @@ impl Db {
         .bind(input_path)
         .fetch_one(&self.pool)
         .await
+        .map(|f: super::Flag| f.0)
     }
 
     /// The uploads of a lecture's finished jobs up to `job_id` that no job needs any more
@@ -522,7 +529,7 @@ impl Db {
     ) -> Result<Vec<String>, sqlx::Error> {
         let finished: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT input_path FROM jobs
-             WHERE lecture_id = ? AND id <= ? AND state IN ('done', 'failed') ORDER BY input_path",
+             WHERE lecture_id = $1 AND id <= $2 AND state IN ('done', 'failed') ORDER BY input_path",
         )
         .bind(lecture_id)
         .bind(job_id)
@@ -576,12 +583,12 @@ mod tests {
         let now = Utc::now();
         sqlx::query(
             "INSERT INTO users (id, role, display_name, password_hash, created_at)
-             VALUES (900, 'enterprise', 'E', 'x', ?);
+             VALUES (900, 'enterprise', 'E', 'x', $1);
              INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
                                       calendar_token)
              VALUES (900, 'E', '91330100MA0000000X', 'E', 'C', '13900000900', 't900')",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&db.pool)
         .await
         .expect("enterprise");

@@ -2,6 +2,7 @@
 //! topics and industries a lawyer answers, for every lawyer account.
 
 use super::Db;
+use super::RowExt;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -45,7 +46,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT u.id, u.display_name, u.username, u.disabled_at IS NOT NULL AS disabled,
                     COALESCE(p.firm, '') AS firm, COALESCE(p.contact, '') AS contact,
-                    COALESCE(p.bio, '') AS bio, COALESCE(p.accepting, 1) AS accepting,
+                    COALESCE(p.bio, '') AS bio, COALESCE(p.accepting, TRUE) AS accepting,
                     p.updated_at,
                     (SELECT COUNT(*) FROM questions q
                       WHERE q.assigned_lawyer_id = u.id
@@ -53,7 +54,7 @@ impl Db {
                     (SELECT l.firm FROM lecturers l WHERE l.user_id = u.id
                       ORDER BY l.id LIMIT 1) AS lecturer_firm
              FROM users u LEFT JOIN lawyer_profiles p ON p.user_id = u.id
-             WHERE u.role = 'lawyer' AND (? IS NULL OR u.id = ?)
+             WHERE u.role = 'lawyer' AND ($1 IS NULL OR u.id = $2)
              ORDER BY u.display_name, u.id",
         )
         .bind(only)
@@ -75,11 +76,11 @@ impl Db {
                     user_id: id,
                     display_name: row.try_get("display_name")?,
                     username: row.try_get("username")?,
-                    disabled: row.try_get("disabled")?,
+                    disabled: row.time("disabled")?,
                     firm: row.try_get("firm")?,
                     contact: row.try_get("contact")?,
                     bio: row.try_get("bio")?,
-                    accepting: row.try_get("accepting")?,
+                    accepting: row.time("accepting")?,
                     topics: topics
                         .iter()
                         .filter(|(u, _)| *u == id)
@@ -92,7 +93,7 @@ impl Db {
                         .collect(),
                     load: row.try_get("load")?,
                     lecturer_firm: row.try_get("lecturer_firm")?,
-                    updated_at: row.try_get("updated_at")?,
+                    updated_at: row.time("updated_at")?,
                 })
             })
             .collect()
@@ -108,7 +109,7 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO lawyer_profiles (user_id, firm, contact, bio, accepting, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (user_id) DO UPDATE SET firm = excluded.firm,
                 contact = excluded.contact, bio = excluded.bio,
                 accepting = excluded.accepting, updated_at = excluded.updated_at",
@@ -118,26 +119,26 @@ impl Db {
         .bind(&p.contact)
         .bind(&p.bio)
         .bind(p.accepting)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM lawyer_topics WHERE user_id = ?")
+        sqlx::query("DELETE FROM lawyer_topics WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for topic in &p.topics {
-            sqlx::query("INSERT INTO lawyer_topics (user_id, topic) VALUES (?, ?)")
+            sqlx::query("INSERT INTO lawyer_topics (user_id, topic) VALUES ($1, $2)")
                 .bind(user_id)
                 .bind(topic)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM lawyer_industries WHERE user_id = ?")
+        sqlx::query("DELETE FROM lawyer_industries WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for industry in &p.industries {
-            sqlx::query("INSERT INTO lawyer_industries (user_id, industry) VALUES (?, ?)")
+            sqlx::query("INSERT INTO lawyer_industries (user_id, industry) VALUES ($1, $2)")
                 .bind(user_id)
                 .bind(industry)
                 .execute(&mut *tx)

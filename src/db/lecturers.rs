@@ -2,10 +2,10 @@
 //! typo on a session form no longer creates a second lecturer.
 
 use super::Db;
+use super::Json;
 use crate::schedule::planner::Availability;
 use crate::schedule::ValidLecturer;
 use chrono::NaiveDate;
-use sqlx::types::Json;
 use sqlx::Row;
 use std::collections::BTreeSet;
 
@@ -59,7 +59,7 @@ impl Db {
     }
 
     pub async fn lecturer(&self, id: i64) -> Result<Option<LecturerRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{SELECT} WHERE l.id = ?"))
+        sqlx::query_as(&format!("{SELECT} WHERE l.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -75,7 +75,7 @@ impl Db {
     ) -> Result<LecturerSave, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let twin: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM lecturers WHERE name = ? AND firm = ? AND id IS NOT ?",
+            "SELECT id FROM lecturers WHERE name = $1 AND firm = $2 AND id IS DISTINCT FROM $3",
         )
         .bind(&l.name)
         .bind(&l.firm)
@@ -95,7 +95,7 @@ impl Db {
             None => {
                 let row = sqlx::query(
                     "INSERT INTO lecturers (name, firm, bio, available_weekdays, unavailable_dates, user_id)
-                     VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 )
                 .bind(&l.name)
                 .bind(&l.firm)
@@ -109,9 +109,9 @@ impl Db {
             }
             Some(id) => {
                 let n = sqlx::query(
-                    "UPDATE lecturers SET name = ?, firm = ?, bio = ?, available_weekdays = ?,
-                       unavailable_dates = ?, user_id = ?
-                     WHERE id = ?",
+                    "UPDATE lecturers SET name = $1, firm = $2, bio = $3, available_weekdays = $4,
+                       unavailable_dates = $5, user_id = $6
+                     WHERE id = $7",
                 )
                 .bind(&l.name)
                 .bind(&l.firm)
@@ -128,7 +128,7 @@ impl Db {
                 }
                 // a new name, firm or availability shows in the sessions' calendar entries
                 sqlx::query(
-                    "UPDATE lecture_sessions SET sequence = sequence + 1 WHERE lecturer_id = ?",
+                    "UPDATE lecture_sessions SET sequence = sequence + 1 WHERE lecturer_id = $1",
                 )
                 .bind(id)
                 .execute(&mut *tx)

@@ -1,14 +1,15 @@
 //! Lectures (published recordings) and the archive's search index.
 
+use super::types::Sql;
 use super::Db;
+use super::Json;
 use crate::archive::{LectureVersion, Visibility};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
-use sqlx::types::Json;
 use sqlx::{Decode, Encode, Row, Type};
 use std::str::FromStr;
 
@@ -37,9 +38,11 @@ pub struct LectureRow {
     pub published: Option<LectureVersion>,
     pub duration_s: Option<f64>,
     pub renditions: Json<Vec<PublishedRendition>>,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub audio_only: bool,
     /// Non-fatal transcode problems, in English, for organizers.
     pub warnings: Json<Vec<String>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub published_at: Option<DateTime<Utc>>,
     pub title: String,
     pub summary: String,
@@ -47,6 +50,7 @@ pub struct LectureRow {
     pub lecturer_name: String,
     pub lecturer_firm: String,
     pub lecturer_id: i64,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub starts_at: Option<DateTime<Utc>>,
     /// The program's time zone (IANA name); lecture times are shown in it.
     pub timezone: String,
@@ -94,32 +98,36 @@ const LECTURE_SELECT: &str = "
 
 /// A version is stored as its path (`lectures.hls_path`); a path that is not one is a corrupt
 /// row and fails to decode.
-impl Type<Sqlite> for LectureVersion {
-    fn type_info() -> SqliteTypeInfo {
-        <String as Type<Sqlite>>::type_info()
+impl Type<Any> for LectureVersion {
+    fn type_info() -> AnyTypeInfo {
+        <String as Type<Any>>::type_info()
     }
-    fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <String as Type<Sqlite>>::compatible(ty)
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as Type<Any>>::compatible(ty)
     }
 }
 
-impl<'r> Decode<'r, Sqlite> for LectureVersion {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let path = <&str as Decode<Sqlite>>::decode(value)?;
+impl<'r> Decode<'r, Any> for LectureVersion {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        let path = <String as Decode<Any>>::decode(value)?;
+        let path = path.as_str();
         LectureVersion::parse(path)
             .ok_or_else(|| format!("not a lecture version path: {path:?}").into())
     }
 }
 
-impl<'q> Encode<'q, Sqlite> for LectureVersion {
-    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(self.path(), buf)
+impl<'q> Encode<'q, Any> for LectureVersion {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Any>>::encode(self.path(), buf)
     }
 }
 
 impl Db {
     pub async fn lecture(&self, id: i64) -> Result<Option<LectureRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{LECTURE_SELECT} WHERE l.id = ?"))
+        sqlx::query_as(&format!("{LECTURE_SELECT} WHERE l.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -129,7 +137,7 @@ impl Db {
         &self,
         session_id: i64,
     ) -> Result<Option<LectureRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{LECTURE_SELECT} WHERE l.session_id = ?"))
+        sqlx::query_as(&format!("{LECTURE_SELECT} WHERE l.session_id = $1"))
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await
@@ -145,49 +153,34 @@ impl Db {
         lecturer_id: Option<i64>,
         query: Option<&str>,
     ) -> Result<Vec<LectureRow>, sqlx::Error> {
-        let mut sql =
-            format!("{LECTURE_SELECT} WHERE l.hls_path IS NOT NULL AND s.status = 'scheduled'");
-        if category.is_some() {
-            sql.push_str(" AND s.category = ?");
-        }
-        if industry.is_some() {
-            sql.push_str(
-                " AND (s.target_industries = '[]' OR EXISTS (SELECT 1 FROM json_each(s.target_industries) j WHERE j.value = ?))",
-            );
-        }
-        if lecturer_id.is_some() {
-            sql.push_str(" AND lr.id = ?");
-        }
-        let query = query.map(str::trim).filter(|q| !q.is_empty());
-        let fts = query.map(|q| q.chars().count() >= 3);
-        match fts {
-            Some(true) => sql.push_str(" AND l.id IN (SELECT rowid FROM lecture_search WHERE lecture_search MATCH ?)"),
-            Some(false) => sql.push_str(
-                " AND l.id IN (SELECT rowid FROM lecture_search WHERE title LIKE ? OR summary LIKE ? OR lecturer LIKE ?)",
-            ),
-            None => {}
-        }
-        sql.push_str(" ORDER BY s.starts_at IS NULL, s.starts_at DESC, l.id DESC");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = Sql::new(&format!(
+            "{LECTURE_SELECT} WHERE l.hls_path IS NOT NULL AND s.status = 'scheduled'"
+        ));
         if let Some(c) = category {
-            q = q.bind(c);
+            q.push(" AND s.category = ").push_bind(c.to_string());
         }
         if let Some(i) = industry {
-            q = q.bind(i);
+            q.push(" AND (s.target_industries = '[]' OR ")
+                .push(&self.json_array_contains("s.target_industries"))
+                .push_bind(i.to_string())
+                .push("))");
         }
         if let Some(l) = lecturer_id {
-            q = q.bind(l);
+            q.push(" AND lr.id = ").push_bind(l);
         }
-        if let Some(text) = query {
-            if fts == Some(true) {
-                // a phrase query: quotes doubled so user input cannot inject FTS syntax
-                q = q.bind(format!("\"{}\"", text.replace('"', "\"\"")));
-            } else {
-                let like = format!("%{}%", text.replace(['%', '_'], ""));
-                q = q.bind(like.clone()).bind(like.clone()).bind(like);
-            }
+        if let Some(text) = query.map(str::trim).filter(|q| !q.is_empty()) {
+            q.push(" AND l.id IN (SELECT rowid FROM lecture_search WHERE ");
+            self.push_text_search(
+                &mut q,
+                &["title", "summary", "lecturer"],
+                "lecture_search",
+                text,
+            );
+            q.push(")");
         }
-        q.fetch_all(&self.pool).await
+        q.push(" ORDER BY s.starts_at IS NULL, s.starts_at DESC, l.id DESC");
+        let (sql, args) = q.build()?;
+        sqlx::query_as_with(&sql, args).fetch_all(&self.pool).await
     }
 
     pub async fn set_lecture_visibility(
@@ -195,9 +188,9 @@ impl Db {
         id: i64,
         visibility: Visibility,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE lectures SET visibility = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE lectures SET visibility = $1, updated_at = $2 WHERE id = $3")
             .bind(visibility)
-            .bind(Utc::now())
+            .bind(crate::db::ts(Utc::now()))
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -213,15 +206,15 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
-            "INSERT INTO lectures (session_id, visibility, created_at, updated_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO lectures (session_id, visibility, created_at, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (session_id) DO UPDATE SET visibility = excluded.visibility,
                                                     updated_at = excluded.updated_at
              RETURNING id",
         )
         .bind(session_id)
         .bind(visibility)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&self.pool)
         .await
     }
@@ -230,7 +223,7 @@ impl Db {
     pub async fn reindex_session(&self, session_id: i64) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let row =
-            sqlx::query("SELECT id FROM lectures WHERE session_id = ? AND hls_path IS NOT NULL")
+            sqlx::query("SELECT id FROM lectures WHERE session_id = $1 AND hls_path IS NOT NULL")
                 .bind(session_id)
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -243,10 +236,10 @@ impl Db {
 
 /// Rewrite a lecture's entry in the search index from its session and lecturer.
 pub(super) async fn reindex(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     lecture_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM lecture_search WHERE rowid = ?")
+    sqlx::query("DELETE FROM lecture_search WHERE rowid = $1")
         .bind(lecture_id)
         .execute(&mut *conn)
         .await?;
@@ -254,7 +247,7 @@ pub(super) async fn reindex(
         "INSERT INTO lecture_search (rowid, title, summary, lecturer)
          SELECT l.id, s.title, s.summary, lr.name || ' ' || lr.firm
          FROM lectures l JOIN lecture_sessions s ON s.id = l.session_id
-         JOIN lecturers lr ON lr.id = s.lecturer_id WHERE l.id = ?",
+         JOIN lecturers lr ON lr.id = s.lecturer_id WHERE l.id = $1",
     )
     .bind(lecture_id)
     .execute(&mut *conn)

@@ -20,6 +20,7 @@ pub struct RefusalRow {
     /// The refusal's stable code (`unknown_key`, `too_early`, …).
     pub reason: String,
     pub remote: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub refused_at: DateTime<Utc>,
 }
 
@@ -33,15 +34,15 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<String, sqlx::Error> {
         sqlx::query(
-            "INSERT INTO live_stream_keys (session_id, stream_key, created_at) VALUES (?, ?, ?)
+            "INSERT INTO live_stream_keys (session_id, stream_key, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (session_id) DO NOTHING",
         )
         .bind(session_id)
         .bind(fresh)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&self.pool)
         .await?;
-        sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = ?")
+        sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = $1")
             .bind(session_id)
             .fetch_one(&self.pool)
             .await
@@ -57,29 +58,29 @@ impl Db {
     ) -> Result<String, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let old: Option<String> =
-            sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = ?")
+            sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = $1")
                 .bind(session_id)
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(old) = old {
             sqlx::query(
-                "INSERT INTO live_retired_keys (stream_key, session_id, retired_at) VALUES (?, ?, ?)
+                "INSERT INTO live_retired_keys (stream_key, session_id, retired_at) VALUES ($1, $2, $3)
                  ON CONFLICT (stream_key) DO NOTHING",
             )
             .bind(old)
             .bind(session_id)
-            .bind(now)
+            .bind(crate::db::ts(now))
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
-            "INSERT INTO live_stream_keys (session_id, stream_key, created_at) VALUES (?, ?, ?)
+            "INSERT INTO live_stream_keys (session_id, stream_key, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (session_id) DO UPDATE SET stream_key = excluded.stream_key,
                                                     created_at = excluded.created_at",
         )
         .bind(session_id)
         .bind(fresh)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -89,9 +90,9 @@ impl Db {
     /// The keys of the session a presented key belongs to (as its current or a retired key).
     pub async fn keys_by_stream_key(&self, key: &str) -> Result<Option<SessionKeys>, sqlx::Error> {
         let session_id: Option<i64> = sqlx::query_scalar(
-            "SELECT session_id FROM live_stream_keys WHERE stream_key = ?
+            "SELECT session_id FROM live_stream_keys WHERE stream_key = $1
              UNION ALL
-             SELECT session_id FROM live_retired_keys WHERE stream_key = ?
+             SELECT session_id FROM live_retired_keys WHERE stream_key = $2
              LIMIT 1",
         )
         .bind(key)
@@ -102,12 +103,12 @@ impl Db {
             return Ok(None);
         };
         let current: Option<String> =
-            sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = ?")
+            sqlx::query_scalar("SELECT stream_key FROM live_stream_keys WHERE session_id = $1")
                 .bind(session_id)
                 .fetch_optional(&self.pool)
                 .await?;
         let retired: Vec<String> = sqlx::query_scalar(
-            "SELECT stream_key FROM live_retired_keys WHERE session_id = ? ORDER BY retired_at",
+            "SELECT stream_key FROM live_retired_keys WHERE session_id = $1 ORDER BY retired_at",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
@@ -130,13 +131,13 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO live_refusals (session_id, protocol, reason, remote, refused_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(session_id)
         .bind(protocol)
         .bind(reason)
         .bind(remote)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -150,7 +151,7 @@ impl Db {
     ) -> Result<Vec<RefusalRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, session_id, protocol, reason, remote, refused_at FROM live_refusals
-             WHERE session_id = ? ORDER BY refused_at DESC, id DESC LIMIT ?",
+             WHERE session_id = $1 ORDER BY refused_at DESC, id DESC LIMIT $2",
         )
         .bind(session_id)
         .bind(limit)
@@ -195,7 +196,9 @@ pub struct LiveRow {
     pub state: LiveRowState,
     /// Relative to the media root: `live/{session_id}/{id}`.
     pub dir: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub started_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub ended_at: Option<DateTime<Utc>>,
     pub peak_viewers: i64,
 }
@@ -208,7 +211,9 @@ pub struct PeriodRow {
     pub protocol: String,
     /// `flv` or `mpegts`.
     pub format: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub started_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub ended_at: Option<DateTime<Utc>>,
 }
 
@@ -234,32 +239,32 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         let lecture_id: i64 = sqlx::query_scalar(
             "INSERT INTO lectures (session_id, visibility, created_at, updated_at)
-             VALUES (?, 'enrolled', ?, ?)
+             VALUES ($1, 'enrolled', $2, $3)
              ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
              RETURNING id",
         )
         .bind(session_id)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO lives (session_id, lecture_id, state, dir, started_at, updated_at)
-             VALUES (?, ?, 'live', '', ?, ?) RETURNING id",
+             VALUES ($1, $2, 'live', '', $3, $4) RETURNING id",
         )
         .bind(session_id)
         .bind(lecture_id)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("UPDATE lives SET dir = ? WHERE id = ?")
+        sqlx::query("UPDATE lives SET dir = $1 WHERE id = $2")
             .bind(live_dir_key(session_id, id))
             .bind(id)
             .execute(&mut *tx)
             .await?;
         insert_period(&mut tx, id, 0, protocol, format, now).await?;
-        let row = sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = ?"))
+        let row = sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -280,9 +285,9 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         insert_period(&mut tx, live_id, period, protocol, format, now).await?;
         sqlx::query(
-            "UPDATE lives SET state = 'live', ended_at = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE lives SET state = 'live', ended_at = NULL, updated_at = $1 WHERE id = $2",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(live_id)
         .execute(&mut *tx)
         .await?;
@@ -298,18 +303,18 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        sqlx::query("UPDATE live_periods SET ended_at = ? WHERE live_id = ? AND period = ?")
-            .bind(now)
+        sqlx::query("UPDATE live_periods SET ended_at = $1 WHERE live_id = $2 AND period = $3")
+            .bind(crate::db::ts(now))
             .bind(live_id)
             .bind(period)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE lives SET state = 'grace', ended_at = ?, updated_at = ?
-             WHERE id = ? AND state = 'live'",
+            "UPDATE lives SET state = 'grace', ended_at = $1, updated_at = $2
+             WHERE id = $3 AND state = 'live'",
         )
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(live_id)
         .execute(&mut *tx)
         .await?;
@@ -327,9 +332,9 @@ impl Db {
     ) -> Result<Option<i64>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let moved = sqlx::query(
-            "UPDATE lives SET state = 'archiving', updated_at = ? WHERE id = ? AND state = 'grace'",
+            "UPDATE lives SET state = 'archiving', updated_at = $1 WHERE id = $2 AND state = 'grace'",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(live_id)
         .execute(&mut *tx)
         .await?;
@@ -352,18 +357,18 @@ impl Db {
                 .await?;
         for &id in &ids {
             sqlx::query(
-                "UPDATE lives SET state = 'interrupted', ended_at = COALESCE(ended_at, ?),
-                        updated_at = ? WHERE id = ?",
+                "UPDATE lives SET state = 'interrupted', ended_at = COALESCE(ended_at, $1),
+                        updated_at = $2 WHERE id = $3",
             )
-            .bind(now)
-            .bind(now)
+            .bind(crate::db::ts(now))
+            .bind(crate::db::ts(now))
             .bind(id)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE live_periods SET ended_at = ? WHERE live_id = ? AND ended_at IS NULL",
+                "UPDATE live_periods SET ended_at = $1 WHERE live_id = $2 AND ended_at IS NULL",
             )
-            .bind(now)
+            .bind(crate::db::ts(now))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -374,7 +379,7 @@ impl Db {
     }
 
     pub async fn live(&self, live_id: i64) -> Result<Option<LiveRow>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {LIVE_COLUMNS} FROM lives WHERE id = $1"))
             .bind(live_id)
             .fetch_optional(&self.pool)
             .await
@@ -383,7 +388,7 @@ impl Db {
     /// The session's most recent live.
     pub async fn latest_live(&self, session_id: i64) -> Result<Option<LiveRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "SELECT {LIVE_COLUMNS} FROM lives WHERE session_id = ? ORDER BY id DESC LIMIT 1"
+            "SELECT {LIVE_COLUMNS} FROM lives WHERE session_id = $1 ORDER BY id DESC LIMIT 1"
         ))
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -394,7 +399,7 @@ impl Db {
     pub async fn live_periods(&self, live_id: i64) -> Result<Vec<PeriodRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT live_id, period, protocol, format, started_at, ended_at FROM live_periods
-             WHERE live_id = ? ORDER BY period",
+             WHERE live_id = $1 ORDER BY period",
         )
         .bind(live_id)
         .fetch_all(&self.pool)
@@ -410,15 +415,15 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO live_viewer_samples (live_id, at, viewers) VALUES (?, ?, ?)
+            "INSERT INTO live_viewer_samples (live_id, at, viewers) VALUES ($1, $2, $3)
              ON CONFLICT (live_id, at) DO UPDATE SET viewers = excluded.viewers",
         )
         .bind(live_id)
-        .bind(at)
+        .bind(crate::db::ts(at))
         .bind(viewers)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE lives SET peak_viewers = MAX(peak_viewers, ?) WHERE id = ?")
+        sqlx::query("UPDATE lives SET peak_viewers = MAX(peak_viewers, $1) WHERE id = $2")
             .bind(viewers)
             .bind(live_id)
             .execute(&mut *tx)
@@ -432,15 +437,18 @@ impl Db {
         &self,
         live_id: i64,
     ) -> Result<Vec<(DateTime<Utc>, i64)>, sqlx::Error> {
-        sqlx::query_as("SELECT at, viewers FROM live_viewer_samples WHERE live_id = ? ORDER BY at")
-            .bind(live_id)
-            .fetch_all(&self.pool)
-            .await
+        let rows: Vec<(super::Ts, i64)> = sqlx::query_as(
+            "SELECT at, viewers FROM live_viewer_samples WHERE live_id = $1 ORDER BY at",
+        )
+        .bind(live_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(at, n)| (at.0, n)).collect())
     }
 }
 
 async fn insert_period(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     live_id: i64,
     period: i64,
     protocol: &str,
@@ -449,13 +457,13 @@ async fn insert_period(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO live_periods (live_id, period, protocol, format, started_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(live_id)
     .bind(period)
     .bind(protocol)
     .bind(format)
-    .bind(now)
+    .bind(crate::db::ts(now))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -463,17 +471,17 @@ async fn insert_period(
 
 /// Queue the `live_archive` job of live `live_id` (inside the caller's transaction).
 async fn queue_archive(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     live_id: i64,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO jobs (kind, lecture_id, input_path, live_id, state, created_at, updated_at)
-         SELECT 'live_archive', lecture_id, dir, id, 'queued', ?, ? FROM lives WHERE id = ?
+         SELECT 'live_archive', lecture_id, dir, id, 'queued', $1, $2 FROM lives WHERE id = $3
          RETURNING id",
     )
-    .bind(now)
-    .bind(now)
+    .bind(crate::db::ts(now))
+    .bind(crate::db::ts(now))
     .bind(live_id)
     .fetch_one(&mut **tx)
     .await

@@ -31,15 +31,17 @@ pub struct LectureAccess {
 struct AccessRow {
     session_id: i64,
     visibility: Visibility,
+    #[sqlx(try_from = "crate::db::Flag")]
     confirmed: bool,
+    #[sqlx(try_from = "crate::db::Flag")]
     lecturer: bool,
 }
 
 impl Db {
     /// `user_id`'s tie to `session_id` for the access rule of enrolled lectures.
     pub async fn enrolment(&self, session_id: i64, user_id: i64) -> Result<Enrolment, sqlx::Error> {
-        let (confirmed, lecturer): (bool, bool) =
-            sqlx::query_as(&format!("SELECT {}", enrolment_columns("?1", "?2")))
+        let (super::Flag(confirmed), super::Flag(lecturer)): (super::Flag, super::Flag) =
+            sqlx::query_as(&format!("SELECT {}", enrolment_columns("$1", "$2")))
                 .bind(session_id)
                 .bind(user_id)
                 .fetch_one(&self.pool)
@@ -58,8 +60,8 @@ impl Db {
         user_id: Option<i64>,
     ) -> Result<Option<LectureAccess>, sqlx::Error> {
         let row: Option<AccessRow> = sqlx::query_as(&format!(
-            "SELECT l.session_id, l.visibility, {} FROM lectures l WHERE l.id = ?2",
-            enrolment_columns("l.session_id", "?1")
+            "SELECT l.session_id, l.visibility, {} FROM lectures l WHERE l.id = $2",
+            enrolment_columns("l.session_id", "$1")
         ))
         .bind(user_id)
         .bind(lecture_id)

@@ -2,9 +2,9 @@
 //! SHA-256, so a leaked database does not leak usable sessions.
 
 use super::Db;
+use super::RowExt;
 use crate::accounts::User;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 impl Db {
     /// Store a new session (by the hash of its token) created at `now`.
@@ -17,12 +17,12 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at)
-             VALUES (?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(expires_at))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -41,13 +41,13 @@ impl Db {
             // refuses one opened by a login that raced the disabling
             "SELECT u.id, u.role, u.display_name, u.username, s.expires_at
              FROM login_sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND u.disabled_at IS NULL",
+             WHERE s.token_hash = $1 AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+        let expires_at: DateTime<Utc> = row.time("expires_at")?;
         if expires_at <= now {
             return Ok(None);
         }
@@ -55,7 +55,7 @@ impl Db {
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -64,7 +64,7 @@ impl Db {
 
     /// End every session of `user_id`; returns how many there were.
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&self.pool)
             .await?;
@@ -78,18 +78,19 @@ impl Db {
         user_id: i64,
         keep_hash: &str,
     ) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM login_sessions WHERE user_id = ? AND token_hash <> ?")
-            .bind(user_id)
-            .bind(keep_hash)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM login_sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep_hash)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 
     /// Remove expired sessions (run periodically).
     pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= ?")
-            .bind(now)
+        let done = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1")
+            .bind(crate::db::ts(now))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

@@ -125,7 +125,7 @@ mod tests {
         // the failed job ran 45 s
         sqlx::query(
             "UPDATE jobs SET started_at = '2026-11-02 10:00:00+00:00',
-                             finished_at = '2026-11-02 10:00:45+00:00' WHERE id = ?",
+                             finished_at = '2026-11-02 10:00:45+00:00' WHERE id = $1",
         )
         .bind(first)
         .execute(&db.pool)

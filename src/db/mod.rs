@@ -37,26 +37,37 @@ pub mod throttle;
 pub mod watch;
 pub(crate) mod writer;
 
-mod types;
-#[allow(unused_imports)] // used from the next commit on
-pub(crate) use types::{day, ts, RowExt};
-pub use types::{Day, Flag, Json, OptDay, OptTs, Ts};
-
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod types;
+pub(crate) use types::{day, ts, RowExt};
+pub use types::{Day, Flag, Json, OptDay, OptTs, Ts};
+
+/// The database engine behind a [`Db`]. Only this module and its files look at it (to pick a
+/// lock clause or a search expression); use cases never do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file in the data directory.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://…`), for several replicas and workers.
+    Postgres,
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pub(crate) pool: SqlitePool,
-    /// Write transactions of this process queue here before `BEGIN IMMEDIATE`: SQLite admits
-    /// one writer at a time anyway, and waiting in a fair queue replaces SQLite's
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    /// Write transactions of this process queue here before they begin: SQLite admits one
+    /// writer at a time anyway, and waiting in a fair queue replaces SQLite's
     /// retry-and-sleep on a busy lock, which gave sign-ups a tail of up to a second under load
-    /// (see BENCHMARKS.md). Other processes are still serialized by SQLite itself.
+    /// (see BENCHMARKS.md). Other processes are still serialized by the database itself.
     write_queue: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Wakes this process's delivery workers after a transaction stored notifications
     /// (workers also poll, for notifications written by other processes).
@@ -70,20 +81,29 @@ pub struct Db {
 /// A write transaction holding this process's place in the write queue.
 pub(crate) type WriteTx = (
     tokio::sync::OwnedMutexGuard<()>,
-    sqlx::Transaction<'static, sqlx::Sqlite>,
+    sqlx::Transaction<'static, sqlx::Any>,
 );
+
+/// Key of the PostgreSQL advisory lock every [`Db::begin_write`] transaction holds: writers
+/// take turns across all processes, as SQLite's `BEGIN IMMEDIATE` makes them do. The hot paths
+/// lock less: a sign-up locks its session's row, a job claim skips locked jobs.
+const WRITE_LOCK: i64 = 0x7075_6661; // "pufa"
 
 impl Db {
     /// Open (creating if missing) `DATA_DIR/pufa.db` and apply pending migrations.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        let path = data_dir.join("pufa.db");
+        Db::open_sqlite(&data_dir.join("pufa.db")).await
+    }
+
+    async fn open_sqlite(path: &Path) -> anyhow::Result<Db> {
         // synchronous=NORMAL in WAL mode: a committed transaction survives a crash of the
         // process (it is in the WAL file); only an OS crash or power loss can lose the last
         // commits. See BENCHMARKS.md for the durability setting the figures were taken with.
         let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&path)
+            .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -92,35 +112,115 @@ impl Db {
             // its check-up (written admissions) must be able to rely on it being gone
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        // The pool speaks through sqlx's `Any` driver, which takes a URL; the pragmas the URL
+        // cannot carry are set on each new connection (WAL is a property of the file, set
+        // once by the writer's connection below, which uses `options` itself).
+        let writer_conn = options
+            .connect()
+            .await
+            .with_context(|| format!("opening database {}", path.display()))?;
+        drop(writer_conn);
+        let url = format!("sqlite://{}", path.display());
+        let pool = AnyPoolOptions::new()
             .max_connections(8)
             // a local file does not go away between uses; skipping the ping saves a round trip
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                         PRAGMA secure_delete = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
             .await
             .with_context(|| format!("opening database {}", path.display()))?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .context("applying database migrations")?;
-        // the same options, so the same durability: WAL, synchronous=NORMAL, foreign keys
         let write_queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
-        let writer = writer::Writer::start(&options, write_queue.clone())
+        let writer = writer::Writer::start_sqlite(&options, write_queue.clone())
             .await
             .with_context(|| format!("opening the database writer for {}", path.display()))?;
         Ok(Db {
             pool,
+            backend: Backend::Sqlite,
             write_queue,
             outbox: Default::default(),
             writer,
         })
     }
 
-    /// Begin a write transaction (`BEGIN IMMEDIATE`) after taking this process's turn.
+    /// Which engine this is (for the database module's own SQL choices).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begin a write transaction after taking this process's turn: `BEGIN IMMEDIATE` on
+    /// SQLite; on PostgreSQL a transaction holding the writers' advisory lock, so writers of
+    /// all processes take turns as on SQLite.
     pub(crate) async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let turn = self.write_queue.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         Ok((turn, tx))
+    }
+
+    /// The start of a condition "the JSON array in `column` holds the next bound value"; the
+    /// caller binds the value and closes one parenthesis.
+    pub(crate) fn json_array_contains(&self, column: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                format!("EXISTS (SELECT 1 FROM json_each({column}) j WHERE j.value = ")
+            }
+            Backend::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}::jsonb) j WHERE j = "
+            ),
+        }
+    }
+
+    /// A condition on the rows of the search table `table` (columns `columns`): they contain
+    /// `text`. SQLite: an FTS5 trigram phrase query, or `LIKE` for text under three characters,
+    /// which a trigram index cannot match. PostgreSQL: `ILIKE` on each column, which the
+    /// tables' `pg_trgm` GIN indexes answer (README, "Search").
+    pub(crate) fn push_text_search(
+        &self,
+        q: &mut types::Sql<'_>,
+        columns: &[&str],
+        table: &str,
+        text: &str,
+    ) {
+        let like = format!("%{}%", text.replace(['%', '_', '\\'], ""));
+        let op = match self.backend {
+            Backend::Sqlite if text.chars().count() >= 3 => {
+                // a phrase query: quotes doubled so user input cannot inject FTS syntax
+                q.push(table)
+                    .push(" MATCH ")
+                    .push_bind(format!("\"{}\"", text.replace('"', "\"\"")));
+                return;
+            }
+            Backend::Sqlite => " LIKE ",
+            Backend::Postgres => " ILIKE ",
+        };
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push(column).push(op).push_bind(like.clone());
+        }
     }
 
     /// Run `f` as one write transaction on the writer thread, in this process's write queue,
@@ -155,13 +255,25 @@ impl Db {
         Ok(())
     }
 
-    /// Write a consistent copy of the database to `dest` (which must not exist).
+    /// Close the pool (tests and `restore` reopen the database afterwards).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Write a consistent copy of the database to `dest` (which must not exist). SQLite only:
+    /// a PostgreSQL database is backed up with its own tools (`pg_dump`).
     pub async fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
+        if self.backend == Backend::Postgres {
+            anyhow::bail!(
+                "pufa backup copies a SQLite database; back PostgreSQL up with pg_dump \
+                 and the media store with its own tools"
+            );
+        }
         let dest = dest
             .to_str()
             .context("backup path must be valid UTF-8")?
             .to_string();
-        sqlx::query("VACUUM INTO ?")
+        sqlx::query("VACUUM INTO $1")
             .bind(dest)
             .execute(&self.pool)
             .await?;
@@ -256,7 +368,7 @@ pub(crate) async fn migrated_before(
         .filename(dir.join("pufa.db"))
         .create_if_missing(true)
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
         .await

@@ -19,6 +19,7 @@ pub struct WatchFact {
     pub session_id: i64,
     pub watched_s: f64,
     pub duration_s: f64,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub reached_in_replay: bool,
 }
 
@@ -28,7 +29,7 @@ impl Db {
         sqlx::query_as(
             "SELECT r.enterprise_id, r.session_id
                FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
-              WHERE s.program_id = ? AND r.status = 'confirmed'",
+              WHERE s.program_id = $1 AND r.status = 'confirmed'",
         )
         .bind(program_id)
         .fetch_all(&self.pool)
@@ -45,7 +46,7 @@ impl Db {
                JOIN lectures l ON l.id = w.lecture_id
                JOIN lecture_sessions s ON s.id = l.session_id
                JOIN enterprises e ON e.user_id = w.user_id
-              WHERE s.program_id = ?",
+              WHERE s.program_id = $1",
         )
         .bind(program_id)
         .fetch_all(&self.pool)
@@ -62,12 +63,12 @@ impl Db {
               WHERE e.user_id IN (
                     SELECT r.enterprise_id FROM registrations r
                       JOIN lecture_sessions s ON s.id = r.session_id
-                     WHERE s.program_id = ?1 AND r.status = 'confirmed'
+                     WHERE s.program_id = $1 AND r.status = 'confirmed'
                     UNION
                     SELECT w.user_id FROM watch_progress w
                       JOIN lectures l ON l.id = w.lecture_id
                       JOIN lecture_sessions s ON s.id = l.session_id
-                     WHERE s.program_id = ?1)",
+                     WHERE s.program_id = $1)",
         )
         .bind(program_id)
         .fetch_all(&self.pool)

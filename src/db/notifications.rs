@@ -8,19 +8,20 @@
 //! rows (see the delivery functions below and `crate::app::notify`).
 
 use super::writer::{timestamp, WriterConn};
+use super::Json;
+use super::RowExt;
 use crate::notify::{Channel, Event, Kind, Message, SessionRef};
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
 
 const SESSION_REF_SQL: &str = "SELECT s.id, s.title, s.starts_at, s.minutes, p.timezone
-     FROM lecture_sessions s JOIN programs p ON p.id = s.program_id WHERE s.id = ?";
+     FROM lecture_sessions s JOIN programs p ON p.id = s.program_id WHERE s.id = $1";
 
 const INSERT_NOTIFICATION_SQL: &str = "INSERT INTO notifications
        (user_id, kind, key, title, body, link, sms_template, sms_params, session_id,
         expires_at, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (user_id, key) DO NOTHING
      RETURNING id,
        (SELECT COUNT(*) FROM contacts c
@@ -28,17 +29,17 @@ const INSERT_NOTIFICATION_SQL: &str = "INSERT INTO notifications
 
 const INSERT_DELIVERY_SQL: &str = "INSERT INTO deliveries
        (notification_id, channel, state, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, 'queued', ?, ?, ?)";
+     VALUES ($1, $2, 'queued', $3, $4, $5)";
 
 const WANTS_SQL: &str = "SELECT
        (SELECT enabled FROM notification_prefs
-         WHERE user_id = ?1 AND kind = ?2 AND channel = ?3) AS chosen,
-       (SELECT verified_at IS NOT NULL AND (?3 <> 'email' OR email_unsubscribed_at IS NULL)
-          FROM contacts WHERE user_id = ?1 AND kind = ?4) AS reachable";
+         WHERE user_id = $1 AND kind = $2 AND channel = $3) AS chosen,
+       (SELECT verified_at IS NOT NULL AND ($3 <> 'email' OR email_unsubscribed_at IS NULL)
+          FROM contacts WHERE user_id = $1 AND kind = $4) AS reachable";
 
 /// The session as the texts need it, read on the transaction's connection.
 pub async fn session_ref(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
 ) -> Result<Option<SessionRef>, sqlx::Error> {
     let row = sqlx::query(SESSION_REF_SQL)
@@ -50,7 +51,7 @@ pub async fn session_ref(
         Ok(SessionRef {
             id: r.try_get("id")?,
             title: r.try_get("title")?,
-            starts_at: r.try_get("starts_at")?,
+            starts_at: r.time("starts_at")?,
             minutes: r.try_get("minutes")?,
             tz: chrono_tz::Tz::from_str(&tz).unwrap_or(crate::schedule::DEFAULT_TZ),
         })
@@ -62,7 +63,7 @@ pub async fn session_ref(
 /// `None` when the same event (same idempotency key) was stored before. Call it inside the
 /// transaction of the change that causes the event.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: i64,
     event: &Event,
     now: DateTime<Utc>,
@@ -72,7 +73,7 @@ pub async fn enqueue(
 
 /// [`enqueue`] for an already rendered message.
 pub async fn enqueue_message(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: i64,
     m: &Message,
     now: DateTime<Utc>,
@@ -89,8 +90,8 @@ pub async fn enqueue_message(
         .bind(m.sms_template)
         .bind(Json(&m.sms_params))
         .bind(m.session_id)
-        .bind(m.expires_at)
-        .bind(now)
+        .bind((m.expires_at).map(crate::db::ts))
+        .bind(crate::db::ts(now))
         .fetch_optional(&mut *conn)
         .await?;
     let Some((id, verified)) = stored else {
@@ -104,9 +105,9 @@ pub async fn enqueue_message(
             sqlx::query(INSERT_DELIVERY_SQL)
                 .bind(id)
                 .bind(channel)
-                .bind(now)
-                .bind(now)
-                .bind(now)
+                .bind(crate::db::ts(now))
+                .bind(crate::db::ts(now))
+                .bind(crate::db::ts(now))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -117,7 +118,7 @@ pub async fn enqueue_message(
 /// Whether `user_id` wants `kind` over `channel` now: its choice (or the kind's default),
 /// a verified address, and for e-mail no unsubscription.
 pub async fn wants(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: i64,
     kind: Kind,
     channel: Channel,
@@ -129,8 +130,8 @@ pub async fn wants(
         .bind(channel.contact())
         .fetch_one(&mut *conn)
         .await?;
-    let chosen: Option<bool> = row.try_get("chosen")?;
-    let reachable: Option<bool> = row.try_get("reachable")?;
+    let chosen: Option<bool> = row.time("chosen")?;
+    let reachable: Option<bool> = row.time("reachable")?;
     Ok(reachable.unwrap_or(false) && chosen.unwrap_or_else(|| kind.default_on(channel)))
 }
 
@@ -219,34 +220,35 @@ pub(crate) fn enqueue_on(
 /// (enterprise user id, registration id, confirmed), in registration order: who hears about
 /// a move, a cancellation or an organizer's message.
 pub async fn active_registrants(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
 ) -> Result<Vec<(i64, i64, bool)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows: Vec<(i64, i64, super::Flag)> = sqlx::query_as(
         "SELECT enterprise_id, id, status = 'confirmed' FROM registrations
-         WHERE session_id = ? AND status IN ('confirmed', 'waitlisted') ORDER BY id",
+         WHERE session_id = $1 AND status IN ('confirmed', 'waitlisted') ORDER BY id",
     )
     .bind(session_id)
     .fetch_all(&mut *conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(e, r, c)| (e, r, c.0)).collect())
 }
 
 /// Drop the reminders of a session that are still waiting to be mailed or texted (the
 /// session moved or was cancelled; the inbox keeps them, the move or cancellation notice
 /// follows). `reason` is shown to organizers. Returns how many were dropped.
 pub async fn skip_pending_reminders(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?
+        "UPDATE deliveries SET state = 'skipped', last_error = $1, updated_at = $2
          WHERE state = 'queued' AND notification_id IN
-           (SELECT id FROM notifications WHERE session_id = ? AND kind = 'reminder')",
+           (SELECT id FROM notifications WHERE session_id = $3 AND kind = 'reminder')",
     )
     .bind(reason)
-    .bind(now)
+    .bind(crate::db::ts(now))
     .bind(session_id)
     .execute(&mut *conn)
     .await?;
@@ -254,7 +256,7 @@ pub async fn skip_pending_reminders(
 }
 
 /// The server's signing secret (created by the migration).
-pub async fn signing_secret(conn: &mut SqliteConnection) -> Result<String, sqlx::Error> {
+pub async fn signing_secret(conn: &mut AnyConnection) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'signing'")
         .fetch_one(&mut *conn)
         .await
@@ -273,9 +275,9 @@ mod tests {
         let now = Utc::now();
         sqlx::query(
             "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
-             VALUES (1, 'lawyer', 'l', 'L', 'x', ?)",
+             VALUES (1, 'lawyer', 'l', 'L', 'x', $1)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -295,12 +297,12 @@ mod tests {
         // a verified mobile: SMS only where the kind wants it by default
         sqlx::query(
             "INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
-             VALUES (1, 'mobile', '13800000000', ?, ?), (1, 'email', 'a@example.cn', ?, ?)",
+             VALUES (1, 'mobile', '13800000000', $1, $2), (1, 'email', 'a@example.cn', $3, $4)",
         )
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -331,10 +333,10 @@ mod tests {
         };
         let repeat = db.write(move |c| enqueue_on(c, 1, &again, now)).await;
         assert_eq!(repeat.unwrap(), None, "the same key is stored once");
-        let pair: Vec<(String, String, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+        let pair: Vec<(String, String, String, String, crate::db::Ts, i64)> = sqlx::query_as(
             "SELECT n.kind, n.sms_template, n.sms_params, n.title, n.created_at,
                     (SELECT COUNT(*) FROM deliveries d WHERE d.notification_id = n.id)
-             FROM notifications n WHERE n.id IN (?, ?) ORDER BY n.id",
+             FROM notifications n WHERE n.id IN ($1, $2) ORDER BY n.id",
         )
         .bind(written - 1)
         .bind(written)

@@ -3,10 +3,10 @@
 //! message to everyone signed up for a session.
 
 use super::notifications::{active_registrants, enqueue_message, session_ref};
+use super::types::Sql;
 use super::Db;
 use crate::notify::{Channel, Kind, Message, SessionRef};
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
 
 /// A delivery's state (`deliveries.state`).
 #[derive(
@@ -95,9 +95,13 @@ pub struct DeliveryRow {
     pub attempts: i64,
     pub max_attempts: i64,
     pub last_error: Option<String>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub next_attempt_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub sent_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
     pub kind: Kind,
     pub title: String,
@@ -114,7 +118,9 @@ pub struct AttemptRow {
     pub delivery_id: i64,
     pub attempt: i64,
     pub worker: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub started_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub finished_at: Option<DateTime<Utc>>,
     /// `sent` or `error`; `None` while running or when its worker died.
     pub outcome: Option<String>,
@@ -146,12 +152,7 @@ impl Audience {
 }
 
 /// `WHERE` conditions of a filter on `notifications n` (and `deliveries d` when `with_delivery`).
-fn push_filter(
-    q: &mut QueryBuilder<'_, sqlx::Sqlite>,
-    f: &DeliveryFilter,
-    with_delivery: bool,
-    with_state: bool,
-) {
+fn push_filter(q: &mut Sql<'_>, f: &DeliveryFilter, with_delivery: bool, with_state: bool) {
     q.push(" WHERE 1 = 1");
     if let Some(id) = f.session_id {
         q.push(" AND n.session_id = ").push_bind(id);
@@ -179,7 +180,7 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-        let mut q = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT d.id, d.notification_id, d.channel, d.state, d.attempts, d.max_attempts,
                     d.last_error, d.next_attempt_at, d.sent_at, d.created_at, d.updated_at,
                     n.kind, n.title, n.session_id, s.title AS session_title,
@@ -196,16 +197,24 @@ impl Db {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        q.build_query_as().fetch_all(&self.pool).await
+        {
+            let (sql, args) = q.build()?;
+            sqlx::query_as_with(&sql, args).fetch_all(&self.pool).await
+        }
     }
 
     /// How many deliveries match `f`.
     pub async fn count_deliveries(&self, f: &DeliveryFilter) -> Result<i64, sqlx::Error> {
-        let mut q = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT COUNT(*) FROM deliveries d JOIN notifications n ON n.id = d.notification_id",
         );
         push_filter(&mut q, f, true, true);
-        q.build_query_scalar().fetch_one(&self.pool).await
+        {
+            let (sql, args) = q.build()?;
+            sqlx::query_scalar_with(&sql, args)
+                .fetch_one(&self.pool)
+                .await
+        }
     }
 
     /// Counts per state (ignoring the filter's state) and the inbox-only reach (ignoring its
@@ -214,13 +223,16 @@ impl Db {
         &self,
         f: &DeliveryFilter,
     ) -> Result<DeliverySummary, sqlx::Error> {
-        let mut q = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT d.state, COUNT(*) FROM deliveries d
              JOIN notifications n ON n.id = d.notification_id",
         );
         push_filter(&mut q, f, true, false);
         q.push(" GROUP BY d.state");
-        let counts: Vec<(DeliveryState, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+        let counts: Vec<(DeliveryState, i64)> = {
+            let (sql, args) = q.build()?;
+            sqlx::query_as_with(&sql, args).fetch_all(&self.pool).await
+        }?;
         let per_state = DeliveryState::ALL
             .into_iter()
             .map(|s| {
@@ -228,15 +240,18 @@ impl Db {
                 (s, n)
             })
             .collect();
-        let mut q = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT COUNT(*),
-                    COALESCE(SUM(NOT EXISTS (SELECT 1 FROM deliveries d
-                                              WHERE d.notification_id = n.id)), 0)
+                    COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM deliveries d
+                                                      WHERE d.notification_id = n.id)
+                                      THEN 0 ELSE 1 END), 0)
              FROM notifications n",
         );
         push_filter(&mut q, f, false, false);
-        let (notifications, inbox_only): (i64, i64) =
-            q.build_query_as().fetch_one(&self.pool).await?;
+        let (notifications, inbox_only): (i64, i64) = {
+            let (sql, args) = q.build()?;
+            sqlx::query_as_with(&sql, args).fetch_one(&self.pool).await
+        }?;
         Ok(DeliverySummary {
             per_state,
             notifications,
@@ -252,16 +267,21 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT delivery_id, attempt, worker, started_at, finished_at, outcome, error
              FROM delivery_attempts WHERE delivery_id IN (",
         );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(*id);
         }
         q.push(") ORDER BY delivery_id, id");
-        q.build_query_as().fetch_all(&self.pool).await
+        {
+            let (sql, args) = q.build()?;
+            sqlx::query_as_with(&sql, args).fetch_all(&self.pool).await
+        }
     }
 
     /// The sessions that have notifications, latest start first, for the session filter.
@@ -280,7 +300,7 @@ impl Db {
     pub async fn session_audience(&self, session_id: i64) -> Result<Audience, sqlx::Error> {
         let (confirmed, waitlisted): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(status = 'confirmed'), 0), COALESCE(SUM(status = 'waitlisted'), 0)
-             FROM registrations WHERE session_id = ? AND status IN ('confirmed', 'waitlisted')",
+             FROM registrations WHERE session_id = $1 AND status IN ('confirmed', 'waitlisted')",
         )
         .bind(session_id)
         .fetch_one(&self.pool)

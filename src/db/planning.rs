@@ -22,10 +22,10 @@ impl Db {
         since: DateTime<Utc>,
     ) -> Result<Vec<QuestionCount>, sqlx::Error> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT topic, industry, COUNT(*) FROM questions WHERE created_at >= ?
+            "SELECT topic, industry, COUNT(*) FROM questions WHERE created_at >= $1
               GROUP BY topic, industry",
         )
-        .bind(since)
+        .bind(crate::db::ts(since))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -47,11 +47,11 @@ impl Db {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT category, COUNT(*) FROM lecture_sessions
               WHERE status = 'scheduled' AND starts_at IS NOT NULL
-                AND starts_at >= ? AND starts_at < ?
+                AND starts_at >= $1 AND starts_at < $2
               GROUP BY category",
         )
-        .bind(from)
-        .bind(to)
+        .bind(crate::db::ts(from))
+        .bind(crate::db::ts(to))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -82,7 +82,7 @@ impl Db {
         sqlx::query_as(
             "SELECT u.username, u.display_name, COALESCE(p.firm, '') AS firm
                FROM users u LEFT JOIN lawyer_profiles p ON p.user_id = u.id
-              WHERE u.id = ? AND u.role = 'lawyer'",
+              WHERE u.id = $1 AND u.role = 'lawyer'",
         )
         .bind(id)
         .fetch_optional(&self.pool)

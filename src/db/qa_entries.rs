@@ -2,9 +2,10 @@
 //! full-text index kept in step with them, and what publication reads of a private thread.
 //! See `crate::app::qa::publication`.
 
+use super::types::Sql;
 use super::Db;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Where an entry stands.
 #[derive(
@@ -58,8 +59,11 @@ pub struct EntryRow {
     pub topic: String,
     pub status: EntryStatus,
     pub proposed_by: Option<i64>,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub demo: bool,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub published_at: Option<DateTime<Utc>>,
 }
 
@@ -106,6 +110,7 @@ pub struct SessionChoice {
     pub id: i64,
     pub title: String,
     pub category: String,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub starts_at: Option<DateTime<Utc>>,
 }
 
@@ -120,14 +125,14 @@ pub struct EntryFilter<'a> {
 }
 
 /// Rewrite (or drop, when it is not published) an entry's line in `qa_search`.
-async fn reindex(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM qa_search WHERE rowid = ?")
+async fn reindex(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM qa_search WHERE rowid = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO qa_search (rowid, title, body)
-         SELECT id, title, body FROM qa_entries WHERE id = ? AND status = 'published'",
+         SELECT id, title, body FROM qa_entries WHERE id = $1 AND status = 'published'",
     )
     .bind(id)
     .execute(&mut *conn)
@@ -146,14 +151,14 @@ impl Db {
                     q.assigned_lawyer_id, q.session_id,
                     e.name, e.uscc, e.contact_name, e.mobile
              FROM questions q JOIN enterprises e ON e.user_id = q.enterprise_id
-             WHERE q.id = ?",
+             WHERE q.id = $1",
         )
         .bind(question_id)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let messages = sqlx::query(
-            "SELECT kind, body FROM question_messages WHERE question_id = ? ORDER BY id",
+            "SELECT kind, body FROM question_messages WHERE question_id = $1 ORDER BY id",
         )
         .bind(question_id)
         .fetch_all(&self.pool)
@@ -199,7 +204,7 @@ impl Db {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO qa_entries (question_id, title, body, industry, topic, status,
                  proposed_by, approved_by, demo, created_at, published_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(entry.question_id)
         .bind(entry.title)
@@ -210,15 +215,15 @@ impl Db {
         .bind(entry.proposed_by)
         .bind(entry.approved_by)
         .bind(entry.demo)
-        .bind(now)
-        .bind(published_at)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind((published_at).map(crate::db::ts))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         for s in entry.session_ids {
             sqlx::query(
                 "INSERT INTO qa_entry_sessions (entry_id, session_id)
-                 SELECT ?, id FROM lecture_sessions WHERE id = ? ON CONFLICT DO NOTHING",
+                 SELECT $1, id FROM lecture_sessions WHERE id = $2 ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(s)
@@ -242,7 +247,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let current: Option<EntryStatus> =
-            sqlx::query_scalar("SELECT status FROM qa_entries WHERE id = ?")
+            sqlx::query_scalar("SELECT status FROM qa_entries WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -250,16 +255,16 @@ impl Db {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE qa_entries SET status = ?, updated_at = ?,
-                 approved_by = COALESCE(?, approved_by),
-                 published_at = CASE WHEN ? = 'published' THEN ? ELSE published_at END
-             WHERE id = ?",
+            "UPDATE qa_entries SET status = $1, updated_at = $2,
+                 approved_by = COALESCE($3, approved_by),
+                 published_at = CASE WHEN $4 = 'published' THEN $5 ELSE published_at END
+             WHERE id = $6",
         )
         .bind(to)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(approved_by)
         .bind(to)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -269,7 +274,7 @@ impl Db {
     }
 
     pub async fn qa_entry(&self, id: i64) -> Result<Option<EntryRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{ENTRY_SELECT} WHERE id = ?"))
+        sqlx::query_as(&format!("{ENTRY_SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -278,7 +283,7 @@ impl Db {
     /// Entries in `status`, newest first (organizers' list).
     pub async fn qa_entries_in(&self, status: EntryStatus) -> Result<Vec<EntryRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{ENTRY_SELECT} WHERE status = ? ORDER BY updated_at DESC, id DESC LIMIT 200"
+            "{ENTRY_SELECT} WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT 200"
         ))
         .bind(status)
         .fetch_all(&self.pool)
@@ -290,10 +295,12 @@ impl Db {
         &self,
         question_id: i64,
     ) -> Result<Vec<EntryRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{ENTRY_SELECT} WHERE question_id = ? ORDER BY id"))
-            .bind(question_id)
-            .fetch_all(&self.pool)
-            .await
+        sqlx::query_as(&format!(
+            "{ENTRY_SELECT} WHERE question_id = $1 ORDER BY id"
+        ))
+        .bind(question_id)
+        .fetch_all(&self.pool)
+        .await
     }
 
     /// A page of published entries, newest first, and how many match in all. `query` searches
@@ -302,58 +309,36 @@ impl Db {
         &self,
         f: &EntryFilter<'_>,
     ) -> Result<(Vec<EntryRow>, i64), sqlx::Error> {
-        let mut cond = String::from(" WHERE status = 'published'");
-        if f.industry.is_some() {
-            cond.push_str(" AND industry = ?");
-        }
-        if f.topic.is_some() {
-            cond.push_str(" AND topic = ?");
-        }
         let query = f.query.map(str::trim).filter(|q| !q.is_empty());
-        let fts = query.map(|q| q.chars().count() >= 3);
-        match fts {
-            Some(true) => {
-                cond.push_str(" AND id IN (SELECT rowid FROM qa_search WHERE qa_search MATCH ?)")
+        let filtered = |select: &str| {
+            let mut q = Sql::new(select);
+            q.push(" WHERE status = 'published'");
+            if let Some(i) = f.industry {
+                q.push(" AND industry = ").push_bind(i.to_string());
             }
-            Some(false) => cond.push_str(
-                " AND id IN (SELECT rowid FROM qa_search WHERE title LIKE ? OR body LIKE ?)",
-            ),
-            None => {}
-        }
-        let mut args: Vec<String> = Vec::new();
-        if let Some(i) = f.industry {
-            args.push(i.to_string());
-        }
-        if let Some(t) = f.topic {
-            args.push(t.to_string());
-        }
-        if let Some(text) = query {
-            if fts == Some(true) {
-                // a phrase query: quotes doubled so user input cannot inject FTS syntax
-                args.push(format!("\"{}\"", text.replace('"', "\"\"")));
-            } else {
-                let like = format!("%{}%", text.replace(['%', '_'], ""));
-                args.push(like.clone());
-                args.push(like);
+            if let Some(t) = f.topic {
+                q.push(" AND topic = ").push_bind(t.to_string());
             }
-        }
-        let list_sql =
-            format!("{ENTRY_SELECT}{cond} ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?");
-        let mut list = sqlx::query_as::<_, EntryRow>(&list_sql);
-        for a in &args {
-            list = list.bind(a);
-        }
-        let rows = list
-            .bind(f.limit)
-            .bind(f.offset)
+            if let Some(text) = query {
+                q.push(" AND id IN (SELECT rowid FROM qa_search WHERE ");
+                self.push_text_search(&mut q, &["title", "body"], "qa_search", text);
+                q.push(")");
+            }
+            q
+        };
+        let mut list = filtered(ENTRY_SELECT);
+        list.push(" ORDER BY published_at DESC, id DESC LIMIT ")
+            .push_bind(f.limit)
+            .push(" OFFSET ")
+            .push_bind(f.offset);
+        let (sql, args) = list.build()?;
+        let rows: Vec<EntryRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
-        let count_sql = format!("SELECT COUNT(*) FROM qa_entries{cond}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for a in &args {
-            count = count.bind(a);
-        }
-        let total = count.fetch_one(&self.pool).await?;
+        let (sql, args) = filtered("SELECT COUNT(*) FROM qa_entries").build()?;
+        let total: i64 = sqlx::query_scalar_with(&sql, args)
+            .fetch_one(&self.pool)
+            .await?;
         Ok((rows, total))
     }
 
@@ -366,8 +351,8 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<EntryRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{ENTRY_SELECT} WHERE status = 'published' AND topic = ?
-             ORDER BY industry IS NOT ? , published_at DESC, id DESC LIMIT ?"
+            "{ENTRY_SELECT} WHERE status = 'published' AND topic = $1
+             ORDER BY CASE WHEN industry = $2 THEN 0 ELSE 1 END, published_at DESC, id DESC LIMIT $3"
         ))
         .bind(topic)
         .bind(industry)
@@ -386,10 +371,10 @@ impl Db {
     ) -> Result<Vec<SessionChoice>, sqlx::Error> {
         sqlx::query_as(
             "SELECT s.id, s.title, s.category, s.starts_at FROM lecture_sessions s
-             LEFT JOIN qa_entry_sessions l ON l.session_id = s.id AND l.entry_id = ?
-             WHERE s.status = 'scheduled' AND (l.entry_id IS NOT NULL OR s.category = ?)
+             LEFT JOIN qa_entry_sessions l ON l.session_id = s.id AND l.entry_id = $1
+             WHERE s.status = 'scheduled' AND (l.entry_id IS NOT NULL OR s.category = $2)
              ORDER BY l.entry_id IS NULL, s.starts_at IS NULL, s.starts_at DESC, s.id DESC
-             LIMIT ?",
+             LIMIT $3",
         )
         .bind(entry_id)
         .bind(category)
@@ -400,8 +385,9 @@ impl Db {
 
     /// Whether any entry is marked demo (the demo loads its entries once).
     pub async fn has_demo_qa_entries(&self) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM qa_entries WHERE demo = 1)")
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM qa_entries WHERE demo = TRUE)")
             .fetch_one(&self.pool)
             .await
+            .map(|f: super::Flag| f.0)
     }
 }

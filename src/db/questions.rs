@@ -5,12 +5,13 @@
 
 use super::notifications;
 use super::Db;
+use super::RowExt;
 use crate::accounts::Role;
 use crate::notify::Event;
 use crate::qa::routing::{self, Candidate};
 use crate::qa::{AssignedBy, MessageKind, QuestionStatus};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// A question thread's head.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ fn corrupt(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what} {value:?} in questions").into())
 }
 
-fn question_of(row: &sqlx::sqlite::SqliteRow) -> Result<QuestionRow, sqlx::Error> {
+fn question_of(row: &sqlx::any::AnyRow) -> Result<QuestionRow, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let assigned_by: Option<String> = row.try_get("assigned_by")?;
     Ok(QuestionRow {
@@ -145,18 +146,18 @@ fn question_of(row: &sqlx::sqlite::SqliteRow) -> Result<QuestionRow, sqlx::Error
             Some(s) => Some(AssignedBy::parse(&s).ok_or_else(|| corrupt("assigned_by", &s))?),
             None => None,
         },
-        answered_live_at: row.try_get("answered_live_at")?,
-        overdue_at: row.try_get("overdue_at")?,
-        closed_at: row.try_get("closed_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        answered_live_at: row.time("answered_live_at")?,
+        overdue_at: row.time("overdue_at")?,
+        closed_at: row.time("closed_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
     })
 }
 
 /// Active lawyers (not disabled, profile accepting or no profile yet) with their topics,
 /// industries, load and whether they advise `enterprise_id`.
 async fn candidates(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     enterprise_id: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     let rows = sqlx::query(
@@ -166,9 +167,9 @@ async fn candidates(
                     AND q.status IN ('pending', 'assigned', 'followup')) AS load,
                 EXISTS (SELECT 1 FROM advisor_group_lawyers gl
                           JOIN advisor_group_enterprises ge ON ge.group_id = gl.group_id
-                         WHERE gl.lawyer_id = u.id AND ge.enterprise_id = ?) AS advisor
+                         WHERE gl.lawyer_id = u.id AND ge.enterprise_id = $1) AS advisor
          FROM users u LEFT JOIN lawyer_profiles p ON p.user_id = u.id
-         WHERE u.role = 'lawyer' AND u.disabled_at IS NULL AND COALESCE(p.accepting, 1) = 1
+         WHERE u.role = 'lawyer' AND u.disabled_at IS NULL AND COALESCE(p.accepting, TRUE) = TRUE
          ORDER BY u.id",
     )
     .bind(enterprise_id)
@@ -181,7 +182,7 @@ async fn candidates(
             topics: Vec::new(),
             industries: Vec::new(),
             load: row.try_get("load")?,
-            advisor: row.try_get("advisor")?,
+            advisor: row.time("advisor")?,
         });
     }
     let topics: Vec<(i64, String)> = sqlx::query_as("SELECT user_id, topic FROM lawyer_topics")
@@ -206,8 +207,8 @@ async fn candidates(
     Ok(out)
 }
 
-async fn title_of(conn: &mut SqliteConnection, id: i64) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT title FROM questions WHERE id = ?")
+async fn title_of(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT title FROM questions WHERE id = $1")
         .bind(id)
         .fetch_one(conn)
         .await
@@ -227,16 +228,16 @@ impl Db {
         limit: i64,
     ) -> Result<Asked, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let recent: Vec<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT created_at FROM questions WHERE enterprise_id = ? AND created_at > ?
+        let recent: Vec<super::Ts> = sqlx::query_scalar(
+            "SELECT created_at FROM questions WHERE enterprise_id = $1 AND created_at > $2
              ORDER BY created_at",
         )
         .bind(q.enterprise_id)
-        .bind(now - window)
+        .bind(crate::db::ts(now - window))
         .fetch_all(&mut *tx)
         .await?;
         if recent.len() as i64 >= limit {
-            let oldest = recent.first().copied().unwrap_or(now);
+            let oldest = recent.first().map_or(now, |t| t.0);
             let retry = (oldest + window - now).num_seconds().max(1);
             return Ok(Asked::Throttled {
                 retry_after_s: u64::try_from(retry).unwrap_or(1),
@@ -256,7 +257,7 @@ impl Db {
             "INSERT INTO questions (enterprise_id, title, topic, industry, session_id, checkup_id,
                                     finding, status, assigned_lawyer_id, assigned_by,
                                     assigned_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(q.enterprise_id)
         .bind(&q.title)
@@ -268,20 +269,20 @@ impl Db {
         .bind(status.as_str())
         .bind(route.map(|r| r.lawyer_id))
         .bind(route.map(|r| r.by.as_str()))
-        .bind(route.map(|_| now))
-        .bind(now)
-        .bind(now)
+        .bind((route.map(|_| now)).map(crate::db::ts))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO question_messages (question_id, author_id, author_role, kind, body,
                                             created_at)
-             VALUES (?, ?, 'enterprise', 'question', ?, ?)",
+             VALUES ($1, $2, 'enterprise', 'question', $3, $4)",
         )
         .bind(id)
         .bind(q.enterprise_id)
         .bind(&q.body)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
         if let Some(r) = route {
@@ -300,7 +301,7 @@ impl Db {
 
     /// A thread's head.
     pub async fn question(&self, id: i64) -> Result<Option<QuestionRow>, sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE q.id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} WHERE q.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -311,7 +312,7 @@ impl Db {
     pub async fn question_messages(&self, id: i64) -> Result<Vec<MessageRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, author_id, author_role, kind, body, created_at
-             FROM question_messages WHERE question_id = ? ORDER BY id",
+             FROM question_messages WHERE question_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -326,7 +327,7 @@ impl Db {
                     author_role: Role::parse(&role).ok_or_else(|| corrupt("author_role", &role))?,
                     kind: MessageKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
                     body: row.try_get("body")?,
-                    created_at: row.try_get("created_at")?,
+                    created_at: row.time("created_at")?,
                 })
             })
             .collect()
@@ -337,25 +338,32 @@ impl Db {
         &self,
         f: &QuestionFilter,
     ) -> Result<(Vec<QuestionRow>, i64), sqlx::Error> {
-        let mut conditions = Vec::new();
+        let mut conditions: Vec<String> = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
         if f.enterprise_id.is_some() {
-            conditions.push("q.enterprise_id = ?");
+            conditions.push(format!("q.enterprise_id = {}", next()));
         }
         if f.lawyer_id.is_some() {
-            conditions.push("q.assigned_lawyer_id = ?");
+            conditions.push(format!("q.assigned_lawyer_id = {}", next()));
         }
         if f.session_id.is_some() {
-            conditions.push("q.session_id = ?");
+            conditions.push(format!("q.session_id = {}", next()));
         }
         if f.status.is_some() {
-            conditions.push("q.status = ?");
+            conditions.push(format!("q.status = {}", next()));
         }
         if f.topic.is_some() {
-            conditions.push("q.topic = ?");
+            conditions.push(format!("q.topic = {}", next()));
         }
+        let (limit_p, offset_p) = (next(), next());
         if f.only_overdue {
             conditions.push(
-                "q.overdue_at IS NOT NULL AND q.status IN ('pending', 'assigned', 'followup')",
+                "q.overdue_at IS NOT NULL AND q.status IN ('pending', 'assigned', 'followup')"
+                    .into(),
             );
         }
         let filter = if conditions.is_empty() {
@@ -368,7 +376,7 @@ impl Db {
              ORDER BY CASE WHEN q.overdue_at IS NOT NULL
                             AND q.status IN ('pending', 'assigned', 'followup') THEN 0 ELSE 1 END,
                       q.id DESC
-             LIMIT ? OFFSET ?"
+             LIMIT {limit_p} OFFSET {offset_p}"
         );
         let count_sql = format!("SELECT COUNT(*) FROM questions q{filter}");
         macro_rules! bind_filter {
@@ -409,7 +417,7 @@ impl Db {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let body: Option<String> = sqlx::query_scalar(
-                "SELECT body FROM question_messages WHERE question_id = ? ORDER BY id LIMIT 1",
+                "SELECT body FROM question_messages WHERE question_id = $1 ORDER BY id LIMIT 1",
             )
             .bind(id)
             .fetch_optional(&self.pool)
@@ -431,20 +439,20 @@ impl Db {
         let (_turn, mut tx) = self.begin_write().await?;
         let answering = matches!(m.kind, MessageKind::Answer | MessageKind::Request);
         let changed = sqlx::query(
-            "UPDATE questions SET status = ?, updated_at = ?,
-                    first_answered_at = CASE WHEN ? THEN COALESCE(first_answered_at, ?)
+            "UPDATE questions SET status = $1, updated_at = $2,
+                    first_answered_at = CASE WHEN $3 THEN COALESCE(first_answered_at, $4)
                                              ELSE first_answered_at END,
-                    overdue_at = CASE WHEN ? THEN NULL ELSE overdue_at END,
-                    answered_live_at = CASE WHEN ? THEN ? ELSE answered_live_at END
-             WHERE id = ? AND status = ? AND assigned_lawyer_id IS ?",
+                    overdue_at = CASE WHEN $5 THEN NULL ELSE overdue_at END,
+                    answered_live_at = CASE WHEN $6 THEN $7 ELSE answered_live_at END
+             WHERE id = $8 AND status = $9 AND assigned_lawyer_id IS NOT DISTINCT FROM $10",
         )
         .bind(m.new_status.as_str())
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(answering)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(answering)
         .bind(m.answered_live)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(guard.expect_status.as_str())
         .bind(guard.expect_lawyer)
@@ -456,19 +464,19 @@ impl Db {
         let message_id: i64 = sqlx::query_scalar(
             "INSERT INTO question_messages (question_id, author_id, author_role, kind, body,
                                             created_at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(id)
         .bind(m.author_id)
         .bind(m.author_role.as_str())
         .bind(m.kind.as_str())
         .bind(m.body)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         if m.notify_enterprise {
             let enterprise_id: i64 =
-                sqlx::query_scalar("SELECT enterprise_id FROM questions WHERE id = ?")
+                sqlx::query_scalar("SELECT enterprise_id FROM questions WHERE id = $1")
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -508,11 +516,11 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE questions SET status = 'closed', closed_at = ?, updated_at = ?
-             WHERE id = ? AND status = ? AND assigned_lawyer_id IS ?",
+            "UPDATE questions SET status = 'closed', closed_at = $1, updated_at = $2
+             WHERE id = $3 AND status = $4 AND assigned_lawyer_id IS NOT DISTINCT FROM $5",
         )
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(guard.expect_status.as_str())
         .bind(guard.expect_lawyer)
@@ -534,14 +542,14 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE questions SET assigned_lawyer_id = ?, assigned_by = 'organizer',
-                    assigned_at = ?, status = ?, updated_at = ?
-             WHERE id = ? AND status = ? AND assigned_lawyer_id IS ?",
+            "UPDATE questions SET assigned_lawyer_id = $1, assigned_by = 'organizer',
+                    assigned_at = $2, status = $3, updated_at = $4
+             WHERE id = $5 AND status = $6 AND assigned_lawyer_id IS NOT DISTINCT FROM $7",
         )
         .bind(lawyer_id)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(new_status.as_str())
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .bind(guard.expect_status.as_str())
         .bind(guard.expect_lawyer)
@@ -563,7 +571,7 @@ impl Db {
     /// True when `id` is a lawyer account that is not disabled.
     pub async fn is_active_lawyer(&self, id: i64) -> Result<bool, sqlx::Error> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM users WHERE id = ? AND role = 'lawyer' AND disabled_at IS NULL",
+            "SELECT id FROM users WHERE id = $1 AND role = 'lawyer' AND disabled_at IS NULL",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -586,6 +594,7 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await
+        .map(|rows: Vec<(i64, super::Ts)>| rows.into_iter().map(|(id, t)| (id, t.0)).collect())
     }
 
     /// Flag `ids` overdue and tell every active organizer, once per question (the flag is
@@ -609,12 +618,12 @@ impl Db {
         let mut flagged = 0;
         for id in ids {
             let title: Option<String> = sqlx::query_scalar(
-                "UPDATE questions SET overdue_at = ?
-                 WHERE id = ? AND overdue_at IS NULL
+                "UPDATE questions SET overdue_at = $1
+                 WHERE id = $2 AND overdue_at IS NULL
                    AND status IN ('pending', 'assigned', 'followup')
                  RETURNING title",
             )
-            .bind(now)
+            .bind(crate::db::ts(now))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -640,7 +649,7 @@ impl Db {
     pub async fn session_lecturer_user(&self, session_id: i64) -> Result<Option<i64>, sqlx::Error> {
         let id: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT l.user_id FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id
-             WHERE s.id = ?",
+             WHERE s.id = $1",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -651,7 +660,7 @@ impl Db {
     /// True when session `session_id` exists and is not cancelled.
     pub async fn session_open_for_questions(&self, session_id: i64) -> Result<bool, sqlx::Error> {
         let found: Option<String> =
-            sqlx::query_scalar("SELECT status FROM lecture_sessions WHERE id = ?")
+            sqlx::query_scalar("SELECT status FROM lecture_sessions WHERE id = $1")
                 .bind(session_id)
                 .fetch_optional(&self.pool)
                 .await?;

@@ -18,12 +18,12 @@
 use super::notifications;
 use super::writer::{timestamp, WriterConn};
 use super::Db;
+use super::Json;
 use crate::notify::{Event, SessionRef};
 use crate::schedule::SessionStatus;
 use crate::signup::{self, EndReason, Placement, RegistrationStatus};
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// The columns of an [`EndedRegistration`], before its `WHERE`.
 const ENDED_REGISTRATION: &str =
@@ -37,45 +37,45 @@ const DECISION_SQL: &str = "SELECT s.status, s.capacity, s.confirmed_seats,
         (SELECT COUNT(*) FROM registrations q
           WHERE q.session_id = s.id AND q.status = 'waitlisted') AS waiting,
         (SELECT r.id FROM registrations r
-          WHERE r.session_id = s.id AND r.enterprise_id = ?
+          WHERE r.session_id = s.id AND r.enterprise_id = $1
             AND r.status IN ('confirmed', 'waitlisted')) AS existing,
         s.title, s.starts_at, s.minutes,
         (SELECT p.timezone FROM programs p WHERE p.id = s.program_id) AS timezone
-     FROM lecture_sessions s WHERE s.id = ?";
+     FROM lecture_sessions s WHERE s.id = $2";
 
 const INSERT_REGISTRATION_SQL: &str = "INSERT INTO registrations
        (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id";
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 
 const ADD_CONFIRMED_SQL: &str =
-    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + ? WHERE id = ?";
+    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats + $1 WHERE id = $2";
 
 const SUBTRACT_CONFIRMED_SQL: &str =
-    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?";
+    "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - $1 WHERE id = $2";
 
-const SET_CONFIRMED_SQL: &str = "UPDATE lecture_sessions SET confirmed_seats = ? WHERE id = ?";
+const SET_CONFIRMED_SQL: &str = "UPDATE lecture_sessions SET confirmed_seats = $1 WHERE id = $2";
 
 const FREE_SEATS_SQL: &str =
-    "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = ? AND status = 'scheduled'";
+    "SELECT capacity, confirmed_seats FROM lecture_sessions WHERE id = $1 AND status = 'scheduled'";
 
 const QUEUE_SQL: &str = "SELECT id, seats, enterprise_id FROM registrations
-     WHERE session_id = ? AND status = 'waitlisted' ORDER BY id";
+     WHERE session_id = $1 AND status = 'waitlisted' ORDER BY id";
 
 const PROMOTE_SQL: &str =
-    "UPDATE registrations SET status = 'confirmed', confirmed_at = ? WHERE id = ?";
+    "UPDATE registrations SET status = 'confirmed', confirmed_at = $1 WHERE id = $2";
 
 const END_SQL: &str =
-    "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?";
+    "UPDATE registrations SET status = $1, ended_at = $2, end_reason = $3 WHERE id = $4";
 
 const STATE_SQL: &str = "SELECT r.id, r.status, r.seats,
         CASE WHEN r.status = 'waitlisted' THEN
           (SELECT COUNT(*) FROM registrations q
             WHERE q.session_id = r.session_id AND q.status = 'waitlisted' AND q.id <= r.id)
         END AS position
-     FROM registrations r WHERE r.id = ?";
+     FROM registrations r WHERE r.id = $1";
 
 const ACTIVE_SQL: &str = "SELECT id, status, seats FROM registrations
-     WHERE session_id = ? AND enterprise_id = ? AND status IN ('confirmed', 'waitlisted')";
+     WHERE session_id = $1 AND enterprise_id = $2 AND status IN ('confirmed', 'waitlisted')";
 
 /// The state of one enterprise's sign-up for a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +116,9 @@ pub struct RosterRow {
     pub seats: i64,
     pub attendees: Json<Vec<String>>,
     pub status: RegistrationStatus,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub confirmed_at: Option<DateTime<Utc>>,
     /// Waitlist position (filled in for waitlisted rows).
     #[sqlx(skip)]
@@ -132,6 +134,7 @@ pub struct EndedRegistration {
     pub status: RegistrationStatus,
     pub seats: i64,
     pub attendees: Json<Vec<String>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub ended_at: Option<DateTime<Utc>>,
     /// The organizer's reason for a removal.
     pub end_reason: Option<String>,
@@ -155,6 +158,7 @@ pub struct MyRegistration {
     pub category: String,
     pub lecturer_name: String,
     pub lecturer_firm: String,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub starts_at: Option<DateTime<Utc>>,
     pub minutes: i64,
     pub session_status: SessionStatus,
@@ -162,9 +166,12 @@ pub struct MyRegistration {
     pub seats: i64,
     pub status: RegistrationStatus,
     pub position: Option<i64>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub confirmed_at: Option<DateTime<Utc>>,
     pub sequence: i64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -183,7 +190,7 @@ impl MyRegistration {
 /// in the same transaction. Must run inside the transaction holding the session's lock; call
 /// [`Db::wake_outbox`] after its commit. Returns the promoted ids.
 pub async fn promote_waitlist(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -209,7 +216,7 @@ pub async fn promote_waitlist(
     let mut seats_confirmed = 0;
     for id in &promoted {
         sqlx::query(PROMOTE_SQL)
-            .bind(now)
+            .bind(crate::db::ts(now))
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -245,7 +252,7 @@ pub async fn promote_waitlist(
 /// deleted or frozen). Returns the sessions, one per ended registration in registration order,
 /// and the registrations promoted from the waitlists (they are told by [`promote_waitlist`]).
 pub async fn end_upcoming_registrations(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     enterprise_id: i64,
     how: &EndReason,
     now: DateTime<Utc>,
@@ -253,29 +260,29 @@ pub async fn end_upcoming_registrations(
     let active: Vec<(i64, i64, RegistrationStatus, i64)> = sqlx::query_as(
         "SELECT r.id, r.session_id, r.status, r.seats FROM registrations r
          JOIN lecture_sessions s ON s.id = r.session_id
-         WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
-           AND s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > ?)
+         WHERE r.enterprise_id = $1 AND r.status IN ('confirmed', 'waitlisted')
+           AND s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > $2)
          ORDER BY r.id",
     )
     .bind(enterprise_id)
-    .bind(now)
+    .bind(crate::db::ts(now))
     .fetch_all(&mut *conn)
     .await?;
     let mut sessions = Vec::with_capacity(active.len());
     let mut promoted = Vec::new();
     for (id, session_id, status, seats) in active {
         sqlx::query(
-            "UPDATE registrations SET status = ?, ended_at = ?, end_reason = ? WHERE id = ?",
+            "UPDATE registrations SET status = $1, ended_at = $2, end_reason = $3 WHERE id = $4",
         )
         .bind(how.status())
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(how.reason())
         .bind(id)
         .execute(&mut *conn)
         .await?;
         if status == RegistrationStatus::Confirmed {
             sqlx::query(
-                "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - ? WHERE id = ?",
+                "UPDATE lecture_sessions SET confirmed_seats = confirmed_seats - $1 WHERE id = $2",
             )
             .bind(seats)
             .bind(session_id)
@@ -289,7 +296,7 @@ pub async fn end_upcoming_registrations(
 }
 
 async fn state_of(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     registration_id: i64,
 ) -> Result<RegistrationState, sqlx::Error> {
     let row = sqlx::query(STATE_SQL)
@@ -305,7 +312,7 @@ async fn state_of(
 }
 
 async fn active_registration(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
     enterprise_id: i64,
 ) -> Result<Option<(i64, RegistrationStatus, i64)>, sqlx::Error> {
@@ -579,7 +586,7 @@ impl Db {
                     e.contact_name, e.mobile, r.seats, r.attendees, r.status,
                     r.created_at, r.confirmed_at
              FROM registrations r JOIN enterprises e ON e.user_id = r.enterprise_id
-             WHERE r.session_id = ? AND r.status IN ('confirmed', 'waitlisted')
+             WHERE r.session_id = $1 AND r.status IN ('confirmed', 'waitlisted')
              ORDER BY CASE r.status WHEN 'confirmed' THEN 0 ELSE 1 END, r.id",
         )
         .bind(session_id)
@@ -614,7 +621,7 @@ impl Db {
              JOIN lecture_sessions s ON s.id = r.session_id
              JOIN programs p ON p.id = s.program_id
              JOIN lecturers l ON l.id = s.lecturer_id
-             WHERE r.enterprise_id = ? AND r.status IN ('confirmed', 'waitlisted')
+             WHERE r.enterprise_id = $1 AND r.status IN ('confirmed', 'waitlisted')
              ORDER BY s.starts_at IS NULL, s.starts_at, s.id",
         )
         .bind(enterprise_id)
@@ -630,7 +637,7 @@ impl Db {
         enterprise_id: i64,
     ) -> Result<Option<EndedRegistration>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{ENDED_REGISTRATION} WHERE r.session_id = ? AND r.enterprise_id = ? AND r.status IN ('cancelled', 'removed')
+            "{ENDED_REGISTRATION} WHERE r.session_id = $1 AND r.enterprise_id = $2 AND r.status IN ('cancelled', 'removed')
               ORDER BY r.id DESC LIMIT 1"
         ))
         .bind(session_id)
@@ -647,11 +654,11 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<EndedRegistration>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{ENDED_REGISTRATION} WHERE r.enterprise_id = ? AND r.status = 'removed'
+            "{ENDED_REGISTRATION} WHERE r.enterprise_id = $1 AND r.status = 'removed'
                 AND NOT EXISTS (SELECT 1 FROM registrations a
                                  WHERE a.session_id = r.session_id AND a.enterprise_id = r.enterprise_id
                                    AND a.status IN ('confirmed', 'waitlisted'))
-              ORDER BY r.id DESC LIMIT ?"
+              ORDER BY r.id DESC LIMIT $2"
         ))
         .bind(enterprise_id)
         .bind(limit)

@@ -10,12 +10,13 @@ use super::notifications::{enqueue_message, session_ref};
 use super::Db;
 use crate::notify::{Message, SessionRef};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// A scheduled session and its start.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UpcomingSession {
     pub id: i64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub starts_at: DateTime<Utc>,
 }
 
@@ -24,6 +25,7 @@ pub struct UpcomingSession {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ConfirmedRegistrant {
     pub user_id: i64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub confirmed_at: DateTime<Utc>,
 }
 
@@ -47,11 +49,11 @@ impl Db {
         let rows: Vec<UpcomingSession> = sqlx::query_as(
             "SELECT id, starts_at FROM lecture_sessions
              WHERE status = 'scheduled' AND starts_at IS NOT NULL
-               AND starts_at >= ? AND starts_at <= ?
+               AND starts_at >= $1 AND starts_at <= $2
              ORDER BY starts_at, id",
         )
-        .bind(after - Duration::days(1))
-        .bind(until + Duration::days(1))
+        .bind(crate::db::ts(after - Duration::days(1)))
+        .bind(crate::db::ts(until + Duration::days(1)))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -72,9 +74,9 @@ impl Db {
             "SELECT r.enterprise_id AS user_id,
                     COALESCE(r.confirmed_at, r.created_at) AS confirmed_at
              FROM registrations r
-             WHERE r.session_id = ? AND r.status = 'confirmed'
+             WHERE r.session_id = $1 AND r.status = 'confirmed'
                AND NOT EXISTS (SELECT 1 FROM notifications n
-                                WHERE n.user_id = r.enterprise_id AND n.key = ?)
+                                WHERE n.user_id = r.enterprise_id AND n.key = $2)
              ORDER BY r.id",
         )
         .bind(session_id)
@@ -96,10 +98,11 @@ impl Db {
     ) -> Result<u64, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let scheduled: Option<bool> =
-            sqlx::query_scalar("SELECT status = 'scheduled' FROM lecture_sessions WHERE id = ?")
+            sqlx::query_scalar("SELECT status = 'scheduled' FROM lecture_sessions WHERE id = $1")
                 .bind(session_id)
                 .fetch_optional(&mut *tx)
-                .await?;
+                .await?
+                .map(|f: super::Flag| f.0);
         if scheduled != Some(true) {
             return Ok(0);
         }
@@ -127,12 +130,12 @@ impl Db {
 /// The confirmed registrants of a session in registration order. A row from before
 /// `confirmed_at` was recorded counts from its sign-up.
 async fn confirmed_registrants(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
 ) -> Result<Vec<ConfirmedRegistrant>, sqlx::Error> {
     sqlx::query_as(
         "SELECT enterprise_id AS user_id, COALESCE(confirmed_at, created_at) AS confirmed_at
-         FROM registrations WHERE session_id = ? AND status = 'confirmed' ORDER BY id",
+         FROM registrations WHERE session_id = $1 AND status = 'confirmed' ORDER BY id",
     )
     .bind(session_id)
     .fetch_all(&mut *conn)

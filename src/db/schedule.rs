@@ -2,6 +2,8 @@
 
 use super::notifications;
 use super::Db;
+use super::Json;
+use super::RowExt;
 use crate::notify::Event;
 use crate::schedule::planner::{Availability, Booked, ProgramCalendar, SlotRule};
 use crate::schedule::{
@@ -9,8 +11,7 @@ use crate::schedule::{
 };
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
-use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
@@ -20,12 +21,16 @@ pub struct ProgramRow {
     pub id: i64,
     pub title: String,
     pub summary: String,
+    #[sqlx(try_from = "crate::db::Day")]
     pub starts_on: NaiveDate,
+    #[sqlx(try_from = "crate::db::Day")]
     pub ends_on: NaiveDate,
     pub timezone: String,
     pub slots: Json<Vec<SlotSpec>>,
     pub blackout_dates: Json<Vec<NaiveDate>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -87,15 +92,20 @@ pub struct SessionRow {
     pub max_seats_per_enterprise: i64,
     pub confirmed_seats: i64,
     pub waitlisted: i64,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub signup_opens_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub signup_closes_at: Option<DateTime<Utc>>,
     pub stream_url: Option<String>,
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub starts_at: Option<DateTime<Utc>>,
     pub status: SessionStatus,
     pub sequence: i64,
     /// The program's time zone, in which the session's times are shown.
     pub program_timezone: String,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -213,10 +223,7 @@ pub enum SessionUpdate {
     },
 }
 
-async fn upsert_lecturer(
-    conn: &mut SqliteConnection,
-    l: &ValidLecturer,
-) -> Result<i64, sqlx::Error> {
+async fn upsert_lecturer(conn: &mut AnyConnection, l: &ValidLecturer) -> Result<i64, sqlx::Error> {
     let weekdays = l
         .availability
         .weekdays
@@ -225,7 +232,7 @@ async fn upsert_lecturer(
     let unavailable = Json(&l.availability.unavailable_dates);
     let row = sqlx::query(
         "INSERT INTO lecturers (name, firm, bio, available_weekdays, unavailable_dates)
-         VALUES (?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (name, firm) DO UPDATE SET
            bio = CASE WHEN excluded.bio <> '' THEN excluded.bio ELSE lecturers.bio END,
            available_weekdays = excluded.available_weekdays,
@@ -245,7 +252,7 @@ async fn upsert_lecturer(
 /// Tell every active registrant of `session_id` that its start moved from `before` to the
 /// stored one; the session's SEQUENCE after the change makes each move its own notification.
 async fn tell_moved(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     session_id: i64,
     before: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -257,7 +264,7 @@ async fn tell_moved(
     let Some(session) = notifications::session_ref(conn, session_id).await? else {
         return Ok(());
     };
-    let sequence: i64 = sqlx::query_scalar("SELECT sequence FROM lecture_sessions WHERE id = ?")
+    let sequence: i64 = sqlx::query_scalar("SELECT sequence FROM lecture_sessions WHERE id = $1")
         .bind(session_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -281,17 +288,17 @@ impl Db {
         let row = sqlx::query(
             "INSERT INTO programs
                (title, summary, starts_on, ends_on, timezone, slots, blackout_dates, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&p.title)
         .bind(&p.summary)
-        .bind(p.calendar.starts_on)
-        .bind(p.calendar.ends_on)
+        .bind(crate::db::day(p.calendar.starts_on))
+        .bind(crate::db::day(p.calendar.ends_on))
         .bind(p.calendar.timezone.name())
         .bind(Json(p.slot_specs()))
         .bind(Json(&p.calendar.blackout_dates))
-        .bind(now)
-        .bind(now)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&self.pool)
         .await?;
         row.try_get("id")
@@ -306,27 +313,27 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE programs SET title = ?, summary = ?, starts_on = ?, ends_on = ?, timezone = ?,
-               slots = ?, blackout_dates = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE programs SET title = $1, summary = $2, starts_on = $3, ends_on = $4, timezone = $5,
+               slots = $6, blackout_dates = $7, updated_at = $8
+             WHERE id = $9",
         )
         .bind(&p.title)
         .bind(&p.summary)
-        .bind(p.calendar.starts_on)
-        .bind(p.calendar.ends_on)
+        .bind(crate::db::day(p.calendar.starts_on))
+        .bind(crate::db::day(p.calendar.ends_on))
         .bind(p.calendar.timezone.name())
         .bind(Json(p.slot_specs()))
         .bind(Json(&p.calendar.blackout_dates))
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         // a new zone changes how every session's time reads in subscribed calendars
         sqlx::query(
-            "UPDATE lecture_sessions SET sequence = sequence + 1, updated_at = ? WHERE program_id = ?",
+            "UPDATE lecture_sessions SET sequence = sequence + 1, updated_at = $1 WHERE program_id = $2",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -340,7 +347,7 @@ impl Db {
     /// sign-up arriving meanwhile either lands first (and blocks) or finds no session.
     pub async fn delete_program_if_unused(&self, id: i64) -> Result<ProgramDelete, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let exists = sqlx::query("SELECT 1 FROM programs WHERE id = ?")
+        let exists = sqlx::query("SELECT 1 FROM programs WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -351,9 +358,9 @@ impl Db {
         let row = sqlx::query(
             "SELECT
                (SELECT COUNT(*) FROM registrations r JOIN lecture_sessions s ON s.id = r.session_id
-                 WHERE s.program_id = ?1) AS registrations,
+                 WHERE s.program_id = $1) AS registrations,
                (SELECT COUNT(*) FROM lectures l JOIN lecture_sessions s ON s.id = l.session_id
-                 WHERE s.program_id = ?1) AS recordings",
+                 WHERE s.program_id = $1) AS recordings",
         )
         .bind(id)
         .fetch_one(&mut *tx)
@@ -366,7 +373,7 @@ impl Db {
                 recordings,
             });
         }
-        sqlx::query("DELETE FROM programs WHERE id = ?")
+        sqlx::query("DELETE FROM programs WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -375,7 +382,7 @@ impl Db {
     }
 
     pub async fn program(&self, id: i64) -> Result<Option<ProgramRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM programs WHERE id = ?")
+        sqlx::query_as("SELECT * FROM programs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -416,7 +423,7 @@ impl Db {
                (program_id, title, summary, category, target_industries, lecturer_id, minutes,
                 capacity, max_seats_per_enterprise, signup_opens_at, signup_closes_at, stream_url,
                 starts_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(program_id)
         .bind(&s.title)
@@ -427,12 +434,12 @@ impl Db {
         .bind(i64::from(s.minutes))
         .bind(s.capacity)
         .bind(s.max_seats_per_enterprise)
-        .bind(s.signup_opens_at)
-        .bind(s.signup_closes_at)
+        .bind((s.signup_opens_at).map(crate::db::ts))
+        .bind((s.signup_closes_at).map(crate::db::ts))
         .bind(&s.stream_url)
-        .bind(s.starts_at)
-        .bind(now)
-        .bind(now)
+        .bind((s.starts_at).map(crate::db::ts))
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -449,7 +456,7 @@ impl Db {
     ) -> Result<SessionUpdate, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let current = sqlx::query(
-            "SELECT confirmed_seats, starts_at, status FROM lecture_sessions WHERE id = ?",
+            "SELECT confirmed_seats, starts_at, status FROM lecture_sessions WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -458,7 +465,7 @@ impl Db {
             return Ok(SessionUpdate::NotFound);
         };
         let confirmed: i64 = current.try_get("confirmed_seats")?;
-        let before: Option<DateTime<Utc>> = current.try_get("starts_at")?;
+        let before: Option<DateTime<Utc>> = current.time("starts_at")?;
         let status: SessionStatus = current.try_get("status")?;
         if s.capacity < confirmed {
             return Ok(SessionUpdate::CapacityBelowConfirmed { confirmed });
@@ -466,11 +473,11 @@ impl Db {
         let lecturer_id = upsert_lecturer(&mut tx, &s.lecturer).await?;
         sqlx::query(
             "UPDATE lecture_sessions SET
-               title = ?, summary = ?, category = ?, target_industries = ?, lecturer_id = ?,
-               minutes = ?, capacity = ?, max_seats_per_enterprise = ?, signup_opens_at = ?,
-               signup_closes_at = ?, stream_url = ?, starts_at = ?, sequence = sequence + 1,
-               updated_at = ?
-             WHERE id = ?",
+               title = $1, summary = $2, category = $3, target_industries = $4, lecturer_id = $5,
+               minutes = $6, capacity = $7, max_seats_per_enterprise = $8, signup_opens_at = $9,
+               signup_closes_at = $10, stream_url = $11, starts_at = $12, sequence = sequence + 1,
+               updated_at = $13
+             WHERE id = $14",
         )
         .bind(&s.title)
         .bind(&s.summary)
@@ -480,11 +487,11 @@ impl Db {
         .bind(i64::from(s.minutes))
         .bind(s.capacity)
         .bind(s.max_seats_per_enterprise)
-        .bind(s.signup_opens_at)
-        .bind(s.signup_closes_at)
+        .bind((s.signup_opens_at).map(crate::db::ts))
+        .bind((s.signup_closes_at).map(crate::db::ts))
         .bind(&s.stream_url)
-        .bind(s.starts_at)
-        .bind(now)
+        .bind((s.starts_at).map(crate::db::ts))
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -505,10 +512,10 @@ impl Db {
     pub async fn cancel_session(&self, id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = ?
-             WHERE id = ? AND status <> 'cancelled'",
+            "UPDATE lecture_sessions SET status = 'cancelled', sequence = sequence + 1, updated_at = $1
+             WHERE id = $2 AND status <> 'cancelled'",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -530,7 +537,7 @@ impl Db {
     }
 
     pub async fn session(&self, id: i64) -> Result<Option<SessionRow>, sqlx::Error> {
-        sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.id = ?"))
+        sqlx::query_as(&format!("{SESSION_SELECT} WHERE s.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -539,7 +546,7 @@ impl Db {
     /// The sessions of a program: placed ones by time, then unplaced ones.
     pub async fn program_sessions(&self, program_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{SESSION_SELECT} WHERE s.program_id = ?
+            "{SESSION_SELECT} WHERE s.program_id = $1
              ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
         ))
         .bind(program_id)
@@ -555,11 +562,11 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<SessionRow>, i64), sqlx::Error> {
-        let where_sql = "WHERE (?1 IS NULL OR s.title LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR l.name LIKE '%' || ?1 || '%' ESCAPE '\\'
-                    OR l.firm LIKE '%' || ?1 || '%' ESCAPE '\\')
-               AND (?2 IS NULL OR s.program_id = ?2)
-               AND (?3 IS NULL OR s.status = ?3)";
+        let where_sql = "WHERE ($1 IS NULL OR s.title LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR l.name LIKE '%' || $1 || '%' ESCAPE '\\'
+                    OR l.firm LIKE '%' || $1 || '%' ESCAPE '\\')
+               AND ($2 IS NULL OR s.program_id = $2)
+               AND ($3 IS NULL OR s.status = $3)";
         let text = filter.text.as_deref().map(super::accounts::like_escaped);
         let status = filter.status.map(SessionStatus::as_str);
         let total: i64 = sqlx::query_scalar(&format!(
@@ -573,7 +580,7 @@ impl Db {
         .await?;
         let rows = sqlx::query_as(&format!(
             "{SESSION_SELECT} {where_sql}
-             ORDER BY s.starts_at IS NULL, s.starts_at DESC, s.id DESC LIMIT ?4 OFFSET ?5"
+             ORDER BY s.starts_at IS NULL, s.starts_at DESC, s.id DESC LIMIT $4 OFFSET $5"
         ))
         .bind(text.as_deref())
         .bind(filter.program_id)
@@ -588,7 +595,7 @@ impl Db {
     /// Sessions taught by the lecturer linked to a lawyer account.
     pub async fn lawyer_sessions(&self, user_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{SESSION_SELECT} WHERE l.user_id = ? ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
+            "{SESSION_SELECT} WHERE l.user_id = $1 ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
         ))
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -606,11 +613,11 @@ impl Db {
         let mut placed = 0;
         for (id, at) in placements {
             let done = sqlx::query(
-                "UPDATE lecture_sessions SET starts_at = ?, sequence = sequence + 1, updated_at = ?
-                 WHERE id = ? AND starts_at IS NULL AND status = 'scheduled'",
+                "UPDATE lecture_sessions SET starts_at = $1, sequence = sequence + 1, updated_at = $2
+                 WHERE id = $3 AND starts_at IS NULL AND status = 'scheduled'",
             )
-            .bind(at)
-            .bind(now)
+            .bind(crate::db::ts(*at))
+            .bind(crate::db::ts(now))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -631,7 +638,7 @@ impl Db {
         lecturer_id: i64,
         user_id: Option<i64>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE lecturers SET user_id = ? WHERE id = ?")
+        sqlx::query("UPDATE lecturers SET user_id = $1 WHERE id = $2")
             .bind(user_id)
             .bind(lecturer_id)
             .execute(&self.pool)
@@ -643,7 +650,7 @@ impl Db {
 impl Db {
     /// The id of a lecturer by name and firm, if known.
     pub async fn lecturer_id(&self, name: &str, firm: &str) -> Result<Option<i64>, sqlx::Error> {
-        let row = sqlx::query("SELECT id FROM lecturers WHERE name = ? AND firm = ?")
+        let row = sqlx::query("SELECT id FROM lecturers WHERE name = $1 AND firm = $2")
             .bind(name.trim())
             .bind(firm.trim())
             .fetch_optional(&self.pool)
@@ -659,10 +666,10 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionRow>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "{SESSION_SELECT} WHERE s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > ?)
+            "{SESSION_SELECT} WHERE s.status = 'scheduled' AND (s.starts_at IS NULL OR s.starts_at > $1)
              ORDER BY s.starts_at IS NULL, s.starts_at, s.id"
         ))
-        .bind(now)
+        .bind(crate::db::ts(now))
         .fetch_all(&self.pool)
         .await
     }
@@ -690,14 +697,14 @@ mod tests {
         let now = Utc::now();
         sqlx::query(
             "INSERT INTO users (id, role, display_name, password_hash, created_at)
-             VALUES (900, 'enterprise', 'E', 'x', ?1);
+             VALUES (900, 'enterprise', 'E', 'x', $1);
              INSERT INTO enterprises (user_id, name, uscc, industry, contact_name, mobile,
                                       calendar_token)
              VALUES (900, 'E', '91330100MA0000000X', 'E', 'C', '13900000900', 't900');
              INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
-             VALUES (900, 'email', 'e@example.cn', ?1, ?1)",
+             VALUES (900, 'email', 'e@example.cn', $1, $1)",
         )
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&db.pool)
         .await
         .expect("enterprise");
@@ -725,7 +732,7 @@ mod tests {
     }
 
     async fn delivery(db: &Db, notification: i64) -> (String, Option<String>) {
-        sqlx::query_as("SELECT state, last_error FROM deliveries WHERE notification_id = ?")
+        sqlx::query_as("SELECT state, last_error FROM deliveries WHERE notification_id = $1")
             .bind(notification)
             .fetch_one(&db.pool)
             .await
@@ -733,7 +740,7 @@ mod tests {
     }
 
     async fn told(db: &Db, kind: &str) -> Vec<String> {
-        sqlx::query_scalar("SELECT body FROM notifications WHERE user_id = 900 AND kind = ?")
+        sqlx::query_scalar("SELECT body FROM notifications WHERE user_id = 900 AND kind = $1")
             .bind(kind)
             .fetch_all(&db.pool)
             .await

@@ -27,7 +27,7 @@ pub const NO_PASSWORD: &str = "!deleted";
 impl Db {
     /// The stored password hash of `user_id`.
     pub async fn password_hash(&self, user_id: i64) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await
@@ -41,7 +41,7 @@ impl Db {
     ) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT value FROM contacts
-             WHERE user_id = ? AND kind = ? AND verified_at IS NOT NULL",
+             WHERE user_id = $1 AND kind = $2 AND verified_at IS NOT NULL",
         )
         .bind(user_id)
         .bind(kind)
@@ -59,7 +59,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut *tx)
@@ -67,7 +67,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM login_sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -89,8 +89,8 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE enterprises SET name = ?, industry = ?, district = ?, contact_name = ?
-             WHERE user_id = ?",
+            "UPDATE enterprises SET name = $1, industry = $2, district = $3, contact_name = $4
+             WHERE user_id = $5",
         )
         .bind(name)
         .bind(industry.to_string())
@@ -102,7 +102,7 @@ impl Db {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query("UPDATE users SET display_name = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
             .bind(name)
             .bind(user_id)
             .execute(&mut *tx)
@@ -118,7 +118,7 @@ impl Db {
         display_name: &str,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE users SET display_name = ? WHERE id = ? AND role IN ('organizer', 'lawyer')",
+            "UPDATE users SET display_name = $1 WHERE id = $2 AND role IN ('organizer', 'lawyer')",
         )
         .bind(display_name)
         .bind(user_id)
@@ -137,7 +137,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let done = sqlx::query("UPDATE enterprises SET mobile = ? WHERE user_id = ?")
+        let done = sqlx::query("UPDATE enterprises SET mobile = $1 WHERE user_id = $2")
             .bind(mobile)
             .bind(user_id)
             .execute(&mut *tx)
@@ -147,13 +147,13 @@ impl Db {
         }
         sqlx::query(
             "INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
-             VALUES (?1, 'mobile', ?2, ?3, ?3)
+             VALUES ($1, 'mobile', $2, $3, $3)
              ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value,
                verified_at = excluded.verified_at, updated_at = excluded.updated_at",
         )
         .bind(user_id)
         .bind(mobile)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -183,7 +183,7 @@ impl Db {
     ) -> Result<Option<Deletion>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
         let exists: Option<i64> =
-            sqlx::query_scalar("SELECT user_id FROM enterprises WHERE user_id = ?")
+            sqlx::query_scalar("SELECT user_id FROM enterprises WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -197,31 +197,31 @@ impl Db {
         deletion.cancelled_sessions = cancelled_sessions;
         deletion.promoted = promoted;
         // the names of the people who attended are personal data; the seats count stays
-        sqlx::query("UPDATE registrations SET attendees = '[]' WHERE enterprise_id = ?")
+        sqlx::query("UPDATE registrations SET attendees = '[]' WHERE enterprise_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for statement in [
-            "DELETE FROM login_sessions WHERE user_id = ?1",
-            "DELETE FROM contact_codes WHERE user_id = ?1",
-            "DELETE FROM contacts WHERE user_id = ?1",
-            "DELETE FROM notification_prefs WHERE user_id = ?1",
-            "DELETE FROM notifications WHERE user_id = ?1",
+            "DELETE FROM login_sessions WHERE user_id = $1",
+            "DELETE FROM contact_codes WHERE user_id = $1",
+            "DELETE FROM contacts WHERE user_id = $1",
+            "DELETE FROM notification_prefs WHERE user_id = $1",
+            "DELETE FROM notifications WHERE user_id = $1",
             // 企问律答: the enterprise's questions and every message in them (published Q&A
             // entries are de-identified copies and stay, their link set to NULL)
             "DELETE FROM question_messages
-               WHERE question_id IN (SELECT id FROM questions WHERE enterprise_id = ?1)",
-            "DELETE FROM questions WHERE enterprise_id = ?1",
+               WHERE question_id IN (SELECT id FROM questions WHERE enterprise_id = $1)",
+            "DELETE FROM questions WHERE enterprise_id = $1",
             "DELETE FROM checkup_access
-               WHERE checkup_id IN (SELECT id FROM checkups WHERE enterprise_id = ?1)",
-            "DELETE FROM checkups WHERE enterprise_id = ?1",
-            "DELETE FROM checkup_consents WHERE enterprise_id = ?1",
+               WHERE checkup_id IN (SELECT id FROM checkups WHERE enterprise_id = $1)",
+            "DELETE FROM checkups WHERE enterprise_id = $1",
+            "DELETE FROM checkup_consents WHERE enterprise_id = $1",
             // its learning certificates: their codes no longer verify
-            "DELETE FROM certificates WHERE enterprise_id = ?1",
+            "DELETE FROM certificates WHERE enterprise_id = $1",
             // where the viewer stopped is personal; how long it watched is the attendance
-            "UPDATE watch_progress SET ranges = '[]', last_position = 0 WHERE user_id = ?1",
-            "DELETE FROM login_failures WHERE scope IN ('user:' || ?1,
-               'contact-code:email:' || ?1, 'contact-code:mobile:' || ?1)",
+            "UPDATE watch_progress SET ranges = '[]', last_position = 0 WHERE user_id = $1",
+            "DELETE FROM login_failures WHERE scope IN ('user:' || $1,
+               'contact-code:email:' || $1, 'contact-code:mobile:' || $1)",
         ] {
             sqlx::query(statement)
                 .bind(user_id)
@@ -230,9 +230,9 @@ impl Db {
         }
         let name = format!("已注销企业 #{user_id}");
         sqlx::query(
-            "UPDATE enterprises SET name = ?, uscc = ?, mobile = ?, contact_name = '',
-                    district = NULL, calendar_token = ?
-             WHERE user_id = ?",
+            "UPDATE enterprises SET name = $1, uscc = $2, mobile = $3, contact_name = '',
+                    district = NULL, calendar_token = $4
+             WHERE user_id = $5",
         )
         .bind(&name)
         .bind(crate::accounts::released_uscc(user_id))
@@ -243,13 +243,13 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE users SET display_name = ?, password_hash = ?,
-                    disabled_at = COALESCE(disabled_at, ?)
-             WHERE id = ?",
+            "UPDATE users SET display_name = $1, password_hash = $2,
+                    disabled_at = COALESCE(disabled_at, $3)
+             WHERE id = $4",
         )
         .bind(&name)
         .bind(NO_PASSWORD)
-        .bind(now)
+        .bind(crate::db::ts(now))
         .bind(user_id)
         .execute(&mut *tx)
         .await?;

@@ -7,8 +7,8 @@
 //! gives its reservation back.
 
 use super::Db;
+use super::RowExt;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row;
 
 /// The answer to a reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,33 +34,33 @@ impl Db {
         let stale_before = now - window;
         let (_turn, mut tx) = self.begin_write().await?;
         let granted = sqlx::query(
-            "INSERT INTO login_failures (scope, window_start, failures) VALUES (?1, ?2, 1)
+            "INSERT INTO login_failures (scope, window_start, failures) VALUES ($1, $2, 1)
              ON CONFLICT (scope) DO UPDATE SET
-               failures = CASE WHEN login_failures.window_start <= ?3 THEN 1
+               failures = CASE WHEN login_failures.window_start <= $3 THEN 1
                                ELSE login_failures.failures + 1 END,
-               window_start = CASE WHEN login_failures.window_start <= ?3
+               window_start = CASE WHEN login_failures.window_start <= $3
                                    THEN excluded.window_start
                                    ELSE login_failures.window_start END
-             WHERE login_failures.window_start <= ?3 OR login_failures.failures < ?4
+             WHERE login_failures.window_start <= $3 OR login_failures.failures < $4
              RETURNING window_start",
         )
         .bind(scope)
-        .bind(now)
-        .bind(stale_before)
+        .bind(crate::db::ts(now))
+        .bind(crate::db::ts(stale_before))
         .bind(limit)
         .fetch_optional(&mut *tx)
         .await?;
         let answer = match granted {
             Some(row) => Reservation::Granted {
-                window_start: row.try_get("window_start")?,
+                window_start: row.time("window_start")?,
             },
             None => {
-                let row = sqlx::query("SELECT window_start FROM login_failures WHERE scope = ?")
+                let row = sqlx::query("SELECT window_start FROM login_failures WHERE scope = $1")
                     .bind(scope)
                     .fetch_one(&mut *tx)
                     .await?;
                 Reservation::Refused {
-                    window_start: row.try_get("window_start")?,
+                    window_start: row.time("window_start")?,
                 }
             }
         };
@@ -77,10 +77,10 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE login_failures SET failures = failures - 1
-             WHERE scope = ? AND window_start = ? AND failures > 0",
+             WHERE scope = $1 AND window_start = $2 AND failures > 0",
         )
         .bind(scope)
-        .bind(window_start)
+        .bind(crate::db::ts(window_start))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -88,7 +88,7 @@ impl Db {
 
     /// Forget every attempt counted for `scope`.
     pub async fn clear_login_failures(&self, scope: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_failures WHERE scope = ?")
+        sqlx::query("DELETE FROM login_failures WHERE scope = $1")
             .bind(scope)
             .execute(&self.pool)
             .await?;

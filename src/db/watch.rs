@@ -1,8 +1,8 @@
 //! Watch progress per account and lecture.
 
 use super::Db;
+use super::Json;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
 /// Watch progress of one account for one lecture.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,9 +13,12 @@ pub struct WatchRow {
     pub ranges: Json<Vec<(f64, f64)>>,
     pub watched_s: f64,
     pub last_position: f64,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub last_report: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub first_seen: DateTime<Utc>,
     /// When replay watching first reached the attendance share (see migration 0016).
+    #[sqlx(try_from = "crate::db::OptTs")]
     pub attended_at: Option<DateTime<Utc>>,
 }
 
@@ -29,7 +32,9 @@ pub struct ViewerRow {
     pub watched_s: f64,
     /// The watched ranges `[from, to)` in seconds (the retention curve).
     pub ranges: Json<Vec<(f64, f64)>>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub first_seen: DateTime<Utc>,
+    #[sqlx(try_from = "crate::db::Ts")]
     pub last_report: DateTime<Utc>,
 }
 
@@ -51,7 +56,7 @@ impl Db {
         user_id: i64,
         lecture_id: i64,
     ) -> Result<Option<WatchRow>, sqlx::Error> {
-        sqlx::query_as("SELECT * FROM watch_progress WHERE user_id = ? AND lecture_id = ?")
+        sqlx::query_as("SELECT * FROM watch_progress WHERE user_id = $1 AND lecture_id = $2")
             .bind(user_id)
             .bind(lecture_id)
             .fetch_optional(&self.pool)
@@ -73,7 +78,7 @@ impl Db {
         } = *w;
         sqlx::query(
             "INSERT INTO watch_progress (user_id, lecture_id, ranges, watched_s, last_position, last_report, first_seen, attended_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (user_id, lecture_id) DO UPDATE SET
                ranges = excluded.ranges, watched_s = excluded.watched_s,
                last_position = excluded.last_position, last_report = excluded.last_report,
@@ -84,9 +89,9 @@ impl Db {
         .bind(Json(ranges))
         .bind(watched_s)
         .bind(last_position)
-        .bind(at)
-        .bind(at)
-        .bind(attended.then_some(at))
+        .bind(crate::db::ts(at))
+        .bind(crate::db::ts(at))
+        .bind((attended.then_some(at)).map(crate::db::ts))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -98,7 +103,7 @@ impl Db {
             "SELECT w.user_id, u.role, u.display_name, e.uscc, w.watched_s, w.ranges, w.first_seen, w.last_report
              FROM watch_progress w JOIN users u ON u.id = w.user_id
              LEFT JOIN enterprises e ON e.user_id = w.user_id
-             WHERE w.lecture_id = ? ORDER BY w.watched_s DESC",
+             WHERE w.lecture_id = $1 ORDER BY w.watched_s DESC",
         )
         .bind(lecture_id)
         .fetch_all(&self.pool)

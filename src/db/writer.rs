@@ -146,18 +146,34 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     /// Open the writer's connection with `options` and start its thread. Each batch takes
     /// this process's turn in `queue` (the fair write queue of [`super::Db::begin_write`]).
-    pub(crate) async fn start(
+    pub(crate) async fn start_sqlite(
         options: &SqliteConnectOptions,
         queue: Arc<tokio::sync::Mutex<()>>,
     ) -> Result<Writer, sqlx::Error> {
         let conn = options.connect().await?;
+        Writer::spawn(queue, move |inbox, queue, counts, ready| {
+            serve_sqlite(conn, inbox, queue, counts, ready)
+        })
+        .await
+    }
+
+    async fn spawn(
+        queue: Arc<tokio::sync::Mutex<()>>,
+        serve: impl FnOnce(
+                mpsc::Receiver<Box<dyn Job>>,
+                Arc<tokio::sync::Mutex<()>>,
+                Arc<Counts>,
+                tokio::sync::oneshot::Sender<Result<(), sqlx::Error>>,
+            ) + Send
+            + 'static,
+    ) -> Result<Writer, sqlx::Error> {
         let (jobs, inbox) = mpsc::channel::<Box<dyn Job>>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let counts = Arc::new(Counts::default());
         let counted = counts.clone();
         std::thread::Builder::new()
             .name("pufa-writer".into())
-            .spawn(move || serve(conn, inbox, queue, counted, ready_tx))
+            .spawn(move || serve(inbox, queue, counted, ready_tx))
             .map_err(sqlx::Error::Io)?;
         ready_rx.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
         Ok(Writer { jobs, counts })
@@ -196,9 +212,9 @@ impl Writer {
     }
 }
 
-/// The writer thread: take the raw handle once, then run batches until every [`Writer`] is
-/// gone.
-fn serve(
+/// The writer thread on SQLite: take the raw handle once, then run batches until every
+/// [`Writer`] is gone.
+fn serve_sqlite(
     mut conn: sqlx::SqliteConnection,
     inbox: mpsc::Receiver<Box<dyn Job>>,
     queue: Arc<tokio::sync::Mutex<()>>,
@@ -223,11 +239,27 @@ fn serve(
     };
     drop(runtime);
     let mut writer = WriterConn {
-        raw: ffi::Raw::new(handle),
+        inner: Inner::Sqlite(ffi::Raw::new(handle)),
     };
     if ready.send(Ok(())).is_err() {
         return;
     }
+    serve_batches(&mut writer, &inbox, &queue, &counts);
+    drop(writer);
+    // close through sqlx (its worker thread owns the connection again)
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    if let Ok(rt) = runtime {
+        let _ = rt.block_on(conn.close());
+    }
+}
+
+/// Run batches until every [`Writer`] is gone.
+fn serve_batches(
+    writer: &mut WriterConn<'_>,
+    inbox: &mpsc::Receiver<Box<dyn Job>>,
+    queue: &tokio::sync::Mutex<()>,
+    counts: &Counts,
+) {
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -238,14 +270,8 @@ fn serve(
         }
         // the writer thread is no tokio thread: a blocking wait for the turn is allowed
         let turn = queue.blocking_lock();
-        run_batch(&mut writer, batch, &counts);
+        run_batch(writer, batch, counts);
         drop(turn);
-    }
-    drop(writer);
-    // close through sqlx (its worker thread owns the connection again)
-    let runtime = tokio::runtime::Builder::new_current_thread().build();
-    if let Ok(rt) = runtime {
-        let _ = rt.block_on(conn.close());
     }
 }
 
@@ -254,8 +280,8 @@ fn serve(
 fn run_batch(w: &mut WriterConn<'_>, batch: Vec<Box<dyn Job>>, counts: &Counts) {
     let mut jobs = batch.into_iter().peekable();
     while jobs.peek().is_some() {
-        if let Err(e) = w.execute("BEGIN IMMEDIATE", &[]) {
-            w.raw.rollback_if_open();
+        if let Err(e) = w.begin() {
+            w.rollback_if_open();
             for job in jobs.by_ref() {
                 job.refuse(sqlx::Error::Protocol(format!(
                     "the write transaction did not begin: {e}"
@@ -280,7 +306,7 @@ fn run_batch(w: &mut WriterConn<'_>, batch: Vec<Box<dyn Job>>, counts: &Counts) 
                     }
                 }
             }
-            if lost_transaction.is_none() && !w.raw.in_transaction() {
+            if lost_transaction.is_none() && !w.in_transaction() {
                 // SQLite ended the transaction itself (e.g. a full disk): the jobs before
                 // lost their writes
                 lost_transaction = Some(sqlx::Error::Protocol(
@@ -293,11 +319,11 @@ fn run_batch(w: &mut WriterConn<'_>, batch: Vec<Box<dyn Job>>, counts: &Counts) 
         }
         let committed = match lost_transaction {
             Some(e) => {
-                w.raw.rollback_if_open();
+                w.rollback_if_open();
                 Err(e)
             }
             None => w.execute("COMMIT", &[]).map(|_| ()).inspect_err(|_| {
-                w.raw.rollback_if_open();
+                w.rollback_if_open();
             }),
         };
         for done in ran {
@@ -309,7 +335,10 @@ fn run_batch(w: &mut WriterConn<'_>, batch: Vec<Box<dyn Job>>, counts: &Counts) 
 /// A value bound to a statement parameter (`?1`, `?2` … in order).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Arg<'a> {
+    /// NULL in a text column.
     Null,
+    /// NULL in an integer column (PostgreSQL types its parameters).
+    NullInt,
     Int(i64),
     Text(&'a str),
 }
@@ -338,9 +367,21 @@ impl<'a> From<&'a String> for Arg<'a> {
     }
 }
 
-impl<'a, T: Into<Arg<'a>>> From<Option<T>> for Arg<'a> {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Arg::Null, Into::into)
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::NullInt, Arg::Int)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Arg::Null, Arg::Text)
+    }
+}
+
+impl<'a> From<Option<&'a String>> for Arg<'a> {
+    fn from(v: Option<&'a String>) -> Self {
+        v.map_or(Arg::Null, |s| Arg::Text(s))
     }
 }
 
@@ -420,7 +461,11 @@ impl Row {
 
 /// The writer thread's connection, lent to one job at a time.
 pub(crate) struct WriterConn<'c> {
-    raw: ffi::Raw<'c>,
+    inner: Inner<'c>,
+}
+
+enum Inner<'c> {
+    Sqlite(ffi::Raw<'c>),
 }
 
 impl WriterConn<'_> {
@@ -431,8 +476,7 @@ impl WriterConn<'_> {
         args: &[Arg<'_>],
     ) -> Result<Vec<Row>, sqlx::Error> {
         let mut rows = Vec::new();
-        self.raw
-            .run(sql, args, &mut |values| rows.push(Row(values)))?;
+        self.run(sql, args, Some(&mut |values| rows.push(Row(values))))?;
         Ok(rows)
     }
 
@@ -461,7 +505,40 @@ impl WriterConn<'_> {
         sql: &'static str,
         args: &[Arg<'_>],
     ) -> Result<u64, sqlx::Error> {
-        self.raw.run(sql, args, &mut |_| {})
+        self.run(sql, args, None)
+    }
+
+    fn run(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        mut row: Option<&mut dyn FnMut(Vec<Value>)>,
+    ) -> Result<u64, sqlx::Error> {
+        match &mut self.inner {
+            Inner::Sqlite(raw) => raw.run(sql, args, &mut |values| {
+                if let Some(row) = row.as_deref_mut() {
+                    row(values)
+                }
+            }),
+        }
+    }
+
+    fn begin(&mut self) -> Result<u64, sqlx::Error> {
+        match &self.inner {
+            Inner::Sqlite(_) => self.execute("BEGIN IMMEDIATE", &[]),
+        }
+    }
+
+    fn in_transaction(&mut self) -> bool {
+        match &mut self.inner {
+            Inner::Sqlite(raw) => raw.in_transaction(),
+        }
+    }
+
+    fn rollback_if_open(&mut self) {
+        match &mut self.inner {
+            Inner::Sqlite(raw) => raw.rollback_if_open(),
+        }
     }
 
     /// Run `f` in a savepoint of the batch's transaction; roll back to it when `f` fails.
@@ -473,7 +550,7 @@ impl WriterConn<'_> {
         let result = f(self);
         if result.is_err() {
             self.undo_savepoint();
-        } else if self.raw.in_transaction() {
+        } else if self.in_transaction() {
             // RELEASE only fails without the savepoint, which then has nothing to release
             let _ = self.execute("RELEASE job", &[]);
         }
@@ -483,7 +560,7 @@ impl WriterConn<'_> {
     /// Roll back to and drop the job's savepoint; `false` when the transaction is gone or
     /// the savepoint could not be found (the batch must then not commit).
     fn undo_savepoint(&mut self) -> bool {
-        self.raw.in_transaction()
+        self.in_transaction()
             && self.execute("ROLLBACK TO job", &[]).is_ok()
             && self.execute("RELEASE job", &[]).is_ok()
     }
@@ -593,9 +670,28 @@ mod ffi {
                         args.len()
                     )));
                 }
-                for (i, arg) in (1..).zip(args) {
+                for i in 1..=wanted {
+                    // `$N` (or `?N`) names the argument; SQLite numbers parameters in order of
+                    // first appearance, which need not be N
+                    let name = sys::sqlite3_bind_parameter_name(s, i);
+                    let n = if name.is_null() {
+                        None
+                    } else {
+                        std::ffi::CStr::from_ptr(name)
+                            .to_str()
+                            .ok()
+                            .and_then(|n| n.get(1..))
+                            .and_then(|n| n.parse::<usize>().ok())
+                    };
+                    let Some(arg) = n.and_then(|n| n.checked_sub(1)).and_then(|n| args.get(n))
+                    else {
+                        return Err(sqlx::Error::Protocol(format!(
+                            "parameter {i} is not of the form $N with N at most {}",
+                            args.len()
+                        )));
+                    };
                     let rc = match arg {
-                        Arg::Null => sys::sqlite3_bind_null(s, i),
+                        Arg::Null | Arg::NullInt => sys::sqlite3_bind_null(s, i),
                         Arg::Int(v) => sys::sqlite3_bind_int64(s, i, *v),
                         Arg::Text(t) => sys::sqlite3_bind_text64(
                             s,
@@ -697,7 +793,7 @@ mod tests {
 
     const USER: &str =
         "INSERT INTO users (id, role, username, display_name, password_hash, created_at)
-         VALUES (?, 'lawyer', ?, 'L', 'x', ?)";
+         VALUES ($1, 'lawyer', $2, 'L', 'x', $3)";
 
     async fn users(db: &Db) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -741,7 +837,7 @@ mod tests {
             .write(move |c| {
                 c.execute(USER, &[13.into(), "q".into(), (&now).into()])?;
                 c.query(
-                    "SELECT id, username, NULL, 1.5 FROM users WHERE id = ?",
+                    "SELECT id, username, NULL, 1.5 FROM users WHERE id = $1",
                     &[13.into()],
                 )
             })
@@ -840,15 +936,15 @@ mod tests {
                 .expect("time")
                 .to_utc(),
         ] {
-            let by_sqlx: String = sqlx::query_scalar("SELECT ?")
-                .bind(now)
+            let by_sqlx: String = sqlx::query_scalar("SELECT $1")
+                .bind(crate::db::ts(now))
                 .fetch_one(&db.pool)
                 .await
                 .expect("select");
             assert_eq!(super::timestamp(now), by_sqlx);
             let text = super::timestamp(now);
             let back = db
-                .write(move |c| c.query_one("SELECT ?", &[(&text).into()])?.opt_time(0))
+                .write(move |c| c.query_one("SELECT $1", &[(&text).into()])?.opt_time(0))
                 .await
                 .expect("read back");
             assert_eq!(back, Some(now));

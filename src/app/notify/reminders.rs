@@ -300,10 +300,10 @@ mod tests {
         sqlx::query(
             "INSERT INTO lecture_sessions (id, program_id, title, category, lecturer_id, minutes,
                                            capacity, starts_at, created_at, updated_at)
-             VALUES (1, 1, '劳动合同', 'C', 1, 90, 10, ?, '2026-11-01T00:00:00Z',
+             VALUES (1, 1, '劳动合同', 'C', 1, 90, 10, $1, '2026-11-01T00:00:00Z',
                      '2026-11-01T00:00:00Z')",
         )
-        .bind(start())
+        .bind(crate::db::ts(start()))
         .execute(&db.pool)
         .await
         .unwrap();
@@ -311,10 +311,10 @@ mod tests {
         sqlx::query(
             "INSERT INTO registrations (session_id, enterprise_id, seats, status, created_at,
                                         confirmed_at)
-             VALUES (1, 2, 1, 'confirmed', ?1, ?1), (1, 3, 1, 'confirmed', ?2, ?2)",
+             VALUES (1, 2, 1, 'confirmed', $1, $1), (1, 3, 1, 'confirmed', $2, $2)",
         )
-        .bind(before(Duration::days(5)))
-        .bind(before(Duration::minutes(20)))
+        .bind(crate::db::ts(before(Duration::days(5))))
+        .bind(crate::db::ts(before(Duration::minutes(20))))
         .execute(&db.pool)
         .await
         .unwrap();
