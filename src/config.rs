@@ -108,6 +108,10 @@ pub struct StorageArgs {
     /// Data directory (database).
     #[arg(long, env = "PUFA_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// Database: `postgres://user@host/db` for PostgreSQL, `sqlite:PATH` for a SQLite file;
+    /// without it, `pufa.db` in the data directory.
+    #[arg(long, env = "PUFA_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 /// The kinds of background job a `pufa worker` runs.
@@ -142,6 +146,10 @@ pub struct ServeArgs {
     /// Data directory (database).
     #[arg(long, env = "PUFA_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// Database: `postgres://user@host/db` for PostgreSQL (several replicas and workers on one
+    /// database), `sqlite:PATH` for a SQLite file; without it, `pufa.db` in the data directory.
+    #[arg(long, env = "PUFA_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Media root (uploads and HLS output).
     #[arg(long, env = "PUFA_MEDIA", default_value = "./media")]
     pub media: PathBuf,
@@ -524,6 +532,8 @@ fn parse_share(s: &str) -> Result<f64, String> {
 #[derive(Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// The database URL (`postgres://…`, `sqlite:…`); `None`: `pufa.db` in `data_dir`.
+    pub database_url: Option<String>,
     pub media_dir: PathBuf,
     pub demo: bool,
     /// With `demo`: also load sample 企问律答 threads and two lawyer profiles. On for
@@ -597,6 +607,7 @@ impl Config {
     pub fn new(data_dir: PathBuf, media_dir: PathBuf) -> Self {
         Config {
             data_dir,
+            database_url: None,
             media_dir,
             demo: false,
             demo_questions: false,
@@ -640,6 +651,7 @@ impl Config {
 
     pub fn from_args(args: &ServeArgs) -> Self {
         let mut config = Config::new(args.data.clone(), args.media.clone());
+        config.database_url = args.database_url.clone();
         config.demo = args.demo;
         config.demo_questions = args.demo;
         config.session_hours = args.session_hours;
@@ -708,6 +720,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "(set)"))
             .field("media_dir", &self.media_dir)
             .field("demo", &self.demo)
             .field("secure_cookies", &self.secure_cookies)

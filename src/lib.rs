@@ -38,7 +38,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let questionnaire = load_questionnaire(&config)?;
-    let db = Db::open(&config.data_dir).await?;
+    let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
     register_questionnaire(&db, &questionnaire, &config).await?;
     std::fs::create_dir_all(&config.media_dir)?;
     let questionnaires = app::checkup::Questionnaires::new(questionnaire);
@@ -196,7 +196,7 @@ pub async fn work(
     ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = Db::open(&config.data_dir).await?;
+    let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
     let storage: media::storage::SharedStorage =
         Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
     if !kinds.contains(&config::WorkerKind::Transcode) {

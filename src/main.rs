@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Admin { storage, command } => {
             init_tracing(false);
-            let db = Db::open(&storage.data).await?;
+            let db = Db::connect(storage.database_url.as_deref(), &storage.data).await?;
             admin(&db, command).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }

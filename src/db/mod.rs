@@ -92,10 +92,32 @@ const WRITE_LOCK: i64 = 0x7075_6661; // "pufa"
 impl Db {
     /// Open (creating if missing) `DATA_DIR/pufa.db` and apply pending migrations.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Db> {
+        Db::connect(None, data_dir).await
+    }
+
+    /// Open the database at `url` (`postgres://…` or `sqlite:PATH`), or `DATA_DIR/pufa.db` when
+    /// there is none, and apply pending migrations.
+    pub async fn connect(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-        Db::open_sqlite(&data_dir.join("pufa.db")).await
+        match url {
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                Db::open_postgres(url).await
+            }
+            Some(url) => {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .with_context(|| {
+                        "the database URL must start with postgres:// or sqlite:".to_string()
+                    })?;
+                Db::open_sqlite(Path::new(path)).await
+            }
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+                Db::open_sqlite(&data_dir.join("pufa.db")).await
+            }
+        }
     }
 
     async fn open_sqlite(path: &Path) -> anyhow::Result<Db> {
@@ -149,6 +171,29 @@ impl Db {
         Ok(Db {
             pool,
             backend: Backend::Sqlite,
+            write_queue,
+            outbox: Default::default(),
+            writer,
+        })
+    }
+
+    async fn open_postgres(url: &str) -> anyhow::Result<Db> {
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .connect_with(AnyConnectOptions::from_str(url)?)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .context("applying database migrations")?;
+        let write_queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let writer = writer::Writer::start_postgres(url, write_queue.clone())
+            .await
+            .context("opening the database writer on PostgreSQL")?;
+        Ok(Db {
+            pool,
+            backend: Backend::Postgres,
             write_queue,
             outbox: Default::default(),
             writer,
@@ -278,6 +323,16 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// `FOR UPDATE` when `conn` is a PostgreSQL connection, nothing on SQLite (see
+/// [`Db::for_update`]), for helpers that are handed a connection.
+pub(crate) fn for_update(conn: &sqlx::AnyConnection) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" {
+        " FOR UPDATE"
+    } else {
+        ""
     }
 }
 

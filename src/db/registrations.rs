@@ -43,6 +43,10 @@ const DECISION_SQL: &str = "SELECT s.status, s.capacity, s.confirmed_seats,
         (SELECT p.timezone FROM programs p WHERE p.id = s.program_id) AS timezone
      FROM lecture_sessions s WHERE s.id = $2";
 
+/// The session row a sign-up or cancellation changes, locked for its transaction on PostgreSQL
+/// (replicas decide seats one at a time per session; SQLite's single writer does that anyway).
+const LOCK_SESSION_SQL: &str = "SELECT id FROM lecture_sessions WHERE id = $1 FOR UPDATE";
+
 const INSERT_REGISTRATION_SQL: &str = "INSERT INTO registrations
        (session_id, enterprise_id, seats, attendees, status, created_at, confirmed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
@@ -194,7 +198,8 @@ pub async fn promote_waitlist(
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let row = sqlx::query(FREE_SEATS_SQL)
+    let lock = super::for_update(conn);
+    let row = sqlx::query(&format!("{FREE_SEATS_SQL}{lock}"))
         .bind(session_id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -413,6 +418,7 @@ fn sign_up_on(
     attendees: &str,
     now: DateTime<Utc>,
 ) -> Result<SignupResult, sqlx::Error> {
+    conn.lock(LOCK_SESSION_SQL, &[session_id.into()])?;
     let Some(session) =
         conn.query_optional(DECISION_SQL, &[enterprise_id.into(), session_id.into()])?
     else {
@@ -503,6 +509,7 @@ fn end_registration_on(
     how: &EndReason,
     now: DateTime<Utc>,
 ) -> Result<Option<RegistrationStatus>, sqlx::Error> {
+    conn.lock(LOCK_SESSION_SQL, &[session_id.into()])?;
     let Some(active) =
         conn.query_optional(ACTIVE_SQL, &[session_id.into(), enterprise_id.into()])?
     else {

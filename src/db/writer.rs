@@ -30,6 +30,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnectOptions};
 use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -157,6 +158,21 @@ impl Writer {
         .await
     }
 
+    /// The writer on PostgreSQL: the same thread and batches, its statements sent on a
+    /// connection of its own (each one a blocking round trip, as SQLite's calls block), with
+    /// the row locks PostgreSQL needs where SQLite's single writer serialized (see
+    /// [`WriterConn::lock`]).
+    pub(crate) async fn start_postgres(
+        url: &str,
+        queue: Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Writer, sqlx::Error> {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        Writer::spawn(queue, move |inbox, queue, counts, ready| {
+            serve_postgres(options, inbox, queue, counts, ready)
+        })
+        .await
+    }
+
     async fn spawn(
         queue: Arc<tokio::sync::Mutex<()>>,
         serve: impl FnOnce(
@@ -250,6 +266,43 @@ fn serve_sqlite(
     let runtime = tokio::runtime::Builder::new_current_thread().build();
     if let Ok(rt) = runtime {
         let _ = rt.block_on(conn.close());
+    }
+}
+
+/// The writer thread on PostgreSQL: a runtime of its own drives its connection.
+fn serve_postgres(
+    options: sqlx::postgres::PgConnectOptions,
+    inbox: mpsc::Receiver<Box<dyn Job>>,
+    queue: Arc<tokio::sync::Mutex<()>>,
+    counts: Arc<Counts>,
+    ready: tokio::sync::oneshot::Sender<Result<(), sqlx::Error>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(sqlx::Error::Io(e)));
+            return;
+        }
+    };
+    let conn = match runtime.block_on(options.connect()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let mut writer = WriterConn {
+        inner: Inner::Postgres(pg::Conn::new(conn, runtime)),
+    };
+    if ready.send(Ok(())).is_err() {
+        return;
+    }
+    serve_batches(&mut writer, &inbox, &queue, &counts);
+    if let Inner::Postgres(conn) = writer.inner {
+        conn.close();
     }
 }
 
@@ -466,6 +519,7 @@ pub(crate) struct WriterConn<'c> {
 
 enum Inner<'c> {
     Sqlite(ffi::Raw<'c>),
+    Postgres(pg::Conn),
 }
 
 impl WriterConn<'_> {
@@ -520,24 +574,37 @@ impl WriterConn<'_> {
                     row(values)
                 }
             }),
+            Inner::Postgres(conn) => conn.run(sql, args, row),
+        }
+    }
+
+    /// Lock the rows `sql` selects until the transaction ends, on PostgreSQL (`sql` ends in
+    /// `FOR UPDATE`); nothing on SQLite, whose single writer excludes every other writer.
+    pub(crate) fn lock(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            Inner::Sqlite(_) => Ok(()),
+            Inner::Postgres(conn) => conn.run(sql, args, None).map(|_| ()),
         }
     }
 
     fn begin(&mut self) -> Result<u64, sqlx::Error> {
         match &self.inner {
             Inner::Sqlite(_) => self.execute("BEGIN IMMEDIATE", &[]),
+            Inner::Postgres(_) => self.execute("BEGIN", &[]),
         }
     }
 
     fn in_transaction(&mut self) -> bool {
         match &mut self.inner {
             Inner::Sqlite(raw) => raw.in_transaction(),
+            Inner::Postgres(conn) => conn.in_transaction(),
         }
     }
 
     fn rollback_if_open(&mut self) {
         match &mut self.inner {
             Inner::Sqlite(raw) => raw.rollback_if_open(),
+            Inner::Postgres(conn) => conn.rollback_if_open(),
         }
     }
 
@@ -563,6 +630,102 @@ impl WriterConn<'_> {
         self.in_transaction()
             && self.execute("ROLLBACK TO job", &[]).is_ok()
             && self.execute("RELEASE job", &[]).is_ok()
+    }
+}
+
+/// The writer's PostgreSQL connection: each statement a blocking round trip on the writer
+/// thread's own runtime.
+mod pg {
+    use super::{Arg, Value};
+    use sqlx::postgres::PgRow;
+    use sqlx::{Column, Connection, PgConnection, Row, TypeInfo, ValueRef};
+
+    pub(super) struct Conn {
+        conn: PgConnection,
+        runtime: tokio::runtime::Runtime,
+        in_transaction: bool,
+    }
+
+    fn values(row: &PgRow) -> Result<Vec<Value>, sqlx::Error> {
+        let mut values = Vec::with_capacity(row.len());
+        for (i, column) in row.columns().iter().enumerate() {
+            if row.try_get_raw(i)?.is_null() {
+                values.push(Value::Null);
+                continue;
+            }
+            values.push(match column.type_info().name() {
+                "INT2" => Value::Int(i64::from(row.try_get::<i16, _>(i)?)),
+                "INT4" => Value::Int(i64::from(row.try_get::<i32, _>(i)?)),
+                "INT8" => Value::Int(row.try_get::<i64, _>(i)?),
+                "BOOL" => Value::Int(i64::from(row.try_get::<bool, _>(i)?)),
+                "FLOAT4" => Value::Real(f64::from(row.try_get::<f32, _>(i)?)),
+                "FLOAT8" => Value::Real(row.try_get::<f64, _>(i)?),
+                _ => Value::Text(row.try_get::<String, _>(i)?),
+            });
+        }
+        Ok(values)
+    }
+
+    impl Conn {
+        pub(super) fn new(conn: PgConnection, runtime: tokio::runtime::Runtime) -> Self {
+            Conn {
+                conn,
+                runtime,
+                in_transaction: false,
+            }
+        }
+
+        pub(super) fn run(
+            &mut self,
+            sql: &'static str,
+            args: &[Arg<'_>],
+            row: Option<&mut dyn FnMut(Vec<Value>)>,
+        ) -> Result<u64, sqlx::Error> {
+            let mut q = sqlx::query(sql);
+            for arg in args {
+                q = match arg {
+                    Arg::Null => q.bind(None::<String>),
+                    Arg::NullInt => q.bind(None::<i64>),
+                    Arg::Int(v) => q.bind(*v),
+                    Arg::Text(t) => q.bind(t.to_string()),
+                };
+            }
+            let conn = &mut self.conn;
+            let result = self.runtime.block_on(async {
+                match row {
+                    Some(row) => {
+                        let rows = q.fetch_all(conn).await?;
+                        for r in &rows {
+                            row(values(r)?);
+                        }
+                        Ok::<u64, sqlx::Error>(rows.len() as u64)
+                    }
+                    None => Ok(q.execute(conn).await?.rows_affected()),
+                }
+            });
+            match sql {
+                "BEGIN" if result.is_ok() => self.in_transaction = true,
+                "COMMIT" | "ROLLBACK" => self.in_transaction = false,
+                _ => {}
+            }
+            result
+        }
+
+        pub(super) fn in_transaction(&self) -> bool {
+            self.in_transaction
+        }
+
+        pub(super) fn rollback_if_open(&mut self) {
+            if self.in_transaction {
+                let _ = self.run("ROLLBACK", &[], None);
+                self.in_transaction = false;
+            }
+        }
+
+        pub(super) fn close(self) {
+            let Conn { conn, runtime, .. } = self;
+            let _ = runtime.block_on(conn.close());
+        }
     }
 }
 
