@@ -12,8 +12,9 @@ APT_PACKAGES := pkg-config clang libclang-dev libavcodec-dev libavformat-dev lib
 # left listening (the live benchmarks' static baseline uses the same nginx).
 # tests/api/notify_delivery.rs sends notification mail to a real SMTP server: aiosmtpd
 # (tests/support/smtp_sink.py) run by /usr/bin/python3 on a free port. tests/api/certificates.rs
-# reads the PDF certificate back with pdftotext (poppler-utils).
-TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd poppler-utils
+# reads the PDF certificate back with pdftotext (poppler-utils). tests/api/postgres.rs starts a
+# throwaway cluster of Debian's PostgreSQL (initdb, pg_ctl) for the tests on PostgreSQL.
+TEST_APT_PACKAGES := nginx-light openssl python3-aiosmtpd poppler-utils postgresql
 # Only the benchmarks need these: tesseract reads the burned clock for the live latency
 # (`cargo bench --bench live`); wrk is the client of benches/segments.sh.
 BENCH_APT_PACKAGES := tesseract-ocr wrk

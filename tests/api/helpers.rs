@@ -109,6 +109,7 @@ impl TestApp {
                 command.env(env, "off");
             }
         }
+        use_database_of(dir, &mut command);
         command
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir.join("data"))
@@ -439,6 +440,15 @@ pub fn master_playlist(lecture_page: &str) -> String {
     let start = lecture_page.find(marker).expect("player data-src") + marker.len();
     let end = lecture_page[start..].find('"').expect("end of data-src") + start;
     lecture_page[start..end].to_string()
+}
+
+/// Point `command` at the database named in `dir/database-url` (PostgreSQL, written by
+/// [`crate::postgres::use_database`]); without the file, `pufa.db` in `dir/data` is used.
+pub fn use_database_of(dir: &Path, command: &mut Command) {
+    match std::fs::read_to_string(dir.join("database-url")) {
+        Ok(url) => command.env("PUFA_DATABASE_URL", url.trim()),
+        Err(_) => command.env_remove("PUFA_DATABASE_URL"),
+    };
 }
 
 /// Create a staff account (`role` `lawyer` or `organizer`) with `password` through the CLI,

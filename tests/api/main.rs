@@ -45,6 +45,7 @@ mod notify_organizer;
 mod notify_reminders;
 mod observe;
 mod organizer_lists;
+mod postgres;
 mod privacy;
 mod program_editing;
 mod proxy;

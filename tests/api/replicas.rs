@@ -2,7 +2,7 @@
 //! here on SQLite, so on one machine): 200 concurrent sign-ups spread over both give exactly
 //! the capacity confirmed and one ordered waitlist; a login on one is valid on the other and a
 //! logout on one ends it on both; a recording uploaded through one is transcoded by a
-//! `pufa worker` and plays from the other.
+//! `pufa worker` and plays from the other. Once on SQLite, once on a real PostgreSQL.
 
 use crate::helpers::{published_master, wait_until_done, TestApp};
 use crate::signups::{enterprises, session_with};
@@ -18,8 +18,23 @@ const SERVE_ONLY: &[&str] = &["--transcode-workers", "0", "--delivery-workers", 
 #[tokio::test]
 async fn two_replicas_on_one_database_act_as_one_site() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Arc::new(TestApp::start_binary(dir.path(), SERVE_ONLY).await);
-    let b = Arc::new(TestApp::start_binary(dir.path(), SERVE_ONLY).await);
+    one_site(dir.path()).await;
+}
+
+/// The same on PostgreSQL: a throwaway cluster, the replicas and the worker on one database;
+/// the seats are decided under the session's row lock (`SELECT … FOR UPDATE`), the job is
+/// claimed with `FOR UPDATE SKIP LOCKED`.
+#[tokio::test]
+async fn two_replicas_on_postgresql_act_as_one_site() {
+    let cluster = crate::postgres::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    crate::postgres::use_database(dir.path(), &cluster.database().await);
+    one_site(dir.path()).await;
+}
+
+async fn one_site(dir: &std::path::Path) {
+    let a = Arc::new(TestApp::start_binary(dir, SERVE_ONLY).await);
+    let b = Arc::new(TestApp::start_binary(dir, SERVE_ONLY).await);
     assert_ne!(a.url("/"), b.url("/"));
     let org = a.organizer().await;
     let sid = session_with(&a, &org, 50, json!({})).await;
@@ -78,7 +93,7 @@ async fn two_replicas_on_one_database_act_as_one_site() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // a recording uploaded through A, transcoded by a worker, plays from B
-    let clip = dir.path().join("short.mp4");
+    let clip = dir.join("short.mp4");
     generate_clip(
         &ClipSpec::new(640, 360, 25, 4.0).with_audio(2, 48_000),
         &clip,
@@ -89,7 +104,7 @@ async fn two_replicas_on_one_database_act_as_one_site() {
     let answer: Value = r.json().await.unwrap();
     let job = answer["job_id"].as_i64().unwrap();
     let lecture = answer["lecture_id"].as_i64().unwrap();
-    let _worker = start_worker(dir.path());
+    let _worker = start_worker(dir);
     let done = wait_until_done(&b, &org, job).await;
     assert_eq!(done["state"], "done");
     let master = published_master(&b, &org, lecture).await;

@@ -18,6 +18,7 @@ use std::time::Duration;
 /// says it runs.
 pub(crate) fn start_worker(dir: &Path) -> ChildGuard {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pufa"));
+    crate::helpers::use_database_of(dir, &mut command);
     command
         .args(["worker", "--kinds", "transcode", "--job-stale-secs", "5"])
         .arg("--data")
