@@ -7,7 +7,8 @@
 //! channel the account wants and has a verified address for. Delivery workers claim those
 //! rows (see the delivery functions below and `crate::app::notify`).
 
-use super::writer::{timestamp, WriterConn};
+use super::ts;
+use super::writer::WriterConn;
 use super::Json;
 use super::RowExt;
 use crate::notify::{Channel, Event, Kind, Message, SessionRef};
@@ -161,10 +162,10 @@ pub(crate) fn enqueue_on(
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let m = event.render();
-    let now_s = timestamp(now);
+    let now_s = ts(now);
     let params =
         serde_json::to_string(&m.sms_params).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let expires = m.expires_at.map(timestamp);
+    let expires = m.expires_at.map(ts);
     let stored = conn.query_optional(
         INSERT_NOTIFICATION_SQL,
         &[

@@ -16,7 +16,8 @@
 //! lock.
 
 use super::notifications;
-use super::writer::{timestamp, WriterConn};
+use super::ts;
+use super::writer::WriterConn;
 use super::Db;
 use super::Json;
 use crate::notify::{Event, SessionRef};
@@ -384,7 +385,7 @@ fn promote_on(
     if promoted.is_empty() {
         return Ok(promoted);
     }
-    let now_s = timestamp(now);
+    let now_s = ts(now);
     let mut seats_confirmed = 0;
     for (id, seats, _) in waiting.iter().filter(|(id, _, _)| promoted.contains(id)) {
         conn.execute(PROMOTE_SQL, &[(&now_s).into(), (*id).into()])?;
@@ -436,7 +437,7 @@ fn sign_up_on(
         Placement::Confirm => RegistrationStatus::Confirmed,
         Placement::Waitlist { .. } | Placement::WalkQueue => RegistrationStatus::Waitlisted,
     };
-    let now_s = timestamp(now);
+    let now_s = ts(now);
     let id = conn
         .query_one(
             INSERT_REGISTRATION_SQL,
@@ -520,7 +521,7 @@ fn end_registration_on(
         registration_status(active.text(1)?)?,
         active.int(2)?,
     );
-    let now_s = timestamp(now);
+    let now_s = ts(now);
     conn.execute(
         END_SQL,
         &[

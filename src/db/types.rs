@@ -28,7 +28,7 @@ pub(crate) fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, BoxDynError> {
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, BoxDynError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

@@ -27,7 +27,7 @@
 //! own, read back through sqlx ([`LockedSqliteHandle::last_error`]), so callers still see
 //! `sqlx::Error::Database` with unique violations recognised by [`super::is_unique_violation`].
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{LockedSqliteHandle, SqliteConnectOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
@@ -438,12 +438,6 @@ impl<'a> From<Option<&'a String>> for Arg<'a> {
     }
 }
 
-/// A timestamp as sqlx stores `DateTime<Utc>` in SQLite (RFC 3339, `+00:00`), so rows written
-/// here read back and compare exactly like rows written through sqlx.
-pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
 /// A column value of a result row.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
@@ -500,14 +494,10 @@ impl Row {
         }
     }
 
-    /// A timestamp column (RFC 3339 text, as sqlx writes them), or NULL.
+    /// A timestamp column (as [`super::ts`] writes them), or NULL.
     pub(crate) fn opt_time(&self, index: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         self.opt_text(index)?
-            .map(|t| {
-                DateTime::parse_from_rfc3339(t)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| decode_error("an RFC 3339 timestamp", index))
-            })
+            .map(|t| super::types::parse_ts(t).map_err(|_| decode_error("a timestamp", index)))
             .transpose()
     }
 }
@@ -970,7 +960,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(dir.path()).await.expect("open");
         let before = users(&db).await;
-        let now = super::timestamp(Utc::now());
+        let now = crate::db::ts(Utc::now());
         let err = db
             .write(move |c| {
                 c.execute(USER, &[10.into(), "same".into(), (&now).into()])?;
@@ -986,7 +976,7 @@ mod tests {
         assert_eq!(users(&db).await, before, "the first insert was rolled back");
 
         // a job that panics is rolled back too, and the writer goes on
-        let now = super::timestamp(Utc::now());
+        let now = crate::db::ts(Utc::now());
         let crashed = db
             .write(move |c| -> Result<(), sqlx::Error> {
                 c.execute(USER, &[12.into(), "p".into(), (&now).into()])?;
@@ -995,7 +985,7 @@ mod tests {
             .await;
         assert!(matches!(crashed, Err(sqlx::Error::WorkerCrashed)));
         assert_eq!(users(&db).await, before);
-        let now = super::timestamp(Utc::now());
+        let now = crate::db::ts(Utc::now());
         let rows = db
             .write(move |c| {
                 c.execute(USER, &[13.into(), "q".into(), (&now).into()])?;
@@ -1044,7 +1034,7 @@ mod tests {
             .map(|i| {
                 let db = db.clone();
                 tokio::spawn(async move {
-                    let now = super::timestamp(Utc::now());
+                    let now = crate::db::ts(Utc::now());
                     db.write(move |c| {
                         let name = format!("b{i}");
                         c.execute(USER, &[(100 + i).into(), (&name).into(), (&now).into()])?;
@@ -1104,8 +1094,8 @@ mod tests {
                 .fetch_one(&db.pool)
                 .await
                 .expect("select");
-            assert_eq!(super::timestamp(now), by_sqlx);
-            let text = super::timestamp(now);
+            assert_eq!(crate::db::ts(now), by_sqlx);
+            let text = crate::db::ts(now);
             let back = db
                 .write(move |c| c.query_one("SELECT $1", &[(&text).into()])?.opt_time(0))
                 .await
