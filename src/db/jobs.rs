@@ -244,12 +244,7 @@ impl Db {
     /// Claim the oldest queued job for `worker`.
     pub async fn claim_job(&self, worker: &str) -> Result<Option<JobRow>, sqlx::Error> {
         let now = Utc::now();
-        // on PostgreSQL, workers claiming at the same moment take different jobs instead of
-        // queueing on the first one's row lock
-        let skip_locked = match self.backend() {
-            super::Backend::Sqlite => "",
-            super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        let skip_locked = self.backend().skip_locked();
         sqlx::query_as(&format!(
             "UPDATE jobs SET state = 'running', worker = $1, attempts = attempts + 1,
                     heartbeat_at = $2, started_at = $3, updated_at = $4, progress = 0, eta_s = NULL,

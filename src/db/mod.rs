@@ -59,6 +59,35 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The engine `conn` speaks to (for helpers that are handed a connection).
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// Appended to a `SELECT` of rows the transaction will change: `FOR UPDATE` on PostgreSQL,
+    /// nothing on SQLite, whose write transactions exclude each other already.
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Appended to the `SELECT` of a row to claim: on PostgreSQL, claimers at the same moment
+    /// take different rows instead of queueing on the first one's lock.
+    pub(crate) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -323,16 +352,6 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-}
-
-/// `FOR UPDATE` when `conn` is a PostgreSQL connection, nothing on SQLite (see
-/// [`Db::for_update`]), for helpers that are handed a connection.
-pub(crate) fn for_update(conn: &sqlx::AnyConnection) -> &'static str {
-    if conn.backend_name() == "PostgreSQL" {
-        " FOR UPDATE"
-    } else {
-        ""
     }
 }
 

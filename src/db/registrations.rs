@@ -199,7 +199,7 @@ pub async fn promote_waitlist(
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let lock = super::for_update(conn);
+    let lock = super::Backend::of(conn).for_update();
     let row = sqlx::query(&format!("{FREE_SEATS_SQL}{lock}"))
         .bind(session_id)
         .fetch_optional(&mut *conn)
