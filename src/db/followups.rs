@@ -3,6 +3,7 @@
 //! advisor assignment, the lists and the loop dashboard's timestamps.
 
 use super::notifications;
+use super::types::Sql;
 use super::Db;
 use super::Json;
 use super::RowExt;
@@ -278,63 +279,38 @@ impl Db {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<FollowupRow>, i64), sqlx::Error> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        let filtered = |select: &str| {
+            let mut q = Sql::new(select);
+            q.push(" WHERE 1 = 1");
+            if let Some(a) = filter.advisor {
+                q.push(" AND f.advisor_id = ").push_bind(a);
+            }
+            if filter.unassigned {
+                q.push(" AND f.advisor_id IS NULL");
+            }
+            if let Some(e) = filter.enterprise {
+                q.push(" AND f.enterprise_id = ").push_bind(e);
+            }
+            if let Some(status) = filter.status {
+                q.push(" AND f.status = ").push_bind(status.as_str());
+            }
+            if let Some(d) = filter.overdue_on {
+                q.push(" AND f.status IN ('open', 'contacted', 'rectifying') AND f.due_on < ")
+                    .push_bind(super::day(d));
+            }
+            q
         };
-        if filter.advisor.is_some() {
-            clauses.push(format!("f.advisor_id = {}", next()));
-        }
-        if filter.unassigned {
-            clauses.push("f.advisor_id IS NULL".into());
-        }
-        if filter.enterprise.is_some() {
-            clauses.push(format!("f.enterprise_id = {}", next()));
-        }
-        if filter.status.is_some() {
-            clauses.push(format!("f.status = {}", next()));
-        }
-        if filter.overdue_on.is_some() {
-            clauses.push(format!(
-                "f.status IN ('open', 'contacted', 'rectifying') AND f.due_on < {}",
-                next()
-            ));
-        }
-        let (limit_p, offset_p) = (next(), next());
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        macro_rules! bind_all {
-            ($q:expr) => {{
-                let mut q = $q;
-                if let Some(a) = filter.advisor {
-                    q = q.bind(a);
-                }
-                if let Some(e) = filter.enterprise {
-                    q = q.bind(e);
-                }
-                if let Some(s) = filter.status {
-                    q = q.bind(s.as_str());
-                }
-                if let Some(d) = filter.overdue_on {
-                    q = q.bind(super::day(d));
-                }
-                q
-            }};
-        }
-        let count_sql = format!("SELECT COUNT(*) FROM followups f{condition}");
-        let list_sql =
-            format!("{SELECT}{condition} ORDER BY f.id DESC LIMIT {limit_p} OFFSET {offset_p}");
-        let total: i64 = bind_all!(sqlx::query_scalar(&count_sql))
+        let (sql, args) = filtered("SELECT COUNT(*) FROM followups f").build()?;
+        let total: i64 = sqlx::query_scalar_with(&sql, args)
             .fetch_one(&self.pool)
             .await?;
-        let rows: Vec<FollowupRow> = bind_all!(sqlx::query_as(&list_sql))
-            .bind(limit)
-            .bind(offset)
+        let mut list = filtered(SELECT);
+        list.push(" ORDER BY f.id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let (sql, args) = list.build()?;
+        let rows: Vec<FollowupRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
         Ok((rows, total))

@@ -4,6 +4,7 @@
 //! notification in the same transaction (`notifications::enqueue`); callers wake the outbox.
 
 use super::notifications;
+use super::types::Sql;
 use super::Db;
 use super::RowExt;
 use crate::accounts::Role;
@@ -338,74 +339,45 @@ impl Db {
         &self,
         f: &QuestionFilter,
     ) -> Result<(Vec<QuestionRow>, i64), sqlx::Error> {
-        let mut conditions: Vec<String> = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        let filtered = |select: &str| {
+            let mut q = Sql::new(select);
+            q.push(" WHERE 1 = 1");
+            if let Some(v) = f.enterprise_id {
+                q.push(" AND q.enterprise_id = ").push_bind(v);
+            }
+            if let Some(v) = f.lawyer_id {
+                q.push(" AND q.assigned_lawyer_id = ").push_bind(v);
+            }
+            if let Some(v) = f.session_id {
+                q.push(" AND q.session_id = ").push_bind(v);
+            }
+            if let Some(v) = f.status {
+                q.push(" AND q.status = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &f.topic {
+                q.push(" AND q.topic = ").push_bind(v.clone());
+            }
+            if f.only_overdue {
+                q.push(
+                    " AND q.overdue_at IS NOT NULL \
+                     AND q.status IN ('pending', 'assigned', 'followup')",
+                );
+            }
+            q
         };
-        if f.enterprise_id.is_some() {
-            conditions.push(format!("q.enterprise_id = {}", next()));
-        }
-        if f.lawyer_id.is_some() {
-            conditions.push(format!("q.assigned_lawyer_id = {}", next()));
-        }
-        if f.session_id.is_some() {
-            conditions.push(format!("q.session_id = {}", next()));
-        }
-        if f.status.is_some() {
-            conditions.push(format!("q.status = {}", next()));
-        }
-        if f.topic.is_some() {
-            conditions.push(format!("q.topic = {}", next()));
-        }
-        let (limit_p, offset_p) = (next(), next());
-        if f.only_overdue {
-            conditions.push(
-                "q.overdue_at IS NOT NULL AND q.status IN ('pending', 'assigned', 'followup')"
-                    .into(),
-            );
-        }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        let list_sql = format!(
-            "SELECT {COLUMNS}{filter}
-             ORDER BY CASE WHEN q.overdue_at IS NOT NULL
-                            AND q.status IN ('pending', 'assigned', 'followup') THEN 0 ELSE 1 END,
-                      q.id DESC
-             LIMIT {limit_p} OFFSET {offset_p}"
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM questions q{filter}");
-        macro_rules! bind_filter {
-            ($query:expr) => {{
-                let mut query = $query;
-                if let Some(v) = f.enterprise_id {
-                    query = query.bind(v);
-                }
-                if let Some(v) = f.lawyer_id {
-                    query = query.bind(v);
-                }
-                if let Some(v) = f.session_id {
-                    query = query.bind(v);
-                }
-                if let Some(v) = f.status {
-                    query = query.bind(v.as_str());
-                }
-                if let Some(v) = &f.topic {
-                    query = query.bind(v.clone());
-                }
-                query
-            }};
-        }
-        let rows = bind_filter!(sqlx::query(&list_sql))
-            .bind(f.limit)
-            .bind(f.offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let total: i64 = bind_filter!(sqlx::query_scalar(&count_sql))
+        let mut list = filtered(&format!("SELECT {COLUMNS}"));
+        list.push(
+            " ORDER BY CASE WHEN q.overdue_at IS NOT NULL \
+                            AND q.status IN ('pending', 'assigned', 'followup') THEN 0 ELSE 1 END, \
+                       q.id DESC LIMIT ",
+        )
+        .push_bind(f.limit)
+        .push(" OFFSET ")
+        .push_bind(f.offset);
+        let (sql, args) = list.build()?;
+        let rows = sqlx::query_with(&sql, args).fetch_all(&self.pool).await?;
+        let (sql, args) = filtered("SELECT COUNT(*) FROM questions q").build()?;
+        let total: i64 = sqlx::query_scalar_with(&sql, args)
             .fetch_one(&self.pool)
             .await?;
         let list = rows.iter().map(question_of).collect::<Result<_, _>>()?;
