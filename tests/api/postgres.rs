@@ -30,7 +30,7 @@ fn server_bin() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    // SAFETY-free: the effective user id from `id -u`
+    // the effective user id, from `id -u`
     Command::new("id")
         .arg("-u")
         .output()
