@@ -75,10 +75,20 @@ def translate(sql):
     return ["\n".join(translate_column(line) for line in sql.split("\n"))]
 
 
+# The rows the SQLite migrations seed, in PostgreSQL's words: the signing secret, 32 random
+# bytes in hex (0009_notifications.sql; gen_random_uuid draws from the strong random source).
+SEEDS = """
+INSERT INTO server_secrets (name, value)
+VALUES ('signing', encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text,
+                                            'UTF8')), 'hex'));
+"""
+
+
 def main():
     statements = [t for sql in sqlite_schema() for t in translate(sql)]
     print(HEADER)
     print(";\n\n".join(statements) + ";")
+    print(SEEDS, end="")
 
 
 if __name__ == "__main__":

@@ -615,3 +615,7 @@ CREATE TABLE certificates (
     issued_at     TEXT NOT NULL,
     UNIQUE (lecture_id, enterprise_id)
 );
+
+INSERT INTO server_secrets (name, value)
+VALUES ('signing', encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text,
+                                            'UTF8')), 'hex'));
