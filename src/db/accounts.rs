@@ -492,7 +492,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let done =
             sqlx::query("UPDATE lecture_sessions SET roster_full_mobiles = $1 WHERE id = $2")
-                .bind(i64::from(full))
+                .bind(full)
                 .bind(session_id)
                 .execute(&self.pool)
                 .await?;

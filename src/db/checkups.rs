@@ -337,7 +337,11 @@ impl Db {
     /// Copy the write-ahead log into the database file and truncate it, so that page images
     /// written before a deletion do not linger in the log. Best effort: with readers active
     /// the log is only partly reset, and the next checkpoint finishes the job.
+    /// SQLite only: PostgreSQL has no such log of page images to empty.
     pub async fn truncate_wal(&self) -> Result<(), sqlx::Error> {
+        if self.backend() == super::Backend::Postgres {
+            return Ok(());
+        }
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await?;

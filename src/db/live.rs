@@ -423,7 +423,7 @@ impl Db {
         .bind(viewers)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE lives SET peak_viewers = MAX(peak_viewers, $1) WHERE id = $2")
+        sqlx::query("UPDATE lives SET peak_viewers = $1 WHERE id = $2 AND peak_viewers < $1")
             .bind(viewers)
             .bind(live_id)
             .execute(&mut *tx)

@@ -48,15 +48,19 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await?;
-        let durations: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT kind, ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)
-               FROM jobs
+        let times: Vec<(String, super::Ts, super::Ts)> = sqlx::query_as(
+            "SELECT kind, started_at, finished_at FROM jobs
               WHERE state IN ('done', 'failed') AND started_at IS NOT NULL
                 AND finished_at IS NOT NULL
               ORDER BY kind",
         )
         .fetch_all(&self.pool)
         .await?;
+        // milliseconds, as the SQL it replaces rounded them
+        let durations = times.into_iter().map(|(kind, started, finished)| {
+            let ms = (finished.0 - started.0).num_milliseconds();
+            (kind, ms as f64 / 1000.0)
+        });
         let mut job_durations: Vec<JobDurations> = Vec::new();
         for (kind, seconds) in durations {
             let seconds = seconds.max(0.0);

@@ -46,8 +46,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod types;
-pub(crate) use types::{day, ts, RowExt};
-pub use types::{Day, Flag, Json, OptDay, OptTs, Ts};
+pub(crate) use types::RowExt;
+pub use types::{day, ts, Day, Flag, Json, OptDay, OptTs, Ts};
 
 /// The database engine behind a [`Db`]. Only this module and its files look at it (to pick a
 /// lock clause or a search expression); use cases never do.

@@ -299,7 +299,7 @@ impl Db {
     /// Who an organizer's message to `session_id` would reach now.
     pub async fn session_audience(&self, session_id: i64) -> Result<Audience, sqlx::Error> {
         let (confirmed, waitlisted): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(status = 'confirmed'), 0), COALESCE(SUM(status = 'waitlisted'), 0)
+            "SELECT COUNT(*) FILTER (WHERE status = 'confirmed'), COUNT(*) FILTER (WHERE status = 'waitlisted')
              FROM registrations WHERE session_id = $1 AND status IN ('confirmed', 'waitlisted')",
         )
         .bind(session_id)

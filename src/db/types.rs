@@ -19,12 +19,12 @@ use sqlx::types::Type;
 
 /// A timestamp as stored: RFC 3339 in UTC with `+00:00`, the text sqlx writes for a
 /// `DateTime<Utc>` on SQLite, so old and new rows compare as text in time order.
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A day as stored: `YYYY-MM-DD`.
-pub(crate) fn day(d: NaiveDate) -> String {
+pub fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
