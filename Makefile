@@ -76,6 +76,8 @@ test: deps deny-tool axe
 			"('cargo deny fetch db' needs GitHub)"; \
 	fi
 	PUFA_AXE_JS=$(AXE_JS) $(CARGO) test --all-features
+	@# the integration suite again, every server on a database of a throwaway PostgreSQL
+	PUFA_AXE_JS=$(AXE_JS) scripts/with-postgres.sh $(CARGO) test --all-features --test api
 	$(CARGO) build --features demo
 	tests/schemathesis/run.sh
 

@@ -45,7 +45,7 @@ async fn the_month_report_tells_live_from_replay_and_counts_each_session() {
         }
     }
     // B watched it while it was live (live reports never mark the replay's completion)
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     db.save_watch(
         b_id,
         lecture,

@@ -50,7 +50,7 @@ async fn the_checkup_dashboard_draws_levels_findings_and_the_trend_and_pages_its
 
     // 60 enterprises straight into the database, half manufacturing (C), half IT (I); the first
     // five answer riskily (高) this month and did so two months ago too, the rest safely (低)
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     let tz = pufa::schedule::DEFAULT_TZ;
     let today = now.with_timezone(&tz).date_naive();
     let earlier_day = today

@@ -13,7 +13,7 @@ async fn the_enterprise_directory_pages_searches_and_masks_mobiles() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
     // 130 enterprises straight into the database (registration's hashing is tested elsewhere)
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-30T16:30:00Z")
         .unwrap()
         .to_utc();

@@ -68,6 +68,11 @@ impl TestApp {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         config.transcode_workers = 0;
         adjust(&mut config);
+        if config.database_url.is_none() {
+            // a test that restarts on its own data directory finds its database again
+            let home = config.data_dir.parent().unwrap_or(&dir).to_path_buf();
+            config.database_url = database_for(&home).await;
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind");
@@ -109,6 +114,7 @@ impl TestApp {
                 command.env(env, "off");
             }
         }
+        database_for(dir).await;
         use_database_of(dir, &mut command);
         command
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
@@ -351,6 +357,17 @@ impl TestApp {
             .expect("upload")
     }
 
+    /// The server's database, opened beside it (SQLite or PostgreSQL, as the server's).
+    pub async fn db(&self) -> pufa::db::Db {
+        db_of(&self.dir).await
+    }
+
+    /// A pool on the server's database, for tests that read or write rows directly (`$N`
+    /// placeholders, which both engines read).
+    pub async fn pool(&self) -> sqlx::AnyPool {
+        pool_of(&self.dir).await
+    }
+
     /// A transcode job as `GET /api/v1/jobs/{id}` shows it.
     pub async fn job(&self, c: &Client, id: i64) -> Value {
         self.get_json(c, &format!("/api/v1/jobs/{id}")).await
@@ -358,9 +375,7 @@ impl TestApp {
 
     /// Run the queued transcode jobs to the end in this task; returns how many ran.
     pub async fn drain_jobs(&self) -> usize {
-        let db = pufa::db::Db::open(&self.dir.join("data"))
-            .await
-            .expect("db");
+        let db = self.db().await;
         let worker = pufa::media::worker::Worker::new(
             db,
             std::sync::Arc::new(pufa::media::storage::LocalFs::new(self.dir.join("media"))),
@@ -442,20 +457,72 @@ pub fn master_playlist(lecture_page: &str) -> String {
     lecture_page[start..end].to_string()
 }
 
+/// The database of the servers started on `dir`: the one named in `dir/database-url` (written
+/// by [`crate::postgres::use_database`], or here); otherwise, when the suite runs on PostgreSQL
+/// (`PUFA_TEST_POSTGRES`, set by scripts/with-postgres.sh), a new database on that server,
+/// written there; otherwise `None`: SQLite in `dir/data`.
+pub async fn database_for(dir: &Path) -> Option<String> {
+    if let Ok(url) = std::fs::read_to_string(dir.join("database-url")) {
+        return Some(url.trim().to_string());
+    }
+    let admin = std::env::var("PUFA_TEST_POSTGRES").ok()?;
+    let url = crate::postgres::create_database(&admin).await;
+    crate::postgres::use_database(dir, &url);
+    Some(url)
+}
+
+/// The database of the servers started on `dir`, opened (see [`database_for`]).
+pub async fn db_of(dir: &Path) -> pufa::db::Db {
+    pufa::db::Db::connect(database_for(dir).await.as_deref(), &dir.join("data"))
+        .await
+        .expect("open the database")
+}
+
+/// A pool on the database of the servers started on `dir` (see [`TestApp::pool`]).
+pub async fn pool_of(dir: &Path) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match database_for(dir).await {
+        Some(url) => url,
+        None => format!("sqlite://{}", dir.join("data/pufa.db").display()),
+    };
+    sqlx::AnyPool::connect(&url).await.expect("pool")
+}
+
+/// Whether this run of the suite is on PostgreSQL (see [`database_for`]).
+pub fn on_postgres() -> bool {
+    std::env::var_os("PUFA_TEST_POSTGRES").is_some()
+}
+
+/// `true` (with a SKIPPED line on stderr naming `test`) when the suite runs on PostgreSQL, for
+/// what only SQLite has: `pufa backup` copies the SQLite file (PostgreSQL is backed up with
+/// `pg_dump`); the SQLite run of the suite covers it.
+pub fn sqlite_only(test: &str) -> bool {
+    use std::io::Write;
+    let skip = on_postgres();
+    if skip {
+        #[allow(clippy::explicit_write)]
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test} on PostgreSQL: pufa backup is SQLite's"
+        );
+    }
+    skip
+}
+
 /// Point `command` at the database named in `dir/database-url` (PostgreSQL, written by
 /// [`crate::postgres::use_database`]); without the file, `pufa.db` in `dir/data` is used.
-pub fn use_database_of(dir: &Path, command: &mut Command) {
+pub fn use_database_of<'c>(dir: &Path, command: &'c mut Command) -> &'c mut Command {
     match std::fs::read_to_string(dir.join("database-url")) {
         Ok(url) => command.env("PUFA_DATABASE_URL", url.trim()),
         Err(_) => command.env_remove("PUFA_DATABASE_URL"),
-    };
+    }
 }
 
 /// Create a staff account (`role` `lawyer` or `organizer`) with `password` through the CLI,
 /// against the running server's data directory.
 pub fn add_staff(app: &TestApp, role: &str, name: &str, password: &str) {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
+    let mut child = use_database_of(&app.dir, &mut Command::new(env!("CARGO_BIN_EXE_pufa")))
         .args(["admin", "--data"])
         .arg(app.dir.join("data"))
         .args([

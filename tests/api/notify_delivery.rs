@@ -43,7 +43,7 @@ impl Setup {
         let gw = Gateway::start().await;
         let clock = Clock::manual(Utc::now());
         let app = TestApp::spawn_with(|c| notify_config(c, &sink, &gw, &clock)).await;
-        let db = Db::open(&app.dir.join("data")).await.unwrap();
+        let db = app.db().await;
         let mut config = Config::new(app.dir.join("data"), app.dir.join("media"));
         notify_config(&mut config, &sink, &gw, &clock);
         let channels = Arc::new(Channels::from_config(&config).unwrap());
@@ -166,10 +166,8 @@ async fn notify(db: &Db, user: i64, event: &Event, now: chrono::DateTime<Utc>) -
 
 /// The id of the notification with `key` for `user`, stored by whichever path came first.
 async fn notification_id(dir: &std::path::Path, user: i64, key: &str) -> i64 {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.join("data/pufa.db").display()))
-        .await
-        .unwrap();
-    sqlx::query_scalar("SELECT id FROM notifications WHERE user_id = ? AND key = ?")
+    let pool = crate::helpers::pool_of(dir).await;
+    sqlx::query_scalar("SELECT id FROM notifications WHERE user_id = $1 AND key = $2")
         .bind(user)
         .bind(key)
         .fetch_one(&pool)
@@ -587,7 +585,7 @@ async fn a_server_killed_during_a_burst_loses_no_notification() {
         let me: Value = app.get_json(&c, "/api/v1/me").await;
         users.push(me["id"].as_i64().unwrap());
     }
-    let db = Db::open(&dir.path().join("data")).await.unwrap();
+    let db = crate::helpers::db_of(dir.path()).await;
     let now = Utc::now();
     for (i, user) in users.iter().enumerate() {
         let address = format!("qiye{i}@example.cn");
@@ -639,12 +637,7 @@ async fn a_server_killed_during_a_burst_loses_no_notification() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     app.crash();
-    let pool = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        dir.path().join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = crate::helpers::pool_of(dir.path()).await;
     let count = |sql: &'static str| {
         let pool = pool.clone();
         async move {

@@ -11,7 +11,7 @@ use crate::notify_reminders::{app_on_manual_clock, pool, user_id};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePool;
+use sqlx::AnyPool;
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -34,10 +34,10 @@ async fn post_message(
     c.post(app.url(&path)).form(&form).send().await.unwrap()
 }
 
-async fn session_messages(db: &SqlitePool, session: i64) -> Vec<(i64, String)> {
+async fn session_messages(db: &AnyPool, session: i64) -> Vec<(i64, String)> {
     sqlx::query_as(
         "SELECT user_id, body FROM notifications
-         WHERE kind = 'session_message' AND session_id = ? ORDER BY user_id",
+         WHERE kind = 'session_message' AND session_id = $1 ORDER BY user_id",
     )
     .bind(session)
     .fetch_all(db)
@@ -252,18 +252,18 @@ async fn a_session_message_reaches_every_registrant_once() {
 }
 
 /// Record a delivery outcome the way a worker does: the state, attempts and their rows.
-async fn record(db: &SqlitePool, delivery: i64, state: &str, errors: &[&str], sent: bool) {
+async fn record(db: &AnyPool, delivery: i64, state: &str, errors: &[&str], sent: bool) {
     let now: DateTime<Utc> = Utc::now();
     let attempts = errors.len() as i64 + i64::from(sent);
     sqlx::query(
-        "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?,
-                sent_at = CASE WHEN ? THEN ? END WHERE id = ?",
+        "UPDATE deliveries SET state = $1, attempts = $2, last_error = $3,
+                sent_at = CASE WHEN $4 THEN $5 END WHERE id = $6",
     )
     .bind(state)
     .bind(attempts)
     .bind(errors.last().copied())
     .bind(sent)
-    .bind(now)
+    .bind(pufa::db::ts(now))
     .bind(delivery)
     .execute(db)
     .await
@@ -272,12 +272,12 @@ async fn record(db: &SqlitePool, delivery: i64, state: &str, errors: &[&str], se
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at,
                                             finished_at, outcome, error)
-             VALUES (?, ?, 'w1', ?, ?, 'error', ?)",
+             VALUES ($1, $2, 'w1', $3, $4, 'error', $5)",
         )
         .bind(delivery)
         .bind(i as i64 + 1)
-        .bind(now)
-        .bind(now)
+        .bind(pufa::db::ts(now))
+        .bind(pufa::db::ts(now))
         .bind(*e)
         .execute(db)
         .await
@@ -287,12 +287,12 @@ async fn record(db: &SqlitePool, delivery: i64, state: &str, errors: &[&str], se
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, attempt, worker, started_at,
                                             finished_at, outcome)
-             VALUES (?, ?, 'w1', ?, ?, 'sent')",
+             VALUES ($1, $2, 'w1', $3, $4, 'sent')",
         )
         .bind(delivery)
         .bind(attempts)
-        .bind(now)
-        .bind(now)
+        .bind(pufa::db::ts(now))
+        .bind(pufa::db::ts(now))
         .execute(db)
         .await
         .unwrap();
@@ -322,16 +322,16 @@ async fn the_deliveries_page_lists_filters_and_counts_reach() {
     let now = Utc::now();
     sqlx::query(
         "INSERT INTO contacts (user_id, kind, value, verified_at, updated_at)
-         VALUES (?1, 'email', 'boss@qiye1.example.cn', ?2, ?2),
-                (?1, 'mobile', '13912345678', ?2, ?2)",
+         VALUES ($1, 'email', 'boss@qiye1.example.cn', $2, $2),
+                ($1, 'mobile', '13912345678', $2, $2)",
     )
     .bind(a_id)
-    .bind(now)
+    .bind(pufa::db::ts(now))
     .execute(&db)
     .await
     .unwrap();
     // the 24 h reminders of s1: mail and SMS for enterprise 1, the inbox only for 2
-    let pufa_db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let pufa_db = app.db().await;
     let offsets = pufa::config::ReminderOffsets::default().0;
     let stored =
         pufa::app::notify::reminders::run_due(&pufa_db, start - Duration::hours(24), &offsets)

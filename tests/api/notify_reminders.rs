@@ -15,7 +15,7 @@ use pufa::clock::Clock;
 use pufa::config::ReminderOffsets;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::AnyPool;
 
 /// A server on a manual clock with the reminder loop idle, and its clock.
 pub(crate) async fn app_on_manual_clock() -> (TestApp, Clock) {
@@ -30,14 +30,13 @@ pub(crate) async fn app_on_manual_clock() -> (TestApp, Clock) {
 }
 
 /// The server's database, read directly.
-pub(crate) async fn pool(app: &TestApp) -> SqlitePool {
-    let options = SqliteConnectOptions::new().filename(app.dir.join("data").join("pufa.db"));
-    SqlitePool::connect_with(options).await.unwrap()
+pub(crate) async fn pool(app: &TestApp) -> AnyPool {
+    app.pool().await
 }
 
 /// The account id of the enterprise with credit code `uscc`.
-pub(crate) async fn user_id(pool: &SqlitePool, uscc: &str) -> i64 {
-    sqlx::query_scalar("SELECT user_id FROM enterprises WHERE uscc = ?")
+pub(crate) async fn user_id(pool: &AnyPool, uscc: &str) -> i64 {
+    sqlx::query_scalar("SELECT user_id FROM enterprises WHERE uscc = $1")
         .bind(uscc)
         .fetch_one(pool)
         .await
@@ -46,17 +45,17 @@ pub(crate) async fn user_id(pool: &SqlitePool, uscc: &str) -> i64 {
 
 /// Run one reminder round at `now` with the default offsets (24 h, 1 h), as the loop does.
 async fn round(app: &TestApp, now: DateTime<Utc>) -> u64 {
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     pufa::app::notify::reminders::run_due(&db, now, &ReminderOffsets::default().0)
         .await
         .unwrap()
 }
 
 /// (account, key, body) of the reminders stored for `session`, in order.
-async fn reminders(pool: &SqlitePool, session: i64) -> Vec<(i64, String, String)> {
+async fn reminders(pool: &AnyPool, session: i64) -> Vec<(i64, String, String)> {
     sqlx::query_as(
         "SELECT user_id, key, body FROM notifications
-         WHERE kind = 'reminder' AND session_id = ? ORDER BY id",
+         WHERE kind = 'reminder' AND session_id = $1 ORDER BY id",
     )
     .bind(session)
     .fetch_all(pool)
@@ -148,7 +147,7 @@ async fn each_offset_fires_once_at_its_instant_for_confirmed_seats_only() {
     let local = start.with_timezone(&chrono_tz::Asia::Shanghai);
     assert!(body.contains(&local.format("%H:%M").to_string()), "{body}");
     let link: Option<String> =
-        sqlx::query_scalar("SELECT link FROM notifications WHERE key = ? AND user_id = ?")
+        sqlx::query_scalar("SELECT link FROM notifications WHERE key = $1 AND user_id = $2")
             .bind(key(session, 60, start))
             .bind(a_id)
             .fetch_one(&db)

@@ -48,7 +48,7 @@ async fn a_roster_pages_searches_and_filters_by_status() {
     let org = app.organizer().await;
     let (_, sids) = program_with_sessions(&app, &org, 1).await;
     let sid = sids[0];
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     // 60 enterprises straight into the database, each signing up for one seat
     for i in 0..60u32 {
         let e = ValidEnterprise {
@@ -173,7 +173,7 @@ async fn every_session_in_one_list_with_search_filters_and_local_times() {
     // search by title; status filter
     let one = app.get_text(&org, "/admin/sessions?q=列表课程07").await;
     assert!(one.contains("共 1 条") && one.contains("示例列表课程07"));
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     assert!(db.cancel_session(ids[9], Utc::now()).await.unwrap());
     let cancelled = app
         .get_text(
@@ -194,7 +194,7 @@ async fn transcoding_jobs_are_listed_with_search_and_a_state_filter() {
     let app = TestApp::spawn().await;
     let org = app.organizer().await;
     let sessions = app.demo_session_ids(&org).await;
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     // 55 failed attempts on one session, then one queued job on another
     let mut failed = Vec::new();
     for _ in 0..55 {

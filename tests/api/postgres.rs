@@ -136,16 +136,11 @@ impl Cluster {
 
     /// A new empty database; its URL.
     pub async fn database(&self) -> String {
-        static NEXT: AtomicU32 = AtomicU32::new(1);
-        let name = format!("pufa_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .expect("connect to the test cluster");
-        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create database");
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+        create_database(&format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            self.port
+        ))
+        .await
     }
 }
 
@@ -154,6 +149,24 @@ impl Drop for Cluster {
         let data = self.data();
         let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "stop"]);
     }
+}
+
+/// A new empty database on the server of `admin` (a URL of its `postgres` database); its URL.
+pub async fn create_database(admin: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let name = format!(
+        "pufa_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    format!("{base}/{name}")
 }
 
 /// Run the servers and workers started on `dir` against `url` (see
@@ -210,7 +223,7 @@ async fn both_engines_migrate_to_the_same_tables_and_columns() {
         .collect();
 
     let sqlite =
-        sqlx::SqlitePool::connect(&format!("sqlite:{}", dir.path().join("pufa.db").display()))
+        sqlx::AnyPool::connect(&format!("sqlite:{}", dir.path().join("pufa.db").display()))
             .await
             .unwrap();
     let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -228,6 +241,19 @@ async fn both_engines_migrate_to_the_same_tables_and_columns() {
         .map(|(t, c, ty)| (t.clone(), c.clone(), kind(ty)))
         .collect();
     assert!(on_sqlite.len() > 100, "{} columns", on_sqlite.len());
+    // and the rows the migrations seed: the secret certificates and links are signed with
+    let secret: String =
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'signing'")
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+    assert_eq!(secret.len(), 64);
+    let secret: String =
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'signing'")
+            .fetch_one(&sqlite)
+            .await
+            .unwrap();
+    assert_eq!(secret.len(), 64);
     let only_sqlite: Vec<_> = on_sqlite.difference(&on_postgres).collect();
     let only_postgres: Vec<_> = on_postgres.difference(&on_sqlite).collect();
     assert!(

@@ -283,15 +283,10 @@ async fn lawyers_see_their_groups_and_enterprises_see_their_advisors() {
     let (b, b_id) = enterprise(&app, 922, Some("micro")).await;
     let (c, _) = enterprise(&app, 923, Some("micro")).await;
     // the lawyer's contact for its advisees, from its profile
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        app.dir.join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = crate::helpers::pool_of(&app.dir).await;
     sqlx::query(
         "INSERT INTO lawyer_profiles (user_id, firm, contact, updated_at)
-         VALUES (?, '示例律师事务所', '0591-00000000', '2026-01-01T00:00:00Z')",
+         VALUES ($1, '示例律师事务所', '0591-00000000', '2026-01-01T00:00:00Z')",
     )
     .bind(l1)
     .execute(&db)

@@ -27,13 +27,8 @@ fn december() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 3, 2, 0, 0).unwrap()
 }
 
-async fn pool(app: &TestApp) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        app.dir.join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap()
+async fn pool(app: &TestApp) -> sqlx::AnyPool {
+    crate::helpers::pool_of(&app.dir).await
 }
 
 /// `answers` choosing for every item applying to section E its riskiest (or safest) option.
@@ -103,13 +98,13 @@ async fn group(app: &TestApp, lawyer: i64, enterprise: i64) {
     .fetch_one(&db)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES (?, ?)")
+    sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES ($1, $2)")
         .bind(g)
         .bind(lawyer)
         .execute(&db)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES (?, ?)")
+    sqlx::query("INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES ($1, $2)")
         .bind(g)
         .bind(enterprise)
         .execute(&db)

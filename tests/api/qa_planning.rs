@@ -5,13 +5,8 @@ use crate::helpers::{add_staff, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Map, Value};
 
-async fn pool(app: &TestApp) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        app.dir.join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap()
+async fn pool(app: &TestApp) -> sqlx::AnyPool {
+    crate::helpers::pool_of(&app.dir).await
 }
 
 /// Answers for section E: the riskiest option on the items of `risky` dimensions, the safest
@@ -69,13 +64,13 @@ async fn lawyer_for(app: &TestApp, name: &str, topic: &str) -> (Client, i64) {
         .unwrap();
     let db = pool(app).await;
     sqlx::query(
-        "INSERT INTO lawyer_profiles (user_id, firm, updated_at) VALUES (?, '示例律师事务所', '2026-12-01T00:00:00Z')",
+        "INSERT INTO lawyer_profiles (user_id, firm, updated_at) VALUES ($1, '示例律师事务所', '2026-12-01T00:00:00Z')",
     )
     .bind(id)
     .execute(&db)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO lawyer_topics (user_id, topic) VALUES (?, ?)")
+    sqlx::query("INSERT INTO lawyer_topics (user_id, topic) VALUES ($1, $2)")
         .bind(id)
         .bind(topic)
         .execute(&db)
@@ -141,7 +136,7 @@ async fn proposals_rank_topics_by_affected_enterprises_and_adopting_drafts_a_pro
     let rows: Vec<(String, Option<String>, Option<i64>, String)> = sqlx::query_as(
         "SELECT s.category, s.starts_at, l.user_id, l.name
            FROM lecture_sessions s JOIN lecturers l ON l.id = s.lecturer_id
-          WHERE s.program_id = ? ORDER BY s.id",
+          WHERE s.program_id = $1 ORDER BY s.id",
     )
     .bind(program)
     .fetch_all(&db)

@@ -118,7 +118,7 @@ async fn threads_are_private_to_their_enterprise_the_assigned_lawyer_and_organiz
     let db = pool(&app).await;
     let opened: Vec<(i64, String)> = sqlx::query_as(
         "SELECT actor_user_id, detail FROM audit_log
-         WHERE action = 'question.opened' AND target_id = ? ORDER BY id",
+         WHERE action = 'question.opened' AND target_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&db)
@@ -133,7 +133,7 @@ async fn threads_are_private_to_their_enterprise_the_assigned_lawyer_and_organiz
         "the enterprise's own reading is not audited"
     );
     let reassigned: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'question.reassigned' AND target_id = ?",
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'question.reassigned' AND target_id = $1",
     )
     .bind(id)
     .fetch_one(&db)
@@ -160,8 +160,8 @@ async fn a_deleted_account_takes_its_questions_with_it() {
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let db = pool(&app).await;
     let left: (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM questions WHERE enterprise_id = ?),
-                (SELECT COUNT(*) FROM question_messages WHERE question_id = ?)",
+        "SELECT (SELECT COUNT(*) FROM questions WHERE enterprise_id = $1),
+                (SELECT COUNT(*) FROM question_messages WHERE question_id = $2)",
     )
     .bind(a_id)
     .bind(id)

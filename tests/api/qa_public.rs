@@ -10,13 +10,8 @@ use serde_json::{json, Map, Value};
 
 const LAWYER_PASSWORD: &str = "lawyer-qa-pass-1";
 
-async fn pool(app: &TestApp) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!(
-        "sqlite:{}",
-        app.dir.join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap()
+async fn pool(app: &TestApp) -> sqlx::AnyPool {
+    crate::helpers::pool_of(&app.dir).await
 }
 
 async fn my_id(app: &TestApp, c: &Client) -> i64 {
@@ -33,15 +28,15 @@ async fn answered_thread(app: &TestApp, enterprise: i64, uscc: &str, lawyer: i64
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO questions (enterprise_id, title, topic, industry, status, assigned_lawyer_id,
              assigned_by, assigned_at, first_answered_at, created_at, updated_at)
-         VALUES (?, '示例企业801有限公司试用期社保问题', 'labour', 'E', 'answered', ?, 'match', ?, ?, ?, ?)
+         VALUES ($1, '示例企业801有限公司试用期社保问题', 'labour', 'E', 'answered', $2, 'match', $3, $4, $5, $6)
          RETURNING id",
     )
     .bind(enterprise)
     .bind(lawyer)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .bind(now)
+    .bind(pufa::db::ts(now))
+    .bind(pufa::db::ts(now))
+    .bind(pufa::db::ts(now))
+    .bind(pufa::db::ts(now))
     .fetch_one(&db)
     .await
     .unwrap();
@@ -60,14 +55,14 @@ async fn answered_thread(app: &TestApp, enterprise: i64, uscc: &str, lawyer: i64
     ] {
         sqlx::query(
             "INSERT INTO question_messages (question_id, author_id, author_role, kind, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(author)
         .bind(role)
         .bind(kind)
         .bind(body)
-        .bind(now)
+        .bind(pufa::db::ts(now))
         .execute(&db)
         .await
         .unwrap();

@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 use pufa::clock::Clock;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 pub const LAWYER_PASSWORD: &str = "lawyer-pass-123";
 
@@ -77,13 +77,8 @@ pub async fn post_json(app: &TestApp, c: &Client, path: &str, body: Value) -> re
     c.post(app.url(path)).json(&body).send().await.unwrap()
 }
 
-pub async fn pool(app: &TestApp) -> SqlitePool {
-    SqlitePool::connect(&format!(
-        "sqlite:{}",
-        app.dir.join("data/pufa.db").display()
-    ))
-    .await
-    .unwrap()
+pub async fn pool(app: &TestApp) -> AnyPool {
+    crate::helpers::pool_of(&app.dir).await
 }
 
 async fn inbox_titles(app: &TestApp, c: &Client) -> Vec<String> {
@@ -169,12 +164,12 @@ async fn questions_go_to_the_matching_least_loaded_lawyer_or_wait_for_the_organi
         .execute(&db)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES (1, ?)")
+    sqlx::query("INSERT INTO advisor_group_lawyers (group_id, lawyer_id) VALUES (1, $1)")
         .bind(c)
         .execute(&db)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES (1, ?)")
+    sqlx::query("INSERT INTO advisor_group_enterprises (group_id, enterprise_id) VALUES (1, $1)")
         .bind(e2)
         .execute(&db)
         .await
@@ -442,7 +437,7 @@ async fn unanswered_questions_are_flagged_after_three_working_days_not_over_the_
     let old = ask_ok(&app, &ent, "labour", "周五的问题").await["id"]
         .as_i64()
         .unwrap();
-    let db = pufa::db::Db::open(&app.dir.join("data")).await.unwrap();
+    let db = app.db().await;
     let run = |at| {
         let db = db.clone();
         async move {
@@ -519,8 +514,8 @@ async fn questions_of_a_session_reach_the_lecturer_live_and_can_be_answered_in_t
     let (stranger, _) = lawyer(&app, "lawyer-stranger").await;
     let db = pool(&app).await;
     sqlx::query(
-        "UPDATE lecturers SET user_id = ?
-         WHERE id = (SELECT lecturer_id FROM lecture_sessions WHERE id = ?)",
+        "UPDATE lecturers SET user_id = $1
+         WHERE id = (SELECT lecturer_id FROM lecture_sessions WHERE id = $2)",
     )
     .bind(lecturer_id)
     .bind(session)

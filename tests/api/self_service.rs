@@ -11,7 +11,7 @@ use pufa::config::Config;
 use pufa::db::Db;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 
 const NEW_PASSWORD: &str = "harbor lamp orchard 7";
@@ -38,7 +38,7 @@ impl Setup {
         let gw = Gateway::start().await;
         let clock = Clock::manual(Utc::now());
         let app = TestApp::spawn_with(|c| configure(c, &gw, &clock)).await;
-        let db = Db::open(&app.dir.join("data")).await.unwrap();
+        let db = app.db().await;
         let mut config = Config::new(app.dir.join("data"), app.dir.join("media"));
         configure(&mut config, &gw, &clock);
         let channels = Arc::new(Channels::from_config(&config).unwrap());
@@ -51,13 +51,8 @@ impl Setup {
         }
     }
 
-    async fn pool(&self) -> SqlitePool {
-        SqlitePool::connect(&format!(
-            "sqlite:{}",
-            self.app.dir.join("data/pufa.db").display()
-        ))
-        .await
-        .unwrap()
+    async fn pool(&self) -> AnyPool {
+        crate::helpers::pool_of(&self.app.dir).await
     }
 
     async fn post(&self, c: &Client, path: &str, body: Value) -> reqwest::Response {
@@ -151,7 +146,7 @@ fn mobile_of(n: u32) -> String {
     format!("139{n:08}")
 }
 
-async fn count(pool: &SqlitePool, sql: &str, id: i64) -> i64 {
+async fn count(pool: &AnyPool, sql: &str, id: i64) -> i64 {
     sqlx::query_scalar(sql)
         .bind(id)
         .fetch_one(pool)
@@ -214,7 +209,7 @@ async fn a_password_is_reset_with_an_sms_code_and_every_session_ends() {
     assert_eq!(
         count(
             &pool,
-            "SELECT COUNT(*) FROM login_sessions WHERE user_id = ?",
+            "SELECT COUNT(*) FROM login_sessions WHERE user_id = $1",
             id
         )
         .await,
@@ -246,7 +241,7 @@ async fn a_password_is_reset_with_an_sms_code_and_every_session_ends() {
     // and in the audit log, by the account itself, without the code or the mobile
     let (actor, detail): (Option<i64>, String) = sqlx::query_as(
         "SELECT actor_user_id, detail FROM audit_log
-         WHERE action = 'account.password_reset' AND target_id = ?",
+         WHERE action = 'account.password_reset' AND target_id = $1",
     )
     .bind(id)
     .fetch_one(&pool)
@@ -458,7 +453,7 @@ async fn profiles_are_edited_with_the_registration_rules_and_the_mobile_with_a_c
     assert_eq!(
         count(
             &pool,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.profile_edited' AND actor_user_id = ?",
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.profile_edited' AND actor_user_id = $1",
             org_id
         )
         .await,
@@ -553,14 +548,14 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let pool = s.pool().await;
-    let checkup: i64 = sqlx::query_scalar("SELECT id FROM checkups WHERE enterprise_id = ?")
+    let checkup: i64 = sqlx::query_scalar("SELECT id FROM checkups WHERE enterprise_id = $1")
         .bind(x_id)
         .fetch_one(&pool)
         .await
         .unwrap();
     sqlx::query(
         "INSERT INTO checkup_access (checkup_id, viewer_id, viewer_role, accessed_at)
-         VALUES (?, 1, 'organizer', '2026-01-01T00:00:00Z')",
+         VALUES ($1, 1, 'organizer', '2026-01-01T00:00:00Z')",
     )
     .bind(checkup)
     .execute(&pool)
@@ -614,22 +609,22 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
 
     // gone
     for sql in [
-        "SELECT COUNT(*) FROM login_sessions WHERE user_id = ?",
-        "SELECT COUNT(*) FROM contacts WHERE user_id = ?",
-        "SELECT COUNT(*) FROM contact_codes WHERE user_id = ?",
-        "SELECT COUNT(*) FROM notification_prefs WHERE user_id = ?",
-        "SELECT COUNT(*) FROM notifications WHERE user_id = ?",
-        "SELECT COUNT(*) FROM checkups WHERE enterprise_id = ?",
-        "SELECT COUNT(*) FROM checkup_consents WHERE enterprise_id = ?",
-        "SELECT COUNT(*) FROM watch_progress WHERE user_id = ? AND ranges <> '[]'",
-        "SELECT COUNT(*) FROM registrations WHERE enterprise_id = ? AND attendees <> '[]'",
+        "SELECT COUNT(*) FROM login_sessions WHERE user_id = $1",
+        "SELECT COUNT(*) FROM contacts WHERE user_id = $1",
+        "SELECT COUNT(*) FROM contact_codes WHERE user_id = $1",
+        "SELECT COUNT(*) FROM notification_prefs WHERE user_id = $1",
+        "SELECT COUNT(*) FROM notifications WHERE user_id = $1",
+        "SELECT COUNT(*) FROM checkups WHERE enterprise_id = $1",
+        "SELECT COUNT(*) FROM checkup_consents WHERE enterprise_id = $1",
+        "SELECT COUNT(*) FROM watch_progress WHERE user_id = $1 AND ranges <> '[]'",
+        "SELECT COUNT(*) FROM registrations WHERE enterprise_id = $1 AND attendees <> '[]'",
     ] {
         assert_eq!(count(&pool, sql, x_id).await, 0, "{sql}");
     }
     assert_eq!(
         count(
             &pool,
-            "SELECT COUNT(*) FROM checkup_access WHERE checkup_id = ?",
+            "SELECT COUNT(*) FROM checkup_access WHERE checkup_id = $1",
             checkup
         )
         .await,
@@ -642,7 +637,7 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
         String,
         Option<String>,
     ) = sqlx::query_as(
-        "SELECT name, uscc, mobile, contact_name, district FROM enterprises WHERE user_id = ?",
+        "SELECT name, uscc, mobile, contact_name, district FROM enterprises WHERE user_id = $1",
     )
     .bind(x_id)
     .fetch_one(&pool)
@@ -653,7 +648,7 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
     assert_eq!(login_mobile, pufa::accounts::released_mobile(x_id));
     assert_eq!((contact.as_str(), district), ("", None));
     let active: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT session_id, status FROM registrations WHERE enterprise_id = ? ORDER BY id",
+        "SELECT session_id, status FROM registrations WHERE enterprise_id = $1 ORDER BY id",
     )
     .bind(x_id)
     .fetch_all(&pool)
@@ -667,7 +662,7 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
         ]
     );
     let (name, password_hash): (String, String) =
-        sqlx::query_as("SELECT display_name, password_hash FROM users WHERE id = ?")
+        sqlx::query_as("SELECT display_name, password_hash FROM users WHERE id = $1")
             .bind(x_id)
             .fetch_one(&pool)
             .await
@@ -677,7 +672,7 @@ async fn a_deleted_account_leaves_only_anonymous_attendance() {
     assert_eq!(
         count(
             &pool,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.deleted' AND target_id = ? AND detail = '{}'",
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account.deleted' AND target_id = $1 AND detail = '{}'",
             x_id
         )
         .await,

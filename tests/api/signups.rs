@@ -409,21 +409,24 @@ async fn rosters_are_for_organizers_and_the_sessions_lecturer() {
 /// Create a staff account through the CLI against the running server's data directory.
 fn add_lawyer(app: &TestApp, name: &str) {
     use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pufa"))
-        .args(["admin", "--data"])
-        .arg(app.dir.join("data"))
-        .args([
-            "add-user",
-            "--role",
-            "lawyer",
-            name,
-            "--display-name",
-            "示例律师（账号）",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::helpers::use_database_of(
+        &app.dir,
+        &mut std::process::Command::new(env!("CARGO_BIN_EXE_pufa")),
+    )
+    .args(["admin", "--data"])
+    .arg(app.dir.join("data"))
+    .args([
+        "add-user",
+        "--role",
+        "lawyer",
+        name,
+        "--display-name",
+        "示例律师（账号）",
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     child
         .stdin
         .take()

@@ -366,16 +366,18 @@ async fn non_organizers_get_403_on_every_admin_route() {
 }
 
 fn admin_cli(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pufa"))
-        .args(["admin", "--data"])
-        .arg(data)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pufa admin");
+    let dir = data.parent().expect("the data directory's parent");
+    let mut child =
+        crate::helpers::use_database_of(dir, &mut Command::new(env!("CARGO_BIN_EXE_pufa")))
+            .args(["admin", "--data"])
+            .arg(data)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pufa admin");
     let mut input = child.stdin.take().expect("stdin");
     if let Some(text) = stdin {
         input.write_all(text.as_bytes()).expect("stdin");
