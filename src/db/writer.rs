@@ -1030,26 +1030,29 @@ mod tests {
         while started_rx.try_recv().is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        let jobs: Vec<_> = (0..10i64)
-            .map(|i| {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    let now = crate::db::ts(Utc::now());
-                    db.write(move |c| {
-                        let name = format!("b{i}");
-                        c.execute(USER, &[(100 + i).into(), (&name).into(), (&now).into()])?;
-                        if i == 5 {
-                            // the name of job 0, written earlier in the same transaction
-                            c.execute(USER, &[205.into(), "b0".into(), (&now).into()])?;
-                        }
-                        // each job sees the rows of the jobs before it
-                        c.query_one("SELECT COUNT(*) FROM users WHERE id >= 100", &[])?
-                            .int(0)
-                    })
-                    .await
+        let mut jobs = Vec::new();
+        for i in 0..10i64 {
+            let db = db.clone();
+            let mut job = Box::pin(async move {
+                let now = crate::db::ts(Utc::now());
+                db.write(move |c| {
+                    let name = format!("b{i}");
+                    c.execute(USER, &[(100 + i).into(), (&name).into(), (&now).into()])?;
+                    if i == 5 {
+                        // the name of job 0, written earlier in the same transaction
+                        c.execute(USER, &[205.into(), "b0".into(), (&now).into()])?;
+                    }
+                    // each job sees the rows of the jobs before it
+                    c.query_one("SELECT COUNT(*) FROM users WHERE id >= 100", &[])?
+                        .int(0)
                 })
-            })
-            .collect();
+                .await
+            });
+            // the first poll queues the job (and then waits for its answer): the jobs queue
+            // in the order 0..9 whichever worker thread later drives them
+            assert!(futures_util::poll!(&mut job).is_pending());
+            jobs.push(tokio::spawn(job));
+        }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         go_tx.send(()).expect("release the writer");
         blocker.await.expect("join").expect("the blocker commits");
