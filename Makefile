@@ -24,12 +24,18 @@ BENCH_APT_PACKAGES := tesseract-ocr wrk
 AXE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pufa-axe
 AXE_JS := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
+# tests/api/object_storage.rs runs a real S3-compatible server: s3s-fs, installed once with
+# cargo install into this cache (0.14.1: the newest that builds with rustc 1.92–1.95).
+TOOLS_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pufa-tools
+S3S_FS := $(TOOLS_DIR)/bin/s3s-fs
+S3S_FS_VERSION := 0.14.1
+
 # cargo-deny, pinned: 0.20.2 builds with the toolchain in use (needs rustc >= 1.88).
 CARGO_DENY_VERSION := 0.20.2
 # Where cargo-deny keeps the RustSec advisory database (its default).
 ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
 
-.PHONY: run test deps bench-deps deny-tool axe build release fmt check bench clean
+.PHONY: run test deps bench-deps deny-tool axe s3-tool build release fmt check bench clean
 
 ## Install missing system packages (Debian; uses sudo when not root).
 deps:
@@ -62,7 +68,7 @@ run: build
 ## fmt, clippy -D warnings (with and without features), cargo-deny (deny.toml), all tests
 ## (the integration tests generate clips with the `demo` feature), then the API contract:
 ## schemathesis against `pufa serve --demo` (tests/schemathesis/run.sh)
-test: deps deny-tool axe
+test: deps deny-tool axe s3-tool
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
@@ -75,9 +81,9 @@ test: deps deny-tool axe
 		echo "cargo deny: advisories SKIPPED: no RustSec database in $(ADVISORY_DBS)" \
 			"('cargo deny fetch db' needs GitHub)"; \
 	fi
-	PUFA_AXE_JS=$(AXE_JS) $(CARGO) test --all-features
+	PUFA_AXE_JS=$(AXE_JS) PUFA_S3S_FS=$(S3S_FS) $(CARGO) test --all-features
 	@# the integration suite again, every server on a database of a throwaway PostgreSQL
-	PUFA_AXE_JS=$(AXE_JS) scripts/with-postgres.sh $(CARGO) test --all-features --test api
+	PUFA_AXE_JS=$(AXE_JS) PUFA_S3S_FS=$(S3S_FS) scripts/with-postgres.sh $(CARGO) test --all-features --test api
 	$(CARGO) build --features demo
 	tests/schemathesis/run.sh
 
@@ -87,6 +93,11 @@ $(AXE_JS):
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js (Debian: nodejs npm)"; exit 1; }
 	mkdir -p $(AXE_DIR)
 	cd $(AXE_DIR) && npm install --silent --no-audit --no-fund axe-core@4
+
+## Install s3s-fs $(S3S_FS_VERSION) (the S3 server of the object-storage tests) unless it is there.
+s3-tool: deps
+	@$(S3S_FS) --version 2>/dev/null | grep -q '$(S3S_FS_VERSION)' || \
+		$(CARGO) install --locked s3s-fs --version $(S3S_FS_VERSION) --features binary --root $(TOOLS_DIR)
 
 ## Install cargo-deny $(CARGO_DENY_VERSION) from crates.io unless it is already there.
 deny-tool: deps

@@ -1,5 +1,6 @@
 //! Command line and environment configuration (`PUFA_*`).
 
+use crate::media::storage::StorageUrl;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,6 +113,26 @@ pub struct StorageArgs {
     /// without it, `pufa.db` in the data directory.
     #[arg(long, env = "PUFA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Where media is kept (see `pufa serve --storage`); `pufa backup` refuses a bucket.
+    #[arg(long = "storage", env = "PUFA_STORAGE", default_value = "local")]
+    pub media_storage: StorageUrl,
+}
+
+/// How authorised media kept in object storage reaches the viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeliveryArg {
+    /// pufa reads the object and sends it (Range and conditional requests answered).
+    Stream,
+    /// Segments: a `302` to a presigned URL of the object, valid `--presign-secs`; playlists
+    /// are still sent by pufa.
+    Presigned,
+}
+
+/// [`DeliveryArg`] with its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaDelivery {
+    Stream,
+    Presigned { ttl: std::time::Duration },
 }
 
 /// The kinds of background job a `pufa worker` runs.
@@ -150,9 +171,29 @@ pub struct ServeArgs {
     /// database), `sqlite:PATH` for a SQLite file; without it, `pufa.db` in the data directory.
     #[arg(long, env = "PUFA_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Media root (uploads and HLS output).
+    /// Media root (uploads and HLS output); with `--storage s3://…` only the local scratch
+    /// folder (transcode staging, downloads of uploads, live working folders).
     #[arg(long, env = "PUFA_MEDIA", default_value = "./media")]
     pub media: PathBuf,
+    /// Where uploads and published versions (HLS, posters) are kept: `local` (the media
+    /// root) or an S3-compatible bucket, `s3://bucket?endpoint=http://host:9000&region=…`
+    /// with credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`. Replicas and workers
+    /// on several machines share a bucket.
+    #[arg(long, env = "PUFA_STORAGE", default_value = "local")]
+    pub storage: StorageUrl,
+    /// With `--storage s3://…`: stream authorised media through pufa, or redirect segment
+    /// requests to presigned URLs of the bucket (or of a CDN signing the same way).
+    #[arg(
+        long,
+        env = "PUFA_MEDIA_DELIVERY",
+        value_enum,
+        default_value = "stream"
+    )]
+    pub media_delivery: DeliveryArg,
+    /// Seconds a presigned media URL stays valid.
+    #[arg(long, env = "PUFA_PRESIGN_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub presign_secs: u64,
     /// Load the demo month into an empty database and create the organizer `admin`.
     #[arg(long, env = "PUFA_DEMO")]
     pub demo: bool,
@@ -589,6 +630,10 @@ pub struct Config {
     pub pdf_font: PathBuf,
     /// How long a media grant lasts (src/server/grants.rs); `None`: no grants.
     pub media_grant: Option<std::time::Duration>,
+    /// Where uploads and published versions live (`media_dir` is then only scratch space).
+    pub storage: StorageUrl,
+    /// How media in object storage is delivered.
+    pub media_delivery: MediaDelivery,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
     /// 企问律答, advisor groups, 回访.
@@ -636,6 +681,8 @@ impl Config {
             media_sendfile: true,
             pdf_font: PathBuf::from(crate::pdf::DEFAULT_FONT),
             media_grant: Some(std::time::Duration::from_secs(30)),
+            storage: StorageUrl::Local,
+            media_delivery: MediaDelivery::Stream,
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
@@ -688,6 +735,13 @@ impl Config {
         config.pdf_font = args.pdf_font.clone();
         config.media_grant = (args.media_grant_secs > 0)
             .then(|| std::time::Duration::from_secs(args.media_grant_secs));
+        config.storage = args.storage.clone();
+        config.media_delivery = match args.media_delivery {
+            DeliveryArg::Stream => MediaDelivery::Stream,
+            DeliveryArg::Presigned => MediaDelivery::Presigned {
+                ttl: std::time::Duration::from_secs(args.presign_secs),
+            },
+        };
         config.notify = NotifyConfig {
             smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
             mail_from: args.mail_from.clone(),
@@ -749,6 +803,8 @@ impl std::fmt::Debug for Config {
             .field("media_sendfile", &self.media_sendfile)
             .field("pdf_font", &self.pdf_font)
             .field("media_grant", &self.media_grant)
+            .field("storage", &self.storage)
+            .field("media_delivery", &self.media_delivery)
             .field(
                 "smtp",
                 &self.notify.smtp_url.as_ref().map(|_| "<configured>"),

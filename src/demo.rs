@@ -18,6 +18,7 @@ pub async fn load(
     db: &Db,
     config: &Config,
     questionnaires: &crate::app::checkup::Questionnaires,
+    storage: &dyn crate::media::storage::Storage,
 ) -> anyhow::Result<()> {
     if !db.username_exists("admin").await? {
         let (password, generated) = match &config.admin_password {
@@ -58,7 +59,7 @@ pub async fn load(
             .date_naive();
         let program_id = load_month(db, today).await?;
         if config.transcode_workers > 0 {
-            if let Err(e) = queue_demo_recording(db, config, program_id).await {
+            if let Err(e) = queue_demo_recording(db, storage, program_id).await {
                 tracing::warn!(error = ?e, "demo recording not created");
             }
         }
@@ -82,9 +83,13 @@ pub async fn load(
 /// the first session, so the demo shows the archive and the player. It is stored and
 /// transcoded by the server's worker like any upload.
 #[cfg(feature = "demo")]
-async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyhow::Result<()> {
+async fn queue_demo_recording(
+    db: &Db,
+    storage: &dyn crate::media::storage::Storage,
+    program_id: i64,
+) -> anyhow::Result<()> {
     use crate::archive::Visibility;
-    use crate::media::storage::{self, LocalFs, SourceError};
+    use crate::media::storage::{self, SourceError};
     use crate::media::testsrc::{generate_clip, ClipSpec};
 
     let Some(first) = db.program_sessions(program_id).await?.into_iter().next() else {
@@ -102,9 +107,8 @@ async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyh
     })
     .await??;
     let bytes = tokio::fs::read(&clip).await?;
-    let storage = LocalFs::new(&config.media_dir);
     let chunks = futures_util::stream::iter([Ok::<_, SourceError>(bytes)]);
-    let upload = storage::put_stream(&storage, "mp4", chunks).await?;
+    let upload = storage::put_stream(storage, "mp4", chunks).await?;
     let (lecture_id, _) = db
         .queue_recording(first.id, &upload.key)
         .await?
@@ -120,7 +124,11 @@ async fn queue_demo_recording(db: &Db, config: &Config, program_id: i64) -> anyh
 /// Without the `demo` feature the test-clip generator is not compiled in: the demo month is
 /// loaded without a recording.
 #[cfg(not(feature = "demo"))]
-async fn queue_demo_recording(_db: &Db, _config: &Config, _program_id: i64) -> anyhow::Result<()> {
+async fn queue_demo_recording(
+    _db: &Db,
+    _storage: &dyn crate::media::storage::Storage,
+    _program_id: i64,
+) -> anyhow::Result<()> {
     tracing::warn!(
         "the demo recording needs a build with the `demo` feature (cargo build --features demo); \
          the demo month is loaded without it"

@@ -42,11 +42,10 @@ pub async fn serve(
     register_questionnaire(&db, &questionnaire, &config).await?;
     std::fs::create_dir_all(&config.media_dir)?;
     let questionnaires = app::checkup::Questionnaires::new(questionnaire);
+    let storage = open_storage(&config).await?;
     if config.demo {
-        demo::load(&db, &config, &questionnaires).await?;
+        demo::load(&db, &config, &questionnaires, &*storage).await?;
     }
-    let storage: media::storage::SharedStorage =
-        Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
     // uploads cut off by a crash or a kill left their partial files; nothing writes them now
     match storage.remove_partial_uploads() {
         Ok(0) => {}
@@ -142,6 +141,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// The media store `config` names: the media folder, or a bucket (checked to be reachable, so
+/// a wrong endpoint or credential stops the start with its reason).
+async fn open_storage(config: &Config) -> anyhow::Result<media::storage::SharedStorage> {
+    Ok(match &config.storage {
+        media::storage::StorageUrl::Local => {
+            Arc::new(media::storage::LocalFs::new(config.media_dir.clone()))
+        }
+        media::storage::StorageUrl::S3(location) => {
+            let s3 = media::storage::S3Storage::new(location, config.media_dir.clone())?;
+            s3.check().await.map_err(|e| {
+                anyhow::anyhow!("media bucket {:?} is not reachable: {e}", s3.bucket())
+            })?;
+            tracing::info!(bucket = s3.bucket(), "media in object storage");
+            Arc::new(s3)
+        }
+    })
+}
+
 /// Start `config.transcode_workers` transcode workers (recordings and live archives); they
 /// stop when `stopped` turns true, handing a running job back to the queue.
 fn start_transcode_workers(
@@ -197,8 +214,7 @@ pub async fn work(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
-    let storage: media::storage::SharedStorage =
-        Arc::new(media::storage::LocalFs::new(config.media_dir.clone()));
+    let storage = open_storage(&config).await?;
     if !kinds.contains(&config::WorkerKind::Transcode) {
         config.transcode_workers = 0;
     }

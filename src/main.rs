@@ -196,6 +196,12 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             file,
         } => {
             init_tracing(false);
+            if storage.media_storage != pufa::media::storage::StorageUrl::Local {
+                anyhow::bail!(
+                    "pufa backup copies the local media folder; media in a bucket is backed up \
+                     with the bucket's own tools (versioning, replication)"
+                );
+            }
             let summary = pufa::app::backup::backup(&storage.data, &media, &file).await?;
             for warning in &summary.warnings {
                 eprintln!("warning: {warning}");

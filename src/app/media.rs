@@ -108,8 +108,8 @@ where
 
 /// Delete a stored recording that will not be transcoded (superseded within one request).
 /// A failure is logged: the file is orphaned, nothing else is affected.
-pub fn discard_recording(storage: &dyn Storage, upload: &StoredUpload) {
-    if let Err(e) = storage.delete_upload(&upload.key) {
+pub async fn discard_recording(storage: &dyn Storage, upload: &StoredUpload) {
+    if let Err(e) = storage.delete_upload(&upload.key).await {
         tracing::warn!(upload = %upload.key, error = %e, "discarding an upload");
     }
 }
@@ -130,11 +130,11 @@ pub async fn queue_recording(
         Ok(Some(ids)) => ids,
         // another upload was queued while this one streamed in
         Ok(None) => {
-            discard_recording(storage, &upload);
+            discard_recording(storage, &upload).await;
             return Err(MediaError::TranscodeRunning);
         }
         Err(e) => {
-            discard_recording(storage, &upload);
+            discard_recording(storage, &upload).await;
             return Err(e.into());
         }
     };

@@ -408,6 +408,11 @@ pub async fn problem(r: Response) -> Value {
 pub struct ChildGuard(Child);
 
 impl ChildGuard {
+    /// Guard a spawned process.
+    pub fn from_child(child: Child) -> ChildGuard {
+        ChildGuard(child)
+    }
+
     /// Spawn `command` with its standard output piped to the caller.
     pub fn spawn_piped(command: &mut Command) -> std::io::Result<(ChildGuard, ChildStdout)> {
         let mut child = ChildGuard(command.stdout(Stdio::piped()).spawn()?);
@@ -511,10 +516,21 @@ pub fn sqlite_only(test: &str) -> bool {
 
 /// Point `command` at the database named in `dir/database-url` (PostgreSQL, written by
 /// [`crate::postgres::use_database`]); without the file, `pufa.db` in `dir/data` is used.
+/// Likewise the media storage: the bucket named in `dir/storage.env` (`KEY=VALUE` lines
+/// written by [`crate::object_storage::S3Server::use_for`]); without it, the media folder.
 pub fn use_database_of<'c>(dir: &Path, command: &'c mut Command) -> &'c mut Command {
     match std::fs::read_to_string(dir.join("database-url")) {
         Ok(url) => command.env("PUFA_DATABASE_URL", url.trim()),
         Err(_) => command.env_remove("PUFA_DATABASE_URL"),
+    };
+    match std::fs::read_to_string(dir.join("storage.env")) {
+        Ok(settings) => {
+            for (key, value) in settings.lines().filter_map(|l| l.split_once('=')) {
+                command.env(key, value);
+            }
+            command
+        }
+        Err(_) => command.env_remove("PUFA_STORAGE"),
     }
 }
 

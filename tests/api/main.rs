@@ -43,6 +43,7 @@ mod notify_delivery;
 mod notify_inbox;
 mod notify_organizer;
 mod notify_reminders;
+mod object_storage;
 mod observe;
 mod organizer_lists;
 mod postgres;

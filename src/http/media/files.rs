@@ -6,7 +6,7 @@ use crate::error::AppResult;
 use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
 use crate::http::AppState;
-use crate::media::storage::FileSource;
+use crate::media::storage::{FileSource, ObjectFile};
 use crate::server::direct::FileBody;
 use crate::server::grants::{folder_of, GrantOffer};
 use axum::extract::{Request, State};
@@ -67,7 +67,20 @@ pub async fn serve_lecture_file(
         user.as_ref(),
     )
     .await?;
-    let FileSource::Local(path) = playable.source;
+    let path = match &playable.source {
+        FileSource::Local(path) => path.clone(),
+        FileSource::Object(object) => {
+            return send_object_file(
+                &state,
+                object,
+                &file,
+                &playable,
+                request.method(),
+                request.headers(),
+            )
+            .await
+        }
+    };
     if playable.with_subtitles {
         let master = tokio::fs::read_to_string(&path)
             .await
@@ -114,4 +127,44 @@ pub async fn serve_lecture_file(
         }
     }
     Ok(response)
+}
+
+/// A published file kept in object storage (see [`super::objects`]).
+async fn send_object_file(
+    state: &AppState,
+    object: &ObjectFile,
+    file: &str,
+    playable: &archive_uc::PlayableFile,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> AppResult<Response> {
+    if playable.with_subtitles {
+        let master = object
+            .read_to_string()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", object.key()))?;
+        return Ok(text_answer(
+            crate::archive::captions::master_with_subtitles(&master),
+            content_type(file),
+            playable.visibility,
+        ));
+    }
+    let scope = match playable.visibility {
+        Visibility::Public => "public",
+        Visibility::Registered | Visibility::Enrolled => "private",
+    };
+    let cache = if file.ends_with(".m3u8") {
+        format!("{scope}, max-age=10")
+    } else {
+        format!("{scope}, max-age=31536000, immutable")
+    };
+    super::objects::send_object(
+        object,
+        content_type(file),
+        HeaderValue::from_str(&cache).ok(),
+        state.config.media_delivery,
+        method,
+        headers,
+    )
+    .await
 }

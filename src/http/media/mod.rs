@@ -4,6 +4,7 @@
 
 pub mod files;
 pub mod jobs;
+pub mod objects;
 pub mod serve;
 pub mod upload;
 

@@ -9,7 +9,7 @@ use crate::http::openapi::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
 };
 use crate::http::AppState;
-use crate::media::storage::{SourceError, Storage, StoredUpload};
+use crate::media::storage::{SharedStorage, SourceError, StoredUpload};
 use axum::body::Bytes;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::State;
@@ -59,15 +59,26 @@ fn chunks(field: Field<'_>) -> impl Stream<Item = Result<Bytes, SourceError>> + 
 
 /// The recording stored from the request so far. Dropped while still holding it (a refusal
 /// later in the body, the client going away), it deletes it: only a queued recording stays.
-struct Received<'a> {
-    storage: &'a dyn Storage,
+struct Received {
+    storage: SharedStorage,
     upload: Option<StoredUpload>,
 }
 
-impl Drop for Received<'_> {
+impl Received {
+    /// Delete the stored recording now (a refused request), rather than in the background.
+    async fn discard(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            uc::discard_recording(&*self.storage, &upload).await;
+        }
+    }
+}
+
+impl Drop for Received {
     fn drop(&mut self) {
         if let Some(upload) = self.upload.take() {
-            uc::discard_recording(self.storage, &upload);
+            // deleting may wait on object storage: not in a destructor
+            let storage = self.storage.clone();
+            tokio::spawn(async move { uc::discard_recording(&*storage, &upload).await });
         }
     }
 }
@@ -126,36 +137,13 @@ pub async fn api_upload(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let mut csrf_field: Option<String> = None;
     let mut stored = Received {
-        storage: &*state.storage,
+        storage: state.storage.clone(),
         upload: None,
     };
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(&e))?
-    {
-        match field.name() {
-            Some("csrf") => {
-                csrf_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
-            }
-            Some("file") => {
-                if !crate::http::csrf::double_submit_ok(&headers, csrf_field.as_deref()) {
-                    return Err(AppError::CsrfRejected);
-                }
-                // one recording per request: a second file is refused (and the first dropped)
-                if stored.upload.is_some() {
-                    return Err(AppError::field("file", "每次只能上传一个录像文件"));
-                }
-                let file_name = field.file_name().map(str::to_string);
-                let upload =
-                    uc::store_recording(&*state.storage, file_name.as_deref(), chunks(field))
-                        .await?;
-                stored.upload = Some(upload);
-            }
-            _ => {}
-        }
+    if let Err(e) = receive(&state, &headers, &mut multipart, &mut stored).await {
+        stored.discard().await;
+        return Err(e);
     }
     let Some(upload) = stored.upload.take() else {
         return Err(uc::MediaError::NoFile.into());
@@ -181,4 +169,41 @@ pub async fn api_upload(
         }),
     )
         .into_response())
+}
+
+/// Read the multipart body into `stored`: the CSRF field, then one `file`.
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    multipart: &mut axum::extract::multipart::Multipart,
+    stored: &mut Received,
+) -> AppResult<()> {
+    let mut csrf_field: Option<String> = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        match field.name() {
+            Some("csrf") => {
+                csrf_field = Some(field.text().await.map_err(|e| multipart_error(&e))?);
+            }
+            Some("file") => {
+                if !crate::http::csrf::double_submit_ok(headers, csrf_field.as_deref()) {
+                    return Err(AppError::CsrfRejected);
+                }
+                // one recording per request: a second file is refused (and the first dropped)
+                if stored.upload.is_some() {
+                    return Err(AppError::field("file", "每次只能上传一个录像文件"));
+                }
+                let file_name = field.file_name().map(str::to_string);
+                let upload =
+                    uc::store_recording(&*state.storage, file_name.as_deref(), chunks(field))
+                        .await?;
+                stored.upload = Some(upload);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -44,7 +44,7 @@ impl Worker {
             tracing::warn!(error = %e, "removing partial output");
         }
         let version = job.version();
-        self.storage.delete_version(version)?;
+        self.storage.delete_version(version).await?;
         let staging = self.storage.stage_version(version)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
@@ -71,7 +71,7 @@ impl Worker {
             .await;
         match result {
             Ok((staging, Ok(replay))) => {
-                if let Err(e) = self.storage.publish_dir(staging, version) {
+                if let Err(e) = self.storage.publish_dir(staging, version).await {
                     tracing::warn!(job = job.id, error = %e, "installing the replay failed");
                     self.fail(&job, &ReplayError::Io(e).to_string()).await?;
                     return Ok(());

@@ -93,19 +93,23 @@ impl Worker {
         if let Err(e) = self.storage.remove_partials(job.lecture_id) {
             tracing::warn!(error = %e, "removing partial output");
         }
-        let Some(input) = self.storage.upload_file(&job.input_path) else {
-            self.fail(&job, "录像文件路径无效").await?;
-            return Ok(());
+        let input = match self.storage.upload_input(&job.input_path).await {
+            Ok(Some(input)) => input,
+            Ok(None) => {
+                self.fail(&job, "录像文件路径无效").await?;
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // deleted once a later recording of the lecture was published
+                self.fail(&job, "录像原文件已不存在（已有更新的录像发布），请重新上传")
+                    .await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
         };
-        if !input.is_file() {
-            // deleted once a later recording of the lecture was published
-            self.fail(&job, "录像原文件已不存在（已有更新的录像发布），请重新上传")
-                .await?;
-            return Ok(());
-        }
         let version = job.version();
         // a previous attempt may have finished writing but died before publishing
-        self.storage.delete_version(version)?;
+        self.storage.delete_version(version).await?;
         let staging = self.storage.stage_version(version)?;
 
         let latest: Arc<Mutex<Option<Progress>>> = Arc::new(Mutex::new(None));
@@ -128,8 +132,12 @@ impl Worker {
                     }
                 };
                 // the staging folder travels with the result: dropped (and removed) on error
-                let result =
-                    transcode::transcode_into(&input, staging.path(), &options, &mut on_progress);
+                let result = transcode::transcode_into(
+                    input.path(),
+                    staging.path(),
+                    &options,
+                    &mut on_progress,
+                );
                 (staging, result)
             })
         };
@@ -149,7 +157,7 @@ impl Worker {
             .await;
         match result {
             Ok((staging, Ok(report))) => {
-                if let Err(e) = self.storage.publish_dir(staging, version) {
+                if let Err(e) = self.storage.publish_dir(staging, version).await {
                     let e = TranscodeError::Io(e);
                     tracing::warn!(job = job.id, error = %e, "installing the output failed");
                     self.fail(&job, &e.message_zh()).await?;
@@ -258,7 +266,7 @@ impl Worker {
         {
             Ok(previous) => {
                 if let Some(old) = previous {
-                    if let Err(e) = self.storage.delete_version(old) {
+                    if let Err(e) = self.storage.delete_version(old).await {
                         tracing::warn!(error = %e, version = %old, "removing old version");
                     }
                 }
@@ -273,7 +281,7 @@ impl Worker {
             }
             Err(e) => {
                 // not ours any more (or the database failed): leave no stray output
-                self.storage.delete_version(publication.version)?;
+                self.storage.delete_version(publication.version).await?;
                 tracing::warn!(job = job.id, error = %e, "could not publish");
                 Ok(false)
             }
@@ -302,7 +310,7 @@ impl Worker {
             }
         };
         for key in unused {
-            match self.storage.delete_upload(&key) {
+            match self.storage.delete_upload(&key).await {
                 Ok(()) => tracing::info!(upload = %key, "upload deleted"),
                 Err(e) => tracing::warn!(upload = %key, error = %e, "deleting an upload"),
             }

@@ -3,8 +3,8 @@
 //! Everything the server and the worker do with media files goes through the [`Storage`]
 //! trait: storing an upload as it streams in ([`put_stream`]), handing the transcoder a local
 //! copy of an upload, staging a version and publishing it atomically, locating a file to
-//! serve, and deleting. [`LocalFs`] keeps them under a local media root; an object-storage
-//! backend (S3-compatible, behind a CDN) implements the same trait.
+//! serve, and deleting. [`LocalFs`] keeps them under a local media root; [`s3::S3Storage`]
+//! in an S3-compatible bucket (`--storage s3://…`), behind a CDN if wanted.
 //!
 //! Keys and file names given to a storage are checked, so a crafted path can never leave it.
 
@@ -19,6 +19,10 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 
+pub mod s3;
+
+pub use s3::{ObjectFile, ObjectRead, S3Location, S3Storage, StorageUrl};
+
 /// The storage the application uses; cheap to clone.
 pub type SharedStorage = Arc<dyn Storage>;
 
@@ -32,12 +36,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
         extension: &'a str,
     ) -> BoxFuture<'a, io::Result<Box<dyn UploadWriter>>>;
 
-    /// A local file with the upload's bytes, for the transcoder; `None` for a key that is not
-    /// an upload key.
-    fn upload_file(&self, key: &str) -> Option<PathBuf>;
+    /// A local file with the upload's bytes, for the transcoder (the stored file itself, or a
+    /// download removed with the [`LocalInput`]); `None` for a key that is not an upload key,
+    /// an error of kind `NotFound` when the upload no longer exists.
+    fn upload_input<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<LocalInput>>>;
 
     /// Delete an upload; a missing one is not an error.
-    fn delete_upload(&self, key: &str) -> io::Result<()>;
+    fn delete_upload<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
 
     /// Remove what uploads interrupted by a crash or a kill left (their partial files);
     /// returns how many. Call at startup, before uploads are accepted: committed uploads,
@@ -47,12 +52,17 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// An empty local folder to write `version` into; dropping it removes it.
     fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir>;
 
-    /// Publish the `staged` folder as `version`, replacing an existing one atomically: readers
-    /// see the previous files or the new ones, never a mix. On failure nothing changes.
-    fn publish_dir(&self, staged: TempDir, version: LectureVersion) -> io::Result<()>;
+    /// Write the `staged` folder as `version`. Readers only ever reach a version the database
+    /// points at, which it does once this returned; on a local disk the folder is moved in
+    /// with one rename, on object storage every object is written (the master playlist last).
+    fn publish_dir<'a>(
+        &'a self,
+        staged: TempDir,
+        version: LectureVersion,
+    ) -> BoxFuture<'a, io::Result<()>>;
 
     /// Delete a version; a missing one is not an error.
-    fn delete_version(&self, version: LectureVersion) -> io::Result<()>;
+    fn delete_version<'a>(&'a self, version: LectureVersion) -> BoxFuture<'a, io::Result<()>>;
 
     /// Remove what interrupted transcodes of a lecture left (staging folders, replaced
     /// versions awaiting deletion); returns how many. Call only while no transcode of the
@@ -71,6 +81,20 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Delete a live's working folder once its replay is published; a missing one is not an
     /// error.
     fn delete_live_work_dir(&self, key: &str) -> io::Result<()>;
+}
+
+/// A local file with an upload's bytes, for as long as the transcoder needs it.
+#[derive(Debug)]
+pub struct LocalInput {
+    path: PathBuf,
+    /// A download from object storage, removed when this is dropped.
+    _download: Option<tempfile::TempPath>,
+}
+
+impl LocalInput {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// An upload being written. Dropping it before [`commit`](UploadWriter::commit) discards it.
@@ -100,6 +124,9 @@ pub enum FileSource {
     /// A file on this machine. The HTTP layer streams it itself, with Range and conditional
     /// requests, which is the fast path for segments.
     Local(PathBuf),
+    /// An object in the bucket: streamed through pufa or redirected to with a presigned URL
+    /// (`--media-delivery`).
+    Object(ObjectFile),
 }
 
 /// Why the incoming bytes of an upload stopped before their end.
@@ -217,6 +244,14 @@ impl LocalFs {
         (out != self.root).then_some(out)
     }
 
+    /// The file of an upload key (`uploads/NAME`); `None` for anything else.
+    fn upload_path(&self, key: &str) -> Option<PathBuf> {
+        key.strip_prefix(UPLOADS)
+            .is_some_and(|rest| rest.starts_with('/'))
+            .then(|| self.resolve(key))
+            .flatten()
+    }
+
     fn version_dir(&self, version: LectureVersion) -> PathBuf {
         self.root.join(version.path())
     }
@@ -247,24 +282,34 @@ impl Storage for LocalFs {
         })
     }
 
-    fn upload_file(&self, key: &str) -> Option<PathBuf> {
-        key.strip_prefix(UPLOADS)
-            .is_some_and(|rest| rest.starts_with('/'))
-            .then(|| self.resolve(key))
-            .flatten()
+    fn upload_input<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<LocalInput>>> {
+        Box::pin(async move {
+            let Some(path) = self.upload_path(key) else {
+                return Ok(None);
+            };
+            if !tokio::fs::metadata(&path).await?.is_file() {
+                return Err(io::Error::new(io::ErrorKind::NotFound, "not a file"));
+            }
+            Ok(Some(LocalInput {
+                path,
+                _download: None,
+            }))
+        })
     }
 
-    fn delete_upload(&self, key: &str) -> io::Result<()> {
-        let Some(path) = self.upload_file(key) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("not an upload key: {key:?}"),
-            ));
-        };
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        }
+    fn delete_upload<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let Some(path) = self.upload_path(key) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not an upload key: {key:?}"),
+                ));
+            };
+            match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        })
     }
 
     fn remove_partial_uploads(&self) -> io::Result<usize> {
@@ -300,12 +345,26 @@ impl Storage for LocalFs {
         install::staging_dir(&parent, &version.dir_name())
     }
 
-    fn publish_dir(&self, staged: TempDir, version: LectureVersion) -> io::Result<()> {
-        install::publish(staged, &self.version_dir(version))
+    fn publish_dir<'a>(
+        &'a self,
+        staged: TempDir,
+        version: LectureVersion,
+    ) -> BoxFuture<'a, io::Result<()>> {
+        let target = self.version_dir(version);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || install::publish(staged, &target))
+                .await
+                .map_err(io::Error::other)?
+        })
     }
 
-    fn delete_version(&self, version: LectureVersion) -> io::Result<()> {
-        remove_tree(&self.version_dir(version))
+    fn delete_version<'a>(&'a self, version: LectureVersion) -> BoxFuture<'a, io::Result<()>> {
+        let dir = self.version_dir(version);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || remove_tree(&dir))
+                .await
+                .map_err(io::Error::other)?
+        })
     }
 
     fn remove_partials(&self, lecture_id: i64) -> io::Result<usize> {
@@ -430,8 +489,8 @@ mod tests {
             )))
         );
         assert_eq!(s.open_file(v, "../../v3/master.m3u8"), None);
-        assert_eq!(s.upload_file("lectures/1/v2/master.m3u8"), None);
-        assert_eq!(s.upload_file("uploadsx/a.mp4"), None);
+        assert_eq!(s.upload_path("lectures/1/v2/master.m3u8"), None);
+        assert_eq!(s.upload_path("uploadsx/a.mp4"), None);
     }
 
     fn chunks(
@@ -459,8 +518,12 @@ mod tests {
             .expect("stored");
         assert!(stored.key.starts_with("uploads/") && stored.key.ends_with(".mp4"));
         assert_eq!(stored.size, 5);
-        let path = s.upload_file(&stored.key).expect("local file");
-        assert_eq!(std::fs::read(&path).expect("read"), b"abcde");
+        let input = s
+            .upload_input(&stored.key)
+            .await
+            .expect("exists")
+            .expect("an upload key");
+        assert_eq!(std::fs::read(input.path()).expect("read"), b"abcde");
 
         let broken = put_stream(
             &s,
@@ -476,11 +539,14 @@ mod tests {
         assert!(matches!(empty, Err(PutError::Empty)));
         assert_eq!(uploads(dir.path()).len(), 1, "{:?}", uploads(dir.path()));
 
-        s.delete_upload(&stored.key).expect("delete");
+        s.delete_upload(&stored.key).await.expect("delete");
         s.delete_upload(&stored.key)
+            .await
             .expect("deleting twice is fine");
         assert!(uploads(dir.path()).is_empty());
-        assert!(s.delete_upload("lectures/1/v2").is_err());
+        assert!(s.delete_upload("lectures/1/v2").await.is_err());
+        let gone = s.upload_input(&stored.key).await.expect_err("deleted");
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
     }
 
     /// Before the fix a `.part` left by a crash stayed in `uploads/` for ever.
@@ -506,8 +572,8 @@ mod tests {
         assert_eq!(left, vec![kept_name, "odd.part".to_string()]);
     }
 
-    #[test]
-    fn versions_are_staged_published_and_swept() {
+    #[tokio::test]
+    async fn versions_are_staged_published_and_swept() {
         let dir = tempfile::tempdir().expect("tmp");
         let s = LocalFs::new(dir.path());
         let v = LectureVersion::new(4, 9);
@@ -515,7 +581,7 @@ mod tests {
         std::fs::write(staged.path().join("master.m3u8"), "#EXTM3U\n").expect("write");
         let leftover = s.stage_version(LectureVersion::new(4, 8)).expect("stage");
         let _kept = leftover.keep();
-        s.publish_dir(staged, v).expect("publish");
+        s.publish_dir(staged, v).await.expect("publish");
         assert_eq!(s.remove_partials(4).expect("sweep"), 1);
         let names: Vec<_> = std::fs::read_dir(dir.path().join("lectures/4"))
             .expect("read")
@@ -527,8 +593,8 @@ mod tests {
             s.open_file(v, "master.m3u8"),
             Some(FileSource::Local(p)) if p.is_file()
         ));
-        s.delete_version(v).expect("delete");
-        s.delete_version(v).expect("deleting twice is fine");
+        s.delete_version(v).await.expect("delete");
+        s.delete_version(v).await.expect("deleting twice is fine");
         assert_eq!(s.remove_partials(5).expect("no lecture folder"), 0);
     }
 }
