@@ -43,6 +43,8 @@ enum Server {
         handle: JoinHandle<anyhow::Result<()>>,
     },
     Process(ChildGuard),
+    /// A front (a reverse proxy) of servers the test started and stops itself.
+    Front,
 }
 
 impl TestApp {
@@ -160,6 +162,7 @@ impl TestApp {
                 handle.await.expect("join").expect("serve");
             }
             Server::Process(child) => child.kill(),
+            Server::Front => {}
         }
     }
 
@@ -167,7 +170,9 @@ impl TestApp {
     pub fn crash(self) {
         match self.server {
             Server::Process(child) => child.kill(),
-            Server::InProcess { .. } => panic!("only a server started with start_binary can crash"),
+            Server::InProcess { .. } | Server::Front => {
+                panic!("only a server started with start_binary can crash")
+            }
         }
     }
 
@@ -175,11 +180,25 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// The site as reached through a reverse proxy at `address` (e.g. nginx over HTTPS with
+    /// a throwaway certificate, which the clients of this app accept) in front of servers
+    /// working on `dir`.
+    pub fn front(address: String, dir: &Path) -> TestApp {
+        TestApp {
+            address,
+            dir: dir.to_path_buf(),
+            server: Server::Front,
+            _tempdir: None,
+        }
+    }
+
     /// A client with its own cookie jar that does not follow redirects.
     pub fn client(&self) -> Client {
         Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
+            // only a front's throwaway certificate (tests/api/proxy.rs checks it with curl)
+            .danger_accept_invalid_certs(self.address.starts_with("https://"))
             .build()
             .expect("client")
     }
@@ -418,6 +437,11 @@ impl ChildGuard {
         let mut child = ChildGuard(command.stdout(Stdio::piped()).spawn()?);
         let stdout = child.0.stdout.take().expect("piped stdout");
         Ok((child, stdout))
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
     }
 
     /// The exit status if the process has exited.

@@ -65,5 +65,6 @@ mod sharing;
 mod signups;
 mod signups_onecall;
 mod staff_accounts;
+mod topology;
 mod transcode;
 mod workers;

@@ -15,13 +15,13 @@ use std::time::Duration;
 const NGINX: &str = "/usr/sbin/nginx";
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
 
 /// Debian's nginx serving the documented site, killed on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     dir: PathBuf,
 }
@@ -42,7 +42,7 @@ fn site(https_port: u16, http_port: u16, upstream: &str, dir: &Path) -> String {
     .expect("deploy/nginx/pufa.conf");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    let replacements = [
+    let mut replacements = vec![
         ("server 127.0.0.1:8080;", format!("server {upstream};")),
         (
             "listen 443 ssl http2;",
@@ -64,6 +64,8 @@ fn site(https_port: u16, http_port: u16, upstream: &str, dir: &Path) -> String {
             key.display().to_string(),
         ),
     ];
+    let cache = dir.join("cache");
+    replacements.push(("/var/cache/nginx/pufa", cache.display().to_string()));
     let mut text = documented;
     for (from, to) in replacements {
         assert!(text.contains(from), "pufa.conf no longer has {from:?}");
@@ -76,6 +78,15 @@ impl Nginx {
     /// Start nginx in `dir` (certificate, configuration, temp files, logs) in front of
     /// `upstream` (`127.0.0.1:PORT`); returns once it accepts connections.
     fn start(dir: &Path, upstream: &str) -> (Nginx, u16, u16) {
+        let (https_port, http_port) = (free_port(), free_port());
+        let nginx = Nginx::start_on(dir, upstream, https_port, http_port);
+        (nginx, https_port, http_port)
+    }
+
+    /// [`start`](Self::start) on given ports; `upstream` may name several servers
+    /// (`127.0.0.1:1; server 127.0.0.1:2`). The access log (`dir/access.log`) names the
+    /// upstream server of each request first.
+    pub(crate) fn start_on(dir: &Path, upstream: &str, https_port: u16, http_port: u16) -> Nginx {
         assert!(
             Path::new(NGINX).exists(),
             "{NGINX} missing: `make deps` installs nginx-light"
@@ -93,15 +104,14 @@ impl Nginx {
             .status()
             .expect("openssl (make deps installs it)");
         assert!(status.success(), "openssl could not make a certificate");
-        let https_port = free_port();
-        let http_port = free_port();
         let d = dir.display();
         // master_process off: one process as the current user, so the temp folders in `dir`
         // need no permissions for nginx's worker user when the tests run as root
         let conf = format!(
             "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 128; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  log_format upstream '$upstream_addr \"$request\" $status';\n  \
+             access_log {d}/access.log upstream;\n  client_body_temp_path {d}/body;\n  \
              proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
              uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{}\n}}\n",
             site(https_port, http_port, upstream, dir)
@@ -122,11 +132,16 @@ impl Nginx {
         };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", https_port)).is_ok() {
-                return (nginx, https_port, http_port);
+                return nginx;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("nginx did not start: {}", nginx.error_log());
+    }
+
+    /// The access log so far: `UPSTREAM "REQUEST LINE" STATUS` per request.
+    pub(crate) fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
     fn error_log(&self) -> String {
@@ -325,8 +340,70 @@ async fn login_upload_and_progress_through_nginx_over_https() {
 
     // the recording is published: its lecture page answers through the proxy
     let lecture = last["lecture_id"].as_i64().expect("lecture id");
-    let (head, _) = curl(dir, &[&format!("{public}/lectures/{lecture}")]).await;
+    let (head, page) = curl(dir, &[&format!("{public}/lectures/{lecture}")]).await;
     assert_eq!(status_of(&head), 200, "{head}");
+
+    // nginx keeps public segments, never private ones: first as it is (registered only)
+    let master = crate::helpers::master_playlist(&page);
+    let (_, master_text) = curl(dir, &[&format!("{public}{master}")]).await;
+    let rung = master_text
+        .lines()
+        .find(|l| l.ends_with(".m3u8"))
+        .expect("a media playlist")
+        .to_string();
+    let base = master
+        .rsplit_once('/')
+        .expect("version folder")
+        .0
+        .to_string();
+    let (_, playlist) = curl(dir, &[&format!("{public}{base}/{rung}")]).await;
+    let rung_dir = rung.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let segments: Vec<String> = playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| format!("{public}{base}/{rung_dir}/{l}"))
+        .collect();
+    let cache_status = |head: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("x-cache-status:")
+                    .map(|v| v.trim().to_uppercase())
+            })
+            .unwrap_or_default()
+    };
+    for _ in 0..2 {
+        let (head, _) = curl(dir, &[&segments[0]]).await;
+        assert_eq!(status_of(&head), 200, "{head}");
+        assert_ne!(
+            cache_status(&head),
+            "HIT",
+            "a private segment was cached:\n{head}"
+        );
+    }
+    // made public, a segment is fetched from pufa once and then from nginx's cache, also
+    // for a viewer without a login
+    let visibility = format!("{public}/admin/lectures/{lecture}/visibility");
+    let form = format!("csrf={csrf}&visibility=public");
+    let (head, _) = curl(dir, &["-H", &origin, "--data", &form, &visibility]).await;
+    assert_eq!(status_of(&head), 303, "{head}");
+    let last = segments.last().expect("a segment");
+    let anonymous = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let r = anonymous.get(last).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        seen.push(
+            r.headers()
+                .get("x-cache-status")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(seen, ["MISS", "HIT"], "{}", nginx.error_log());
 
     app.stop().await;
     drop(nginx);
