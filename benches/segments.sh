@@ -13,6 +13,13 @@
 #                              in-memory cache, written through hyper), `nocache` (that and
 #                              --media-cache-mb 0) and `base` (the binary PUFA_BASE, e.g. a
 #                              build of the previous commit, without flags)
+#                              Issue 18, object storage: `s3stream` (pufa with --storage s3://…
+#                              on an s3s-fs bucket holding the same files: pufa checks and
+#                              streams the object), `s3presigned` (the same with
+#                              --media-delivery presigned: pufa checks and answers 302 to a
+#                              presigned URL; wrk does not follow it) and `s3direct` (that
+#                              presigned URL fetched from s3s-fs: what the redirected viewer
+#                              costs the bucket); S3S_FS=path/to/s3s-fs (make s3-tool)
 #   VISIBILITY=registered      or `public` (then wrk sends no cookie, as the first round did)
 #   PUFA_EXTRA="--media-cache-mb 0"   extra `pufa serve` flags for modes pufa and accel
 #   PERF=1                     `perf record -g` on pufa during its first run (perf.data in D)
@@ -48,6 +55,15 @@ for c in ffmpeg wrk nginx curl jq; do command -v "$c" >/dev/null || [ -x "/usr/s
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$PUFA" ] || { echo "pufa binary missing: $PUFA" >&2; exit 1; }
 mkdir -p "$D/data" "$D/media"
+S3S_FS=${S3S_FS:-${XDG_CACHE_HOME:-$HOME/.cache}/pufa-tools/bin/s3s-fs}
+S3_PORT=${S3_PORT:-18483}
+S3_BUCKET=bench
+WANT_S3=; case " $MODES " in *" s3"*) WANT_S3=1 ;; esac
+if [ -n "$WANT_S3" ]; then
+  [ -x "$S3S_FS" ] || { echo "s3s-fs missing: $S3S_FS (make s3-tool)" >&2; exit 1; }
+  export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret-key
+fi
+S3_STORAGE="s3://$S3_BUCKET?endpoint=http://127.0.0.1:$S3_PORT&region=us-east-1"
 
 PIDS=()
 cleanup() {
@@ -118,6 +134,8 @@ pufa_args() { # mode
   [ "$1" = nogrant ] && a+=(--media-grant-secs 0)
   [ "$1" = cache ] && a+=(--media-sendfile false)
   [ "$1" = nocache ] && a+=(--media-sendfile false --media-cache-mb 0)
+  [ "$1" = s3stream ] && a+=(--storage "$S3_STORAGE")
+  [ "$1" = s3presigned ] && a+=(--storage "$S3_STORAGE" --media-delivery presigned --presign-secs 3600)
   # shellcheck disable=SC2206
   a+=($PUFA_EXTRA)
   echo "${a[@]}"
@@ -139,6 +157,24 @@ if [ "$VISIBILITY" != public ]; then
   [ "$code" = 401 ] || { echo "anonymous request to the private segment answered $code" >&2; exit 1; }
 fi
 stop_pufa
+
+# the bucket: s3s-fs keeps an object as the file of its key under the bucket's folder, so the
+# published version is copied there as it is on the disk (the same bytes)
+S3_PID=; S3_DIRECT=
+if [ -n "$WANT_S3" ]; then
+  mkdir -p "$D/s3/$S3_BUCKET"
+  cp -r "$D/media/lectures" "$D/s3/$S3_BUCKET/"
+  "$S3S_FS" --host 127.0.0.1 --port "$S3_PORT" --access-key "$AWS_ACCESS_KEY_ID" \
+    --secret-key "$AWS_SECRET_ACCESS_KEY" "$D/s3" >>"$D/s3s.log" 2>&1 &
+  S3_PID=$!; PIDS+=("$S3_PID")
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break; sleep 0.2; done
+  # the presigned URL pufa hands out, for mode s3direct
+  # shellcheck disable=SC2046
+  start_pufa $(pufa_args s3presigned)
+  S3_DIRECT=$(curl -sS "${COOKIE[@]}" -o /dev/null -w '%{redirect_url}' "$BASE$SEG_URL")
+  [ -n "$S3_DIRECT" ] || { echo "pufa gave no presigned URL" >&2; exit 1; }
+  stop_pufa
+fi
 
 # the documented accel location, with this run's media folder
 ACCEL_CONF=$(sed "s#/var/lib/pufa/media/#$D/media/#" "$HERE/deploy/nginx/pufa-accel.conf")
@@ -184,7 +220,8 @@ for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$SE
 
 url_of() {
   case $1 in
-    pufa | nogrant | cache | nocache | base) echo "$BASE$SEG_URL" ;;
+    pufa | nogrant | cache | nocache | base | s3stream | s3presigned) echo "$BASE$SEG_URL" ;;
+    s3direct) echo "$S3_DIRECT" ;;
     accel) echo "http://127.0.0.1:$ACCEL_PORT$SEG_URL" ;;
     nginx) echo "http://127.0.0.1:$NGINX_PORT$SEG_URL" ;;
   esac
@@ -211,7 +248,9 @@ results=$D/results.txt; : >"$results"
 for rep in $(seq 1 "$REPS"); do
   for name in $MODES; do
     servers=("$NGINX_PID")
-    if [ "$name" != nginx ]; then
+    if [ "$name" = s3direct ]; then
+      servers=("$S3_PID")
+    elif [ "$name" != nginx ]; then
       PUFA_BIN=$PUFA
       if [ "$name" = base ]; then
         PUFA_BIN=${PUFA_BASE:?mode base needs PUFA_BASE=/path/to/old/pufa}
@@ -220,10 +259,11 @@ for rep in $(seq 1 "$REPS"); do
       start_pufa $(pufa_args "$name")
       servers=("$PUFA_PID")
       [ "$name" = accel ] && servers+=("$NGINX_PID")
+      [ "$name" = s3stream ] && servers+=("$S3_PID")
     fi
     url=$(url_of "$name")
     # the body is the file (through nginx: the file nginx sent after pufa's answer)
-    sum=$(curl -fsS "${COOKIE[@]}" "$url" | sha256sum | cut -c1-16)
+    sum=$(curl -fsSL "${COOKIE[@]}" "$url" | sha256sum | cut -c1-16)
     [ "$sum" = "$sum_file" ] || { echo "$name: body sha256 $sum, file $sum_file" >&2; exit 1; }
     [ "$rep" = 1 ] && { echo "$name headers:" >&2; curl -fsS "${COOKIE[@]}" -D - -o /dev/null "$url" | tr -d '\r' | sed 's/^/  /' >&2; }
     echo "== wrk $name run $rep" >&2
@@ -248,7 +288,7 @@ for rep in $(seq 1 "$REPS"); do
     mbs=$(to_mb "$(awk '/^Transfer\/sec/ {print $2}' "$out")")
     bad=$(awk '/Non-2xx/ {print $NF} END {}' "$out"); bad=${bad:-0}
     echo "$name $rep $req $p50 $p99 $mbs $bad $cpu $total" | tee -a "$results" >&2
-    [ "$name" != nginx ] && stop_pufa
+    [ "$name" != nginx ] && [ "$name" != s3direct ] && stop_pufa
     PUFA_BIN=$PUFA
   done
 done

@@ -102,10 +102,16 @@ struct Server {
 }
 
 impl Server {
-    /// Start the release binary on a free loopback port with its data under `root`.
-    fn start(root: &Path) -> BenchResult<Server> {
+    /// Start the release binary on a free loopback port with its data under `root`, on
+    /// `database` (a PostgreSQL URL) when given, else SQLite in `root/data`.
+    fn start(root: &Path, database: Option<&str>) -> BenchResult<Server> {
         let binary = server_binary();
-        let mut child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        match database {
+            Some(url) => command.env("PUFA_DATABASE_URL", url),
+            None => command.env_remove("PUFA_DATABASE_URL"),
+        };
+        let mut child = command
             .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(root.join("data"))
             .arg("--media")
@@ -466,7 +472,7 @@ fn bench_rate() -> Option<f64> {
 }
 
 async fn run_load(
-    server: &Arc<Server>,
+    servers: &Arc<Vec<Arc<Server>>>,
     clients: &Arc<Vec<Client>>,
     sessions: &Arc<Vec<i64>>,
     work: &Arc<Vec<(usize, usize)>>,
@@ -476,16 +482,20 @@ async fn run_load(
 ) -> BenchResult<Load> {
     let next = Arc::new(AtomicUsize::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
-    let server_stat = format!("/proc/{}/stat", server.pid());
-    let server_cpu0 = cpu_seconds(&server_stat, ticks);
+    let server_stats: Vec<String> = servers
+        .iter()
+        .map(|s| format!("/proc/{}/stat", s.pid()))
+        .collect();
+    let servers_cpu = || -> f64 { server_stats.iter().map(|st| cpu_seconds(st, ticks)).sum() };
+    let server_cpu0 = servers_cpu();
     let client_cpu0 = cpu_seconds("/proc/self/stat", ticks);
     let busy0 = machine_busy_seconds(ticks);
     let rate = bench_rate();
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..tasks {
-        let (server, clients, sessions, work, next, first_error) = (
-            server.clone(),
+        let (servers, clients, sessions, work, next, first_error) = (
+            servers.clone(),
             clients.clone(),
             sessions.clone(),
             work.clone(),
@@ -498,6 +508,8 @@ async fn run_load(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(e, s)) = work.get(i) else { break };
                 let c = &clients[e];
+                // several replicas: each enterprise stays on one, half the clients on each
+                let server = &servers[e % servers.len()];
                 let t0 = match rate {
                     Some(rate) => {
                         let due = started + Duration::from_secs_f64(i as f64 / rate);
@@ -569,7 +581,7 @@ async fn run_load(
     }
     let wall = started.elapsed();
     let first_error = first_error.lock().ok().and_then(|mut f| f.take());
-    let server_cpu = cpu_seconds(&server_stat, ticks) - server_cpu0;
+    let server_cpu = servers_cpu() - server_cpu0;
     let client_cpu = cpu_seconds("/proc/self/stat", ticks) - client_cpu0;
     let busy = machine_busy_seconds(ticks) - busy0;
     Ok(Load {
@@ -798,21 +810,29 @@ async fn run(
     sizes: &Sizes,
     ticks: f64,
     perf: Option<&str>,
+    database: Option<&str>,
+    replicas: usize,
 ) -> BenchResult<Run> {
     let setup_started = Instant::now();
-    let server = Arc::new(Server::start(root)?);
-    server.wait_ready().await?;
+    let mut started = Vec::new();
+    for _ in 0..replicas.max(1) {
+        let replica = Server::start(root, database)?;
+        replica.wait_ready().await?;
+        started.push(Arc::new(replica));
+    }
+    let servers = Arc::new(started);
+    let server = &servers[0];
     let org = client()?;
-    login(&server, &org, "admin", ADMIN_PASSWORD).await?;
+    login(server, &org, "admin", ADMIN_PASSWORD).await?;
     let (program_id, sessions) =
-        create_program(&server, &org, sizes.sessions, sizes.capacity).await?;
+        create_program(server, &org, sizes.sessions, sizes.capacity).await?;
     eprintln!(
         "[{label}] {} sessions created; registering {} enterprises ({} at a time)…",
         sessions.len(),
         sizes.enterprises,
         SETUP_CONCURRENCY
     );
-    let clients = Arc::new(enterprises(&server, sizes.enterprises).await?);
+    let clients = Arc::new(enterprises(server, sizes.enterprises).await?);
     let setup = setup_started.elapsed();
     let sessions = Arc::new(sessions);
     let work = Arc::new(pairs(sizes.enterprises, sizes.sessions));
@@ -820,7 +840,7 @@ async fn run(
     // warm-up (not counted): every client opens its connections
     let warm: Arc<Vec<(usize, usize)>> = Arc::new((0..sizes.enterprises).map(|e| (e, 0)).collect());
     run_load(
-        &server,
+        &servers,
         &clients,
         &sessions,
         &warm,
@@ -832,7 +852,7 @@ async fn run(
 
     eprintln!("[{label}] baseline: {} × GET /healthz…", work.len());
     let healthz_load = run_load(
-        &server,
+        &servers,
         &clients,
         &sessions,
         &work,
@@ -857,7 +877,7 @@ async fn run(
         server.pid(),
         perf,
         run_load(
-            &server,
+            &servers,
             &clients,
             &sessions,
             &work,
@@ -877,7 +897,7 @@ async fn run(
         ));
     }
     let (roster_problems, confirmed, waitlisted) = check_rosters(
-        &server,
+        server,
         &org,
         program_id,
         &sessions,
@@ -886,11 +906,10 @@ async fn run(
     )
     .await?;
     problems.extend(roster_problems);
-    let server_log_sample = server
-        .log_sample
-        .lock()
-        .map(|s| s.clone())
-        .unwrap_or_default();
+    let server_log_sample: Vec<String> = servers
+        .iter()
+        .flat_map(|s| s.log_sample.lock().map(|s| s.clone()).unwrap_or_default())
+        .collect();
     Ok(Run {
         label: label.to_string(),
         filesystem: filesystem_of(root),
@@ -900,7 +919,10 @@ async fn run(
         confirmed,
         waitlisted,
         problems,
-        server_log_lines: server.log_lines.load(Ordering::Relaxed),
+        server_log_lines: servers
+            .iter()
+            .map(|s| s.log_lines.load(Ordering::Relaxed))
+            .sum(),
         server_log_sample,
     })
 }
@@ -983,15 +1005,17 @@ fn print_report(runs: &[Run], sizes: &Sizes) {
             oversold
         );
     }
-    if let [disk, tmpfs, ..] = runs {
+    if let [first, rest @ ..] = runs {
         println!();
-        println!(
-            "{} vs {}: sign-ups/s {}, p99 {}",
-            disk.label,
-            tmpfs.label,
-            ratio(disk.signups.per_second, tmpfs.signups.per_second),
-            dratio(disk.signups.p99, tmpfs.signups.p99)
-        );
+        for r in rest {
+            println!(
+                "{} vs {} (baseline): sign-ups/s {}, p99 {}",
+                r.label,
+                first.label,
+                ratio(r.signups.per_second, first.signups.per_second),
+                dratio(r.signups.p99, first.signups.p99)
+            );
+        }
     }
     println!();
     for r in runs {
@@ -1034,8 +1058,41 @@ async fn bench() -> BenchResult<bool> {
     let mut runs = Vec::new();
 
     let disk = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    runs.push(run("tempdir", disk.path(), &sizes, ticks, perf.as_deref()).await?);
+    runs.push(
+        run(
+            "tempdir",
+            disk.path(),
+            &sizes,
+            ticks,
+            perf.as_deref(),
+            None,
+            1,
+        )
+        .await?,
+    );
     drop(disk);
+
+    // issue 18: the same load on PostgreSQL with one and with two replicas (each enterprise
+    // on one replica, half of them on each), against SQLite with one above
+    if let Ok(admin) = std::env::var("PUFA_BENCH_POSTGRES") {
+        for replicas in [1, 2] {
+            let database = create_database(&admin, replicas).await?;
+            let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+            let label = format!("postgres×{replicas}");
+            runs.push(
+                run(
+                    &label,
+                    dir.path(),
+                    &sizes,
+                    ticks,
+                    None,
+                    Some(&database),
+                    replicas,
+                )
+                .await?,
+            );
+        }
+    }
 
     let shm = Path::new("/dev/shm");
     let want_tmpfs = std::env::var("PUFA_BENCH_TMPFS").map_or(true, |v| v != "0");
@@ -1044,7 +1101,7 @@ async fn bench() -> BenchResult<bool> {
             .prefix("pufa-bench-")
             .tempdir_in(shm)
             .map_err(|e| format!("directory in /dev/shm: {e}"))?;
-        runs.push(run("/dev/shm", dir.path(), &sizes, ticks, None).await?);
+        runs.push(run("/dev/shm", dir.path(), &sizes, ticks, None, None, 1).await?);
     } else {
         eprintln!("skipping the /dev/shm run");
     }
@@ -1064,6 +1121,23 @@ async fn bench() -> BenchResult<bool> {
         }
     }
     Ok(ok)
+}
+
+/// A new database on the PostgreSQL server of `admin` (a URL with rights to create one).
+async fn create_database(admin: &str, n: usize) -> BenchResult<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .map_err(|e| format!("connecting to {admin}: {e}"))?;
+    let name = format!("pufa_bench_{}_{n}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .ok_or_else(|| format!("no database name in {admin}"))?;
+    Ok(format!("{base}/{name}"))
 }
 
 #[tokio::main]
