@@ -89,6 +89,7 @@ pub async fn serve(
         live.clone(),
         ingest_stopped,
     );
+    let live_heartbeat = tokio::spawn(live.clone().keep_heartbeat());
     let viewer_sampler = tokio::spawn(live.sample_viewers());
     let janitor = tokio::spawn(purge_sessions_periodically(db.clone(), state.clock.clone()));
     let reminders = tokio::spawn(app::notify::reminders::run_periodically(
@@ -129,6 +130,7 @@ pub async fn serve(
         tracing::error!(error = %e, "the live ingest panicked");
     }
     viewer_sampler.abort();
+    live_heartbeat.abort();
     // a running transcode is cancelled and its job handed back to the queue (sending fails
     // only when no worker is left to tell)
     let _ = stop_workers.send(true);

@@ -249,11 +249,13 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO lives (session_id, lecture_id, state, dir, started_at, updated_at)
-             VALUES ($1, $2, 'live', '', $3, $4) RETURNING id",
+            "INSERT INTO lives (session_id, lecture_id, state, dir, started_at, updated_at,
+                                heartbeat_at)
+             VALUES ($1, $2, 'live', '', $3, $4, $5) RETURNING id",
         )
         .bind(session_id)
         .bind(lecture_id)
+        .bind(crate::db::ts(now))
         .bind(crate::db::ts(now))
         .bind(crate::db::ts(now))
         .fetch_one(&mut *tx)
@@ -346,15 +348,37 @@ impl Db {
         Ok(Some(job))
     }
 
-    /// At startup: every live this process was running when it stopped (state `live` or
-    /// `grace`) is marked interrupted and its replay job queued, in one transaction. Returns
-    /// the lives.
-    pub async fn recover_lives(&self, now: DateTime<Utc>) -> Result<Vec<i64>, sqlx::Error> {
+    /// The process running these lives is alive: their heartbeat is `now`.
+    pub async fn beat_lives(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        for &id in ids {
+            sqlx::query(
+                "UPDATE lives SET heartbeat_at = $1 WHERE id = $2 AND state IN ('live', 'grace')",
+            )
+            .bind(crate::db::ts(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Every live whose process stopped while running it (state `live` or `grace`, heartbeat
+    /// older than `stale_before`: the process was killed, or stopped without ending it) is
+    /// marked interrupted and its replay job queued, in one transaction. Lives other replicas
+    /// are running keep their fresh heartbeat and are left alone. Returns the lives.
+    pub async fn recover_lives(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<i64>, sqlx::Error> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM lives WHERE state IN ('live', 'grace') ORDER BY id")
-                .fetch_all(&mut *tx)
-                .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM lives WHERE state IN ('live', 'grace')
+               AND (heartbeat_at IS NULL OR heartbeat_at < $1) ORDER BY id",
+        )
+        .bind(crate::db::ts(stale_before))
+        .fetch_all(&mut *tx)
+        .await?;
         for &id in &ids {
             sqlx::query(
                 "UPDATE lives SET state = 'interrupted', ended_at = COALESCE(ended_at, $1),

@@ -110,3 +110,42 @@ async fn one_site(dir: &std::path::Path) {
     let master = published_master(&b, &org, lecture).await;
     assert!(master.contains("#EXT-X-STREAM-INF"));
 }
+
+/// A live belongs to the replica ingesting it. Before its heartbeat (issue 18), a second
+/// replica starting on the same database marked every running live interrupted and queued its
+/// replay while the lecturer was still streaming to the first.
+#[tokio::test]
+async fn a_replica_starting_leaves_the_live_of_another_running() {
+    use crate::live::{free_port, live_info, live_session, publish, wait_live};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(false).to_string();
+    let rtmp = format!("127.0.0.1:{port}");
+    let a =
+        TestApp::start_binary(dir.path(), &["--rtmp-listen", &rtmp, "--srt-listen", "off"]).await;
+    let org = a.organizer().await;
+    let session = live_session(&a, &org).await;
+    let url = live_info(&a, &org, session).await["rtmp_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _publisher = publish(&url, 30, "flv");
+    wait_live(&a, &org, session, Duration::from_secs(20), |i| {
+        i["state"] == "live"
+    })
+    .await;
+
+    let b = TestApp::start_binary(dir.path(), SERVE_ONLY).await;
+    // a few heartbeats and sweeps of both replicas
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let state: String = sqlx::query_scalar(
+        "SELECT state FROM lives WHERE session_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(session)
+    .fetch_one(&b.pool().await)
+    .await
+    .unwrap();
+    assert_eq!(state, "live", "B's start ended A's live");
+    assert_eq!(live_info(&a, &org, session).await["state"], "live");
+}

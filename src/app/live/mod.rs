@@ -137,15 +137,25 @@ impl Admission for DbAdmission {
     }
 }
 
-/// At startup: the lives a previous run of this server was running when it stopped (killed,
-/// crashed, or shut down during a live or its grace period) are archived from what reached the
-/// disk; their replay jobs are queued here.
+/// How often a process writes the heartbeat of the lives it runs.
+pub const LIVE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A live whose heartbeat is older than this has lost its process.
+pub const LIVE_STALE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// At startup and then every [`LIVE_HEARTBEAT`]: the lives whose process stopped while
+/// running them (killed, crashed, or shut down during a live or its grace period; their
+/// heartbeat is older than [`LIVE_STALE`]) are archived from what reached the disk; their
+/// replay jobs are queued here. Lives another replica is running are left alone, so a
+/// replica starting never ends them; a server killed and restarted at once archives its own
+/// lives once their heartbeat goes stale.
 pub async fn recover_interrupted(
     db: &Db,
     now: DateTime<Utc>,
     wake: &tokio::sync::Notify,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let lives = db.recover_lives(now).await?;
+    let stale_before = now
+        - chrono::Duration::from_std(LIVE_STALE).unwrap_or_else(|_| chrono::Duration::seconds(20));
+    let lives = db.recover_lives(now, stale_before).await?;
     if !lives.is_empty() {
         tracing::warn!(
             ?lives,
@@ -199,6 +209,51 @@ mod tests {
             .await
             .expect("place");
         (dir, db, id)
+    }
+
+    /// Before issue 18's heartbeat, any server starting marked every running live
+    /// interrupted, also the lives another replica on the database was streaming.
+    #[tokio::test]
+    async fn only_lives_whose_heartbeat_went_stale_are_recovered() {
+        let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 8, 6, 30, 0)
+            .single()
+            .expect("time");
+        let (_dir, db, session) = one_session(start).await;
+        let wake = tokio::sync::Notify::new();
+        let t0 = start - Duration::minutes(5);
+        let live = db
+            .start_live(session, "rtmp", "flv", t0)
+            .await
+            .expect("start");
+        // another replica keeps it alive
+        db.beat_lives(&[live.id], t0 + Duration::seconds(30))
+            .await
+            .expect("beat");
+        let now = t0 + Duration::seconds(40);
+        assert_eq!(
+            recover_interrupted(&db, now, &wake).await.expect("sweep"),
+            Vec::<i64>::new(),
+            "a live beating 10 s ago is running elsewhere"
+        );
+        assert_eq!(
+            db.live(live.id).await.expect("row").expect("live").state,
+            crate::db::live::LiveRowState::Live
+        );
+        // its process died: 25 s without a beat
+        let later = t0 + Duration::seconds(55);
+        assert_eq!(
+            recover_interrupted(&db, later, &wake).await.expect("sweep"),
+            vec![live.id]
+        );
+        assert_eq!(
+            db.live(live.id).await.expect("row").expect("live").state,
+            crate::db::live::LiveRowState::Interrupted
+        );
+        assert_eq!(
+            recover_interrupted(&db, later, &wake).await.expect("sweep"),
+            Vec::<i64>::new(),
+            "recovered once"
+        );
     }
 
     fn request(key: &str) -> PublishRequest {

@@ -251,6 +251,32 @@ impl LiveService {
         }
     }
 
+    /// Every [`super::LIVE_HEARTBEAT`]: write the heartbeat of the lives this process runs
+    /// (live or in grace), and archive lives whose process is gone
+    /// ([`super::recover_interrupted`]: a replica that was killed, or this process's previous
+    /// run); runs until dropped.
+    pub async fn keep_heartbeat(self) {
+        let mut tick = tokio::time::interval(super::LIVE_HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let running: Vec<i64> = self
+                .lives()
+                .values()
+                .filter(|e| e.phase != LivePhase::Ended)
+                .map(|e| e.row.id)
+                .collect();
+            let now = self.inner.clock.now();
+            if let Err(e) = self.inner.db.beat_lives(&running, now).await {
+                tracing::warn!(error = %e, "writing the lives' heartbeat");
+            }
+            if let Err(e) = super::recover_interrupted(&self.inner.db, now, &self.inner.wake).await
+            {
+                tracing::warn!(error = %e, "archiving lives whose process stopped");
+            }
+        }
+    }
+
     /// Take every stream the ingest admits until it closes `sink`; then wait for the
     /// packagers still running (their lives go into grace).
     pub async fn run(self, mut sink: mpsc::Receiver<IncomingStream>) {
