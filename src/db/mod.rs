@@ -115,8 +115,8 @@ pub(crate) type WriteTx = (
 
 /// Key of the PostgreSQL advisory lock every [`Db::begin_write`] transaction holds: writers
 /// take turns across all processes, as SQLite's `BEGIN IMMEDIATE` makes them do. The hot paths
-/// lock less: a sign-up locks its session's row, a job claim skips locked jobs.
-const WRITE_LOCK: i64 = 0x7075_6661; // "pufa"
+/// lock rows besides: a sign-up batch its sessions' rows, and a job claim skips locked jobs.
+pub(crate) const WRITE_LOCK: i64 = 0x7075_6661; // "pufa"
 
 impl Db {
     /// Open (creating if missing) `DATA_DIR/pufa.db` and apply pending migrations.

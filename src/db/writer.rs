@@ -577,10 +577,23 @@ impl WriterConn<'_> {
         }
     }
 
+    /// Begin a batch. On PostgreSQL the batch also takes the writers' advisory lock (as
+    /// [`super::Db::begin_write`] does): a batch locks the rows of several sessions in the
+    /// order its jobs came, so two replicas' batches locking the same two sessions in
+    /// opposite orders deadlocked (PostgreSQL aborted one: HTTP 500s, found by the sign-up
+    /// benchmark with two replicas). Batches now take turns across processes, as SQLite's
+    /// `BEGIN IMMEDIATE` makes them do.
     fn begin(&mut self) -> Result<u64, sqlx::Error> {
         match &self.inner {
             Inner::Sqlite(_) => self.execute("BEGIN IMMEDIATE", &[]),
-            Inner::Postgres(_) => self.execute("BEGIN", &[]),
+            Inner::Postgres(_) => {
+                let begun = self.execute("BEGIN", &[])?;
+                self.execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[Arg::Int(super::WRITE_LOCK)],
+                )?;
+                Ok(begun)
+            }
         }
     }
 

@@ -96,6 +96,34 @@ async fn two_replicas_two_workers_postgresql_and_a_bucket_behind_nginx() {
     assert_eq!(on_a + on_b, 200, "{log}");
     assert!(on_a >= 50 && on_b >= 50, "A {on_a}, B {on_b}");
 
+    // sign-ups for two sessions at once, half the enterprises in one order and half in the
+    // other: the replicas' group-commit batches lock both sessions' rows (before the writers'
+    // advisory lock they deadlocked: PostgreSQL aborted one batch, HTTP 500)
+    let pair = [
+        session_with(&site, &org, 50, json!({})).await,
+        session_with(&site, &org, 50, json!({})).await,
+    ];
+    let barrier = Arc::new(tokio::sync::Barrier::new(ents.len()));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (c, uscc)) in ents.iter().cloned().enumerate() {
+        let site = site.clone();
+        let barrier = barrier.clone();
+        let order = if i % 2 == 0 { pair } else { [pair[1], pair[0]] };
+        set.spawn(async move {
+            barrier.wait().await;
+            let mut answers = Vec::new();
+            for session in order {
+                answers.push(site.sign_up(&c, session, 1).await);
+            }
+            (uscc, answers)
+        });
+    }
+    for (uscc, answers) in set.join_all().await {
+        for (status, body) in answers {
+            assert_eq!(status, StatusCode::CREATED, "{uscc}: {body}");
+        }
+    }
+
     // each replica, asked directly, shows the same roster; a login on A is valid on B
     let org_a = a.organizer().await;
     let me_a: Value = a.get_json(&org_a, "/api/v1/me").await;
