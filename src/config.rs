@@ -190,6 +190,12 @@ pub struct ServeArgs {
         default_value = "stream"
     )]
     pub media_delivery: DeliveryArg,
+    /// Copy every live's playlists and segments into the media storage as they appear, so
+    /// that other replicas serve it (plain HLS; LL-HLS stays with the ingesting replica). On
+    /// by default with `--storage s3://…`, off with the local media folder (one machine,
+    /// one replica); turn it on for several replicas sharing a local folder.
+    #[arg(long, env = "PUFA_LIVE_MIRROR", action = clap::ArgAction::Set)]
+    pub live_mirror: Option<bool>,
     /// Seconds a presigned media URL stays valid.
     #[arg(long, env = "PUFA_PRESIGN_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(10..=86400))]
@@ -634,6 +640,8 @@ pub struct Config {
     pub storage: StorageUrl,
     /// How media in object storage is delivered.
     pub media_delivery: MediaDelivery,
+    /// Mirror lives into the media storage for other replicas.
+    pub live_mirror: bool,
     /// Mail, SMS and reminders.
     pub notify: NotifyConfig,
     /// 企问律答, advisor groups, 回访.
@@ -683,6 +691,7 @@ impl Config {
             media_grant: Some(std::time::Duration::from_secs(30)),
             storage: StorageUrl::Local,
             media_delivery: MediaDelivery::Stream,
+            live_mirror: false,
             notify: NotifyConfig {
                 mail_from: "精准普法 <noreply@localhost>".into(),
                 delivery_workers: 2,
@@ -736,6 +745,9 @@ impl Config {
         config.media_grant = (args.media_grant_secs > 0)
             .then(|| std::time::Duration::from_secs(args.media_grant_secs));
         config.storage = args.storage.clone();
+        config.live_mirror = args
+            .live_mirror
+            .unwrap_or(matches!(config.storage, StorageUrl::S3(_)));
         config.media_delivery = match args.media_delivery {
             DeliveryArg::Stream => MediaDelivery::Stream,
             DeliveryArg::Presigned => MediaDelivery::Presigned {
@@ -805,6 +817,7 @@ impl std::fmt::Debug for Config {
             .field("media_grant", &self.media_grant)
             .field("storage", &self.storage)
             .field("media_delivery", &self.media_delivery)
+            .field("live_mirror", &self.live_mirror)
             .field(
                 "smtp",
                 &self.notify.smtp_url.as_ref().map(|_| "<configured>"),

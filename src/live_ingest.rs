@@ -81,6 +81,7 @@ impl BoundIngest {
                 ..PackagerOptions::default()
             },
             hub,
+            mirror: config.live_mirror,
         }
     }
 

@@ -237,6 +237,28 @@ async fn a_bucket_keeps_uploads_and_versions_like_the_disk() {
         .is_client_error());
     assert_eq!(storage.open_file(v, "../v41/master.m3u8"), None);
 
+    // the live mirror's files: written whole, read back, deleted by folder
+    storage
+        .put_file("lives/3/9/720p/index.m3u8", b"#EXTM3U\n".to_vec())
+        .await
+        .expect("put");
+    storage
+        .put_file(
+            "lives/3/9/master.m3u8",
+            b"#EXTM3U\n#EXT-X-VERSION:9\n".to_vec(),
+        )
+        .await
+        .expect("put");
+    let master = storage.file("lives/3/9/master.m3u8").expect("a key");
+    assert_eq!(
+        master.read_to_string().await.expect("read"),
+        "#EXTM3U\n#EXT-X-VERSION:9\n"
+    );
+    assert!(storage.file("lives/../x").is_none());
+    storage.delete_prefix("lives/3/9").await.expect("delete");
+    let gone = master.read_to_string().await.expect_err("deleted");
+    assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+
     storage.delete_version(v).await.expect("delete");
     storage
         .delete_version(v)

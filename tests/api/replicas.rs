@@ -149,3 +149,117 @@ async fn a_replica_starting_leaves_the_live_of_another_running() {
     assert_eq!(state, "live", "B's start ended A's live");
     assert_eq!(live_info(&a, &org, session).await["state"], "live");
 }
+
+/// A live ingested by replica A plays from replica B (issue 18): A mirrors its playlists and
+/// segments into the media storage (`--live-mirror`), B serves them as plain HLS after its own
+/// access check; once the replay is published the mirror is deleted.
+#[tokio::test]
+async fn a_live_ingested_by_one_replica_plays_from_another() {
+    use crate::live::{free_port, live_info, live_session, publish, wait_exit, wait_live};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(false).to_string();
+    let rtmp = format!("127.0.0.1:{port}");
+    let a = TestApp::start_binary(
+        dir.path(),
+        &[
+            "--rtmp-listen",
+            &rtmp,
+            "--srt-listen",
+            "off",
+            "--live-grace-secs",
+            "2",
+            "--live-mirror",
+            "true",
+        ],
+    )
+    .await;
+    let b = TestApp::start_binary(
+        dir.path(),
+        &[
+            "--transcode-workers",
+            "0",
+            "--delivery-workers",
+            "0",
+            "--live-mirror",
+            "true",
+        ],
+    )
+    .await;
+    let org = a.organizer().await;
+    let session = live_session(&a, &org).await;
+    let url = live_info(&a, &org, session).await["rtmp_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut publisher = publish(&url, 14, "flv");
+    // B, which has no publisher, shows the live and hands out its player URL
+    let info = wait_live(&b, &org, session, Duration::from_secs(30), |i| {
+        i["state"] == "live" && i["hls_url"].is_string()
+    })
+    .await;
+    let master_url = info["hls_url"].as_str().unwrap().to_string();
+    let anonymous = b.anonymous().get(b.url(&master_url)).send().await.unwrap();
+    assert_eq!(
+        anonymous.status(),
+        StatusCode::UNAUTHORIZED,
+        "B checks access"
+    );
+    let master = b.get_text(&org, &master_url).await;
+    assert!(master.contains("#EXT-X-STREAM-INF"), "{master}");
+    let rendition = master
+        .lines()
+        .find(|l| l.ends_with("index.m3u8") && !l.starts_with('#'))
+        .unwrap()
+        .to_string();
+    let base = master_url.trim_end_matches("master.m3u8").to_string();
+    // the mirror is plain HLS: segments and their init, no parts
+    let mut playlist = String::new();
+    for _ in 0..50 {
+        playlist = b.get_text(&org, &format!("{base}{rendition}")).await;
+        if playlist.contains("seg_") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        playlist.contains("#EXT-X-MAP:URI=\"init_0.mp4\""),
+        "{playlist}"
+    );
+    assert!(!playlist.contains("#EXT-X-PART"), "{playlist}");
+    let rendition_dir = rendition.trim_end_matches("index.m3u8");
+    let segment = playlist.lines().find(|l| l.starts_with("seg_")).unwrap();
+    for file in [segment, "init_0.mp4"] {
+        let r = org
+            .get(b.url(&format!("{base}{rendition_dir}{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{file}");
+        assert_eq!(r.headers()["content-type"], "video/mp4");
+        assert!(r.bytes().await.unwrap().len() > 100, "{file}");
+    }
+
+    // the live ends on A, its replay is published, and the mirror goes
+    assert!(wait_exit(&mut publisher, Duration::from_secs(40))
+        .await
+        .success());
+    let info = wait_live(&a, &org, session, Duration::from_secs(120), |i| {
+        i["lecture_id"].is_i64()
+    })
+    .await;
+    assert_eq!(info["state"], "ended", "{info}");
+    let live = info["live_id"].as_i64().unwrap();
+    let mirror = dir.path().join(format!("media/lives/{session}/{live}"));
+    for _ in 0..50 {
+        if !mirror.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !mirror.exists(),
+        "the mirror is deleted with the replay published"
+    );
+}

@@ -3,6 +3,7 @@
 //!
 //! [`service`] runs the lives of this process.
 
+pub mod mirror;
 pub mod service;
 pub mod view;
 

@@ -43,6 +43,9 @@ pub struct LiveSettings {
     pub srt_base: Option<String>,
     pub packager: PackagerOptions,
     pub hub: HubOptions,
+    /// Copy every live's playlists and segments into the media storage for the other
+    /// replicas ([`super::mirror`]).
+    pub mirror: bool,
 }
 
 impl Default for LiveSettings {
@@ -59,6 +62,7 @@ impl Default for LiveSettings {
                 ..PackagerOptions::default()
             },
             hub,
+            mirror: false,
         }
     }
 }
@@ -127,6 +131,9 @@ struct Entry {
     dropped_rungs: Vec<(String, u64)>,
     /// Bumped whenever the live leaves grace, so that a stale grace timer does nothing.
     grace_generation: u64,
+    /// The live's mirror for other replicas ([`super::mirror`]); it ends after writing the
+    /// ended playlists, which the replay job waits for (it deletes the mirror once published).
+    mirror: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Entry {
@@ -185,6 +192,11 @@ impl LiveService {
 
     pub fn settings(&self) -> &LiveSettings {
         &self.inner.settings
+    }
+
+    /// The media storage (where lives are mirrored).
+    pub fn storage(&self) -> &SharedStorage {
+        &self.inner.storage
     }
 
     fn lives(&self) -> MutexGuard<'_, HashMap<i64, Entry>> {
@@ -385,6 +397,14 @@ impl LiveService {
                         peak_viewers: 0,
                         dropped_rungs: Vec::new(),
                         grace_generation: 0,
+                        mirror: self.inner.settings.mirror.then(|| {
+                            tokio::spawn(super::mirror::run(
+                                hub.clone(),
+                                self.inner.storage.clone(),
+                                session_id,
+                                row.id,
+                            ))
+                        }),
                     },
                 );
                 (row, 0, hub)
@@ -514,7 +534,7 @@ impl LiveService {
 
     /// Grace is over and nobody came back: the live ends and its replay job is queued.
     async fn grace_expired(&self, session_id: i64, live_id: i64, generation: u64) {
-        {
+        let mirror = {
             let mut lives = self.lives();
             let Some(e) = lives.get_mut(&session_id).filter(|e| {
                 e.row.id == live_id
@@ -526,6 +546,14 @@ impl LiveService {
             e.phase = LivePhase::Ended;
             e.ended_instant = Some(Instant::now());
             e.hub.end();
+            e.mirror.take()
+        };
+        // the mirror's last pass writes the ended playlists before the replay job, which
+        // deletes the mirror, can run
+        if let Some(mirror) = mirror {
+            if let Err(e) = mirror.await {
+                tracing::warn!(live = live_id, error = %e, "the live's mirror stopped");
+            }
         }
         match self
             .inner

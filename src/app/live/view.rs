@@ -280,10 +280,18 @@ pub async fn live_view(
         Some(_) => None,
         None => db.latest_live(session_id).await?,
     };
-    let state = live_state(
-        current.as_ref().map(|c| c.phase),
-        latest.as_ref().map(|l| l.state),
-    );
+    // a live another replica ingests, once its mirror has a master playlist
+    let mirrored = match &latest {
+        Some(l) if current.is_none() && mirror_running(service, l).await => Some(l.id),
+        _ => None,
+    };
+    let state = match mirrored {
+        Some(_) => LiveState::Live,
+        None => live_state(
+            current.as_ref().map(|c| c.phase),
+            latest.as_ref().map(|l| l.state),
+        ),
+    };
     let lecture_id = lecture.as_ref().filter(|l| l.is_published()).map(|l| l.id);
     let manager = manager(viewer, &session);
     let (ingest, figures) = match manager {
@@ -310,7 +318,10 @@ pub async fn live_view(
         hls_url: current
             .as_ref()
             .filter(|c| may_watch && c.hub.master_playlist().is_some())
-            .map(|c| hls_url(session_id, c.live_id)),
+            .map(|c| hls_url(session_id, c.live_id))
+            .or(mirrored
+                .filter(|_| may_watch)
+                .map(|id| hls_url(session_id, id))),
         started_at: current
             .as_ref()
             .map(|c| c.started_at)
@@ -397,7 +408,9 @@ pub async fn rotate_key(
 #[derive(Clone, Debug)]
 pub struct LiveFiles {
     pub live_id: i64,
-    pub hub: LiveHub,
+    /// The live's hub when this process ingests it; `None`: another replica does, and the
+    /// files come from its mirror in the media storage ([`super::mirror`]).
+    pub hub: Option<LiveHub>,
     /// Public lives may be cached by shared caches, the others only by the viewer's browser.
     pub visibility: Visibility,
 }
@@ -412,20 +425,57 @@ pub async fn live_files(
     live_id: Option<i64>,
     viewer: Option<&User>,
 ) -> Result<LiveFiles, LiveError> {
-    let current = service
+    let (id, lecture_id, hub) = match service
         .serving(session_id)
         .filter(|c| live_id.is_none_or(|id| id == c.live_id))
-        .ok_or(LiveError::NotFound)?;
+    {
+        Some(current) => (current.live_id, current.lecture_id, Some(current.hub)),
+        None => {
+            // another replica's live, running and mirrored (or just ended: the mirror's
+            // playlists say so until its replay is published and the mirror deleted)
+            if !service.settings().mirror {
+                return Err(LiveError::NotFound);
+            }
+            let row = match live_id {
+                Some(id) => db.live(id).await?,
+                None => db.latest_live(session_id).await?,
+            }
+            .filter(|r| {
+                r.session_id == session_id
+                    && matches!(
+                        r.state,
+                        LiveRowState::Live | LiveRowState::Grace | LiveRowState::Archiving
+                    )
+            })
+            .ok_or(LiveError::NotFound)?;
+            (row.id, row.lecture_id, None)
+        }
+    };
     let facts = db
-        .lecture_access(current.lecture_id, viewer.map(|u| u.id))
+        .lecture_access(lecture_id, viewer.map(|u| u.id))
         .await?
         .ok_or(LiveError::NotFound)?;
     allowed(access(facts.visibility, viewer, facts.enrolment))?;
     Ok(LiveFiles {
-        live_id: current.live_id,
-        hub: current.hub,
+        live_id: id,
+        hub,
         visibility: facts.visibility,
     })
+}
+
+/// Whether `latest` is a live another replica runs whose mirror already has its master
+/// playlist (so a player given its URL here finds it).
+async fn mirror_running(service: &LiveService, latest: &LiveRow) -> bool {
+    if !service.settings().mirror
+        || !matches!(latest.state, LiveRowState::Live | LiveRowState::Grace)
+    {
+        return false;
+    }
+    let key = super::mirror::key(latest.session_id, latest.id, super::mirror::MASTER);
+    match service.storage().file(&key) {
+        Some(file) => file.read_to_string().await.is_ok(),
+        None => false,
+    }
 }
 
 /// Record that `user`'s live player shows the frame of wall-clock time `playing_date` (hls.js

@@ -6,6 +6,7 @@
 //! live of a session, and segments are cached as immutable. `/live/{session}/master.m3u8`
 //! redirects to the current live's master playlist.
 
+use crate::app::live::mirror::{self, INDEX, MASTER};
 use crate::app::live::service::LivePhase;
 use crate::app::live::view::{self as uc, LiveFiles};
 use crate::archive::Visibility;
@@ -14,6 +15,7 @@ use crate::http::auth::{cookie, MaybeUser, SESSION_COOKIE};
 use crate::http::extract::{Path, Query};
 use crate::http::AppState;
 use crate::media::live::hub::{HubFile, PlaylistError};
+use crate::media::storage::FileSource;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -131,7 +133,10 @@ pub async fn master(
     Path((session, live)): Path<(i64, i64)>,
 ) -> AppResult<Response> {
     let files = checked(&state, user.as_ref(), session, Some(live)).await?;
-    let text = files.hub.master_playlist().ok_or(AppError::NotFound)?;
+    let Some(hub) = &files.hub else {
+        return mirrored_playlist(&state, session, live, MASTER, files.visibility).await;
+    };
+    let text = hub.master_playlist().ok_or(AppError::NotFound)?;
     state
         .live
         .touch_viewer(session, viewer_key(&state, &headers, peer));
@@ -149,13 +154,26 @@ pub async fn file(
     request: Request,
 ) -> AppResult<Response> {
     let files = checked(&state, user.as_ref(), session, Some(live)).await?;
-    if name == "index.m3u8" {
+    let Some(hub) = &files.hub else {
+        let file = format!("{rendition}/{name}");
+        if name == INDEX {
+            return mirrored_playlist(&state, session, live, &file, files.visibility).await;
+        }
+        let (method, headers) = (request.method().clone(), request.headers().clone());
+        return mirrored_segment(
+            &state,
+            session,
+            live,
+            &file,
+            files.visibility,
+            method,
+            headers,
+        )
+        .await;
+    };
+    if name == INDEX {
         let key = viewer_key(&state, request.headers(), peer);
-        return match files
-            .hub
-            .media_playlist(&rendition, hls.msn, hls.part)
-            .await
-        {
+        return match hub.media_playlist(&rendition, hls.msn, hls.part).await {
             Ok(text) => {
                 state.live.touch_viewer(session, key);
                 Ok(playlist(text, files.visibility))
@@ -174,8 +192,7 @@ pub async fn file(
                     .serving(session)
                     .is_some_and(|l| l.phase != LivePhase::Live) =>
             {
-                let text = files
-                    .hub
+                let text = hub
                     .media_playlist(&rendition, None, None)
                     .await
                     .map_err(|_| AppError::NotFound)?;
@@ -194,7 +211,7 @@ pub async fn file(
     let cache = format!("{}, max-age=31536000, immutable", scope(files.visibility));
     let cache = HeaderValue::from_str(&cache).ok();
     // a part the playlist announced with EXT-X-PRELOAD-HINT is waited for, as LL-HLS asks
-    match files.hub.wait_file(&rendition, &name).await {
+    match hub.wait_file(&rendition, &name).await {
         Some(HubFile::Memory(bytes)) => {
             let mut response = Body::from(bytes.to_vec()).into_response();
             let headers = response.headers_mut();
@@ -214,5 +231,75 @@ pub async fn file(
                 .await
         }
         None => Err(AppError::NotFound),
+    }
+}
+
+/// A playlist of a live another replica ingests, from its mirror (plain HLS: `_HLS_msn` and
+/// `_HLS_part` are answered with the latest playlist at once).
+async fn mirrored_playlist(
+    state: &AppState,
+    session: i64,
+    live: i64,
+    file: &str,
+    visibility: Visibility,
+) -> AppResult<Response> {
+    let source = state
+        .live
+        .storage()
+        .file(&mirror::key(session, live, file))
+        .ok_or(AppError::NotFound)?;
+    match source.read_to_string().await {
+        Ok(text) => Ok(playlist(text, visibility)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AppError::NotFound),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!(
+            "reading the mirrored {file} of live {live}: {e}"
+        ))),
+    }
+}
+
+/// A segment or init segment of a live another replica ingests, from its mirror: the
+/// storage's sending path (the disk with Range and the segment cache, or the bucket).
+async fn mirrored_segment(
+    state: &AppState,
+    session: i64,
+    live: i64,
+    file: &str,
+    visibility: Visibility,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let content_type = match file.rsplit('.').next() {
+        Some("m4s" | "mp4") if file.starts_with("audio/") => "audio/mp4",
+        Some("m4s" | "mp4") => "video/mp4",
+        _ => return Err(AppError::NotFound),
+    };
+    let cache = format!("{}, max-age=31536000, immutable", scope(visibility));
+    let cache = HeaderValue::from_str(&cache).ok();
+    match state
+        .live
+        .storage()
+        .file(&mirror::key(session, live, file))
+        .ok_or(AppError::NotFound)?
+    {
+        FileSource::Local(path) => {
+            let mut forwarded = Request::new(Body::empty());
+            *forwarded.method_mut() = method;
+            *forwarded.headers_mut() = headers;
+            state
+                .media
+                .send(&path, content_type, cache, true, forwarded)
+                .await
+        }
+        FileSource::Object(object) => {
+            crate::http::media::objects::send_object(
+                &object,
+                content_type,
+                cache,
+                state.config.media_delivery,
+                &method,
+                &headers,
+            )
+            .await
+        }
     }
 }

@@ -81,6 +81,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Delete a live's working folder once its replay is published; a missing one is not an
     /// error.
     fn delete_live_work_dir(&self, key: &str) -> io::Result<()>;
+
+    /// Write `bytes` as the file `key` (the live mirror's `lives/{session}/{live}/…`),
+    /// replacing it whole: a reader sees the old bytes or the new ones.
+    fn put_file<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Where the file `key` is served from; `None` for a key that is not a safe relative path.
+    fn file(&self, key: &str) -> Option<FileSource>;
+
+    /// Delete every file under the folder `prefix`; a missing one is not an error.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, io::Result<()>>;
 }
 
 /// A local file with an upload's bytes, for as long as the transcoder needs it.
@@ -127,6 +137,16 @@ pub enum FileSource {
     /// An object in the bucket: streamed through pufa or redirected to with a presigned URL
     /// (`--media-delivery`).
     Object(ObjectFile),
+}
+
+impl FileSource {
+    /// The whole file as text (a playlist); an error of kind `NotFound` when it is missing.
+    pub async fn read_to_string(&self) -> io::Result<String> {
+        match self {
+            FileSource::Local(path) => tokio::fs::read_to_string(path).await,
+            FileSource::Object(object) => object.read_to_string().await,
+        }
+    }
 }
 
 /// Why the incoming bytes of an upload stopped before their end.
@@ -390,6 +410,51 @@ impl Storage for LocalFs {
                 format!("not a live folder: {key}"),
             )),
         }
+    }
+
+    fn put_file<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let path = self.resolve(key).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not a file key: {key}"),
+                )
+            })?;
+            let dir = path
+                .parent()
+                .ok_or_else(|| io::Error::other("a file key without a folder"))?;
+            tokio::fs::create_dir_all(dir).await?;
+            // written beside, then renamed over: readers never see half a playlist
+            let partial = dir.join(format!(
+                ".{}{PARTIAL_SUFFIX}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            tokio::fs::write(&partial, &bytes).await?;
+            if let Err(e) = tokio::fs::rename(&partial, &path).await {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(e);
+            }
+            Ok(())
+        })
+    }
+
+    fn file(&self, key: &str) -> Option<FileSource> {
+        self.resolve(key).map(FileSource::Local)
+    }
+
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        let dir = self.resolve(prefix);
+        Box::pin(async move {
+            let dir = dir.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not a folder: {prefix}"),
+                )
+            })?;
+            tokio::task::spawn_blocking(move || remove_tree(&dir))
+                .await
+                .map_err(io::Error::other)?
+        })
     }
 }
 

@@ -282,7 +282,7 @@ impl S3Storage {
             .flatten()
     }
 
-    async fn delete_prefix(&self, prefix: &str) -> io::Result<()> {
+    async fn delete_objects_under(&self, prefix: &str) -> io::Result<()> {
         let prefix = ObjectPath::from(prefix);
         let locations = self
             .store
@@ -469,7 +469,7 @@ impl Storage for S3Storage {
     fn delete_version<'a>(&'a self, version: LectureVersion) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             self.scratch.delete_version(version).await?;
-            self.delete_prefix(&version.path()).await
+            self.delete_objects_under(&version.path()).await
         })
     }
 
@@ -492,6 +492,43 @@ impl Storage for S3Storage {
 
     fn delete_live_work_dir(&self, key: &str) -> io::Result<()> {
         self.scratch.delete_live_work_dir(key)
+    }
+
+    fn put_file<'a>(&'a self, key: &'a str, bytes: Vec<u8>) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let path = Self::object_path(key).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not a file key: {key}"),
+                )
+            })?;
+            self.store
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map_err(to_io)?;
+            Ok(())
+        })
+    }
+
+    fn file(&self, key: &str) -> Option<FileSource> {
+        Self::object_path(key).map(|path| {
+            FileSource::Object(ObjectFile {
+                store: self.store.clone(),
+                path,
+            })
+        })
+    }
+
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            if Self::object_path(prefix).is_none() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not a folder: {prefix}"),
+                ));
+            }
+            self.delete_objects_under(prefix).await
+        })
     }
 }
 

@@ -129,6 +129,12 @@ impl Worker {
             if let Err(e) = self.storage.delete_live_work_dir(&job.input_path) {
                 tracing::warn!(job = job.id, error = %e, "removing the live's working folder");
             }
+            // and its mirror for other replicas (crate::app::live::mirror), if it had one
+            if let Some(mirror) = crate::app::live::mirror::prefix_of_work_dir(&job.input_path) {
+                if let Err(e) = self.storage.delete_prefix(&mirror).await {
+                    tracing::warn!(job = job.id, error = %e, "removing the live's mirror");
+                }
+            }
         }
         Ok(())
     }
