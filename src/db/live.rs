@@ -348,6 +348,64 @@ impl Db {
         Ok(Some(job))
     }
 
+    /// `viewers` (non-personal keys) fetched playlists of live `live_id` from this replica,
+    /// which does not ingest it, until `now`.
+    pub async fn record_remote_viewers(
+        &self,
+        live_id: i64,
+        viewers: &[u64],
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        if viewers.is_empty() {
+            return Ok(());
+        }
+        let (_turn, mut tx) = self.begin_write().await?;
+        for viewer in viewers {
+            sqlx::query(
+                "INSERT INTO live_viewers (live_id, viewer, seen_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (live_id, viewer) DO UPDATE SET seen_at = excluded.seen_at",
+            )
+            .bind(live_id)
+            .bind(format!("{viewer:016x}"))
+            .bind(crate::db::ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The viewers other replicas saw on live `live_id` since `since`.
+    pub async fn remote_viewers(
+        &self,
+        live_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<u64>, sqlx::Error> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT viewer FROM live_viewers WHERE live_id = $1 AND seen_at >= $2",
+        )
+        .bind(live_id)
+        .bind(crate::db::ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| u64::from_str_radix(k, 16).ok())
+            .collect())
+    }
+
+    /// Delete viewer rows last seen before `before`.
+    pub async fn forget_remote_viewers(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM live_viewers WHERE seen_at < $1")
+            .bind(crate::db::ts(before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// The process running these lives is alive: their heartbeat is `now`.
     pub async fn beat_lives(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
         for &id in ids {

@@ -152,7 +152,8 @@ async fn a_replica_starting_leaves_the_live_of_another_running() {
 
 /// A live ingested by replica A plays from replica B (issue 18): A mirrors its playlists and
 /// segments into the media storage (`--live-mirror`), B serves them as plain HLS after its own
-/// access check; once the replay is published the mirror is deleted.
+/// access check, and A's viewer count includes B's viewers; once the replay is published the
+/// mirror is deleted.
 #[tokio::test]
 async fn a_live_ingested_by_one_replica_plays_from_another() {
     use crate::live::{free_port, live_info, live_session, publish, wait_exit, wait_live};
@@ -240,6 +241,43 @@ async fn a_live_ingested_by_one_replica_plays_from_another() {
         assert_eq!(r.headers()["content-type"], "video/mp4");
         assert!(r.bytes().await.unwrap().len() > 100, "{file}");
     }
+
+    // a watch report sent to B is mapped on the mirrored timeline, as A maps it
+    let pdt = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        .unwrap();
+    let at =
+        chrono::DateTime::parse_from_rfc3339(pdt).unwrap() + chrono::Duration::milliseconds(500);
+    let watch = |at: String| {
+        org.post(b.url(&format!("/api/v1/sessions/{session}/live/watch")))
+            .json(&serde_json::json!({ "playing_date": at }))
+            .send()
+    };
+    let mut report = None;
+    for _ in 0..30 {
+        let r = watch(at.to_rfc3339()).await.unwrap();
+        if r.status() == StatusCode::OK {
+            report = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        // the timeline is written with the next mirror pass
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = report.expect("B maps the watch report");
+    assert!(report["position_s"].as_f64().unwrap() >= 0.0, "{report}");
+    let early = (at - chrono::Duration::hours(1)).to_rfc3339();
+    assert_eq!(
+        watch(early).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // the organizer watched on B only; A, which ingests, counts that viewer (once)
+    wait_live(&a, &org, session, Duration::from_secs(20), |i| {
+        i["viewers"] == 1
+    })
+    .await;
 
     // the live ends on A, its replay is published, and the mirror goes
     assert!(wait_exit(&mut publisher, Duration::from_secs(40))

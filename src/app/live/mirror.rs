@@ -19,6 +19,9 @@ const MIRROR_EVERY: Duration = Duration::from_millis(500);
 pub const MASTER: &str = "master.m3u8";
 /// A media playlist's name, in its rendition's folder.
 pub const INDEX: &str = "index.m3u8";
+/// The replay timeline ([`crate::media::live::hub::Timeline`] as JSON): other replicas map
+/// their viewers' watch reports with it.
+pub const TIMELINE: &str = "timeline.json";
 
 /// The folder of live `live_id` of `session_id` in the storage.
 pub fn prefix(session_id: i64, live_id: i64) -> String {
@@ -112,6 +115,7 @@ struct Mirror {
     copied: HashSet<String>,
     playlists: HashMap<String, String>,
     master: Option<String>,
+    timeline: Option<crate::media::live::hub::Timeline>,
 }
 
 impl Mirror {
@@ -151,6 +155,14 @@ impl Mirror {
                     .await?;
                 self.playlists.insert(rendition, plain);
             }
+        }
+        let timeline = hub.timeline();
+        if self.timeline.as_ref() != Some(&timeline) {
+            let json = serde_json::to_vec(&timeline).map_err(std::io::Error::other)?;
+            storage
+                .put_file(&key(session_id, live_id, TIMELINE), json)
+                .await?;
+            self.timeline = Some(timeline);
         }
         if self.master.as_ref() != Some(&master) {
             storage

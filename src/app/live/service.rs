@@ -127,6 +127,9 @@ struct Entry {
     current_period: u32,
     status: Option<watch::Receiver<LiveStatus>>,
     viewers: HashMap<u64, Instant>,
+    /// Viewers other replicas saw in the last [`VIEWER_TTL`] (from the mirror; refreshed with
+    /// the heartbeat).
+    remote_viewers: std::collections::HashSet<u64>,
     peak_viewers: usize,
     dropped_rungs: Vec<(String, u64)>,
     /// Bumped whenever the live leaves grace, so that a stale grace timer does nothing.
@@ -140,7 +143,13 @@ impl Entry {
     fn count_viewers(&mut self, now: Instant) -> usize {
         self.viewers
             .retain(|_, seen| now.duration_since(*seen) < VIEWER_TTL);
-        let n = self.viewers.len();
+        // a viewer whose requests reach several replicas counts once
+        let n = self.viewers.len()
+            + self
+                .remote_viewers
+                .iter()
+                .filter(|v| !self.viewers.contains_key(v))
+                .count();
         self.peak_viewers = self.peak_viewers.max(n);
         n
     }
@@ -154,6 +163,8 @@ struct Inner {
     /// Wakes the workers when a replay job is queued.
     wake: Arc<Notify>,
     lives: Mutex<HashMap<i64, Entry>>,
+    /// Viewers of lives other replicas ingest, seen here since the last heartbeat, by live.
+    mirrored_viewers: Mutex<HashMap<i64, std::collections::HashSet<u64>>>,
 }
 
 /// The lives of this process. Cheap to clone.
@@ -186,6 +197,7 @@ impl LiveService {
                 settings,
                 wake,
                 lives: Mutex::new(HashMap::new()),
+                mirrored_viewers: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -282,10 +294,59 @@ impl LiveService {
             if let Err(e) = self.inner.db.beat_lives(&running, now).await {
                 tracing::warn!(error = %e, "writing the lives' heartbeat");
             }
+            self.exchange_viewers(&running, now).await;
             if let Err(e) = super::recover_interrupted(&self.inner.db, now, &self.inner.wake).await
             {
                 tracing::warn!(error = %e, "archiving lives whose process stopped");
             }
+        }
+    }
+
+    /// `viewer` fetched a playlist of live `live_id`, which another replica ingests and this
+    /// one serves from its mirror: told to the ingesting replica with the next heartbeat.
+    pub fn touch_mirrored_viewer(&self, live_id: i64, viewer: u64) {
+        self.inner
+            .mirrored_viewers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(live_id)
+            .or_default()
+            .insert(viewer);
+    }
+
+    /// With the heartbeat: write the viewers this replica saw of lives others ingest, and
+    /// read the viewers others saw of the lives this one ingests.
+    async fn exchange_viewers(&self, running: &[i64], now: DateTime<Utc>) {
+        let seen = std::mem::take(
+            &mut *self
+                .inner
+                .mirrored_viewers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let db = &self.inner.db;
+        for (live_id, viewers) in seen {
+            let viewers: Vec<u64> = viewers.into_iter().collect();
+            if let Err(e) = db.record_remote_viewers(live_id, &viewers, now).await {
+                tracing::warn!(live = live_id, error = %e, "recording viewers of a mirrored live");
+            }
+        }
+        let ttl = chrono::Duration::from_std(VIEWER_TTL)
+            .unwrap_or_else(|_| chrono::Duration::seconds(15));
+        for &live_id in running {
+            match db.remote_viewers(live_id, now - ttl).await {
+                Ok(remote) => {
+                    if let Some(e) = self.lives().values_mut().find(|e| e.row.id == live_id) {
+                        e.remote_viewers = remote.into_iter().collect();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(live = live_id, error = %e, "reading other replicas' viewers")
+                }
+            }
+        }
+        if let Err(e) = db.forget_remote_viewers(now - ttl * 4).await {
+            tracing::warn!(error = %e, "forgetting old viewers");
         }
     }
 
@@ -394,6 +455,7 @@ impl LiveService {
                         current_period: 0,
                         status: None,
                         viewers: HashMap::new(),
+                        remote_viewers: Default::default(),
                         peak_viewers: 0,
                         dropped_rungs: Vec::new(),
                         grace_generation: 0,

@@ -478,6 +478,14 @@ async fn mirror_running(service: &LiveService, latest: &LiveRow) -> bool {
     }
 }
 
+/// Where a watch report's position is looked up.
+enum Timeline {
+    /// The live this process ingests.
+    Hub(LiveHub),
+    /// A live another replica ingests: its mirrored timeline.
+    Mirror(LiveRow),
+}
+
 /// Record that `user`'s live player shows the frame of wall-clock time `playing_date` (hls.js
 /// `playingDate`) at `now`: mapped to the replay position by the hub and added to the same
 /// watched ranges as the replay's progress reports, so live and replay watching add up.
@@ -489,30 +497,50 @@ pub async fn record_watch(
     session_id: i64,
     playing_date: DateTime<Utc>,
 ) -> Result<SavedReport, LiveError> {
-    let live = service.serving(session_id).ok_or(LiveError::NotFound)?;
+    // this replica's live, or another's served from its mirror with the same timeline
+    let (lecture_id, timeline) = match service.serving(session_id) {
+        Some(live) => (live.lecture_id, Timeline::Hub(live.hub)),
+        None => {
+            let row = db
+                .latest_live(session_id)
+                .await?
+                .filter(|r| {
+                    service.settings().mirror
+                        && matches!(r.state, LiveRowState::Live | LiveRowState::Grace)
+                })
+                .ok_or(LiveError::NotFound)?;
+            (row.lecture_id, Timeline::Mirror(row))
+        }
+    };
     let facts = db
-        .lecture_access(live.lecture_id, Some(user.id))
+        .lecture_access(lecture_id, Some(user.id))
         .await?
         .ok_or(LiveError::NotFound)?;
     allowed(access(facts.visibility, Some(user), facts.enrolment))?;
-    let position = live
-        .hub
-        .position_at(playing_date)
-        .ok_or(LiveError::UnknownPosition)?;
-    // the open segment is not in the duration yet, but the hub knows the position
-    let duration = live.hub.duration_s().max(position);
+    let (position, duration) = match timeline {
+        Timeline::Hub(hub) => (hub.position_at(playing_date), hub.duration_s()),
+        Timeline::Mirror(row) => {
+            let key = super::mirror::key(row.session_id, row.id, super::mirror::TIMELINE);
+            let text = match service.storage().file(&key) {
+                Some(file) => file.read_to_string().await.map_err(|e| match e.kind() {
+                    // not mirrored yet: no segment to be in
+                    std::io::ErrorKind::NotFound => LiveError::UnknownPosition,
+                    _ => LiveError::Internal(anyhow::anyhow!("reading the live's timeline: {e}")),
+                })?,
+                None => return Err(LiveError::NotFound),
+            };
+            let timeline: crate::media::live::hub::Timeline = serde_json::from_str(&text)
+                .map_err(|e| LiveError::Internal(anyhow::anyhow!("the live's timeline: {e}")))?;
+            (timeline.position_at(playing_date), timeline.duration_s())
+        }
+    };
+    let position = position.ok_or(LiveError::UnknownPosition)?;
+    // the open segment is not in the duration yet, but the timeline knows the position
+    let duration = duration.max(position);
     let completion = crate::archive::watch::Completion::NotYet;
-    save_report(
-        db,
-        user.id,
-        live.lecture_id,
-        position,
-        now,
-        duration,
-        completion,
-    )
-    .await?
-    .map_err(|_| LiveError::UnknownPosition)
+    save_report(db, user.id, lecture_id, position, now, duration, completion)
+        .await?
+        .map_err(|_| LiveError::UnknownPosition)
 }
 
 #[cfg(test)]

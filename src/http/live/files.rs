@@ -134,6 +134,9 @@ pub async fn master(
 ) -> AppResult<Response> {
     let files = checked(&state, user.as_ref(), session, Some(live)).await?;
     let Some(hub) = &files.hub else {
+        state
+            .live
+            .touch_mirrored_viewer(live, viewer_key(&state, &headers, peer));
         return mirrored_playlist(&state, session, live, MASTER, files.visibility).await;
     };
     let text = hub.master_playlist().ok_or(AppError::NotFound)?;
@@ -157,6 +160,8 @@ pub async fn file(
     let Some(hub) = &files.hub else {
         let file = format!("{rendition}/{name}");
         if name == INDEX {
+            let key = viewer_key(&state, request.headers(), peer);
+            state.live.touch_mirrored_viewer(live, key);
             return mirrored_playlist(&state, session, live, &file, files.visibility).await;
         }
         let (method, headers) = (request.method().clone(), request.headers().clone());

@@ -122,6 +122,72 @@ struct Period {
     media_s: f64,
 }
 
+/// A live's replay timeline, as [`LiveHub::timeline`] hands it to the mirror.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Timeline {
+    pub periods: Vec<TimelinePeriod>,
+}
+
+/// A period of a [`Timeline`]: its media seconds, and its top rung's segments as
+/// (PROGRAM-DATE-TIME, duration s, start s from the period's start).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimelinePeriod {
+    pub media_s: f64,
+    pub segments: Vec<(DateTime<Utc>, f64, f64)>,
+}
+
+impl Timeline {
+    /// [`LiveHub::position_at`] on this timeline.
+    pub fn position_at(&self, t: DateTime<Utc>) -> Option<f64> {
+        let periods: Vec<(Vec<TimedSegment>, f64)> = self
+            .periods
+            .iter()
+            .map(|p| {
+                let segments = p
+                    .segments
+                    .iter()
+                    .map(|&(program_date_time, duration_s, start_s)| TimedSegment {
+                        program_date_time,
+                        duration_s,
+                        start_s,
+                    })
+                    .collect();
+                (segments, p.media_s)
+            })
+            .collect();
+        position_at(periods.iter().map(|(s, m)| (s.as_slice(), *m)), t)
+    }
+
+    /// Seconds of media over all periods ([`LiveHub::duration_s`]).
+    pub fn duration_s(&self) -> f64 {
+        self.periods.iter().map(|p| p.media_s).sum()
+    }
+}
+
+/// The replay position of wall-clock instant `t` over periods given as (their top rung's
+/// segments, their media seconds). Within a period, `t` between one segment's end and the next
+/// one's PROGRAM-DATE-TIME (arrival jitter) counts as the end of the earlier segment.
+fn position_at<'a>(
+    periods: impl Iterator<Item = (&'a [TimedSegment], f64)>,
+    t: DateTime<Utc>,
+) -> Option<f64> {
+    let mut offset = 0.0;
+    for (timeline, media_s) in periods {
+        let i = timeline.partition_point(|s| s.program_date_time <= t);
+        if let Some(s) = i.checked_sub(1).and_then(|i| timeline.get(i)) {
+            let elapsed = (t - s.program_date_time)
+                .num_microseconds()
+                .map_or(f64::INFINITY, |us| us as f64 / 1e6);
+            let last = i == timeline.len();
+            if !last || elapsed <= s.duration_s {
+                return Some(offset + s.start_s + elapsed.min(s.duration_s));
+            }
+        }
+        offset += media_s;
+    }
+    None
+}
+
 /// A segment of a period's top rendition on the replay timeline.
 #[derive(Clone, Copy)]
 struct TimedSegment {
@@ -645,27 +711,35 @@ impl LiveHub {
 
     /// The replay position (seconds of media from the start of the live, periods
     /// back to back) of wall-clock instant `t` as a player reports it (`playingDate`);
-    /// `None` when `t` is in no segment.
-    ///
-    /// Within a period, `t` between one segment's end and the next one's PROGRAM-DATE-TIME
-    /// (arrival jitter) counts as the end of the earlier segment.
+    /// `None` when `t` is in no segment (see [`Timeline::position_at`]).
     pub fn position_at(&self, t: DateTime<Utc>) -> Option<f64> {
         let st = lock(&self.inner.state);
-        let mut offset = 0.0;
-        for p in &st.periods {
-            let i = p.timeline.partition_point(|s| s.program_date_time <= t);
-            if let Some(s) = i.checked_sub(1).and_then(|i| p.timeline.get(i)) {
-                let elapsed = (t - s.program_date_time)
-                    .num_microseconds()
-                    .map_or(f64::INFINITY, |us| us as f64 / 1e6);
-                let last = i == p.timeline.len();
-                if !last || elapsed <= s.duration_s {
-                    return Some(offset + s.start_s + elapsed.min(s.duration_s));
-                }
-            }
-            offset += p.media_s;
+        position_at(
+            st.periods
+                .iter()
+                .map(|p| (p.timeline.as_slice(), p.media_s)),
+            t,
+        )
+    }
+
+    /// The replay timeline (the top rung's segments of every period), for replicas that
+    /// serve the live from its mirror and map their viewers' positions the same way.
+    pub fn timeline(&self) -> Timeline {
+        let st = lock(&self.inner.state);
+        Timeline {
+            periods: st
+                .periods
+                .iter()
+                .map(|p| TimelinePeriod {
+                    media_s: p.media_s,
+                    segments: p
+                        .timeline
+                        .iter()
+                        .map(|s| (s.program_date_time, s.duration_s, s.start_s))
+                        .collect(),
+                })
+                .collect(),
         }
-        None
     }
 
     /// Seconds of media in complete segments of the top rung, over all periods.
