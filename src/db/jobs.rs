@@ -243,13 +243,31 @@ impl Db {
 
     /// Claim the oldest queued job for `worker`.
     pub async fn claim_job(&self, worker: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        self.claim_job_except(worker, &[]).await
+    }
+
+    /// [`claim_job`](Self::claim_job), passing over the jobs `skip` (ones this worker cannot
+    /// run, see `media::worker`).
+    pub async fn claim_job_except(
+        &self,
+        worker: &str,
+        skip: &[i64],
+    ) -> Result<Option<JobRow>, sqlx::Error> {
         let now = Utc::now();
         let skip_locked = self.backend().skip_locked();
+        // ids are integers: listed in the text, no binding needed
+        let except = if skip.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = skip.iter().map(i64::to_string).collect();
+            format!(" AND id NOT IN ({})", ids.join(", "))
+        };
         sqlx::query_as(&format!(
             "UPDATE jobs SET state = 'running', worker = $1, attempts = attempts + 1,
                     heartbeat_at = $2, started_at = $3, updated_at = $4, progress = 0, eta_s = NULL,
                     error = NULL
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1{skip_locked})
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued'{except}
+                         ORDER BY id LIMIT 1{skip_locked})
                AND state = 'queued'
              RETURNING *"
         ))
@@ -398,7 +416,8 @@ impl Db {
     /// Give a job back to the queue (worker shutting down), without counting the attempt.
     pub async fn release_job(&self, id: i64, worker: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), worker = NULL,
+            "UPDATE jobs SET state = 'queued',
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, worker = NULL,
                     progress = 0, eta_s = NULL, updated_at = $1
              WHERE id = $2 AND worker = $3 AND state = 'running'",
         )

@@ -81,3 +81,34 @@ async fn a_worker_killed_mid_transcode_is_replaced_by_another() {
     let master = published_master(&app, &c, lecture).await;
     assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 3);
 }
+
+/// A worker shutting down hands its job back without counting the attempt — on PostgreSQL
+/// too, where the SQL used SQLite's two-argument `MAX` (no such function there) until the
+/// second run of this suite on PostgreSQL met it.
+#[tokio::test]
+async fn a_job_handed_back_is_queued_again_with_its_attempt_returned() {
+    let app = TestApp::spawn().await;
+    let org = app.organizer().await;
+    let session = app.demo_session_ids(&org).await[1];
+    let db = app.db().await;
+    let (_, job) = db
+        .queue_recording(session, "uploads/handed-back.mp4")
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = db.claim_job_except("w-test", &[]).await.unwrap().unwrap();
+    assert_eq!(claimed.id, job);
+    assert_eq!(claimed.attempts, 1);
+    db.release_job(job, "w-test").await.unwrap();
+    let row = db.job(job).await.unwrap().unwrap();
+    assert_eq!(row.state, pufa::db::jobs::JobState::Queued);
+    assert_eq!(row.attempts, 0);
+    assert_eq!(row.worker, None);
+    // passed over by a worker that cannot run it, claimed by another
+    assert!(db
+        .claim_job_except("w-test", &[job])
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(db.claim_job("w-2").await.unwrap().unwrap().id, job);
+}

@@ -257,6 +257,62 @@ mod tests {
         );
     }
 
+    /// Several machines (issue 18): a worker without the live's working folder hands its
+    /// replay job back, uncounted, and passes it over, so that a worker on the machine that
+    /// ingested the live makes the replay instead of failing it.
+    #[tokio::test]
+    async fn a_replay_job_waits_for_the_machine_that_has_the_live() {
+        use crate::media::storage::{LocalFs, SharedStorage};
+        use crate::media::worker::Worker;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+
+        let start = Utc::now() + Duration::minutes(10);
+        let (_dir, db, session) = one_session(start).await;
+        let live = db
+            .start_live(session, "rtmp", "flv", Utc::now())
+            .await
+            .expect("start");
+        // its process is gone: the replay job is queued
+        let recovered = db
+            .recover_lives(Utc::now(), Utc::now() + Duration::minutes(1))
+            .await
+            .expect("recover");
+        assert_eq!(recovered, vec![live.id]);
+        // another machine: its media folder has no `live/…` of this live
+        let elsewhere = tempfile::tempdir().expect("dir");
+        let storage: SharedStorage = Arc::new(LocalFs::new(elsewhere.path()));
+        let worker = Worker::new(
+            db.clone(),
+            storage,
+            std::time::Duration::from_secs(60),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let job = worker
+            .run_one(&stop)
+            .await
+            .expect("run")
+            .expect("the replay job");
+        let row = db.job(job).await.expect("db").expect("job");
+        assert_eq!(row.kind, "live_archive");
+        assert_eq!(row.state, crate::db::jobs::JobState::Queued, "handed back");
+        assert_eq!(row.attempts, 0, "the attempt is not counted");
+        assert_eq!(
+            worker.run_one(&stop).await.expect("run"),
+            None,
+            "passed over by this worker"
+        );
+        assert_eq!(
+            db.claim_job("ingesting-machine")
+                .await
+                .expect("claim")
+                .map(|j| j.id),
+            Some(job),
+            "another worker still gets it"
+        );
+    }
+
     fn request(key: &str) -> PublishRequest {
         PublishRequest {
             key: key.into(),

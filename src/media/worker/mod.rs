@@ -28,7 +28,15 @@ pub struct Worker {
     options: TranscodeOptions,
     /// Wakes idle workers when a job is queued in this process.
     wake: Arc<Notify>,
+    /// Replay jobs of lives ingested on another machine, handed back (see
+    /// [`Worker::run_one`]), and when.
+    elsewhere: Arc<std::sync::Mutex<std::collections::HashMap<i64, Instant>>>,
 }
+
+/// How long a replay job waits for a worker on the machine that ingested its live, and how
+/// long a worker elsewhere passes it over; after that any worker runs it (and fails it with
+/// the reason if the live's folder is really gone).
+const ELSEWHERE_FOR: Duration = Duration::from_secs(600);
 
 /// What the player's quality menu needs of a produced rendition.
 impl From<&RenditionInfo> for PublishedRendition {
@@ -59,6 +67,7 @@ impl Worker {
             stale_after,
             options: TranscodeOptions::default().with_env(),
             wake,
+            elsewhere: Default::default(),
         }
     }
 
@@ -70,11 +79,43 @@ impl Worker {
 
     /// Claim and run one job; `Ok(None)` when the queue is empty. Tests call this to drain the
     /// queue deterministically.
+    ///
+    /// A live's replay is made from its working folder on the machine that ingested it: a
+    /// worker on another machine (several replicas and workers, issue 18) hands such a job
+    /// back at once, without counting an attempt, and passes it over for a while.
     pub async fn run_one(&self, stop: &Arc<AtomicBool>) -> anyhow::Result<Option<i64>> {
-        let Some(job) = self.db.claim_job(&self.id).await? else {
+        let skip: Vec<i64> = {
+            let mut elsewhere = self
+                .elsewhere
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            elsewhere.retain(|_, at| at.elapsed() < ELSEWHERE_FOR);
+            elsewhere.keys().copied().collect()
+        };
+        let Some(job) = self.db.claim_job_except(&self.id, &skip).await? else {
             return Ok(None);
         };
         let id = job.id;
+        let young = (chrono::Utc::now() - job.created_at)
+            .to_std()
+            .is_ok_and(|age| age < ELSEWHERE_FOR);
+        let not_here = job.kind == live_archive::KIND
+            && self
+                .storage
+                .live_work_dir(&job.input_path)
+                .is_some_and(|dir| !dir.exists());
+        if not_here && young {
+            self.db.release_job(id, &self.id).await?;
+            self.elsewhere
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(id, Instant::now());
+            tracing::info!(
+                job = id,
+                "live replay left to the machine that ingested the live"
+            );
+            return Ok(Some(id));
+        }
         self.run_job(job, stop).await?;
         Ok(Some(id))
     }
