@@ -32,6 +32,56 @@ async fn two_replicas_on_postgresql_act_as_one_site() {
     one_site(dir.path()).await;
 }
 
+/// Every enterprise of `ents` signs up for `session` at the same instant, enterprise `i`
+/// through `through(i)`; every answer must be 201. Returns how many were confirmed.
+pub(crate) async fn sign_up_at_once(
+    ents: &[(reqwest::Client, String)],
+    session: i64,
+    through: impl Fn(usize) -> Arc<TestApp>,
+) -> usize {
+    let barrier = Arc::new(tokio::sync::Barrier::new(ents.len()));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (c, uscc)) in ents.iter().cloned().enumerate() {
+        let app = through(i);
+        let barrier = barrier.clone();
+        set.spawn(async move {
+            barrier.wait().await;
+            let (status, body) = app.sign_up(&c, session, 1).await;
+            (uscc, status, body)
+        });
+    }
+    let answers = set.join_all().await;
+    for (uscc, status, body) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{uscc}: {body}");
+    }
+    answers
+        .iter()
+        .filter(|(_, _, b)| b["status"] == "confirmed")
+        .count()
+}
+
+/// `app`'s roster of `session`, as `org` sees it: `confirmed` confirmed and the waitlist
+/// numbered 1..=`waitlisted` in order.
+pub(crate) async fn assert_roster(
+    app: &TestApp,
+    org: &reqwest::Client,
+    session: i64,
+    confirmed: usize,
+    waitlisted: i64,
+) {
+    let rows = app.roster(org, session).await;
+    assert_eq!(
+        rows.iter().filter(|r| r["status"] == "confirmed").count(),
+        confirmed
+    );
+    let positions: Vec<i64> = rows
+        .iter()
+        .filter(|r| r["status"] == "waitlisted")
+        .map(|r| r["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=waitlisted).collect::<Vec<_>>());
+}
+
 async fn one_site(dir: &std::path::Path) {
     let a = Arc::new(TestApp::start_binary(dir, SERVE_ONLY).await);
     let b = Arc::new(TestApp::start_binary(dir, SERVE_ONLY).await);
@@ -41,39 +91,16 @@ async fn one_site(dir: &std::path::Path) {
     // registered and logged in through A; the cookie jar sends the same login to B (one host)
     let ents = enterprises(&a, 3000, 200).await;
 
-    let barrier = Arc::new(tokio::sync::Barrier::new(ents.len()));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, (c, uscc)) in ents.iter().cloned().enumerate() {
-        let replica = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let barrier = barrier.clone();
-        set.spawn(async move {
-            barrier.wait().await;
-            let (status, body) = replica.sign_up(&c, sid, 1).await;
-            (uscc, status, body)
-        });
-    }
-    let answers = set.join_all().await;
-    for (uscc, status, body) in &answers {
-        assert_eq!(*status, StatusCode::CREATED, "{uscc}: {body}");
-    }
-    let confirmed = answers
-        .iter()
-        .filter(|(_, _, b)| b["status"] == "confirmed")
-        .count();
+    let confirmed = sign_up_at_once(
+        &ents,
+        sid,
+        |i| if i % 2 == 0 { a.clone() } else { b.clone() },
+    )
+    .await;
     assert_eq!(confirmed, 50);
     // both replicas show the same roster: 50 confirmed, the waitlist 1..150 in order
     for replica in [&a, &b] {
-        let rows = replica.roster(&org, sid).await;
-        assert_eq!(
-            rows.iter().filter(|r| r["status"] == "confirmed").count(),
-            50
-        );
-        let positions: Vec<i64> = rows
-            .iter()
-            .filter(|r| r["status"] == "waitlisted")
-            .map(|r| r["position"].as_i64().unwrap())
-            .collect();
-        assert_eq!(positions, (1..=150).collect::<Vec<_>>());
+        assert_roster(replica, &org, sid, 50, 150).await;
     }
 
     // a login made on A is valid on B; logging out on B ends it on A too

@@ -14,6 +14,7 @@
 use crate::helpers::{published_master, wait_until_done, wait_until_transcoding, TestApp};
 use crate::object_storage::S3Server;
 use crate::proxy::{free_port, Nginx};
+use crate::replicas::{assert_roster, sign_up_at_once};
 use crate::signups::{enterprises, session_with};
 use crate::workers::start_worker;
 use pufa::media::testsrc::{generate_clip, ClipSpec};
@@ -63,25 +64,7 @@ async fn two_replicas_two_workers_postgresql_and_a_bucket_behind_nginx() {
     let org = site.organizer().await;
     let sid = session_with(&site, &org, 50, json!({})).await;
     let ents = enterprises(&site, 7000, 200).await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(ents.len()));
-    let mut set = tokio::task::JoinSet::new();
-    for (c, uscc) in ents.iter().cloned() {
-        let site = site.clone();
-        let barrier = barrier.clone();
-        set.spawn(async move {
-            barrier.wait().await;
-            let (status, body) = site.sign_up(&c, sid, 1).await;
-            (uscc, status, body)
-        });
-    }
-    let answers = set.join_all().await;
-    for (uscc, status, body) in &answers {
-        assert_eq!(*status, StatusCode::CREATED, "{uscc}: {body}");
-    }
-    let confirmed = answers
-        .iter()
-        .filter(|(_, _, b)| b["status"] == "confirmed")
-        .count();
+    let confirmed = sign_up_at_once(&ents, sid, |_| site.clone()).await;
     assert_eq!(confirmed, 50);
     // nginx spread them over both replicas
     let log = nginx.access_log();
@@ -130,17 +113,7 @@ async fn two_replicas_two_workers_postgresql_and_a_bucket_behind_nginx() {
     let me_b: Value = b.get_json(&org_a, "/api/v1/me").await;
     assert_eq!(me_a["id"], me_b["id"], "{me_b}");
     for replica in [&a, &b] {
-        let rows = replica.roster(&org_a, sid).await;
-        assert_eq!(
-            rows.iter().filter(|r| r["status"] == "confirmed").count(),
-            50
-        );
-        let positions: Vec<i64> = rows
-            .iter()
-            .filter(|r| r["status"] == "waitlisted")
-            .map(|r| r["position"].as_i64().unwrap())
-            .collect();
-        assert_eq!(positions, (1..=150).collect::<Vec<_>>());
+        assert_roster(replica, &org_a, sid, 50, 150).await;
     }
 
     // a recording uploaded through A; one of two workers claims it and is killed mid-job
