@@ -396,6 +396,15 @@ impl Db {
 
     /// Delete viewer rows last seen before `before`.
     pub async fn forget_remote_viewers(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        // a read first: this runs every few seconds, and an idle server takes no write lock
+        let old: Option<i64> =
+            sqlx::query_scalar("SELECT live_id FROM live_viewers WHERE seen_at < $1 LIMIT 1")
+                .bind(crate::db::ts(before))
+                .fetch_optional(&self.pool)
+                .await?;
+        if old.is_none() {
+            return Ok(0);
+        }
         let (_turn, mut tx) = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM live_viewers WHERE seen_at < $1")
             .bind(crate::db::ts(before))
@@ -429,6 +438,17 @@ impl Db {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<Vec<i64>, sqlx::Error> {
+        // a read first: this runs every few seconds, and an idle server takes no write lock
+        let stale: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM lives WHERE state IN ('live', 'grace')
+               AND (heartbeat_at IS NULL OR heartbeat_at < $1) LIMIT 1",
+        )
+        .bind(crate::db::ts(stale_before))
+        .fetch_optional(&self.pool)
+        .await?;
+        if stale.is_none() {
+            return Ok(Vec::new());
+        }
         let (_turn, mut tx) = self.begin_write().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM lives WHERE state IN ('live', 'grace')

@@ -280,7 +280,11 @@ impl LiveService {
     /// ([`super::recover_interrupted`]: a replica that was killed, or this process's previous
     /// run); runs until dropped.
     pub async fn keep_heartbeat(self) {
-        let mut tick = tokio::time::interval(super::LIVE_HEARTBEAT);
+        // the start already recovered; the first beat is due one period later
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + super::LIVE_HEARTBEAT,
+            super::LIVE_HEARTBEAT,
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
