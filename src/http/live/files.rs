@@ -157,27 +157,13 @@ pub async fn file(
     request: Request,
 ) -> AppResult<Response> {
     let files = checked(&state, user.as_ref(), session, Some(live)).await?;
-    let Some(hub) = &files.hub else {
-        let file = format!("{rendition}/{name}");
-        if name == INDEX {
-            let key = viewer_key(&state, request.headers(), peer);
-            state.live.touch_mirrored_viewer(live, key);
-            return mirrored_playlist(&state, session, live, &file, files.visibility).await;
-        }
-        let (method, headers) = (request.method().clone(), request.headers().clone());
-        return mirrored_segment(
-            &state,
-            session,
-            live,
-            &file,
-            files.visibility,
-            method,
-            headers,
-        )
-        .await;
-    };
+    let file = format!("{rendition}/{name}");
     if name == INDEX {
         let key = viewer_key(&state, request.headers(), peer);
+        let Some(hub) = &files.hub else {
+            state.live.touch_mirrored_viewer(live, key);
+            return mirrored_playlist(&state, session, live, &file, files.visibility).await;
+        };
         return match hub.media_playlist(&rendition, hls.msn, hls.part).await {
             Ok(text) => {
                 state.live.touch_viewer(session, key);
@@ -215,6 +201,15 @@ pub async fn file(
     // them for good
     let cache = format!("{}, max-age=31536000, immutable", scope(files.visibility));
     let cache = HeaderValue::from_str(&cache).ok();
+    let Some(hub) = &files.hub else {
+        let (method, headers) = (request.method().clone(), request.headers().clone());
+        let source = state
+            .live
+            .storage()
+            .file(&mirror::key(session, live, &file))
+            .ok_or(AppError::NotFound)?;
+        return mirrored_segment(&state, source, content_type, cache, method, headers).await;
+    };
     // a part the playlist announced with EXT-X-PRELOAD-HINT is waited for, as LL-HLS asks
     match hub.wait_file(&rendition, &name).await {
         Some(HubFile::Memory(bytes)) => {
@@ -266,26 +261,13 @@ async fn mirrored_playlist(
 /// storage's sending path (the disk with Range and the segment cache, or the bucket).
 async fn mirrored_segment(
     state: &AppState,
-    session: i64,
-    live: i64,
-    file: &str,
-    visibility: Visibility,
+    source: FileSource,
+    content_type: &'static str,
+    cache: Option<HeaderValue>,
     method: axum::http::Method,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let content_type = match file.rsplit('.').next() {
-        Some("m4s" | "mp4") if file.starts_with("audio/") => "audio/mp4",
-        Some("m4s" | "mp4") => "video/mp4",
-        _ => return Err(AppError::NotFound),
-    };
-    let cache = format!("{}, max-age=31536000, immutable", scope(visibility));
-    let cache = HeaderValue::from_str(&cache).ok();
-    match state
-        .live
-        .storage()
-        .file(&mirror::key(session, live, file))
-        .ok_or(AppError::NotFound)?
-    {
+    match source {
         FileSource::Local(path) => {
             let mut forwarded = Request::new(Body::empty());
             *forwarded.method_mut() = method;

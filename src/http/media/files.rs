@@ -6,7 +6,7 @@ use crate::error::AppResult;
 use crate::http::auth::MaybeUser;
 use crate::http::extract::Path;
 use crate::http::AppState;
-use crate::media::storage::{FileSource, ObjectFile};
+use crate::media::storage::FileSource;
 use crate::server::direct::FileBody;
 use crate::server::grants::{folder_of, GrantOffer};
 use axum::extract::{Request, State};
@@ -67,54 +67,42 @@ pub async fn serve_lecture_file(
         user.as_ref(),
     )
     .await?;
-    let path = match &playable.source {
-        FileSource::Local(path) => path.clone(),
-        FileSource::Object(object) => {
-            return send_object_file(
-                &state,
-                object,
-                &file,
-                &playable,
-                request.method(),
-                request.headers(),
-            )
-            .await
-        }
-    };
     if playable.with_subtitles {
-        let master = tokio::fs::read_to_string(&path)
+        let master = playable
+            .source
+            .read_to_string()
             .await
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("reading the master playlist of lecture {id}: {e}"))?;
         return Ok(text_answer(
             crate::archive::captions::master_with_subtitles(&master),
             content_type(&file),
             playable.visibility,
         ));
     }
+    // playlists are short-lived in caches; everything else is named per version, immutable
+    let playlist = file.ends_with(".m3u8");
+    let cache = HeaderValue::from_str(&cache_control(playable.visibility, playlist)).ok();
+    let path = match playable.source {
+        FileSource::Local(path) => path,
+        FileSource::Object(object) => {
+            return super::objects::send_object(
+                &object,
+                content_type(&file),
+                cache,
+                state.config.media_delivery,
+                request.method(),
+                request.headers(),
+            )
+            .await
+        }
+    };
     // the credential this check used, for a grant (see `crate::server::grants`)
     let credential =
         crate::http::auth::cookie(request.headers(), crate::http::auth::SESSION_COOKIE)
             .unwrap_or_default();
-    let scope = match playable.visibility {
-        Visibility::Public => "public",
-        Visibility::Registered | Visibility::Enrolled => "private",
-    };
-    // playlists are short-lived in caches; everything else is named per version, immutable
-    let playlist = file.ends_with(".m3u8");
-    let cache = if playlist {
-        format!("{scope}, max-age=10")
-    } else {
-        format!("{scope}, max-age=31536000, immutable")
-    };
     let mut response = state
         .media
-        .send(
-            &path,
-            content_type(&file),
-            HeaderValue::from_str(&cache).ok(),
-            !playlist,
-            request,
-        )
+        .send(&path, content_type(&file), cache, !playlist, request)
         .await?;
     // a segment sent from the file: the next ones of this version may skip this check
     if response.extensions().get::<FileBody>().is_some() {
@@ -129,42 +117,16 @@ pub async fn serve_lecture_file(
     Ok(response)
 }
 
-/// A published file kept in object storage (see [`super::objects`]).
-async fn send_object_file(
-    state: &AppState,
-    object: &ObjectFile,
-    file: &str,
-    playable: &archive_uc::PlayableFile,
-    method: &axum::http::Method,
-    headers: &axum::http::HeaderMap,
-) -> AppResult<Response> {
-    if playable.with_subtitles {
-        let master = object
-            .read_to_string()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", object.key()))?;
-        return Ok(text_answer(
-            crate::archive::captions::master_with_subtitles(&master),
-            content_type(file),
-            playable.visibility,
-        ));
-    }
-    let scope = match playable.visibility {
+/// `Cache-Control` of a lecture file: shared caches only for public lectures; playlists for
+/// 10 s, everything else (named per version) for good.
+fn cache_control(visibility: Visibility, playlist: bool) -> String {
+    let scope = match visibility {
         Visibility::Public => "public",
         Visibility::Registered | Visibility::Enrolled => "private",
     };
-    let cache = if file.ends_with(".m3u8") {
+    if playlist {
         format!("{scope}, max-age=10")
     } else {
         format!("{scope}, max-age=31536000, immutable")
-    };
-    super::objects::send_object(
-        object,
-        content_type(file),
-        HeaderValue::from_str(&cache).ok(),
-        state.config.media_delivery,
-        method,
-        headers,
-    )
-    .await
+    }
 }

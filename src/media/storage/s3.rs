@@ -425,11 +425,13 @@ impl Storage for S3Storage {
         // key; the bucket's lifecycle rule (AbortIncompleteMultipartUpload) removes it. The
         // scratch folder's downloads are ours alone.
         let downloads = self.scratch_root.join("downloads");
-        match std::fs::remove_dir_all(&downloads) {
-            Ok(()) => Ok(1),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e),
-        }
+        let left = match std::fs::read_dir(&downloads) {
+            Ok(entries) => entries.count(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        super::remove_tree(&downloads)?;
+        Ok(left)
     }
 
     fn stage_version(&self, version: LectureVersion) -> io::Result<TempDir> {
